@@ -1,0 +1,2 @@
+// main.ts: placeholder entry point; replaced as the modules land.
+console.log('nodewarden: not built yet');

@@ -1,0 +1,262 @@
+// types.ts: the contracts between sources, engine, state and sinks. It imports nothing, and
+// nothing here knows about Kubernetes API types (those live only in agent/kube/).
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing handed in by main: clock, logger, counters. No global singletons anywhere.
+// ---------------------------------------------------------------------------------------------
+
+/** Wall clock and timers, injectable so tests can drive time. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Calls fn after ms; returns a function that cancels it. Timers must not keep the process alive. */
+  setTimer(fn: () => void, ms: number): () => void;
+}
+
+/** Resolves after ms, or at once (without throwing) when the signal aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** The subset of pino's logger the agent uses; pino satisfies it, tests can pass a stub. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/**
+ * Plain counters a component bumps on its hot path; the metrics module reads them at scrape
+ * time. Every component counts what it received, sent and dropped (Vector's habit).
+ */
+export interface ComponentCounters {
+  received: number;
+  sent: number;
+  dropped: number;
+  errors: number;
+}
+
+export function newCounters(): ComponentCounters {
+  return { received: 0, sent: 0, dropped: 0, errors: 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+// ---------------------------------------------------------------------------------------------
+
+/** One log record as a source delivers it. */
+export interface LogLine {
+  /** Id of the source: 'kmsg' or the absolute path of the followed file. */
+  readonly source: string;
+  /** kmsg sequence number; for files, the byte offset just past this line. */
+  readonly seq?: number;
+  /** When the log says it happened (never when it was read). */
+  readonly time: Date;
+  /** The message, without kmsg header / dictionary lines. Untrusted kernel text. */
+  readonly text: string;
+  /** Set when the source cut the line at its length cap. */
+  readonly truncated?: boolean;
+}
+
+/** Receives lines from a source. A returned promise is backpressure: the source awaits it. */
+export type LineHandler = (line: LogLine) => void | Promise<void>;
+
+export interface SourceStats extends ComponentCounters {
+  /** Records the source knows it never saw (kmsg overrun gap, copytruncate window). */
+  lost: number;
+  /** Lines cut at the length cap. */
+  truncated: number;
+  /** Malformed records skipped (bad kmsg header, undecodable line). */
+  malformed: number;
+}
+
+export function newSourceStats(): SourceStats {
+  return { ...newCounters(), lost: 0, truncated: 0, malformed: 0 };
+}
+
+export interface SourceHealth {
+  /** False once the source has died (an error it cannot recover from). */
+  readonly alive: boolean;
+  /** Epoch ms of the last successful poll of the underlying fd (not of the last line). */
+  readonly lastPollAt: number;
+  /** Last error message, if any. */
+  readonly lastError?: string;
+}
+
+export interface Source {
+  readonly id: string;
+  readonly stats: SourceStats;
+  health(): SourceHealth;
+  /**
+   * Reads until the signal aborts, handing each line to `onLine` and awaiting it.
+   * Resolves after the position has been persisted. Never rejects on abort.
+   */
+  run(onLine: LineHandler, signal: AbortSignal): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule files (node-problem-detector's system-log-monitor format, validated)
+// ---------------------------------------------------------------------------------------------
+
+export type RuleKind = 'temporary' | 'permanent';
+
+export interface RuleSpec {
+  readonly type: RuleKind;
+  /** Condition type a permanent rule sets. */
+  readonly condition?: string;
+  readonly reason: string;
+  /** RE2 pattern; it must match at the end of the newest line of the buffer. */
+  readonly pattern: string;
+  readonly patternGeneratedMessageSuffix?: string;
+}
+
+export interface ConditionSpec {
+  readonly type: string;
+  /** Default (healthy) reason and message, used at start and on recovery. */
+  readonly reason: string;
+  readonly message: string;
+  /** nodewarden extension: go back to False after this long without a matching line. */
+  readonly recoverAfterMs?: number;
+}
+
+export interface PluginConfig {
+  /** Regex locating the timestamp text in a syslog line (filelog). */
+  readonly timestamp?: string;
+  /** Regex whose first group is the message (filelog). */
+  readonly message?: string;
+  /** Go reference-time layout of the timestamp, e.g. "Jan _2 15:04:05". */
+  readonly timestampFormat?: string;
+}
+
+export interface RuleFile {
+  /** Path the file was loaded from (for errors and metrics). */
+  readonly path: string;
+  readonly plugin: 'kmsg' | 'filelog';
+  readonly pluginConfig: PluginConfig;
+  readonly logPath: string;
+  readonly lookbackMs: number;
+  readonly delayMs: number;
+  readonly bufferSize: number;
+  /** Event source component, e.g. "kernel-monitor". */
+  readonly source: string;
+  readonly metricsReporting: boolean;
+  /** Lines containing any of these substrings are ignored. */
+  readonly skipList: readonly string[];
+  readonly conditions: readonly ConditionSpec[];
+  readonly rules: readonly RuleSpec[];
+}
+
+/** One validation problem: `${file}: ${field}: ${message}`. */
+export interface ConfigError {
+  readonly file: string;
+  /** Dotted path to the field, e.g. "rules[3].pattern"; "" for the whole file. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export function formatConfigError(e: ConfigError): string {
+  return e.field === '' ? `${e.file}: ${e.message}` : `${e.file}: ${e.field}: ${e.message}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine output
+// ---------------------------------------------------------------------------------------------
+
+/** A rule matched. */
+export interface Problem {
+  readonly kind: RuleKind;
+  /** The rule file's `source`, e.g. "kernel-monitor". */
+  readonly source: string;
+  readonly reason: string;
+  /** Set for permanent rules. */
+  readonly condition?: string;
+  /** The matched log line(s) joined with "\n", plus "; suffix" when the rule has one. */
+  readonly message: string;
+  /** Time of the newest line of the match. */
+  readonly time: Date;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** A node condition as nodewarden owns it. Only the Kubernetes exporter adds heartbeat time. */
+export interface Condition {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: Date;
+}
+
+/** A condition changed (engine → sinks). `source` is the rule file's source. */
+export interface ConditionChange {
+  readonly source: string;
+  readonly condition: Condition;
+  readonly previous?: Condition;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and packet drops
+// ---------------------------------------------------------------------------------------------
+
+export type InvolvedObject =
+  | { readonly kind: 'Node'; readonly name: string; readonly uid?: string }
+  | { readonly kind: 'Pod'; readonly namespace: string; readonly name: string; readonly uid?: string };
+
+/** An Event nodewarden wants posted, before aggregation. */
+export interface NodeEvent {
+  readonly involved: InvolvedObject;
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  /** Untrusted text; the exporter caps it. */
+  readonly message: string;
+  /** source.component, e.g. "kernel-monitor" or "nodewarden". */
+  readonly component: string;
+  /** From the log line, not the time of posting. */
+  readonly time: Date;
+}
+
+export type Verdict = 'drop' | 'audit';
+export type Direction = 'sending' | 'receiving';
+
+/** One packet the kernel logged with a configured prefix. Addresses are normalised. */
+export interface PacketDrop {
+  readonly time: Date;
+  /** The log prefix as configured (placeholders resolved away). */
+  readonly prefix: string;
+  readonly verdict: Verdict;
+  /** Policy named by the prefix (Calico `<tier> <kind> <namespace/name>`), if any. */
+  readonly policy?: string;
+  readonly inIf: string;
+  readonly outIf: string;
+  readonly family: 4 | 6;
+  readonly src: string;
+  readonly dst: string;
+  /** Lower-case protocol name ("tcp", "udp", "icmp", "icmpv6", "sctp", ...) or the number. */
+  readonly proto: string;
+  readonly srcPort?: number;
+  readonly dstPort?: number;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sinks
+// ---------------------------------------------------------------------------------------------
+
+/** What a sink call returns. Sinks never throw for expected API failures. */
+export type SinkResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly retryable: boolean; readonly error: string; readonly retryAfterMs?: number };
+
+/** Something that consumes engine output. All methods are non-blocking and never throw. */
+export interface Sink {
+  readonly name: string;
+  /** Conditions of one rule file at start (their defaults, or adopted state). */
+  onConditions?(source: string, conditions: readonly Condition[]): void;
+  onConditionChange?(change: ConditionChange): void;
+  onEvent?(event: NodeEvent): void;
+  onProblem?(problem: Problem): void;
+  onPacketDrop?(drop: PacketDrop): void;
+  /** Flush pending work, giving up at the deadline (epoch ms). Idempotent. */
+  flush?(deadline: number): Promise<void>;
+}
