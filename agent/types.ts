@@ -213,6 +213,11 @@ export interface NodeEvent {
   readonly component: string;
   /** From the log line, not the time of posting. */
   readonly time: Date;
+  /**
+   * Occurrences this NodeEvent stands for (default 1). The packet-drop pipeline pre-aggregates
+   * drops per key within a flush window and hands over one NodeEvent with the window's count.
+   */
+  readonly count?: number;
 }
 
 export type Verdict = 'drop' | 'audit';

@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# Dockerfile: the nodewarden image. Two stages:
+#   build    Node 24 with a toolchain: npm ci, re2 compiled against Node 24, esbuild bundle of
+#            agent/ into dist/nodewarden.cjs (re2 left external: it is a native addon).
+#   runtime  slim Node 24 holding only the bundle, re2's loader and binary, and the default rules.
+# Build:  docker build -t ghcr.io/nodewarden/nodewarden:0.1.0 .
+# scripts/emulate-image.mjs reproduces the runtime stage's COPYs in a temp dir and runs the bundle
+# from there, so the file list below is tested without a Docker engine (test/manifests/).
+ARG NODE_BUILD_IMAGE=node:24-bookworm
+ARG NODE_RUNTIME_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_BUILD_IMAGE} AS build
+WORKDIR /src
+# Dependencies first, for layer caching. Lifecycle scripts are skipped here (the project's
+# `prepare` would build before the sources are copied) and the two packages that need theirs
+# are rebuilt: re2 (native addon, built for this Node 24) and esbuild.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npm rebuild re2 esbuild
+COPY tsconfig.json ./
+COPY scripts/ scripts/
+COPY agent/ agent/
+COPY rules/ rules/
+# Bundle; drop re2's debug info (about 20 MB); prove the bundle loads re2 and compiles the rules.
+RUN npm run build \
+ && strip --strip-debug node_modules/re2/build/Release/re2.node \
+ && node -e "const RE2 = require('re2'); if (!new RE2('a+b').test('xaab')) process.exit(1)" \
+ && node dist/nodewarden.cjs check-rules rules/*.json
+
+FROM ${NODE_RUNTIME_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="nodewarden" \
+      org.opencontainers.image.description="Kubernetes node agent: kernel problem detection and packet-drop events" \
+      org.opencontainers.image.licenses="Apache-2.0"
+WORKDIR /app
+# The bundle (and its source map and third-party licence notices).
+COPY --from=build /src/dist/ ./dist/
+# re2 at run time is its package.json (main), re2.js (the loader) and the compiled addon.
+COPY --from=build /src/node_modules/re2/package.json /src/node_modules/re2/re2.js /src/node_modules/re2/LICENSE ./node_modules/re2/
+COPY --from=build /src/node_modules/re2/build/Release/re2.node ./node_modules/re2/build/Release/
+# Default rules (the DaemonSet mounts the nodewarden-rules ConfigMap over them via NODEWARDEN_RULES).
+COPY rules/ ./rules/
+ENV NODE_ENV=production
+EXPOSE 20257
+# Runs as root, deliberately: the agent reads /dev/kmsg, which needs CAP_SYSLOG and access to the
+# host's device; the DaemonSet runs it privileged with a read-only root filesystem.
+USER root
+# A small heap keeps the agent under its 100Mi limit (see the README's footprint numbers).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=48", "/app/dist/nodewarden.cjs"]
+CMD ["run"]

@@ -1,0 +1,652 @@
+// rule-files.ts: loads and validates rule files in node-problem-detector's system-log-monitor
+// format (kernel-monitor.json and friends) into RuleFile objects. Every file is read and every
+// error reported at once, as ConfigError {file, field, message}. Runs at start and on reload,
+// never per log line. Patterns are compiled here only to validate them; the engine compiles its own.
+//
+// ## Rule file format (for the README)
+//
+// A rule file is NPD's system-log-monitor JSON. NPD's shipped kernel-monitor.json,
+// kernel-monitor-filelog.json and readonly-monitor.json load unchanged. Fields and defaults:
+//
+// | key                | type     | default       | notes                                                    |
+// |--------------------|----------|---------------|----------------------------------------------------------|
+// | `plugin`           | string   | (required)    | `kmsg` or `filelog`. `journald` is not supported yet.    |
+// | `pluginConfig`     | object   | `{}`          | filelog: `timestamp`, `message`, `timestampFormat`, all  |
+// |                    |          |               | required. The message is the LAST capture group of      |
+// |                    |          |               | `message` (the whole match if it has none), as in NPD.  |
+// | `logPath`          | string   | `/dev/kmsg`   | kmsg: default `/dev/kmsg`. filelog: required.            |
+// | `lookback`         | duration | `0`           | Go duration ("5m"). Not negative.                        |
+// | `delay`            | duration | `0`           | Go duration. Not negative.                               |
+// | `bufferSize`       | integer  | `10`          | 1..1000 lines; 0 means the default, as in NPD.           |
+// | `source`           | string   | (required)    | Event source component, e.g. `kernel-monitor`.           |
+// | `metricsReporting` | bool     | `true`        | NPD's default.                                           |
+// | `skipList`         | string[] | `[]`          | Lines containing any entry are ignored. No empty entry.  |
+// | `conditions`       | array    | `[]`          | `{type, reason, message?, recoverAfter?}`                |
+// | `rules`            | array    | `[]`          | `{type, condition?, reason, pattern,                     |
+// |                    |          |               |   patternGeneratedMessageSuffix?}`                       |
+//
+// ## Extensions to NPD's format
+//
+// - `conditions[].recoverAfter` (Go duration, > 0): when no permanent rule for that condition
+//   has matched for this long, the condition goes back to False with its default reason and
+//   message. NPD conditions never recover (NPD #449). Without it, nodewarden behaves as NPD.
+//
+// ## Where nodewarden is stricter than NPD (NPD accepts these silently and misbehaves)
+//
+// - Unknown keys are errors, with the nearest known key suggested ("did you mean ...?").
+//   Keys match case-insensitively, as Go's encoding/json does ("LogPath" is `logPath`).
+// - A key given twice in one object is an error (JSON keeps only the last one).
+// - `plugin` is required; a `rules[].type` other than temporary/permanent is an error (NPD
+//   treats anything but "temporary" as permanent).
+// - A permanent rule must name a `condition` declared in the same file's `conditions` (NPD
+//   silently never fires it). A condition type declared twice, in one file or across the loaded
+//   files, is an error on the second declaration (two monitors would fight over it).
+// - `source`, `conditions[].type`, `conditions[].reason`, `rules[].reason` and
+//   `rules[].pattern` must be non-empty. `conditions[].message` may be empty.
+// - Patterns must be valid RE2 (no lookaround, no backreferences); the error is RE2's own. A
+//   pattern must also compile inside an RE2.Set (the engine's prefilter, which has a memory
+//   budget), alone and together with the other patterns of its file.
+// - filelog `timestamp` and `message` must be valid RE2; `timestampFormat` is a Go layout
+//   ("Jan _2 15:04:05"), so a strftime-style "%b %d" is an error.
+// - An empty string in `skipList` is an error (it would skip every line).
+// - A negative `lookback`/`delay`, or a `bufferSize` outside 0..1000, is an error.
+//
+// ## Accepted and ignored, as in NPD
+//
+// - `condition` on a temporary rule: NPD documents it as ignored, and so does nodewarden (no
+//   error, since NPD's own files may carry it; warnings have no channel at load time).
+// - `conditions[].status` and `conditions[].transition` (fields of NPD's Condition type):
+//   conditions always start False.
+// - `pluginConfig` of a kmsg file (only the three known keys are allowed).
+// - A JSON `null` value means "not set", as with Go's encoding/json.
+//
+// ## Loading paths
+//
+// `--rules` takes files and directories. A directory contributes its `*.json` files, sorted,
+// not recursively; names starting with "." are skipped, so a mounted ConfigMap's `..data` and
+// `..2026_...` directories are ignored and each top-level `name.json -> ..data/name.json`
+// symlink is loaded once. A dangling symlink inside a directory is skipped (it exists only for
+// a moment while the kubelet swaps a ConfigMap); a named file that is missing is an error, and
+// so is a directory with no `*.json` file. A file reached twice (same real path) loads once.
+// Rule files larger than 1 MiB are refused.
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import RE2 from 're2';
+import type { ConditionSpec, ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
+import { parseNonNegativeDuration, parsePositiveDuration } from './duration';
+import { parseJson, type JsonObject, type JsonValue } from './json-parse';
+
+export const DEFAULT_BUFFER_SIZE = 10;
+export const MAX_BUFFER_SIZE = 1000;
+export const DEFAULT_KMSG_PATH = '/dev/kmsg';
+export const MAX_RULE_FILE_BYTES = 1 << 20;
+
+const TOP_KEYS = [
+  'plugin',
+  'pluginConfig',
+  'logPath',
+  'lookback',
+  'delay',
+  'bufferSize',
+  'source',
+  'metricsReporting',
+  'skipList',
+  'conditions',
+  'rules',
+] as const;
+const PLUGIN_CONFIG_KEYS = ['timestamp', 'message', 'timestampFormat'] as const;
+const CONDITION_KEYS = ['type', 'reason', 'message', 'recoverAfter'] as const;
+const CONDITION_IGNORED_KEYS = ['status', 'transition'] as const;
+const RULE_KEYS = ['type', 'condition', 'reason', 'pattern', 'patternGeneratedMessageSuffix'] as const;
+
+/** Hints for keys that are known, but at another level of the file. */
+const MISPLACED: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  top: {
+    timestamp: 'it belongs in "pluginConfig"',
+    message: 'it belongs in "pluginConfig" (filelog) or in a condition',
+    timestampformat: 'it belongs in "pluginConfig"',
+    recoverafter: 'it belongs on a condition in "conditions"',
+    pattern: 'it belongs on a rule in "rules"',
+  },
+  rule: {
+    recoverafter: 'it belongs on the condition, in "conditions"',
+    message: 'a rule\'s message is the matched text; did you mean "patternGeneratedMessageSuffix"?',
+  },
+  condition: {
+    pattern: 'it belongs on a rule in "rules"',
+    condition: 'a condition\'s name is its "type"',
+  },
+};
+
+interface Ctx {
+  readonly file: string;
+  readonly errors: ConfigError[];
+  /** Duplicate JSON keys by object path, reported when that object is read (document order). */
+  readonly duplicates: Map<string, string[]>;
+}
+
+function report(ctx: Ctx, field: string, message: string): void {
+  ctx.errors.push({ file: ctx.file, field, message });
+}
+
+function typeName(v: JsonValue): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys: known, ignored, case-insensitive (as Go's encoding/json), typos with suggestions
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Maps the keys of `obj` to their canonical spelling, reporting unknown and duplicate keys.
+ * Values that are JSON null are dropped (Go's encoding/json leaves the field unset).
+ */
+function readKeys(
+  ctx: Ctx,
+  field: string,
+  obj: JsonObject,
+  known: readonly string[],
+  ignored: readonly string[],
+  misplaced: Readonly<Record<string, string>> = {},
+): Map<string, JsonValue> {
+  const out = new Map<string, JsonValue>();
+  for (const key of ctx.duplicates.get(field) ?? []) {
+    report(ctx, field, `duplicate key ${JSON.stringify(key)} (JSON keeps only the last one)`);
+  }
+  ctx.duplicates.delete(field);
+  const all = [...known, ...ignored];
+  for (const raw of Object.keys(obj)) {
+    const value = obj[raw] as JsonValue;
+    const canonical = all.includes(raw) ? raw : all.find((k) => k.toLowerCase() === raw.toLowerCase());
+    if (canonical === undefined) {
+      report(ctx, field, `unknown key ${JSON.stringify(raw)}${suggestion(raw, known, misplaced)}`);
+      continue;
+    }
+    if (out.has(canonical) || (canonical !== raw && Object.prototype.hasOwnProperty.call(obj, canonical))) {
+      if (canonical !== raw) {
+        report(ctx, field, `key ${JSON.stringify(raw)} duplicates ${JSON.stringify(canonical)} (keys match case-insensitively)`);
+      }
+      continue;
+    }
+    if (ignored.includes(canonical) || value === null) continue;
+    out.set(canonical, value);
+  }
+  return out;
+}
+
+function suggestion(raw: string, known: readonly string[], misplaced: Readonly<Record<string, string>>): string {
+  const hint = misplaced[raw.toLowerCase()];
+  if (hint !== undefined) return ` (${hint})`;
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const k of known) {
+    const d = editDistance(raw.toLowerCase(), k.toLowerCase());
+    if (d < bestDist) {
+      best = k;
+      bestDist = d;
+    }
+  }
+  const limit = Math.max(2, Math.floor(raw.length / 3));
+  if (best !== undefined && bestDist <= limit) return ` (did you mean ${JSON.stringify(best)}?)`;
+  return ` (known keys: ${known.join(', ')})`;
+}
+
+/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = new Array<number>(rows * cols).fill(0);
+  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      d[i * cols + j] = v;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed field readers. Each reports its own error and returns undefined on a bad value.
+// ---------------------------------------------------------------------------------------------
+
+function str(ctx: Ctx, field: string, v: JsonValue | undefined, opts: { required?: boolean; nonEmpty?: boolean } = {}): string | undefined {
+  if (v === undefined) {
+    if (opts.required) report(ctx, field, 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') {
+    report(ctx, field, `expected a string, got ${typeName(v)}`);
+    return undefined;
+  }
+  if (opts.nonEmpty && v.trim() === '') {
+    report(ctx, field, 'must not be empty');
+    return undefined;
+  }
+  return v;
+}
+
+function duration(ctx: Ctx, field: string, v: JsonValue | undefined, positive: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') {
+    report(ctx, field, `expected a duration string such as "5m" or "30s", got ${typeName(v)}`);
+    return undefined;
+  }
+  const r = positive ? parsePositiveDuration(v) : parseNonNegativeDuration(v);
+  if (typeof r === 'string') {
+    report(ctx, field, r);
+    return undefined;
+  }
+  return r;
+}
+
+/** Compiles `pattern` with RE2 (and, when asked, inside an RE2.Set); returns false on error. */
+function checkRegex(ctx: Ctx, field: string, pattern: string, inSet: boolean): boolean {
+  try {
+    new RE2(pattern);
+  } catch (e) {
+    report(ctx, field, `invalid RE2 pattern: ${errorMessage(e)}`);
+    return false;
+  }
+  if (inSet) {
+    try {
+      new RE2.Set([pattern]);
+    } catch (e) {
+      report(ctx, field, `pattern does not compile in an RE2.Set (the engine's prefilter): ${errorMessage(e)}`);
+      return false;
+    }
+  }
+  return true;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One file
+// ---------------------------------------------------------------------------------------------
+
+interface DeclaredCondition {
+  readonly type: string;
+  readonly field: string;
+}
+
+interface ParsedFile {
+  readonly path: string;
+  readonly file?: RuleFile;
+  readonly errors: ConfigError[];
+  /** Condition types the file declares (even when it has other errors), for cross-file checks. */
+  readonly declared: readonly DeclaredCondition[];
+}
+
+/**
+ * Parses and validates one rule file's text. Pure apart from compiling regexes.
+ * `file` is set only when there are no errors.
+ */
+export function parseRuleFile(path: string, text: string): { file?: RuleFile; errors: ConfigError[] } {
+  const r = parseRuleFileDetailed(path, text);
+  return r.file === undefined ? { errors: r.errors } : { file: r.file, errors: r.errors };
+}
+
+function parseRuleFileDetailed(path: string, text: string): ParsedFile {
+  const ctx: Ctx = { file: path, errors: [], duplicates: new Map() };
+  if (text.trim() === '') {
+    report(ctx, '', 'file is empty');
+    return { path, errors: ctx.errors, declared: [] };
+  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) {
+    report(ctx, '', `invalid JSON at line ${parsed.line}, column ${parsed.column}: ${parsed.message}`);
+    return { path, errors: ctx.errors, declared: [] };
+  }
+  for (const d of parsed.duplicates) {
+    const list = ctx.duplicates.get(d.path);
+    if (list === undefined) ctx.duplicates.set(d.path, [d.key]);
+    else list.push(d.key);
+  }
+  const root = parsed.value;
+  if (!isObject(root)) {
+    report(ctx, '', `expected a JSON object at the top level, got ${typeName(root)}`);
+    return { path, errors: ctx.errors, declared: [] };
+  }
+  const top = readKeys(ctx, '', root, TOP_KEYS, [], MISPLACED['top']);
+
+  // plugin, pluginConfig, logPath
+  const pluginRaw = str(ctx, 'plugin', top.get('plugin'), { required: true });
+  let plugin: 'kmsg' | 'filelog' | undefined;
+  let journald = false;
+  if (pluginRaw === 'kmsg' || pluginRaw === 'filelog') {
+    plugin = pluginRaw;
+  } else if (pluginRaw === 'journald') {
+    journald = true;
+    report(ctx, 'plugin', 'plugin journald is not supported yet (nodewarden reads kmsg and filelog)');
+  } else if (pluginRaw !== undefined) {
+    const hint = pluginRaw === 'custom' ? '; this looks like a custom-plugin-monitor file, which nodewarden does not run' : '';
+    report(ctx, 'plugin', `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg" or "filelog")${hint}`);
+  }
+
+  const pluginConfig: { timestamp?: string; message?: string; timestampFormat?: string } = {};
+  const pcRaw = top.get('pluginConfig');
+  let pc = new Map<string, JsonValue>();
+  if (pcRaw !== undefined && !journald) {
+    if (!isObject(pcRaw)) report(ctx, 'pluginConfig', `expected an object, got ${typeName(pcRaw)}`);
+    else pc = readKeys(ctx, 'pluginConfig', pcRaw, PLUGIN_CONFIG_KEYS, []);
+    for (const k of PLUGIN_CONFIG_KEYS) {
+      const v = str(ctx, `pluginConfig.${k}`, pc.get(k), { nonEmpty: plugin === 'filelog' });
+      if (v !== undefined) pluginConfig[k] = v;
+    }
+  }
+  if (plugin === 'filelog') {
+    if (pcRaw === undefined) {
+      report(ctx, 'pluginConfig', 'is required for plugin filelog (timestamp, message, timestampFormat)');
+    } else if (isObject(pcRaw)) {
+      for (const k of PLUGIN_CONFIG_KEYS) {
+        if (!pc.has(k)) report(ctx, `pluginConfig.${k}`, 'is required for plugin filelog');
+      }
+    }
+    if (pluginConfig.timestamp !== undefined) checkRegex(ctx, 'pluginConfig.timestamp', pluginConfig.timestamp, false);
+    if (pluginConfig.message !== undefined) checkRegex(ctx, 'pluginConfig.message', pluginConfig.message, false);
+    if (pluginConfig.timestampFormat !== undefined && /%[a-zA-Z]/.test(pluginConfig.timestampFormat)) {
+      report(
+        ctx,
+        'pluginConfig.timestampFormat',
+        `${JSON.stringify(pluginConfig.timestampFormat)} looks like strftime; use a Go reference-time layout such as "Jan _2 15:04:05" or "2006-01-02T15:04:05.999999999Z07:00"`,
+      );
+    }
+  }
+
+  let logPath = str(ctx, 'logPath', top.get('logPath'), { nonEmpty: plugin === 'filelog' });
+  if (plugin === 'kmsg' && (logPath === undefined || logPath === '')) logPath = DEFAULT_KMSG_PATH;
+  if (plugin === 'filelog' && !top.has('logPath')) report(ctx, 'logPath', 'is required for plugin filelog');
+
+  // lookback, delay, bufferSize
+  const lookbackMs = duration(ctx, 'lookback', top.get('lookback'), false) ?? 0;
+  const delayMs = duration(ctx, 'delay', top.get('delay'), false) ?? 0;
+  let bufferSize = DEFAULT_BUFFER_SIZE;
+  const bs = top.get('bufferSize');
+  if (bs !== undefined) {
+    if (typeof bs !== 'number' || !Number.isInteger(bs)) {
+      report(ctx, 'bufferSize', `expected an integer, got ${typeof bs === 'number' ? String(bs) : typeName(bs)}`);
+    } else if (bs < 0 || bs > MAX_BUFFER_SIZE) {
+      report(ctx, 'bufferSize', `must be between 1 and ${MAX_BUFFER_SIZE} (0 means the default, ${DEFAULT_BUFFER_SIZE}), got ${bs}`);
+    } else if (bs > 0) {
+      bufferSize = bs;
+    }
+  }
+
+  const source = str(ctx, 'source', top.get('source'), { required: true, nonEmpty: true });
+
+  let metricsReporting = true;
+  const mr = top.get('metricsReporting');
+  if (mr !== undefined) {
+    if (typeof mr !== 'boolean') report(ctx, 'metricsReporting', `expected true or false, got ${typeName(mr)}`);
+    else metricsReporting = mr;
+  }
+
+  const skipList: string[] = [];
+  const sl = top.get('skipList');
+  if (sl !== undefined) {
+    if (!Array.isArray(sl)) {
+      report(ctx, 'skipList', `expected an array of strings, got ${typeName(sl)}`);
+    } else {
+      sl.forEach((item, i) => {
+        const v = str(ctx, `skipList[${i}]`, item, { required: true });
+        if (v === '') report(ctx, `skipList[${i}]`, 'must not be empty (an empty entry would skip every line)');
+        else if (v !== undefined) skipList.push(v);
+      });
+    }
+  }
+
+  // conditions
+  const conditions: ConditionSpec[] = [];
+  const declared: DeclaredCondition[] = [];
+  const declaredByType = new Map<string, string>();
+  for (const [i, c] of arrayOf(ctx, 'conditions', top.get('conditions'))) {
+    const field = `conditions[${i}]`;
+    if (!isObject(c)) {
+      report(ctx, field, `expected an object, got ${typeName(c)}`);
+      continue;
+    }
+    const keys = readKeys(ctx, field, c, CONDITION_KEYS, CONDITION_IGNORED_KEYS, MISPLACED['condition']);
+    const type = str(ctx, `${field}.type`, keys.get('type'), { required: true, nonEmpty: true });
+    const reason = str(ctx, `${field}.reason`, keys.get('reason'), { required: true, nonEmpty: true });
+    const message = str(ctx, `${field}.message`, keys.get('message')) ?? '';
+    const recoverAfterMs = duration(ctx, `${field}.recoverAfter`, keys.get('recoverAfter'), true);
+    if (type !== undefined) {
+      const first = declaredByType.get(type);
+      if (first !== undefined) {
+        report(ctx, `${field}.type`, `duplicate condition type ${JSON.stringify(type)} (already declared at ${first}.type)`);
+      } else {
+        declaredByType.set(type, field);
+        declared.push({ type, field: `${field}.type` });
+      }
+    }
+    if (type !== undefined && reason !== undefined) {
+      conditions.push(recoverAfterMs === undefined ? { type, reason, message } : { type, reason, message, recoverAfterMs });
+    }
+  }
+
+  // rules
+  const rules: RuleSpec[] = [];
+  const setPatterns: string[] = [];
+  for (const [i, r] of arrayOf(ctx, 'rules', top.get('rules'))) {
+    const field = `rules[${i}]`;
+    if (!isObject(r)) {
+      report(ctx, field, `expected an object, got ${typeName(r)}`);
+      continue;
+    }
+    const keys = readKeys(ctx, field, r, RULE_KEYS, [], MISPLACED['rule']);
+    const typeRaw = str(ctx, `${field}.type`, keys.get('type'), { required: true });
+    let type: RuleKind | undefined;
+    if (typeRaw === 'temporary' || typeRaw === 'permanent') type = typeRaw;
+    else if (typeRaw !== undefined) report(ctx, `${field}.type`, `expected "temporary" or "permanent", got ${JSON.stringify(typeRaw)}`);
+
+    const condition = str(ctx, `${field}.condition`, keys.get('condition'));
+    if (type === 'permanent') {
+      if (!keys.has('condition') || condition?.trim() === '') {
+        report(ctx, `${field}.condition`, 'is required for a permanent rule (the condition type it sets)');
+      } else if (condition !== undefined && !declaredByType.has(condition)) {
+        const known = [...declaredByType.keys()];
+        report(
+          ctx,
+          `${field}.condition`,
+          `condition ${JSON.stringify(condition)} is not declared in "conditions"` +
+            (known.length > 0 ? ` (declared: ${known.join(', ')})` : ''),
+        );
+      }
+    }
+    const reason = str(ctx, `${field}.reason`, keys.get('reason'), { required: true, nonEmpty: true });
+    const pattern = str(ctx, `${field}.pattern`, keys.get('pattern'), { required: true });
+    let patternOk = false;
+    if (pattern === '') report(ctx, `${field}.pattern`, 'must not be empty');
+    else if (pattern !== undefined) patternOk = checkRegex(ctx, `${field}.pattern`, pattern, true);
+    const suffix = str(ctx, `${field}.patternGeneratedMessageSuffix`, keys.get('patternGeneratedMessageSuffix'));
+
+    if (type !== undefined && reason !== undefined && pattern !== undefined && patternOk) {
+      setPatterns.push(pattern);
+      const spec: { -readonly [K in keyof RuleSpec]: RuleSpec[K] } = { type, reason, pattern };
+      if (type === 'permanent' && condition !== undefined) spec.condition = condition;
+      if (suffix !== undefined && suffix !== '') spec.patternGeneratedMessageSuffix = suffix;
+      rules.push(spec);
+    }
+  }
+  for (const [field, keys] of ctx.duplicates) {
+    for (const key of keys) report(ctx, field, `duplicate key ${JSON.stringify(key)} (JSON keeps only the last one)`);
+  }
+  if (setPatterns.length > 1) {
+    try {
+      new RE2.Set(setPatterns);
+    } catch (e) {
+      report(ctx, 'rules', `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errorMessage(e)}`);
+    }
+  }
+
+  if (ctx.errors.length > 0 || plugin === undefined || source === undefined || logPath === undefined) {
+    return { path, errors: ctx.errors, declared };
+  }
+  const file: RuleFile = {
+    path,
+    plugin,
+    pluginConfig: pluginConfig satisfies PluginConfig,
+    logPath,
+    lookbackMs,
+    delayMs,
+    bufferSize,
+    source,
+    metricsReporting,
+    skipList,
+    conditions,
+    rules,
+  };
+  return { path, file, errors: ctx.errors, declared };
+}
+
+function arrayOf(ctx: Ctx, field: string, v: JsonValue | undefined): [number, JsonValue][] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    report(ctx, field, `expected an array, got ${typeName(v)}`);
+    return [];
+  }
+  return v.map((x, i) => [i, x]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many files: expand directories, read everything, check across files
+// ---------------------------------------------------------------------------------------------
+
+/** Expands `--rules` paths into the rule files to read, in order, reporting unreadable paths. */
+export async function expandRulePaths(paths: readonly string[]): Promise<{ files: string[]; errors: ConfigError[] }> {
+  const files: string[] = [];
+  const errors: ConfigError[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (e) {
+      errors.push({ file: p, field: '', message: `cannot read: ${fsMessage(e)}` });
+      continue;
+    }
+    if (st.isFile()) {
+      files.push(p);
+      continue;
+    }
+    if (!st.isDirectory()) {
+      errors.push({ file: p, field: '', message: 'not a regular file or directory' });
+      continue;
+    }
+    let names: string[];
+    try {
+      names = (await readdir(p)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+    } catch (e) {
+      errors.push({ file: p, field: '', message: `cannot read directory: ${fsMessage(e)}` });
+      continue;
+    }
+    let found = 0;
+    let failed = 0;
+    for (const name of names) {
+      const full = join(p, name);
+      try {
+        if (!(await stat(full)).isFile()) continue;
+      } catch (e) {
+        if (isCode(e, 'ENOENT')) continue; // dangling symlink: a ConfigMap swap in progress
+        errors.push({ file: full, field: '', message: `cannot read: ${fsMessage(e)}` });
+        failed++;
+        continue;
+      }
+      files.push(full);
+      found++;
+    }
+    if (found === 0 && failed === 0) {
+      errors.push({ file: p, field: '', message: 'directory has no *.json rule files' });
+    }
+  }
+  return { files, errors };
+}
+
+/**
+ * Loads rule files and directories (see the header). Reads every file and returns every
+ * error; `files` holds the files that are valid on their own, in load order.
+ */
+export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: RuleFile[]; errors: ConfigError[] }> {
+  const expanded = await expandRulePaths(paths);
+  const errors: ConfigError[] = [...expanded.errors];
+
+  // A file reached twice (named and inside a directory, or two symlinks to it) loads once.
+  const seen = new Set<string>();
+  const unique: string[] = [];
+  for (const f of expanded.files) {
+    let real = f;
+    try {
+      real = await realpath(f);
+    } catch {
+      // reported below when reading fails
+    }
+    if (seen.has(real)) continue;
+    seen.add(real);
+    unique.push(f);
+  }
+
+  const results = await Promise.all(
+    unique.map(async (f): Promise<ParsedFile> => {
+      try {
+        const st = await stat(f);
+        if (st.size > MAX_RULE_FILE_BYTES) {
+          return { path: f, errors: [{ file: f, field: '', message: `file is larger than ${MAX_RULE_FILE_BYTES} bytes` }], declared: [] };
+        }
+        const text = await readFile(f, 'utf8');
+        return parseRuleFileDetailed(f, text);
+      } catch (e) {
+        return { path: f, errors: [{ file: f, field: '', message: `cannot read: ${fsMessage(e)}` }], declared: [] };
+      }
+    }),
+  );
+
+  const files: RuleFile[] = [];
+  const owner = new Map<string, string>(); // condition type -> "file field"
+  for (const r of results) {
+    errors.push(...r.errors);
+    let crossFileError = false;
+    for (const d of r.declared) {
+      const first = owner.get(d.type);
+      const here = r.path;
+      if (first !== undefined) {
+        errors.push({ file: here, field: d.field, message: `duplicate condition type ${JSON.stringify(d.type)} (already declared in ${first})` });
+        crossFileError = true;
+      } else {
+        owner.set(d.type, `${here} ${d.field}`);
+      }
+    }
+    if (r.file !== undefined && !crossFileError) files.push(r.file);
+  }
+  return { files, errors };
+}
+
+function isCode(e: unknown, code: string): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
+}
+
+function fsMessage(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return errorMessage(e);
+  }
+}

@@ -1,0 +1,201 @@
+// settings.ts: the agent's command line. Parses argv (node:util parseArgs) and NODEWARDEN_<FLAG>
+// environment variables into one validated Settings object, and reports every problem at once.
+import { parseArgs } from 'node:util';
+import { parseDuration } from './duration';
+
+export type Command = 'run' | 'check-rules' | 'replay' | 'help' | 'version';
+export type ReplayFormat = 'kmsg' | 'syslog' | 'plain';
+
+export interface Settings {
+  readonly command: Command;
+  readonly rules: readonly string[];
+  readonly stateDir: string;
+  readonly metricsAddress: { readonly host: string; readonly port: number };
+  readonly kubeconfig?: string;
+  readonly nodeName?: string;
+  readonly heartbeatPeriodMs: number;
+  readonly eventNamespace: string;
+  readonly kmsgPath: string;
+  readonly dropLogs: readonly string[];
+  readonly dropPrefixes: readonly string[];
+  readonly dropPeerName: string;
+  readonly dropMaxAgeMs: number;
+  readonly reloadIntervalMs: number;
+  readonly stallTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: string;
+  /** replay only */
+  readonly format: ReplayFormat;
+  /** check-rules: positional paths. */
+  readonly paths: readonly string[];
+}
+
+interface FlagDef {
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: boolean;
+  readonly help: string;
+  readonly default?: string;
+}
+
+/** Every flag; each can also be set as NODEWARDEN_<FLAG> (dashes as underscores, lists comma-separated). */
+export const FLAGS: Readonly<Record<string, FlagDef>> = {
+  rules: { type: 'string', multiple: true, help: 'rule files or directories (NPD system-log-monitor format)', default: 'rules/' },
+  'state-dir': { type: 'string', help: 'where read positions and owned condition types are kept', default: '/var/lib/nodewarden' },
+  'metrics-address': { type: 'string', help: 'HOST:PORT for /metrics, /healthz and /conditions', default: '127.0.0.1:20257' },
+  kubeconfig: { type: 'string', help: 'kubeconfig file (default: in-cluster config, then $KUBECONFIG, else standalone)' },
+  'node-name': { type: 'string', help: 'this node (default: $NODE_NAME, then the hostname)' },
+  'heartbeat-period': { type: 'string', help: 'how often conditions are re-sent (±10% jitter)', default: '5m' },
+  'event-namespace': { type: 'string', help: 'namespace of the Events about the Node', default: 'default' },
+  'kmsg-path': { type: 'string', help: 'kernel log device; empty disables it', default: '/dev/kmsg' },
+  'drop-log': { type: 'string', multiple: true, help: 'rsyslog files with packet-drop lines, e.g. /var/log/iptables.log' },
+  'drop-prefix': { type: 'string', multiple: true, help: "LOG prefix and its verdict, 'PREFIX=drop|audit' (default: Calico's)" },
+  'drop-peer-name': { type: 'string', help: 'how a peer is named: namespace | pod | namespace/name | label:KEY', default: 'namespace' },
+  'drop-max-age': { type: 'string', help: 'drop lines older than this are not reported', default: '10m' },
+  'reload-interval': { type: 'string', help: 'how often rule files are checked for changes', default: '10s' },
+  'stall-timeout': { type: 'string', help: '/healthz fails when a source has not polled for this long', default: '60s' },
+  'shutdown-timeout': { type: 'string', help: 'how long SIGTERM waits for pending work', default: '5s' },
+  'log-level': { type: 'string', help: 'trace | debug | info | warn | error', default: 'info' },
+  format: { type: 'string', help: 'replay input: kmsg | syslog | plain', default: 'kmsg' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const COMMANDS: readonly Command[] = ['run', 'check-rules', 'replay', 'help', 'version'];
+
+export function envName(flag: string): string {
+  return `NODEWARDEN_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function usage(): string {
+  const lines = [
+    'usage: nodewarden <command> [flags]',
+    '',
+    'commands:',
+    '  run                      watch /dev/kmsg and log files; publish to Kubernetes or run standalone (default)',
+    '  check-rules PATH...      validate rule files; exit 2 listing every error',
+    '  replay --rules PATH... [--format kmsg|syslog|plain] < capture',
+    '                           print the events and condition changes a capture would produce',
+    '',
+    'flags (each also as NODEWARDEN_<FLAG>):',
+  ];
+  for (const [name, def] of Object.entries(FLAGS)) {
+    const arg = def.type === 'string' ? ` ${name === 'rules' || name === 'drop-log' ? 'PATH' : 'VALUE'}` : '';
+    const dflt = def.default !== undefined ? ` (default ${JSON.stringify(def.default)})` : '';
+    lines.push(`  --${name}${arg}${def.multiple ? '...' : ''}`.padEnd(29) + `${def.help}${dflt}`);
+  }
+  return lines.join('\n');
+}
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: string[] };
+
+/** Parses argv (without node and script) and env. Flags win over env, env over defaults. */
+export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): SettingsResult {
+  const errors: string[] = [];
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const [name, def] of Object.entries(FLAGS)) {
+    options[name] = def.multiple ? { type: def.type, multiple: true } : { type: def.type };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (e) {
+    return { ok: false, errors: [(e as Error).message] };
+  }
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  const positionals = [...parsed.positionals];
+
+  let command: Command = 'run';
+  const first = positionals[0];
+  if (first !== undefined) {
+    if ((COMMANDS as readonly string[]).includes(first)) {
+      command = first as Command;
+      positionals.shift();
+    } else {
+      errors.push(`unknown command ${JSON.stringify(first)} (expected one of ${COMMANDS.join(', ')})`);
+    }
+  }
+  if (values.help === true) command = 'help';
+  if (command === 'run' && positionals.length > 0) {
+    errors.push(`run takes no positional arguments, got ${JSON.stringify(positionals.join(' '))}`);
+  }
+
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    if (typeof v === 'string') return v;
+    const e = env[envName(name)];
+    if (e !== undefined) return e;
+    return FLAGS[name]?.default;
+  };
+  const list = (name: string): string[] => {
+    const v = values[name];
+    if (Array.isArray(v) && v.length > 0) return v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+    const e = env[envName(name)];
+    if (e !== undefined) return e.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    const d = FLAGS[name]?.default;
+    return d !== undefined ? [d] : [];
+  };
+  // Drop prefixes may contain commas inside policy names in theory; they are split on commas only
+  // from the environment, where a list has no other spelling.
+  const prefixList = (): string[] => {
+    const v = values['drop-prefix'];
+    if (Array.isArray(v) && v.length > 0) return v;
+    const e = env[envName('drop-prefix')];
+    return e !== undefined ? e.split(',').filter((x) => x.trim() !== '') : [];
+  };
+  const duration = (name: string, min = 1): number => {
+    const raw = str(name) ?? '';
+    const ms = parseDuration(raw);
+    if (typeof ms === 'string') {
+      errors.push(`--${name}: ${ms}`);
+      return 0;
+    }
+    if (ms < min) errors.push(`--${name}: must be at least ${min} ms, got ${JSON.stringify(raw)}`);
+    return ms;
+  };
+
+  const addr = str('metrics-address') ?? '';
+  const m = /^(.*):(\d{1,5})$/.exec(addr);
+  let metricsAddress = { host: '127.0.0.1', port: 20257 };
+  if (!m || Number(m[2]) > 65535) errors.push(`--metrics-address: expected HOST:PORT, got ${JSON.stringify(addr)}`);
+  else metricsAddress = { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+
+  const format = str('format') ?? 'kmsg';
+  if (format !== 'kmsg' && format !== 'syslog' && format !== 'plain') {
+    errors.push(`--format: expected kmsg, syslog or plain, got ${JSON.stringify(format)}`);
+  }
+  const logLevel = str('log-level') ?? 'info';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
+    errors.push(`--log-level: expected trace, debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
+  }
+  const peer = str('drop-peer-name') ?? 'namespace';
+  if (!['namespace', 'pod', 'namespace/name'].includes(peer) && !/^label:.+/.test(peer)) {
+    errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
+  }
+  if (command === 'check-rules' && positionals.length === 0 && values.rules === undefined) {
+    errors.push('check-rules: name at least one rule file or directory');
+  }
+
+  const kubeconfig = str('kubeconfig');
+  const nodeName = str('node-name');
+  const settings: Settings = {
+    command,
+    rules: list('rules'),
+    stateDir: str('state-dir') ?? '/var/lib/nodewarden',
+    metricsAddress,
+    ...(kubeconfig !== undefined && kubeconfig !== '' ? { kubeconfig } : {}),
+    ...(nodeName !== undefined && nodeName !== '' ? { nodeName } : {}),
+    heartbeatPeriodMs: duration('heartbeat-period', 1000),
+    eventNamespace: str('event-namespace') ?? 'default',
+    kmsgPath: str('kmsg-path') ?? '/dev/kmsg',
+    dropLogs: values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined ? list('drop-log') : [],
+    dropPrefixes: prefixList(),
+    dropPeerName: peer,
+    dropMaxAgeMs: duration('drop-max-age'),
+    reloadIntervalMs: duration('reload-interval', 100),
+    stallTimeoutMs: duration('stall-timeout', 1000),
+    shutdownTimeoutMs: duration('shutdown-timeout', 0),
+    logLevel,
+    format: format as ReplayFormat,
+    paths: positionals,
+  };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, settings };
+}

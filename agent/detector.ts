@@ -1,0 +1,266 @@
+// detector.ts: the glue between sources and sinks, pure and synchronous. It routes each LogLine
+// to the monitors of its source (kmsg lines to the kmsg rule files; file lines to the filelog rule
+// files whose logPath is that file, after parsing the raw line with the file's pluginConfig),
+// drops lines from before the start window like NPD's watchers, applies problems to the condition
+// state, and hands problems, events and condition changes to the sinks. No I/O, no timers: the
+// caller schedules tick() from nextDueAt().
+import { conditionChangeMessage } from './engine/go-quote';
+import { Monitor } from './engine/monitor';
+import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
+import { ConditionState, type DeclaredCondition } from './state/conditions';
+import type { Clock, Condition, ConditionChange, Logger, LogLine, NodeEvent, Problem, RuleFile, Sink } from './types';
+
+export interface DetectorOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly nodeName: string;
+  readonly sinks: readonly Sink[];
+  /** Conditions read from the Node at start; they replace the defaults of the same types. */
+  readonly initialConditions?: readonly Condition[];
+  /** Drop lines older than the start window (NPD's lookback/delay); off for replay. */
+  readonly applyLookback: boolean;
+  /** Epoch ms of boot, for NPD's `delay` (start time = max(boot + delay, start - lookback)). */
+  readonly bootTimeMs?: number;
+  /**
+   * Condition time follows the newest line's time instead of the clock (replay): recoverAfter is
+   * then measured in log time, and tick() runs before every line.
+   */
+  readonly lineTime?: boolean;
+}
+
+/** Per-source counters (keyed by LogLine.source), read by the metrics module at scrape time. */
+export interface DetectorCounters {
+  /** Lines handed to handle(). */
+  received: number;
+  /** Lines that produced at least one problem. */
+  matched: number;
+  /** Problems produced. */
+  problems: number;
+  /** Lines ignored: empty kmsg message, or a skipList hit (per rule file). */
+  skipped: number;
+  /** File lines a rule file's timestamp/message regexes could not parse (per rule file). */
+  unparsed: number;
+  /** Lines older than the start window (per rule file). */
+  tooOld: number;
+  /** Lines no rule file reads. */
+  unrouted: number;
+}
+
+function newDetectorCounters(): DetectorCounters {
+  return { received: 0, matched: 0, problems: 0, skipped: 0, unparsed: 0, tooOld: 0, unrouted: 0 };
+}
+
+interface Route {
+  readonly monitor: Monitor;
+  /** Set for filelog rule files. */
+  readonly parse?: SyslogParser;
+  /** Lines with an earlier time are dropped (when applyLookback). */
+  readonly cutoffMs: number;
+}
+
+const KMSG = 'kmsg';
+
+export class Detector {
+  private routes = new Map<string, Route[]>();
+  private files: readonly RuleFile[] = [];
+  private readonly state: ConditionState;
+  private readonly stats = new Map<string, DetectorCounters>();
+  private readonly startMs: number;
+  private readonly stateClock: Clock;
+  private lineNow = Number.NEGATIVE_INFINITY;
+
+  constructor(files: readonly RuleFile[], private readonly opts: DetectorOptions) {
+    this.startMs = opts.clock.now();
+    this.stateClock = opts.lineTime
+      ? { now: () => (this.lineNow === Number.NEGATIVE_INFINITY ? opts.clock.now() : this.lineNow), setTimer: (fn, ms) => opts.clock.setTimer(fn, ms) }
+      : opts.clock;
+    this.state = new ConditionState(declared(files), this.stateClock);
+    if (opts.initialConditions) this.state.adopt(opts.initialConditions);
+    this.install(files);
+    for (const source of sourcesOf(files)) this.emitConditions(source);
+  }
+
+  /** Handles one line. Never throws for bad input. */
+  handle(line: LogLine): void {
+    const c = this.counters(line.source);
+    c.received++;
+    const routes = this.routes.get(line.source === KMSG ? KMSG : line.source);
+    if (routes === undefined) {
+      c.unrouted++;
+      return;
+    }
+    let found = 0;
+    if (line.source === KMSG) {
+      if (this.opts.lineTime) this.advanceLineTime(line.time.getTime());
+      // NPD's kmsg watcher: empty messages are skipped, the message is trimmed.
+      const text = trimSpace(line.text);
+      if (text === '') {
+        c.skipped++;
+        return;
+      }
+      const t = line.time.getTime();
+      for (const r of routes) {
+        if (r.monitor.skips(text)) {
+          c.skipped++;
+          continue;
+        }
+        if (this.opts.applyLookback && t < r.cutoffMs) {
+          c.tooOld++;
+          continue;
+        }
+        found += this.deliver(r.monitor.matchText(text, line.time));
+      }
+    } else {
+      for (const r of routes) {
+        // NPD's filelog watcher: skipList on the raw line, then translate, then the start window.
+        if (r.monitor.skips(line.text)) {
+          c.skipped++;
+          continue;
+        }
+        const parsed = r.parse!(line.text);
+        if (parsed === undefined) {
+          c.unparsed++;
+          continue;
+        }
+        if (this.opts.lineTime) this.advanceLineTime(parsed.time.getTime());
+        if (this.opts.applyLookback && parsed.time.getTime() < r.cutoffMs) {
+          c.tooOld++;
+          continue;
+        }
+        found += this.deliver(r.monitor.matchText(parsed.message, parsed.time, parsed.bytes));
+      }
+    }
+    if (found > 0) {
+      c.matched++;
+      c.problems += found;
+    }
+  }
+
+  private advanceLineTime(t: number): void {
+    if (t > this.lineNow) this.lineNow = t;
+    this.tick();
+  }
+
+  /** Runs recoverAfter; the caller schedules it from nextDueAt(). */
+  tick(): void {
+    for (const change of this.state.tick(this.stateClock.now())) this.emitChange(change);
+  }
+
+  nextDueAt(): number | undefined {
+    return this.state.nextDueAt();
+  }
+
+  /** Hot reload: new monitors (their line buffers start empty), condition state kept. */
+  reload(files: readonly RuleFile[]): void {
+    this.install(files);
+    this.state.replaceSpecs(declared(files));
+    for (const source of sourcesOf(files)) this.emitConditions(source);
+  }
+
+  conditions(): Condition[] {
+    return this.state.current();
+  }
+
+  /** Counters per source id. The objects are live; read, do not write. */
+  counterMap(): ReadonlyMap<string, DetectorCounters> {
+    return this.stats;
+  }
+
+  /** The rule files in force. */
+  ruleFiles(): readonly RuleFile[] {
+    return this.files;
+  }
+
+  private counters(source: string): DetectorCounters {
+    let c = this.stats.get(source);
+    if (c === undefined) {
+      c = newDetectorCounters();
+      this.stats.set(source, c);
+    }
+    return c;
+  }
+
+  private install(files: readonly RuleFile[]): void {
+    const routes = new Map<string, Route[]>();
+    for (const file of files) {
+      const monitor = new Monitor(file);
+      let cutoffMs = this.startMs - file.lookbackMs;
+      if (this.opts.bootTimeMs !== undefined) cutoffMs = Math.max(cutoffMs, this.opts.bootTimeMs + file.delayMs);
+      const key = file.plugin === 'kmsg' ? KMSG : file.logPath;
+      const route: Route =
+        file.plugin === 'filelog' ? { monitor, cutoffMs, parse: compileSyslogParser(file.pluginConfig, this.opts.clock) } : { monitor, cutoffMs };
+      const list = routes.get(key);
+      if (list) list.push(route);
+      else routes.set(key, [route]);
+    }
+    this.routes = routes;
+    this.files = files;
+  }
+
+  private deliver(problems: readonly Problem[]): number {
+    for (const p of problems) {
+      this.call('onProblem', (s) => s.onProblem?.(p));
+      if (p.kind === 'temporary') {
+        this.emitEvent({ involved: this.node(), type: 'Warning', reason: p.reason, message: p.message, component: p.source, time: p.time });
+      } else {
+        const change = this.state.apply(p);
+        if (change !== undefined) this.emitChange(change);
+      }
+    }
+    return problems.length;
+  }
+
+  private emitChange(change: ConditionChange): void {
+    const c = change.condition;
+    this.call('onConditionChange', (s) => s.onConditionChange?.(change));
+    // NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise.
+    this.emitEvent({
+      involved: this.node(),
+      type: c.status === 'True' ? 'Warning' : 'Normal',
+      reason: c.reason,
+      message: conditionChangeMessage(c.type, c.status, c.reason, c.message),
+      component: change.source,
+      time: c.lastTransitionTime,
+    });
+  }
+
+  private emitEvent(e: NodeEvent): void {
+    this.call('onEvent', (s) => s.onEvent?.(e));
+  }
+
+  private emitConditions(source: string): void {
+    const conds = this.state.currentFor(source);
+    this.call('onConditions', (s) => s.onConditions?.(source, conds));
+  }
+
+  private node(): NodeEvent['involved'] {
+    return { kind: 'Node', name: this.opts.nodeName };
+  }
+
+  private call(what: string, fn: (s: Sink) => void): void {
+    for (const s of this.opts.sinks) {
+      try {
+        fn(s);
+      } catch (err) {
+        this.opts.logger.error({ sink: s.name, call: what, err: String(err) }, 'sink threw');
+      }
+    }
+  }
+}
+
+function declared(files: readonly RuleFile[]): DeclaredCondition[] {
+  return files.flatMap((f) => f.conditions.map((c) => ({ ...c, source: f.source })));
+}
+
+function sourcesOf(files: readonly RuleFile[]): string[] {
+  return [...new Set(files.map((f) => f.source))];
+}
+
+/** Go's strings.TrimSpace (allocates only when there is something to trim). */
+function trimSpace(s: string): string {
+  if (s.length === 0) return s;
+  const a = s.charCodeAt(0);
+  const b = s.charCodeAt(s.length - 1);
+  if (a > 32 && b > 32 && a < 127 && b < 127) return s;
+  return s.trim();
+}

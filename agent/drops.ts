@@ -1,0 +1,319 @@
+// drops.ts: the packet-drop pipeline. A kernel line (from /dev/kmsg, or a syslog file line whose
+// timestamp is parsed first) → PacketDrop (engine/packet-log) → counted per
+// {direction, namespace, proto, verdict} → pre-aggregated per (local pod, direction, peer,
+// port, proto, policy) → at each flush, at most one Warning `PacketDrop` NodeEvent per key with
+// the window's count, on the LOCAL pod only (the peer's node reports the other side).
+// Messages keep kube-iptables-tailer's wording:
+//   Packet dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
+//   Packet dropped when receiving traffic from <peer> (<ip>) on port <dport>/<proto>
+// plus " by policy <policy>" when the prefix names one, and an audit note for `audit` prefixes.
+import { parseSyslogLine } from './engine/drop-time';
+import { parsePacketLog } from './engine/packet-log';
+import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
+import { DropAggregator, type BucketSpec, type PendingDrop, type PodInfo } from './state/drop-aggregator';
+import type { Clock, Direction, LogLine, Logger, NodeEvent, PacketDrop, Sink, Verdict } from './types';
+
+export type { PodInfo } from './state/drop-aggregator';
+
+/** Who a remote IP is. */
+export type PeerInfo =
+  | { readonly kind: 'pod'; readonly pod: PodInfo }
+  | { readonly kind: 'node'; readonly name: string }
+  | { readonly kind: 'unknown' };
+
+/** Resolves IPs to pods. Implemented by kube/pods.ts (+ state/peer-cache.ts); tests pass fakes. */
+export interface DropResolver {
+  /** A pod on this node that owns `ip` (hostNetwork pods are not indexed). Synchronous. */
+  localPod(ip: string): PodInfo | undefined;
+  /** Who owns a remote IP; cached, never rejects. */
+  peer(ip: string): Promise<PeerInfo>;
+}
+
+/** How the peer is named in the message. */
+export type PeerNaming = 'namespace' | 'pod' | 'namespace/name' | { readonly label: string };
+
+export function parsePeerNaming(s: string): PeerNaming | null {
+  if (s === 'namespace' || s === 'pod' || s === 'namespace/name') return s;
+  if (s.startsWith('label:') && s.length > 6) return { label: s.slice(6) };
+  return null;
+}
+
+export interface DropPipelineOptions {
+  readonly prefixes: readonly DropPrefix[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly resolver: DropResolver;
+  /** Lines older than this are counted as expired and skipped (default 10 min). */
+  readonly maxAgeMs?: number;
+  /** Every parsed drop goes to sinks' onPacketDrop; aggregated events to onEvent. */
+  readonly sinks?: readonly Sink[];
+  /** Alternative to sinks for events (tests, the lead's wiring). */
+  readonly onEvent?: (ev: NodeEvent) => void;
+  readonly peerNaming?: PeerNaming;
+  /** Flush window (default 10 s). */
+  readonly flushIntervalMs?: number;
+  readonly maxKeys?: number;
+  readonly perPod?: BucketSpec;
+  readonly perNode?: BucketSpec;
+  /** Zone of file timestamps without an offset (default: the process's). */
+  readonly fileZone?: 'local' | 'utc';
+}
+
+export interface DropCounterLabels {
+  readonly direction: Direction | 'none';
+  readonly namespace: string;
+  readonly proto: string;
+  readonly verdict: Verdict;
+}
+
+export interface DropPipelineStats {
+  received: number;
+  /** Lines that carried a configured prefix and parsed. */
+  parsed: number;
+  /** Lines with a configured prefix (or a file line) that could not be parsed. */
+  unparsed: number;
+  /** Lines without a configured prefix. */
+  ignored: number;
+  /** Lines older than maxAgeMs. */
+  expired: number;
+  byVerdict: Record<Verdict, number>;
+  /** Drops involving no pod on this node (host traffic, hostNetwork pods, forwarded). */
+  noLocalPod: number;
+  /** Remote IPs no lookup could name, counted per emitted event. */
+  unresolvedPeers: number;
+  /** NodeEvents handed on. */
+  events: number;
+  /** Drops counted only in metrics because the aggregation map was full. */
+  overflow: number;
+}
+
+export const PACKET_DROP_REASON = 'PacketDrop';
+export const PACKET_DROP_COMPONENT = 'nodewarden';
+const AUDIT_NOTE = ' (audit: logged by a non-terminating rule; the packet may have been allowed)';
+
+function portLabel(d: PacketDrop): string {
+  if (d.dstPort !== undefined) return String(d.dstPort);
+  if (d.icmpType !== undefined) return `type ${d.icmpType} code ${d.icmpCode ?? 0}`;
+  return '';
+}
+
+function onWhat(port: string, proto: string): string {
+  if (port === '') return `on protocol ${proto}`;
+  if (port.startsWith('type ')) return `on ${proto} ${port}`;
+  return `on port ${port}/${proto}`;
+}
+
+export function peerName(peer: PeerInfo, naming: PeerNaming): string {
+  if (peer.kind === 'node') return peer.name;
+  if (peer.kind === 'unknown') return 'unknown';
+  const p = peer.pod;
+  if (naming === 'namespace') return p.namespace;
+  if (naming === 'pod') return p.name;
+  if (naming === 'namespace/name') return `${p.namespace}/${p.name}`;
+  return p.labels?.[naming.label] ?? `${p.namespace}/${p.name}`;
+}
+
+export function dropMessage(p: PendingDrop, peer: string): string {
+  const head =
+    p.direction === 'sending'
+      ? `Packet dropped when sending traffic to ${peer} (${p.peerIp}) `
+      : `Packet dropped when receiving traffic from ${peer} (${p.peerIp}) `;
+  let msg = head + onWhat(p.port, p.proto);
+  if (p.policy !== '') msg += ` by policy ${p.policy}`;
+  if (p.verdict === 'audit') msg += AUDIT_NOTE;
+  return msg;
+}
+
+export class DropPipeline {
+  readonly stats: DropPipelineStats = {
+    received: 0, parsed: 0, unparsed: 0, ignored: 0, expired: 0, byVerdict: { drop: 0, audit: 0 },
+    noLocalPod: 0, unresolvedPeers: 0, events: 0, overflow: 0,
+  };
+  /** packet_drops_total, keyed "direction|namespace|proto|verdict"; bounded label values only. */
+  readonly counts = new Map<string, { labels: DropCounterLabels; value: number }>();
+  private readonly countIndex = new Map<string, Map<string, { labels: DropCounterLabels; value: number }>>();
+  private readonly matcher: PrefixMatcher;
+  private readonly agg: DropAggregator;
+  private readonly maxAgeMs: number;
+  private readonly naming: PeerNaming;
+  private readonly flushMs: number;
+  private readonly sinks: readonly Sink[];
+  private cancelTimer: (() => void) | undefined;
+  private flushing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: DropPipelineOptions) {
+    this.matcher = new PrefixMatcher(opts.prefixes);
+    this.maxAgeMs = opts.maxAgeMs ?? 600_000;
+    this.naming = opts.peerNaming ?? 'namespace';
+    this.flushMs = opts.flushIntervalMs ?? 10_000;
+    this.sinks = opts.sinks ?? [];
+    const aggOpts: { maxKeys?: number; perPod?: BucketSpec; perNode?: BucketSpec } = {};
+    if (opts.maxKeys !== undefined) aggOpts.maxKeys = opts.maxKeys;
+    if (opts.perPod !== undefined) aggOpts.perPod = opts.perPod;
+    if (opts.perNode !== undefined) aggOpts.perNode = opts.perNode;
+    this.agg = new DropAggregator(opts.clock.now(), aggOpts);
+  }
+
+  /** Handles one line. Synchronous and never throws: kernel text is untrusted. */
+  handle(line: LogLine): void {
+    this.stats.received++;
+    let text = line.text;
+    let time = line.time;
+    if (line.source !== 'kmsg') {
+      // Cheap rejection before the timestamp parse: a drop line always has " OUT=".
+      if (text.indexOf(' OUT=') < 0) {
+        this.stats.ignored++;
+        return;
+      }
+      const st = parseSyslogLine(text, { now: () => this.opts.clock.now(), ...(this.opts.fileZone ? { zone: this.opts.fileZone } : {}) });
+      if (st === null) {
+        this.stats.unparsed++;
+        return;
+      }
+      text = st.message;
+      time = st.time;
+    }
+    const r = parsePacketLog(text, this.matcher, time);
+    if (r.kind === 'other') {
+      this.stats.ignored++;
+      return;
+    }
+    if (r.kind === 'unparsed') {
+      this.stats.unparsed++;
+      return;
+    }
+    if (this.opts.clock.now() - time.getTime() > this.maxAgeMs) {
+      this.stats.expired++;
+      return;
+    }
+    this.stats.parsed++;
+    this.record(r.drop);
+  }
+
+  /** Counts, forwards and aggregates one parsed drop (also the entry point for other parsers). */
+  record(d: PacketDrop): void {
+    this.stats.byVerdict[d.verdict]++;
+    for (const s of this.sinks) s.onPacketDrop?.(d);
+    const res = this.opts.resolver;
+    const srcPod = res.localPod(d.src);
+    const dstPod = res.localPod(d.dst);
+    if (srcPod === undefined && dstPod === undefined) {
+      this.stats.noLocalPod++;
+      this.count('none', '', d.proto, d.verdict);
+      return;
+    }
+    const port = portLabel(d);
+    const policy = d.policy ?? '';
+    const t = d.time.getTime();
+    if (srcPod !== undefined) {
+      this.count('sending', srcPod.namespace, d.proto, d.verdict);
+      this.aggregate({ pod: srcPod, direction: 'sending', peerIp: d.dst, port, proto: d.proto, policy, verdict: d.verdict }, t);
+    }
+    if (dstPod !== undefined) {
+      this.count('receiving', dstPod.namespace, d.proto, d.verdict);
+      this.aggregate({ pod: dstPod, direction: 'receiving', peerIp: d.src, port, proto: d.proto, policy, verdict: d.verdict }, t);
+    }
+  }
+
+  private aggregate(parts: Parameters<DropAggregator['add']>[0], t: number): void {
+    if (!this.agg.add(parts, t)) this.stats.overflow++;
+  }
+
+  private count(direction: Direction | 'none', namespace: string, proto: string, verdict: Verdict): void {
+    // Two levels (namespace, then a short key) keep the per-drop key cheap to build and hash.
+    let byNs = this.countIndex.get(namespace);
+    if (byNs === undefined) {
+      byNs = new Map();
+      this.countIndex.set(namespace, byNs);
+    }
+    const key = `${direction} ${proto} ${verdict}`;
+    const c = byNs.get(key);
+    if (c !== undefined) {
+      c.value++;
+      return;
+    }
+    const entry = { labels: { direction, namespace, proto, verdict }, value: 1 };
+    byNs.set(key, entry);
+    this.counts.set(`${direction}|${namespace}|${proto}|${verdict}`, entry);
+  }
+
+  /** Keys waiting for the next flush. */
+  pendingKeys(): number {
+    return this.agg.size;
+  }
+
+  /** Starts the flush timer; stops at the signal (with a final flush through flush()). */
+  start(signal: AbortSignal): void {
+    if (this.stopped || this.cancelTimer) return;
+    const tick = (): void => {
+      this.cancelTimer = undefined;
+      if (this.stopped) return;
+      void this.flushOnce().finally(() => {
+        if (!this.stopped) this.cancelTimer = this.opts.clock.setTimer(tick, this.flushMs);
+      });
+    };
+    this.cancelTimer = this.opts.clock.setTimer(tick, this.flushMs);
+    signal.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  /** Stops the timer. Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+  }
+
+  /** Emits what the buckets allow now. Concurrent calls share one run. */
+  flushOnce(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.emit().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /** Final flush for shutdown: one pass, bounded by the deadline (epoch ms). */
+  async flush(deadline: number): Promise<void> {
+    const left = deadline - this.opts.clock.now();
+    if (left <= 0) return;
+    let cancel: (() => void) | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      cancel = this.opts.clock.setTimer(resolve, left);
+    });
+    await Promise.race([this.flushOnce(), timeout]);
+    cancel?.();
+  }
+
+  private async emit(): Promise<void> {
+    const ready = this.agg.take(this.opts.clock.now());
+    for (const p of ready) {
+      let peer: PeerInfo;
+      try {
+        peer = await this.opts.resolver.peer(p.peerIp);
+      } catch {
+        peer = { kind: 'unknown' };
+      }
+      if (peer.kind === 'unknown') this.stats.unresolvedPeers++;
+      const involved: NodeEvent['involved'] = p.pod.uid !== undefined
+        ? { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name, uid: p.pod.uid }
+        : { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name };
+      const ev: NodeEvent = {
+        involved,
+        type: 'Warning',
+        reason: PACKET_DROP_REASON,
+        message: dropMessage(p, peerName(peer, this.naming)),
+        component: PACKET_DROP_COMPONENT,
+        time: new Date(p.last),
+        count: p.count,
+      };
+      this.stats.events++;
+      try {
+        this.opts.onEvent?.(ev);
+        for (const s of this.sinks) s.onEvent?.(ev);
+      } catch (err) {
+        this.opts.logger.error({ err: String(err) }, 'drop event consumer threw');
+      }
+    }
+  }
+}

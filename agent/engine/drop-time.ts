@@ -1,0 +1,161 @@
+// drop-time.ts: the timestamp, host and tag at the front of a syslog file line (rsyslog, journald
+// exports), so packet drops read from files get the time the kernel logged them. Forms accepted:
+//   RFC3339 / ISO 8601, any fraction or none, `Z` or an offset with or without colon
+//     2021-12-05T14:44:59.341406+00:00 node-10 kernel: [2276706.763083] calico-packet: IN=…
+//     (also journald short-iso and short-iso-precise: 2021-12-05T14:44:59.341406+0000 host kernel: …)
+//   traditional syslog without a year (RFC 3164): May 18 18:42:44 ubuntu kernel: [ 1156.246182] …
+//     The year comes from the injected clock; a time more than a day ahead means last year.
+// Returns the message after host and tag (the "[ secs.usecs] " kernel time is left to the parser).
+// No regex on the per-line path: a fixed-position scan.
+
+export interface SyslogTime {
+  readonly time: Date;
+  /** The message after host and tag. */
+  readonly message: string;
+}
+
+export interface DropTimeOptions {
+  /** Epoch ms now (for the year of traditional timestamps). */
+  readonly now: () => number;
+  /** Zone of timestamps without an offset: the process's local zone (default) or UTC. */
+  readonly zone?: 'local' | 'utc';
+}
+
+const MONTHS: Record<string, number> = {
+  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+};
+
+const DAY_MS = 86_400_000;
+
+function digits(s: string, start: number, n: number): number {
+  let v = 0;
+  for (let k = start; k < start + n; k++) {
+    const d = s.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Skips host and tag ("host kernel: ", "host kernel[12]: ", "host kernel "), returns the message. */
+function afterHostAndTag(line: string, pos: number): string | null {
+  let p = pos;
+  while (line.charCodeAt(p) === 32) p++;
+  const hostEnd = line.indexOf(' ', p);
+  if (hostEnd < 0) return null;
+  p = hostEnd + 1;
+  while (line.charCodeAt(p) === 32) p++;
+  const tagEnd = line.indexOf(' ', p);
+  const tagLast = tagEnd < 0 ? line.length - 1 : tagEnd - 1;
+  // A tag ends in ':' (RFC 3164). If the token is no tag, the message starts at it.
+  if (tagLast > p - 1 && line.charCodeAt(tagLast) === 58 && tagLast - p < 64) {
+    return tagEnd < 0 ? '' : line.slice(tagEnd + 1);
+  }
+  return line.slice(p);
+}
+
+/** RFC3339 / ISO 8601 at the start of `line`; returns [epoch ms, index after] or null. */
+function parseIso(line: string, zone: 'local' | 'utc'): [number, number] | null {
+  const y = digits(line, 0, 4);
+  const mo = digits(line, 5, 2);
+  const d = digits(line, 8, 2);
+  const h = digits(line, 11, 2);
+  const mi = digits(line, 14, 2);
+  const s = digits(line, 17, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return null;
+  if (line[4] !== '-' || line[7] !== '-' || line[13] !== ':' || line[16] !== ':') return null;
+  const sep = line[10];
+  if (sep !== 'T' && sep !== ' ' && sep !== 't') return null;
+  let p = 19;
+  let ms = 0;
+  if (line[p] === '.' || line[p] === ',') {
+    p++;
+    const f0 = p;
+    while (isDigit(line.charCodeAt(p)) && p - f0 < 12) p++;
+    if (p === f0) return null;
+    const frac = line.slice(f0, Math.min(p, f0 + 3)).padEnd(3, '0');
+    ms = Number(frac);
+  }
+  const c = line[p];
+  let offsetMin: number | null = null;
+  if (c === 'Z' || c === 'z') {
+    offsetMin = 0;
+    p++;
+  } else if (c === '+' || c === '-') {
+    const oh = digits(line, p + 1, 2);
+    let om: number;
+    let end: number;
+    if (line[p + 3] === ':') {
+      om = digits(line, p + 4, 2);
+      end = p + 6;
+    } else {
+      om = digits(line, p + 3, 2);
+      end = p + 5;
+    }
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return null;
+    offsetMin = (c === '-' ? -1 : 1) * (oh * 60 + om);
+    p = end;
+  }
+  if (p < line.length && line.charCodeAt(p) !== 32) return null;
+  let t: number;
+  if (offsetMin !== null) t = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offsetMin * 60_000;
+  else if (zone === 'utc') t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  else t = new Date(y, mo - 1, d, h, mi, s, ms).getTime();
+  return Number.isFinite(t) ? [t, p] : null;
+}
+
+/** "May 18 18:42:44" or "May  8 18:42:44" (optionally with a fraction). */
+function parseTraditional(line: string, now: number, zone: 'local' | 'utc'): [number, number] | null {
+  const mon = MONTHS[line.slice(0, 3)];
+  if (mon === undefined || line[3] !== ' ') return null;
+  let p = 4;
+  if (line[p] === ' ') p++;
+  let d: number;
+  if (isDigit(line.charCodeAt(p + 1))) {
+    d = digits(line, p, 2);
+    p += 2;
+  } else {
+    d = digits(line, p, 1);
+    p += 1;
+  }
+  if (d < 1 || d > 31 || line[p] !== ' ') return null;
+  p++;
+  const h = digits(line, p, 2);
+  const mi = digits(line, p + 3, 2);
+  const s = digits(line, p + 6, 2);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || line[p + 2] !== ':' || line[p + 5] !== ':') return null;
+  p += 8;
+  let ms = 0;
+  if (line[p] === '.') {
+    const f0 = ++p;
+    while (isDigit(line.charCodeAt(p)) && p - f0 < 12) p++;
+    ms = Number(line.slice(f0, Math.min(p, f0 + 3)).padEnd(3, '0'));
+  }
+  if (p < line.length && line.charCodeAt(p) !== 32) return null;
+  const at = (year: number): number =>
+    zone === 'utc' ? Date.UTC(year, mon, d, h, mi, s, ms) : new Date(year, mon, d, h, mi, s, ms).getTime();
+  const year = zone === 'utc' ? new Date(now).getUTCFullYear() : new Date(now).getFullYear();
+  let t = at(year);
+  if (t - now > DAY_MS) t = at(year - 1);
+  return [t, p];
+}
+
+/**
+ * Splits a syslog file line into its time and message. Returns null when no known timestamp form
+ * starts the line (the caller counts it as unparsed).
+ */
+export function parseSyslogLine(line: string, opts: DropTimeOptions): SyslogTime | null {
+  const zone = opts.zone ?? 'local';
+  const c = line.charCodeAt(0);
+  let r: [number, number] | null = null;
+  if (isDigit(c)) r = parseIso(line, zone);
+  else if (c >= 65 && c <= 90) r = parseTraditional(line, opts.now(), zone);
+  if (r === null) return null;
+  const message = afterHostAndTag(line, r[1]);
+  if (message === null) return null;
+  return { time: new Date(r[0]), message };
+}

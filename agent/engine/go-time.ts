@@ -1,0 +1,453 @@
+// go-time.ts: Go reference-time layouts ("Jan _2 15:04:05", "2006-01-02T15:04:05.999999999-07:00",
+// ...) compiled once into a parser returning epoch ms. It follows Go's time.Parse rules (fixed and
+// variable-width numbers, "_2" space padding, runs of spaces, optional fractional seconds after
+// the seconds field, range checks) with NPD's choices on top: no zone in the text means local time
+// (time.ParseInLocation(..., time.Local)), and a layout without a year takes the current year,
+// moved back one year when that would put the time more than a day in the future (new-year
+// rollover; NPD just takes the current year). Zone abbreviations (MST) other than UTC/GMT are read
+// as offset 0, which is what Go does for an abbreviation it does not know.
+
+const enum Std {
+  Literal,
+  LongMonth, Month, NumMonth, ZeroMonth,
+  LongWeekDay, WeekDay,
+  Day, UnderDay, ZeroDay, UnderYearDay, ZeroYearDay,
+  Hour, Hour12, ZeroHour12,
+  Minute, ZeroMinute,
+  Second, ZeroSecond,
+  LongYear, Year,
+  PM, pm,
+  TZ,
+  ISO8601TZ, ISO8601SecondsTZ, ISO8601ShortTZ, ISO8601ColonTZ, ISO8601ColonSecondsTZ,
+  NumTZ, NumSecondsTz, NumShortTZ, NumColonTZ, NumColonSecondsTZ,
+  FracSecond0, FracSecond9,
+}
+
+interface Chunk {
+  readonly std: Std;
+  /** Literal text, or for fractional seconds the digit count. */
+  readonly text: string;
+  readonly digits: number;
+}
+
+const LONG_MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const SHORT_MONTHS = LONG_MONTHS.map((m) => m.slice(0, 3));
+const LONG_DAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+const SHORT_DAYS = LONG_DAYS.map((d) => d.slice(0, 3));
+
+function isDigitAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+
+/** Splits a layout into literal text and std chunks, as Go's nextStdChunk does. */
+export function tokenizeLayout(layout: string): Chunk[] {
+  const out: Chunk[] = [];
+  let lit = '';
+  const push = (std: Std, digits = 0): void => {
+    if (lit !== '') out.push({ std: Std.Literal, text: lit, digits: 0 });
+    lit = '';
+    out.push({ std, text: '', digits });
+  };
+  let i = 0;
+  const at = (s: string): boolean => layout.startsWith(s, i);
+  while (i < layout.length) {
+    const c = layout[i]!;
+    let std: Std | undefined;
+    let len = 0;
+    switch (c) {
+      case 'J':
+        if (at('January')) [std, len] = [Std.LongMonth, 7];
+        else if (at('Jan')) [std, len] = [Std.Month, 3];
+        break;
+      case 'M':
+        if (at('Monday')) [std, len] = [Std.LongWeekDay, 6];
+        else if (at('Mon')) [std, len] = [Std.WeekDay, 3];
+        else if (at('MST')) [std, len] = [Std.TZ, 3];
+        break;
+      case '0':
+        if (at('002')) [std, len] = [Std.ZeroYearDay, 3];
+        else if (layout[i + 1] !== undefined && '123456'.includes(layout[i + 1]!)) {
+          std = [Std.ZeroMonth, Std.ZeroDay, Std.ZeroHour12, Std.ZeroMinute, Std.ZeroSecond, Std.Year][Number(layout[i + 1]) - 1]!;
+          len = 2;
+        }
+        break;
+      case '1':
+        if (at('15')) [std, len] = [Std.Hour, 2];
+        else [std, len] = [Std.NumMonth, 1];
+        break;
+      case '2':
+        if (at('2006')) [std, len] = [Std.LongYear, 4];
+        else [std, len] = [Std.Day, 1];
+        break;
+      case '_':
+        if (at('_2')) {
+          if (at('_2006')) {
+            lit += '_';
+            i += 1;
+            continue;
+          }
+          [std, len] = [Std.UnderDay, 2];
+        } else if (at('__2')) [std, len] = [Std.UnderYearDay, 3];
+        break;
+      case '3':
+        [std, len] = [Std.Hour12, 1];
+        break;
+      case '4':
+        [std, len] = [Std.Minute, 1];
+        break;
+      case '5':
+        [std, len] = [Std.Second, 1];
+        break;
+      case 'P':
+        if (at('PM')) [std, len] = [Std.PM, 2];
+        break;
+      case 'p':
+        if (at('pm')) [std, len] = [Std.pm, 2];
+        break;
+      case '-':
+        if (at('-070000')) [std, len] = [Std.NumSecondsTz, 7];
+        else if (at('-07:00:00')) [std, len] = [Std.NumColonSecondsTZ, 9];
+        else if (at('-0700')) [std, len] = [Std.NumTZ, 5];
+        else if (at('-07:00')) [std, len] = [Std.NumColonTZ, 6];
+        else if (at('-07')) [std, len] = [Std.NumShortTZ, 3];
+        break;
+      case 'Z':
+        if (at('Z070000')) [std, len] = [Std.ISO8601SecondsTZ, 7];
+        else if (at('Z07:00:00')) [std, len] = [Std.ISO8601ColonSecondsTZ, 9];
+        else if (at('Z0700')) [std, len] = [Std.ISO8601TZ, 5];
+        else if (at('Z07:00')) [std, len] = [Std.ISO8601ColonTZ, 6];
+        else if (at('Z07')) [std, len] = [Std.ISO8601ShortTZ, 3];
+        break;
+      case '.':
+      case ',': {
+        const d = layout[i + 1];
+        if (d === '0' || d === '9') {
+          let j = i + 1;
+          while (j < layout.length && layout[j] === d) j++;
+          if (!isDigitAt(layout, j)) {
+            std = d === '0' ? Std.FracSecond0 : Std.FracSecond9;
+            len = j - i;
+          }
+        }
+        break;
+      }
+    }
+    if (std === undefined) {
+      lit += c;
+      i++;
+      continue;
+    }
+    push(std, std === Std.FracSecond0 || std === Std.FracSecond9 ? len - 1 : 0);
+    i += len;
+  }
+  if (lit !== '') out.push({ std: Std.Literal, text: lit, digits: 0 });
+  return out;
+}
+
+export interface GoTimeOptions {
+  /** Epoch ms "now", for layouts without a year. */
+  readonly now: () => number;
+}
+
+/** A compiled layout: parses s[start, end) to epoch ms, or undefined when Go would fail. */
+export type GoTimeParser = (s: string, start?: number, end?: number) => number | undefined;
+
+const DAYS_BEFORE = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+function isLeap(y: number): boolean {
+  return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+}
+function daysIn(month: number, year: number): number {
+  if (month === 2 && isLeap(year)) return 29;
+  return DAYS_BEFORE[month]! - DAYS_BEFORE[month - 1]!;
+}
+
+/** Local wall time to epoch ms (years below 100 included). */
+function localMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  const t = new Date(y, mo - 1, d, h, mi, s, ms);
+  if (y < 100 && y >= 0) t.setFullYear(y);
+  return t.getTime();
+}
+function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
+  if (y < 100 && y >= 0) t.setUTCFullYear(y);
+  return t.getTime();
+}
+
+const DAY_MS = 86_400_000;
+
+export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimeParser {
+  const chunks = tokenizeLayout(layout);
+  const hasYear = chunks.some((c) => c.std === Std.LongYear || c.std === Std.Year);
+  const nextIsFrac = chunks.map((_, k) => {
+    const n = chunks[k + 1];
+    return n !== undefined && (n.std === Std.FracSecond0 || n.std === Std.FracSecond9);
+  });
+
+  return (s, start = 0, end = s.length) => {
+    let p = start;
+    let year = 0, month = -1, day = -1, yday = -1, hour = 0, min = 0, sec = 0, ms = 0;
+    let pmSet = false, amSet = false;
+    let zoneMs: number | undefined;
+
+    // Reads 1 or 2 digits (fixed: exactly 2), Go's getnum.
+    const num2 = (fixed: boolean): number => {
+      if (!isDigitAt(s, p) || p >= end) return -1;
+      if (p + 1 >= end || !isDigitAt(s, p + 1)) {
+        if (fixed) return -1;
+        return s.charCodeAt(p++) - 48;
+      }
+      const v = (s.charCodeAt(p) - 48) * 10 + (s.charCodeAt(p + 1) - 48);
+      p += 2;
+      return v;
+    };
+    const numN = (n: number): number => {
+      if (p + n > end) return -1;
+      let v = 0;
+      for (let k = 0; k < n; k++) {
+        if (!isDigitAt(s, p + k)) return -1;
+        v = v * 10 + s.charCodeAt(p + k) - 48;
+      }
+      p += n;
+      return v;
+    };
+    const lookup = (table: readonly string[]): number => {
+      for (let k = 0; k < table.length; k++) {
+        const w = table[k]!;
+        if (p + w.length <= end && s.slice(p, p + w.length).toLowerCase() === w) {
+          p += w.length;
+          return k;
+        }
+      }
+      return -1;
+    };
+    // Fractional seconds: separator then n digits, truncated to ms.
+    const frac = (n: number): number => {
+      let v = 0;
+      for (let k = 1; k <= n; k++) {
+        if (!isDigitAt(s, p + k) || p + k >= end) return -1;
+        if (k <= 3) v = v * 10 + s.charCodeAt(p + k) - 48;
+      }
+      for (let k = n; k < 3; k++) v *= 10;
+      p += n + 1;
+      return v;
+    };
+    const isSep = (i: number): boolean => i < end && (s[i] === '.' || s[i] === ',');
+    // Offsets "+hh", "+hhmm", "+hh:mm", "+hh:mm:ss", ...
+    const offset = (colon: boolean, withMin: boolean, withSec: boolean): number | undefined => {
+      const sign = s[p];
+      if (sign !== '+' && sign !== '-') return undefined;
+      p++;
+      const hh = numN(2);
+      if (hh < 0) return undefined;
+      let mm = 0, ss = 0;
+      if (withMin) {
+        if (colon) { if (s[p] !== ':') return undefined; p++; }
+        mm = numN(2);
+        if (mm < 0) return undefined;
+      }
+      if (withSec) {
+        if (colon) { if (s[p] !== ':') return undefined; p++; }
+        ss = numN(2);
+        if (ss < 0) return undefined;
+      }
+      if (hh > 24 || mm > 60 || ss > 60) return undefined;
+      const v = ((hh * 60 + mm) * 60 + ss) * 1000;
+      return sign === '-' ? -v : v;
+    };
+
+    for (let k = 0; k < chunks.length; k++) {
+      const c = chunks[k]!;
+      switch (c.std) {
+        case Std.Literal: {
+          // Go's skip(): a space in the layout matches one or more spaces in the value.
+          const t = c.text;
+          let i = 0;
+          while (i < t.length) {
+            if (t[i] === ' ') {
+              if (p < end && s[p] !== ' ') return undefined;
+              while (i < t.length && t[i] === ' ') i++;
+              while (p < end && s[p] === ' ') p++;
+              continue;
+            }
+            if (p >= end || s[p] !== t[i]) return undefined;
+            p++;
+            i++;
+          }
+          break;
+        }
+        case Std.LongYear:
+          year = numN(4);
+          if (year < 0) return undefined;
+          break;
+        case Std.Year: {
+          const y = numN(2);
+          if (y < 0) return undefined;
+          year = y >= 69 ? 1900 + y : 2000 + y;
+          break;
+        }
+        case Std.LongMonth:
+          month = lookup(LONG_MONTHS) + 1;
+          if (month <= 0) return undefined;
+          break;
+        case Std.Month:
+          month = lookup(SHORT_MONTHS) + 1;
+          if (month <= 0) return undefined;
+          break;
+        case Std.NumMonth:
+        case Std.ZeroMonth:
+          month = num2(c.std === Std.ZeroMonth);
+          if (month < 1 || month > 12) return undefined;
+          break;
+        case Std.LongWeekDay:
+          if (lookup(LONG_DAYS) < 0) return undefined;
+          break;
+        case Std.WeekDay:
+          if (lookup(SHORT_DAYS) < 0) return undefined;
+          break;
+        case Std.Day:
+        case Std.UnderDay:
+        case Std.ZeroDay:
+          if (c.std === Std.UnderDay && s[p] === ' ') p++;
+          day = num2(c.std === Std.ZeroDay);
+          if (day < 0) return undefined;
+          break;
+        case Std.UnderYearDay:
+        case Std.ZeroYearDay: {
+          if (c.std === Std.UnderYearDay) {
+            // Go: up to two leading spaces.
+            for (let k2 = 0; k2 < 2 && s[p] === ' '; k2++) p++;
+          }
+          // Go reads exactly 3 characters for 002 and 1-3 digits for __2.
+          let v = 0, n = 0;
+          while (n < 3 && isDigitAt(s, p) && p < end) { v = v * 10 + s.charCodeAt(p) - 48; p++; n++; }
+          if (n === 0 || (c.std === Std.ZeroYearDay && n !== 3) || v < 1 || v > 366) return undefined;
+          yday = v;
+          break;
+        }
+        case Std.Hour:
+          hour = num2(false);
+          if (hour < 0 || hour >= 24) return undefined;
+          break;
+        case Std.Hour12:
+        case Std.ZeroHour12:
+          hour = num2(c.std === Std.ZeroHour12);
+          if (hour < 0 || hour > 12) return undefined;
+          break;
+        case Std.Minute:
+        case Std.ZeroMinute:
+          min = num2(c.std === Std.ZeroMinute);
+          if (min < 0 || min >= 60) return undefined;
+          break;
+        case Std.Second:
+        case Std.ZeroSecond: {
+          sec = num2(c.std === Std.ZeroSecond);
+          if (sec < 0 || sec >= 60) return undefined;
+          // Go accepts a fractional second the layout does not mention.
+          if (!nextIsFrac[k] && isSep(p) && isDigitAt(s, p + 1) && p + 1 < end) {
+            let n = 1;
+            while (p + 1 + n < end && isDigitAt(s, p + 1 + n)) n++;
+            ms = frac(n);
+          }
+          break;
+        }
+        case Std.PM:
+        case Std.pm: {
+          const v = s.slice(p, p + 2);
+          const [P, A] = c.std === Std.PM ? ['PM', 'AM'] : ['pm', 'am'];
+          if (p + 2 > end) return undefined;
+          if (v === P) pmSet = true;
+          else if (v === A) amSet = true;
+          else return undefined;
+          p += 2;
+          break;
+        }
+        case Std.ISO8601TZ:
+        case Std.ISO8601SecondsTZ:
+        case Std.ISO8601ShortTZ:
+        case Std.ISO8601ColonTZ:
+        case Std.ISO8601ColonSecondsTZ:
+        case Std.NumTZ:
+        case Std.NumSecondsTz:
+        case Std.NumShortTZ:
+        case Std.NumColonTZ:
+        case Std.NumColonSecondsTZ: {
+          const st = c.std;
+          const iso = st === Std.ISO8601TZ || st === Std.ISO8601SecondsTZ || st === Std.ISO8601ShortTZ || st === Std.ISO8601ColonTZ || st === Std.ISO8601ColonSecondsTZ;
+          if (iso && p < end && s[p] === 'Z') {
+            p++;
+            zoneMs = 0;
+            break;
+          }
+          const colon = st === Std.ISO8601ColonTZ || st === Std.ISO8601ColonSecondsTZ || st === Std.NumColonTZ || st === Std.NumColonSecondsTZ;
+          const short = st === Std.ISO8601ShortTZ || st === Std.NumShortTZ;
+          const secs = st === Std.ISO8601SecondsTZ || st === Std.ISO8601ColonSecondsTZ || st === Std.NumSecondsTz || st === Std.NumColonSecondsTZ;
+          const o = offset(colon, !short, secs);
+          if (o === undefined) return undefined;
+          zoneMs = o;
+          break;
+        }
+        case Std.TZ: {
+          // UTC, or 3-5 upper-case letters (optionally GMT+h). Unknown abbreviations: offset 0.
+          let q = p;
+          while (q < end && q - p < 5 && s.charCodeAt(q) >= 65 && s.charCodeAt(q) <= 90) q++;
+          if (q - p < 3) return undefined;
+          const abbr = s.slice(p, q);
+          p = q;
+          zoneMs = 0;
+          if (abbr === 'GMT' && (s[p] === '+' || s[p] === '-')) {
+            const sign = s[p] === '-' ? -1 : 1;
+            p++;
+            const h = num2(false);
+            if (h < 0 || h > 23) return undefined;
+            zoneMs = sign * h * 3_600_000;
+          }
+          break;
+        }
+        case Std.FracSecond0: {
+          if (!isSep(p)) return undefined;
+          ms = frac(c.digits);
+          if (ms < 0) return undefined;
+          break;
+        }
+        case Std.FracSecond9: {
+          if (!isSep(p) || !isDigitAt(s, p + 1) || p + 1 >= end) break; // omitted: fine in Go
+          let n = 0;
+          while (p + 1 + n < end && isDigitAt(s, p + 1 + n)) n++;
+          ms = frac(n);
+          break;
+        }
+      }
+    }
+    if (p !== end) return undefined; // extra text
+    if (pmSet && hour < 12) hour += 12;
+    else if (amSet && hour === 12) hour = 0;
+
+    const build = (y: number): number | undefined => {
+      let mo = month < 0 ? 1 : month;
+      let d = day < 0 ? 1 : day;
+      if (yday >= 0) {
+        const leap = isLeap(y) ? 1 : 0;
+        if (yday > 365 + leap) return undefined;
+        let m = 1;
+        while (m < 12 && yday > DAYS_BEFORE[m]! + (m >= 2 ? leap : 0)) m++;
+        const dd = yday - DAYS_BEFORE[m - 1]! - (m > 2 ? leap : 0);
+        if ((month >= 0 && month !== m) || (day >= 0 && day !== dd)) return undefined;
+        mo = m;
+        d = dd;
+      }
+      if (d < 1 || d > daysIn(mo, hasYear ? y : 0)) return undefined;
+      if (zoneMs === undefined) return localMs(y, mo, d, hour, min, sec, ms);
+      return utcMs(y, mo, d, hour, min, sec, ms) - zoneMs;
+    };
+
+    if (hasYear) return build(year);
+    // No year: Go gives year 0 (a leap year, so Feb 29 parses) and NPD adds the current year.
+    const now = opts.now();
+    const y = new Date(now).getFullYear();
+    const t = build(y);
+    if (t === undefined) return undefined;
+    if (t > now + DAY_MS) return build(y - 1);
+    return t;
+  };
+}

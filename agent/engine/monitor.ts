@@ -1,0 +1,95 @@
+// monitor.ts: one compiled rule file (NPD's log monitor, without I/O). Every rule is tested on
+// every line against NPD's buffer of the last `bufferSize` lines; a rule must match at the end of
+// the newest line. Rules that can only match inside the newest line run behind a single
+// prefilter pass over the line's bytes; the rest (multi-line or start-anchored) run on the joined
+// buffer for every line, as NPD does. Nothing is compiled or validated per line.
+import RE2 from 're2';
+import type { LogLine, Problem, RuleFile, RuleSpec } from '../types';
+import { LogRing, type RingLine } from './log-ring';
+import { anchorAtEnd, mayCrossLines } from './pattern-shape';
+import { compilePrefilter, type Prefilter, type PrefilterKind } from './prefilter';
+import { Utf8Scratch } from './utf8-scratch';
+
+interface CompiledRule {
+  readonly spec: RuleSpec;
+  readonly re: RE2;
+  /** True: may match across lines or uses a start anchor, so it runs on the joined buffer. */
+  readonly slow: boolean;
+}
+
+const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
+
+export interface MonitorOptions {
+  /** Scratch buffer to encode lines into (shared by a caller that already encoded the line). */
+  readonly scratch?: Utf8Scratch;
+  readonly prefilter?: PrefilterKind;
+}
+
+export class Monitor {
+  readonly file: RuleFile;
+  private readonly rules: readonly CompiledRule[];
+  private readonly prefilter: Prefilter;
+  private readonly hasSlow: boolean;
+  private readonly ring: LogRing;
+  private readonly scratch: Utf8Scratch;
+  private readonly skip: readonly string[];
+
+  constructor(file: RuleFile, opts: MonitorOptions = {}) {
+    this.file = file;
+    this.rules = file.rules.map((spec) => {
+      const slow = mayCrossLines(spec.pattern);
+      return { spec, slow, re: new RE2(anchorAtEnd(spec.pattern), 'u') };
+    });
+    const fast = this.rules.filter((r) => !r.slow).map((r) => anchorAtEnd(r.spec.pattern));
+    this.prefilter = compilePrefilter(fast, opts.prefilter);
+    this.hasSlow = this.rules.some((r) => r.slow);
+    this.ring = new LogRing(Math.max(1, file.bufferSize));
+    this.scratch = opts.scratch ?? new Utf8Scratch();
+    this.skip = file.skipList.filter((s) => s !== '');
+  }
+
+  /** Rules that run on the joined buffer for every line (for diagnostics and tests). */
+  slowRules(): readonly RuleSpec[] {
+    return this.rules.filter((r) => r.slow).map((r) => r.spec);
+  }
+
+  /** NPD's skipList: the text contains one of the configured substrings. */
+  skips(text: string): boolean {
+    for (const s of this.skip) if (text.includes(s)) return true;
+    return false;
+  }
+
+  match(line: LogLine): readonly Problem[] {
+    return this.matchText(line.text, line.time);
+  }
+
+  /**
+   * Pushes one message into the buffer and returns the problems it completes, in rule order.
+   * `bytes`, when given, must be the UTF-8 encoding of `text` (saves re-encoding).
+   */
+  matchText(text: string, time: Date, bytes?: Buffer): readonly Problem[] {
+    const line: RingLine = { text, time };
+    if (this.hasSlow) this.ring.push(line);
+    const b = bytes ?? this.scratch.encode(text);
+    const hit = this.prefilter.test(b);
+    if (!hit && !this.hasSlow) return NO_PROBLEMS;
+    let out: Problem[] | undefined;
+    for (const r of this.rules) {
+      let lines: RingLine[] | undefined;
+      if (r.slow) lines = this.ring.match(r.re);
+      else if (hit && r.re.test(b)) lines = [line];
+      if (lines === undefined) continue;
+      (out ??= []).push(this.problem(r.spec, lines));
+    }
+    return out ?? NO_PROBLEMS;
+  }
+
+  private problem(spec: RuleSpec, lines: readonly RingLine[]): Problem {
+    let message = lines.length === 1 ? lines[0]!.text : lines.map((l) => l.text).join('\n');
+    if (spec.patternGeneratedMessageSuffix) message = `${message}; ${spec.patternGeneratedMessageSuffix}`;
+    // NPD stamps the status with the first (oldest) matched line.
+    const time = lines[0]!.time;
+    const base = { kind: spec.type, source: this.file.source, reason: spec.reason, message, time };
+    return spec.type === 'permanent' && spec.condition !== undefined ? { ...base, condition: spec.condition } : base;
+  }
+}

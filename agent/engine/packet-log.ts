@@ -1,0 +1,380 @@
+// packet-log.ts: parses the kernel's nf_log_syslog LOG line (iptables/ip6tables/nftables `log`,
+// net/netfilter/nf_log_syslog.c) into packet fields, in one left-to-right scan with no regex.
+//
+// Layout the kernel prints (every field is followed by one space, so lines end in a space):
+//   <prefix>IN=<if> OUT=<if> [PHYSIN=<if> PHYSOUT=<if>] [MAC=<hex:..>|MACSRC= MACDST= MACPROTO=]
+//   SRC=<a> DST=<a> LEN=<n>
+//   IPv4: TOS=0x.. PREC=0x.. TTL=<n> ID=<n> [CE] [DF] [MF] [FRAG:<n>] [OPT (..)]
+//   IPv6: TC=<n> HOPLIMIT=<n> FLOWLBL=<n>
+//   PROTO=TCP|UDP|UDPLITE SPT= DPT= ... | PROTO=ICMP|ICMPv6 TYPE= CODE= [ID= SEQ=] [\[inner hdr\]]
+//   | PROTO=AH|ESP SPI=.. | PROTO=<number>      [INCOMPLETE [<n> bytes]]
+//   [UID=<n> GID=<n>] [MARK=0x..]
+// ICMP errors embed the offending packet's header between "[" and "]": its SRC/DST/PROTO/ports
+// must not override the outer ones, so the scan tracks bracket depth.
+import type { PacketDrop } from '../types';
+import type { PrefixMatcher } from './drop-prefixes';
+
+/** The fields of one logged packet. Addresses are canonical (IPv4 dotted quad, IPv6 RFC 5952). */
+export interface PacketFields {
+  inIf: string;
+  outIf: string;
+  family: 4 | 6;
+  src: string;
+  dst: string;
+  /** Lower-case protocol name ("tcp", "udp", "icmp", "icmpv6", "sctp", ...) or the number. */
+  proto: string;
+  srcPort?: number;
+  dstPort?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  physIn?: string;
+  physOut?: string;
+  uid?: number;
+  gid?: number;
+  mark?: string;
+}
+
+/** Longest line we look at; a LOG line with every option is well under 1 KiB. */
+export const MAX_PACKET_LINE = 4096;
+
+const C_SPACE = 32;
+const C_EQ = 61;
+const C_LBRACKET = 91;
+const C_RBRACKET = 93;
+
+/**
+ * Index where the packet part ("IN=<if> OUT=") starts, or -1. The prefix before it is free text
+ * and may itself start with "IN" (kube-iptables-tailer splits on that and breaks): we accept
+ * only an "IN=" whose interface token is followed by " OUT=".
+ */
+export function findPacketStart(text: string): number {
+  let from = 0;
+  for (;;) {
+    const i = text.indexOf('IN=', from);
+    if (i < 0) return -1;
+    const sp = text.indexOf(' ', i + 3);
+    if (sp > 0 && text.startsWith('OUT=', sp + 1)) return i;
+    from = i + 3;
+  }
+}
+
+function parseUint(text: string, start: number, end: number): number {
+  if (start >= end || end - start > 10) return -1;
+  let n = 0;
+  for (let k = start; k < end; k++) {
+    const d = text.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Validates a dotted quad as printed by %pI4 (also strips leading zeros if someone else printed them). */
+export function normaliseIPv4(s: string): string | null {
+  let parts = 0;
+  let n = -1;
+  let digits = 0;
+  let firstZero = false;
+  let padded = false;
+  for (let k = 0; k <= s.length; k++) {
+    const c = k < s.length ? s.charCodeAt(k) : 46;
+    if (c === 46) {
+      if (n < 0 || n > 255) return null;
+      if (firstZero && digits > 1) padded = true;
+      parts++;
+      n = -1;
+      digits = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || digits >= 3) return null;
+    if (digits === 0) firstZero = d === 0;
+    n = n < 0 ? d : n * 10 + d;
+    digits++;
+  }
+  if (parts !== 4) return null;
+  return padded ? s.split('.').map((x) => String(Number(x))).join('.') : s;
+}
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Parses an IPv6 address (expanded or compressed, no zone, no embedded IPv4) into 8 groups. */
+function ipv6Groups(s: string): number[] | null {
+  const dbl = s.indexOf('::');
+  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return null;
+  const parse = (part: string): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    let v = 0;
+    let len = 0;
+    for (let k = 0; k <= part.length; k++) {
+      const c = k < part.length ? part.charCodeAt(k) : 58;
+      if (c === 58) {
+        if (len === 0) return null;
+        out.push(v);
+        v = 0;
+        len = 0;
+        continue;
+      }
+      const h = hexVal(c);
+      if (h < 0 || len >= 4) return null;
+      v = v * 16 + h;
+      len++;
+    }
+    return out;
+  };
+  if (dbl < 0) {
+    const g = parse(s);
+    return g && g.length === 8 ? g : null;
+  }
+  const head = parse(s.slice(0, dbl));
+  const tail = parse(s.slice(dbl + 2));
+  if (!head || !tail || head.length + tail.length > 7) return null;
+  const zeros = new Array<number>(8 - head.length - tail.length).fill(0);
+  return [...head, ...zeros, ...tail];
+}
+
+/** RFC 5952 text of an IPv6 address (lower case, no leading zeros, longest zero run as "::"). */
+export function normaliseIPv6(s: string): string | null {
+  const g = ipv6Groups(s);
+  if (!g) return null;
+  let bestStart = -1;
+  let bestLen = 1; // a single 0 group is never compressed
+  for (let k = 0; k < 8; ) {
+    if (g[k] !== 0) {
+      k++;
+      continue;
+    }
+    let e = k;
+    while (e < 8 && g[e] === 0) e++;
+    if (e - k > bestLen) {
+      bestStart = k;
+      bestLen = e - k;
+    }
+    k = e;
+  }
+  if (bestStart < 0) return g.map((x) => x.toString(16)).join(':');
+  const left = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
+  const right = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
+  return `${left}::${right}`;
+}
+
+/** Canonical text of an IPv4 or IPv6 address, or null. */
+export function normaliseIP(s: string): string | null {
+  return s.indexOf(':') >= 0 ? normaliseIPv6(s) : normaliseIPv4(s);
+}
+
+const PROTO_NAMES: Record<string, string> = {
+  TCP: 'tcp',
+  UDP: 'udp',
+  UDPLITE: 'udplite',
+  SCTP: 'sctp',
+  ICMP: 'icmp',
+  ICMPv6: 'icmpv6',
+  ICMPV6: 'icmpv6',
+  AH: 'ah',
+  ESP: 'esp',
+  DCCP: 'dccp',
+  GRE: 'gre',
+};
+
+function protoName(raw: string): string | null {
+  const named = PROTO_NAMES[raw];
+  if (named !== undefined) return named;
+  // Numeric protocol (the kernel's default case) stays a number; anything else is lower-cased.
+  if (raw.length === 0 || raw.length > 16) return null;
+  return raw.toLowerCase();
+}
+
+/**
+ * Parses the packet part of a LOG line, starting at `start` (from findPacketStart).
+ * Returns null when a required field (SRC, DST, PROTO) is missing or malformed.
+ */
+export function parsePacketFields(text: string, start: number): PacketFields | null {
+  const len = Math.min(text.length, MAX_PACKET_LINE);
+  let inIf: string | undefined;
+  let outIf: string | undefined;
+  let src: string | undefined;
+  let dst: string | undefined;
+  let proto: string | undefined;
+  let physIn: string | undefined;
+  let physOut: string | undefined;
+  let spt = -1;
+  let dpt = -1;
+  let type = -1;
+  let code = -1;
+  let uid = -1;
+  let gid = -1;
+  let mark: string | undefined;
+  let depth = 0;
+  let i = start;
+  while (i < len) {
+    let end = text.indexOf(' ', i);
+    if (end < 0 || end > len) end = len;
+    if (end === i) {
+      i++;
+      continue;
+    }
+    let t = i;
+    let c = text.charCodeAt(t);
+    if (c === C_RBRACKET && end - t === 1) {
+      if (depth > 0) depth--;
+      i = end + 1;
+      continue;
+    }
+    if (c === C_LBRACKET && text.startsWith('SRC=', t + 1)) {
+      depth++;
+    }
+    if (depth > 0) {
+      i = end + 1;
+      continue;
+    }
+    // key=value: find '=' inside the token
+    let eq = -1;
+    for (let k = t; k < end; k++) {
+      if (text.charCodeAt(k) === C_EQ) {
+        eq = k;
+        break;
+      }
+    }
+    if (eq < 0) {
+      i = end + 1;
+      continue;
+    }
+    const klen = eq - t;
+    const v0 = eq + 1;
+    switch (c) {
+      case 73: // I
+        if (klen === 2 && text.charCodeAt(t + 1) === 78 && inIf === undefined) inIf = text.slice(v0, end);
+        break;
+      case 79: // O
+        if (klen === 3 && text.startsWith('OUT', t) && outIf === undefined) outIf = text.slice(v0, end);
+        break;
+      case 83: // S
+        if (klen === 3) {
+          if (text.startsWith('SRC', t)) {
+            if (src === undefined) src = text.slice(v0, end);
+          } else if (text.startsWith('SPT', t)) {
+            if (spt < 0) spt = parseUint(text, v0, end);
+          }
+        }
+        break;
+      case 68: // D
+        if (klen === 3) {
+          if (text.startsWith('DST', t)) {
+            if (dst === undefined) dst = text.slice(v0, end);
+          } else if (text.startsWith('DPT', t)) {
+            if (dpt < 0) dpt = parseUint(text, v0, end);
+          }
+        }
+        break;
+      case 80: // P
+        if (klen === 5 && text.startsWith('PROTO', t)) {
+          if (proto === undefined) proto = text.slice(v0, end);
+        } else if (klen === 6 && text.startsWith('PHYSIN', t)) {
+          physIn = text.slice(v0, end);
+        } else if (klen === 7 && text.startsWith('PHYSOUT', t)) {
+          physOut = text.slice(v0, end);
+        }
+        break;
+      case 84: // T
+        if (klen === 4 && text.startsWith('TYPE', t) && type < 0) type = parseUint(text, v0, end);
+        break;
+      case 67: // C
+        if (klen === 4 && text.startsWith('CODE', t) && code < 0) code = parseUint(text, v0, end);
+        break;
+      case 85: // U
+        if (klen === 3 && text.startsWith('UID', t)) uid = parseUint(text, v0, end);
+        break;
+      case 71: // G
+        if (klen === 3 && text.startsWith('GID', t)) gid = parseUint(text, v0, end);
+        break;
+      case 77: // M
+        if (klen === 4 && text.startsWith('MARK', t)) mark = text.slice(v0, end);
+        break;
+      default:
+        break;
+    }
+    i = end + 1;
+  }
+  if (inIf === undefined || outIf === undefined || src === undefined || dst === undefined || proto === undefined) {
+    return null;
+  }
+  const v6 = src.indexOf(':') >= 0;
+  const nsrc = v6 ? normaliseIPv6(src) : normaliseIPv4(src);
+  const ndst = v6 ? normaliseIPv6(dst) : normaliseIPv4(dst);
+  const p = protoName(proto);
+  if (nsrc === null || ndst === null || p === null) return null;
+  const out: PacketFields = { inIf, outIf, family: v6 ? 6 : 4, src: nsrc, dst: ndst, proto: p };
+  if (spt >= 0 && spt <= 65535) out.srcPort = spt;
+  if (dpt >= 0 && dpt <= 65535) out.dstPort = dpt;
+  if (p === 'icmp' || p === 'icmpv6') {
+    if (type >= 0 && type <= 255) out.icmpType = type;
+    if (code >= 0 && code <= 255) out.icmpCode = code;
+  }
+  if (physIn !== undefined) out.physIn = physIn;
+  if (physOut !== undefined) out.physOut = physOut;
+  if (uid >= 0) out.uid = uid;
+  if (gid >= 0) out.gid = gid;
+  if (mark !== undefined) out.mark = mark;
+  return out;
+}
+
+/** Strips an optional leading kernel timestamp "[ 1156.246182] " that rsyslog files keep. */
+export function skipKernelTime(text: string): number {
+  if (text.charCodeAt(0) !== C_LBRACKET) return 0;
+  const close = text.indexOf(']', 1);
+  if (close < 0 || close > 24) return 0;
+  for (let k = 1; k < close; k++) {
+    const c = text.charCodeAt(k);
+    if (!(c === C_SPACE || c === 46 || (c >= 48 && c <= 57))) return 0;
+  }
+  return text.charCodeAt(close + 1) === C_SPACE ? close + 2 : close + 1;
+}
+
+/** Outcome of parsing one message: a drop, a line that is not ours, or a LOG line we could not read. */
+export type PacketParse =
+  | { readonly kind: 'drop'; readonly drop: PacketDrop }
+  | { readonly kind: 'other' }
+  | { readonly kind: 'unparsed'; readonly reason: string };
+
+const OTHER: PacketParse = { kind: 'other' };
+
+/**
+ * Parses a kernel message (kmsg text, or a file line after its timestamp/host/tag) into a
+ * PacketDrop when it carries a configured prefix. Never throws.
+ */
+export function parsePacketLog(text: string, matcher: PrefixMatcher, time: Date): PacketParse {
+  const off = skipKernelTime(text);
+  const msg = off === 0 ? text : text.slice(off);
+  const at = findPacketStart(msg);
+  if (at < 0) return OTHER;
+  const m = matcher.match(msg.slice(0, at));
+  if (m === undefined) return OTHER;
+  const f = parsePacketFields(msg, at);
+  if (f === null) return { kind: 'unparsed', reason: 'fields' };
+  const drop: {
+    -readonly [K in keyof PacketDrop]: PacketDrop[K];
+  } = {
+    time,
+    prefix: m.prefix.template,
+    verdict: m.verdict,
+    inIf: f.inIf,
+    outIf: f.outIf,
+    family: f.family,
+    src: f.src,
+    dst: f.dst,
+    proto: f.proto,
+  };
+  if (m.policy !== undefined) drop.policy = m.policy;
+  if (f.srcPort !== undefined) drop.srcPort = f.srcPort;
+  if (f.dstPort !== undefined) drop.dstPort = f.dstPort;
+  if (f.icmpType !== undefined) drop.icmpType = f.icmpType;
+  if (f.icmpCode !== undefined) drop.icmpCode = f.icmpCode;
+  return { kind: 'drop', drop };
+}

@@ -1,0 +1,121 @@
+// syslog-line.ts: NPD's filelog line translation (logwatchers/filelog/translator.go), compiled
+// once per rule file: the `timestamp` regex locates the timestamp (the last submatch is used, or
+// the whole match when there is no group), parsed with the Go layout in local time; the `message`
+// regex's last submatch is the message. Two exact fast paths cover NPD's shipped configuration:
+// a timestamp regex of the form `^.{N}` is the first N characters, and a message regex of the form
+// `P(.*)` (one capture group, at the end) is "the end of P's match up to the next newline", which
+// needs one RE2 pass without submatches on the line's bytes instead of a submatch search.
+import RE2 from 're2';
+import type { Clock, PluginConfig } from '../types';
+import { compileGoLayout } from './go-time';
+import { Utf8Scratch } from './utf8-scratch';
+
+export interface ParsedSyslogLine {
+  readonly time: Date;
+  readonly message: string;
+  /** UTF-8 bytes of `message`, valid only until the parser's next call. */
+  readonly bytes?: Buffer;
+}
+
+export type SyslogParser = (raw: string) => ParsedSyslogLine | undefined;
+
+/** Positions of the capturing groups' "(" in a pattern (escapes, classes and (?...) aware). */
+export function capturingGroupStarts(pattern: string): number[] | undefined {
+  const out: number[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      if (pattern[i + 1] === 'Q') return undefined; // quoted text: do not guess
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      let j = i + 1;
+      if (pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      for (; j < pattern.length && pattern[j] !== ']'; j++) {
+        if (pattern[j] === '\\') j++;
+        else if (pattern[j] === '[' && pattern[j + 1] === ':') {
+          const close = pattern.indexOf(':]', j + 2);
+          if (close < 0) return undefined;
+          j = close + 1;
+        }
+      }
+      if (j >= pattern.length) return undefined;
+      i = j;
+      continue;
+    }
+    if (c === '(') {
+      if (pattern[i + 1] !== '?') out.push(i);
+      else if (pattern[i + 2] === 'P' || (pattern[i + 2] === '<' && pattern[i + 3] !== '=' && pattern[i + 3] !== '!')) out.push(i);
+    }
+  }
+  return out;
+}
+
+/** `^.{N}` → N, else undefined. */
+function fixedPrefixWidth(re: string): number | undefined {
+  const m = /^\^\.\{(\d{1,4})\}$/.exec(re);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** `P(.*)` with P free of groups and flags → P, else undefined. */
+function tailGroupPrefix(re: string): string | undefined {
+  if (!re.endsWith('(.*)')) return undefined;
+  const groups = capturingGroupStarts(re);
+  if (groups === undefined || groups.length !== 1 || groups[0] !== re.length - 4) return undefined;
+  const p = re.slice(0, -4);
+  // Flags (e.g. (?s)) would change what the trailing `.` matches; keep those on the slow path.
+  if (/\(\?[a-zA-Z-]/.test(p.replace(/\(\?P?</g, ''))) return undefined;
+  return p;
+}
+
+export function compileSyslogParser(cfg: PluginConfig, clock: Clock): SyslogParser {
+  const tsRe = cfg.timestamp ?? '';
+  const msgRe = cfg.message ?? '';
+  const parseTime = compileGoLayout(cfg.timestampFormat ?? '', { now: () => clock.now() });
+  const scratch = new Utf8Scratch();
+
+  const width = fixedPrefixWidth(tsRe);
+  const tsGeneral = width === undefined ? new RE2(tsRe, 'u') : undefined;
+  const prefix = tailGroupPrefix(msgRe);
+  const msgFast = prefix !== undefined ? new RE2(prefix, 'gu') : undefined;
+  const msgGeneral = prefix === undefined ? new RE2(msgRe, 'u') : undefined;
+
+  const timeOf = (raw: string): number | undefined => {
+    if (width !== undefined) {
+      // `.` is any character but "\n": the first N code points, when there are N before a "\n".
+      let i = 0;
+      for (let n = 0; n < width; n++) {
+        if (i >= raw.length) return undefined;
+        const c = raw.charCodeAt(i);
+        if (c === 10) return undefined;
+        i += c >= 0xd800 && c <= 0xdbff && i + 1 < raw.length ? 2 : 1;
+      }
+      return parseTime(raw, 0, i);
+    }
+    const m = tsGeneral!.exec(raw);
+    if (m === null) return undefined;
+    return parseTime(m[m.length - 1] ?? '');
+  };
+
+  return (raw) => {
+    const t = timeOf(raw);
+    if (t === undefined) return undefined;
+    if (msgFast !== undefined) {
+      const b = scratch.encode(raw);
+      msgFast.lastIndex = 0;
+      if (!msgFast.test(b)) return undefined;
+      const e = msgFast.lastIndex;
+      let nl = b.indexOf(10, e);
+      if (nl < 0) nl = b.length;
+      const bytes = scratch.raw.subarray(e, nl);
+      // ASCII lines: byte offsets are string offsets.
+      const message = b.length === raw.length ? raw.slice(e, nl) : bytes.toString('utf8');
+      return { time: new Date(t), message, bytes };
+    }
+    const m = msgGeneral!.exec(raw);
+    if (m === null) return undefined;
+    return { time: new Date(t), message: m[m.length - 1] ?? '' };
+  };
+}

@@ -1,0 +1,94 @@
+// kube/client.ts: finds the API server (explicit --kubeconfig, then in-cluster service account,
+// then $KUBECONFIG; none → standalone) and builds the one CoreV1Api the agent uses, with a
+// per-request timeout and a User-Agent. Everything else in agent/kube/ takes a KubeClient.
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
+import { CoreV1Api, KubeConfig, ServerConfiguration, createConfiguration } from '@kubernetes/client-node';
+import type { Middleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
+import { createEventApi } from './events';
+import { createNodeStatusApi } from './nodes';
+import type { EventApi, NodeStatusApi } from './types';
+
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+export interface KubeClientOptions {
+  /** --kubeconfig; wins over everything when set. */
+  readonly kubeconfig?: string;
+  /** Environment to read KUBERNETES_SERVICE_HOST and KUBECONFIG from (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Per-request timeout (default 10 s). A hung API server costs at most this much per call. */
+  readonly timeoutMs?: number;
+  readonly userAgent?: string;
+  /** Where the in-cluster token is looked for (tests override it). */
+  readonly tokenPath?: string;
+}
+
+export interface KubeClient {
+  /** How the server was found: 'kubeconfig:<path>' or 'in-cluster'. */
+  readonly source: string;
+  /** The API server URL. */
+  readonly server: string;
+  readonly nodes: NodeStatusApi;
+  readonly events: EventApi;
+  /** For agent/kube/ modules only (pods.ts): the configured CoreV1Api. */
+  readonly core: CoreV1Api;
+  /** For agent/kube/ modules only (pods.ts: client-node's Watch needs the KubeConfig). */
+  readonly kubeConfig: KubeConfig;
+}
+
+/** Where the config comes from, or undefined for standalone. Pure, for tests and logs. */
+export function resolveKubeSource(opts: KubeClientOptions): { kind: 'file'; path: string } | { kind: 'in-cluster' } | undefined {
+  const env = opts.env ?? process.env;
+  if (opts.kubeconfig !== undefined && opts.kubeconfig !== '') return { kind: 'file', path: opts.kubeconfig };
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(opts.tokenPath ?? SERVICE_ACCOUNT_TOKEN)) return { kind: 'in-cluster' };
+  const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p !== '');
+  const first = fromEnv.find((p) => existsSync(p)) ?? fromEnv[0];
+  return first !== undefined ? { kind: 'file', path: first } : undefined;
+}
+
+function requestMiddleware(timeoutMs: number, userAgent: string): Middleware {
+  return {
+    pre: async (ctx: RequestContext) => {
+      ctx.setHeaderParam('User-Agent', userAgent);
+      ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      return ctx;
+    },
+    post: async (res: ResponseContext) => res,
+  };
+}
+
+/**
+ * Builds the client, or returns undefined when there is nothing to connect to (standalone).
+ * Throws (a startup configuration error) when a named kubeconfig cannot be loaded.
+ */
+export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | undefined {
+  const where = resolveKubeSource(opts);
+  if (where === undefined) return undefined;
+  const kc = new KubeConfig();
+  try {
+    if (where.kind === 'in-cluster') kc.loadFromCluster();
+    else kc.loadFromFile(where.path);
+  } catch (err) {
+    const what = where.kind === 'in-cluster' ? 'in-cluster config' : `kubeconfig ${where.path}`;
+    throw new Error(`cannot load ${what}: ${(err as Error).message}`);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new Error(`kubeconfig ${where.kind === 'file' ? where.path : ''}: no current cluster (current-context "${kc.getCurrentContext()}")`);
+  }
+  const config = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [requestMiddleware(opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.userAgent ?? 'nodewarden')],
+  });
+  const core = new CoreV1Api(config);
+  return {
+    source: where.kind === 'in-cluster' ? 'in-cluster' : `kubeconfig:${where.path}`,
+    server: cluster.server,
+    core,
+    kubeConfig: kc,
+    nodes: createNodeStatusApi(core),
+    events: createEventApi(core),
+  };
+}

@@ -1,0 +1,70 @@
+// kube/nodes.ts: reads the Node and strategic-merge-patches `status.conditions` with only
+// nodewarden's condition types. client-node 1.x sends PATCH bodies as json-patch by default;
+// setHeaderOptions overrides the Content-Type per call.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
+import type { ConditionStatus } from '../types';
+import { classifyApiError } from './errors';
+import { rfc3339 } from './time';
+import { KUBELET_CONDITION_TYPES } from './types';
+import type { ApiResult, NodeSnapshot, NodeStatusApi, WireCondition } from './types';
+
+export const STRATEGIC_MERGE = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+function toStatus(s: unknown): ConditionStatus {
+  return s === 'True' || s === 'False' ? s : 'Unknown';
+}
+
+export function nodeSnapshot(node: V1Node): NodeSnapshot {
+  return {
+    name: node.metadata?.name ?? '',
+    uid: node.metadata?.uid ?? '',
+    conditions: (node.status?.conditions ?? []).map((c) => ({
+      type: c.type,
+      status: toStatus(c.status),
+      reason: c.reason ?? '',
+      message: c.message ?? '',
+      ...(c.lastTransitionTime ? { lastTransitionTime: new Date(c.lastTransitionTime) } : {}),
+      ...(c.lastHeartbeatTime ? { lastHeartbeatTime: new Date(c.lastHeartbeatTime) } : {}),
+    })),
+  };
+}
+
+/**
+ * The patch body: `{status: {conditions: [...upserts, ...{type, $patch: delete}]}}`. Kubelet
+ * types are filtered out of both lists, so no caller can ever touch them.
+ */
+export function conditionsPatch(conditions: readonly WireCondition[], remove: readonly string[]): object {
+  const upserts = conditions
+    .filter((c) => !KUBELET_CONDITION_TYPES.has(c.type))
+    .map((c) => ({
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      ...(c.lastHeartbeatTime ? { lastHeartbeatTime: rfc3339(c.lastHeartbeatTime) } : {}),
+      ...(c.lastTransitionTime ? { lastTransitionTime: rfc3339(c.lastTransitionTime) } : {}),
+    }));
+  const deletes = remove.filter((t) => !KUBELET_CONDITION_TYPES.has(t)).map((type) => ({ type, $patch: 'delete' }));
+  return { status: { conditions: [...upserts, ...deletes] } };
+}
+
+export function createNodeStatusApi(core: CoreV1Api): NodeStatusApi {
+  return {
+    async getNode(name): Promise<ApiResult<NodeSnapshot>> {
+      try {
+        return { ok: true, value: nodeSnapshot(await core.readNode({ name })) };
+      } catch (err) {
+        return classifyApiError(err);
+      }
+    },
+    async patchNodeConditions(name, conditions, remove): Promise<ApiResult<NodeSnapshot>> {
+      try {
+        const body = conditionsPatch(conditions, remove);
+        return { ok: true, value: nodeSnapshot(await core.patchNodeStatus({ name, body }, STRATEGIC_MERGE)) };
+      } catch (err) {
+        return classifyApiError(err);
+      }
+    },
+  };
+}

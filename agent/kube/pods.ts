@@ -1,0 +1,274 @@
+// kube/pods.ts: who owns an IP, for packet-drop events, with memory and API load that do not grow
+// with the cluster.
+//   - LocalPodIndex: list + watch of pods with fieldSelector spec.nodeName=<node>, indexing every
+//     IP in status.podIPs (dual-stack). hostNetwork pods are not indexed as pods (they share the
+//     node's IPs and get no drop events); their IPs are remembered as this node's. Terminal pods
+//     (Succeeded/Failed) are dropped: their IPs get reused. The watch resumes from the last
+//     resourceVersion (bookmarks on); 410 Gone → relist; any other failure → backoff, relist.
+//   - lookupRemote(ip): one list with fieldSelector status.podIP=<ip> (limit 50) for IPs not on
+//     this node. A match that is only hostNetwork pods is a node IP: it names the node
+//     (spec.nodeName), so node IPs resolve with pods `list` alone (no nodes `list` needed).
+//     Behind state/peer-cache.ts (LRU, TTL, negative caching, bounded in-flight, coalescing).
+// RBAC: pods list, watch. Gap: status.podIP is the primary IP only, so a dual-stack remote pod's
+// secondary-family address does not resolve (it is reported as unknown).
+import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { sleeperFor } from '../clock';
+import { normaliseIP } from '../engine/packet-log';
+import type { DropResolver, PeerInfo } from '../drops';
+import { PeerCache, type PeerCacheOptions } from '../state/peer-cache';
+import type { PodInfo } from '../state/drop-aggregator';
+import type { Clock, Logger, Sleep } from '../types';
+import { classifyApiError } from './errors';
+
+export interface PodIndexStats {
+  lists: number;
+  watches: number;
+  watchEvents: number;
+  /** Relists caused by 410 Gone (expired resourceVersion). */
+  gone: number;
+  errors: number;
+  pods: number;
+  ips: number;
+}
+
+export interface LocalPodIndexOptions {
+  readonly core: CoreV1Api;
+  readonly kubeConfig: KubeConfig;
+  readonly nodeName: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly sleep?: Sleep;
+  /** Backoff after failures: first and largest delay (default 1 s, 60 s), doubled with jitter. */
+  readonly backoffMs?: readonly [number, number];
+  /** Server-side watch timeout (default 300 s; reflector-like). */
+  readonly watchTimeoutSec?: number;
+}
+
+interface Indexed {
+  readonly info: PodInfo;
+  readonly ips: readonly string[];
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+/** The IPs of a pod, canonical; status.podIPs first, status.podIP as a fallback. */
+export function podIPs(pod: V1Pod): string[] {
+  const raw = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => typeof ip === 'string');
+  if (raw.length === 0 && pod.status?.podIP) raw.push(pod.status.podIP);
+  const out: string[] = [];
+  for (const ip of raw) {
+    const n = normaliseIP(ip);
+    if (n !== null && !out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+function podInfo(pod: V1Pod): PodInfo {
+  const md = pod.metadata ?? {};
+  const info: { namespace: string; name: string; uid?: string; labels?: Record<string, string> } = {
+    namespace: md.namespace ?? '',
+    name: md.name ?? '',
+  };
+  if (md.uid) info.uid = md.uid;
+  if (md.labels) info.labels = md.labels;
+  return info;
+}
+
+class GoneError extends Error {}
+
+export class LocalPodIndex {
+  readonly stats: PodIndexStats = { lists: 0, watches: 0, watchEvents: 0, gone: 0, errors: 0, pods: 0, ips: 0 };
+  /** uid (or ns/name) → indexed pod. */
+  private readonly pods = new Map<string, Indexed>();
+  private readonly byIp = new Map<string, string>();
+  /** IPs of this node, learned from hostNetwork pods. */
+  private readonly nodeIps = new Set<string>();
+  private synced = false;
+  private readonly sleep: Sleep;
+
+  constructor(private readonly opts: LocalPodIndexOptions) {
+    this.sleep = opts.sleep ?? sleeperFor(opts.clock);
+  }
+
+  /** True once the first list has been applied. */
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  localPod(ip: string): PodInfo | undefined {
+    const k = this.byIp.get(ip);
+    return k === undefined ? undefined : this.pods.get(k)?.info;
+  }
+
+  /** True if `ip` is one of this node's (a hostNetwork pod's) addresses. */
+  isNodeIp(ip: string): boolean {
+    return this.nodeIps.has(ip);
+  }
+
+  /** Applies one pod (from a list or an ADDED/MODIFIED event). */
+  upsert(pod: V1Pod): void {
+    const key = pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    this.remove(key);
+    const ips = podIPs(pod);
+    if (pod.spec?.hostNetwork) {
+      for (const ip of ips) this.nodeIps.add(ip);
+      return;
+    }
+    if (TERMINAL.has(pod.status?.phase ?? '') || ips.length === 0) return;
+    this.pods.set(key, { info: podInfo(pod), ips });
+    for (const ip of ips) this.byIp.set(ip, key);
+    this.updateCounts();
+  }
+
+  delete(pod: V1Pod): void {
+    this.remove(pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`);
+  }
+
+  private remove(key: string): void {
+    const old = this.pods.get(key);
+    if (old === undefined) return;
+    this.pods.delete(key);
+    // Only drop an IP that still points at this pod (a new pod may already own it).
+    for (const ip of old.ips) if (this.byIp.get(ip) === key) this.byIp.delete(ip);
+    this.updateCounts();
+  }
+
+  private updateCounts(): void {
+    this.stats.pods = this.pods.size;
+    this.stats.ips = this.byIp.size;
+  }
+
+  private replaceAll(items: readonly V1Pod[]): void {
+    this.pods.clear();
+    this.byIp.clear();
+    this.nodeIps.clear();
+    for (const p of items) this.upsert(p);
+    this.updateCounts();
+    this.synced = true;
+  }
+
+  /** List, then watch from the list's resourceVersion, until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const [first, max] = this.opts.backoffMs ?? [1000, 60_000];
+    let delay = first;
+    const selector = `spec.nodeName=${this.opts.nodeName}`;
+    while (!signal.aborted) {
+      try {
+        this.stats.lists++;
+        const list = await this.opts.core.listPodForAllNamespaces({ fieldSelector: selector });
+        this.replaceAll(list.items);
+        let rv = list.metadata?.resourceVersion ?? '';
+        delay = first;
+        // Watch until it fails; a clean end (server timeout) just re-watches from rv.
+        while (!signal.aborted) {
+          rv = await this.watchOnce(selector, rv, signal);
+          delay = first;
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof GoneError) {
+          this.stats.gone++;
+          this.opts.logger.info({ node: this.opts.nodeName }, 'pod watch expired (410 Gone); relisting');
+          continue;
+        }
+        this.stats.errors++;
+        const c = err instanceof Error && 'statusCode' in err ? String((err as { statusCode: unknown }).statusCode) : classifyApiError(err).error;
+        this.opts.logger.warn({ err: c, retryInMs: delay }, 'pod list/watch failed; backing off');
+        await this.sleep(delay * (0.8 + Math.random() * 0.4), signal);
+        delay = Math.min(max, delay * 2);
+      }
+    }
+  }
+
+  /** One watch request; resolves with the last resourceVersion when the server ends it. */
+  private watchOnce(selector: string, rv: string, signal: AbortSignal): Promise<string> {
+    this.stats.watches++;
+    let last = rv;
+    return new Promise<string>((resolve, reject) => {
+      let controller: AbortController | undefined;
+      let settled = false;
+      const finish = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        controller?.abort();
+        if (err) reject(err);
+        else resolve(last);
+      };
+      const onAbort = (): void => finish(null);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const watch = new Watch(this.opts.kubeConfig);
+      watch
+        .watch(
+          '/api/v1/pods',
+          {
+            fieldSelector: selector,
+            resourceVersion: rv,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.opts.watchTimeoutSec ?? 300,
+          },
+          (type: string, obj: V1Pod & { code?: number }) => {
+            this.stats.watchEvents++;
+            if (type === 'ERROR') {
+              const code = (obj as { code?: number }).code;
+              finish(code === 410 ? new GoneError('410 Gone') : new Error(`watch error ${code ?? ''}`));
+              return;
+            }
+            const v = obj.metadata?.resourceVersion;
+            if (v) last = v;
+            if (type === 'ADDED' || type === 'MODIFIED') this.upsert(obj);
+            else if (type === 'DELETED') this.delete(obj);
+          },
+          (err: unknown) => {
+            const code = (err as { statusCode?: number } | null)?.statusCode;
+            finish(code === 410 ? new GoneError('410 Gone') : err);
+          },
+        )
+        .then(
+          (c) => {
+            controller = c;
+            if (settled) c.abort();
+          },
+          (err: unknown) => finish(err ?? new Error('watch failed')),
+        );
+    });
+  }
+}
+
+/** One remote lookup: the pod that owns `ip`, the node it belongs to, or null. */
+export async function lookupRemote(core: CoreV1Api, ip: string): Promise<PeerInfo | null> {
+  const list = await core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 50 });
+  let nodeName: string | undefined;
+  for (const pod of list.items) {
+    if (pod.spec?.hostNetwork) {
+      nodeName ??= pod.spec.nodeName;
+      continue;
+    }
+    if (TERMINAL.has(pod.status?.phase ?? '')) continue;
+    return { kind: 'pod', pod: podInfo(pod) };
+  }
+  return nodeName !== undefined ? { kind: 'node', name: nodeName } : null;
+}
+
+export interface PodResolverOptions {
+  readonly index: LocalPodIndex;
+  readonly core: CoreV1Api;
+  readonly clock: Clock;
+  readonly nodeName: string;
+  readonly cache?: Omit<PeerCacheOptions<PeerInfo>, 'clock' | 'lookup'>;
+}
+
+/** The DropResolver the pipeline uses: the local index, then the cached remote lookup. */
+export function createPodResolver(opts: PodResolverOptions): DropResolver & { readonly cache: PeerCache<PeerInfo> } {
+  const cache = new PeerCache<PeerInfo>({ ...opts.cache, clock: opts.clock, lookup: (ip) => lookupRemote(opts.core, ip) });
+  return {
+    cache,
+    localPod: (ip) => opts.index.localPod(ip),
+    async peer(ip): Promise<PeerInfo> {
+      const local = opts.index.localPod(ip);
+      if (local !== undefined) return { kind: 'pod', pod: local };
+      if (opts.index.isNodeIp(ip)) return { kind: 'node', name: opts.nodeName };
+      return (await cache.get(ip)) ?? { kind: 'unknown' };
+    },
+  };
+}

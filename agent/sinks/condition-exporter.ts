@@ -1,0 +1,258 @@
+// condition-exporter.ts: the Sink that keeps nodewarden's NodeConditions on the Node.
+// - Latest-wins per condition type (a Map; it cannot grow past the declared types).
+// - Syncs shortly after a change (syncDelayMs, default 100 ms, coalescing bursts), and sends a
+//   heartbeat every heartbeatPeriodMs ±10 %. lastHeartbeatTime is set on every sync;
+//   lastTransitionTime is the Condition's own (it changes only when the status does).
+// - A failed sync is retried with exponential backoff and jitter (1 s .. 2 min), Retry-After
+//   honoured; while backing off, changes wait for the retry (they are merged into it).
+// - At start, adoptConditions() reads the Node so the detector starts from the conditions it
+//   already shows (NPD #304), and schedules the removal (`$patch: delete`) of types nodewarden
+//   owned on an earlier run but the rules no longer declare (NPD #423). Kubelet types are never
+//   written or removed.
+import type { NodeStatusApi, WireCondition } from '../kube/types';
+import { KUBELET_CONDITION_TYPES } from '../kube/types';
+import type { Clock, ComponentCounters, Condition, ConditionChange, Logger, Sink } from '../types';
+import { newCounters } from '../types';
+import { DEFAULT_BACKOFF, backoffDelay, jitterPeriod } from './kube-backoff';
+import type { BackoffPolicy } from './kube-backoff';
+import { loadOwnedTypes, saveOwnedTypes } from './owned-conditions';
+import type { JsonStore } from './owned-conditions';
+
+export interface ConditionExporterOptions {
+  readonly api: NodeStatusApi;
+  readonly nodeName: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Default 5 min; each beat is jittered ±10 %. */
+  readonly heartbeatPeriodMs?: number;
+  /** Delay between a change and its sync, to coalesce bursts (default 100 ms; keep < 1 s). */
+  readonly syncDelayMs?: number;
+  readonly backoff?: BackoffPolicy;
+  /** Where owned condition types are remembered (a CheckpointStore); without it nothing is removed. */
+  readonly store?: JsonStore;
+  /** [0, 1) source for jitter (default Math.random). */
+  readonly random?: () => number;
+}
+
+export interface ConditionExporterCounters extends ComponentCounters {
+  /** Successful patches. */
+  syncs: number;
+  /** Failed patch attempts. */
+  failures: number;
+  /** Condition types removed from the node. */
+  removed: number;
+}
+
+export interface AdoptOptions {
+  /** Give up reading the Node at this epoch ms (default: now + 10 s). */
+  readonly deadline?: number;
+}
+
+export class ConditionExporter implements Sink {
+  readonly name = 'kube-conditions';
+  readonly counters: ConditionExporterCounters = { ...newCounters(), syncs: 0, failures: 0, removed: 0 };
+  /** The Node's uid once it has been read (adoptConditions or a patch response). */
+  nodeUid: string | undefined;
+
+  private readonly desired = new Map<string, Condition>();
+  private readonly declared = new Set<string>();
+  private pendingRemove = new Set<string>();
+  /** Bumped on every change; a sync that started at an older version leaves the state dirty. */
+  private version = 0;
+  private syncedVersion = -1;
+  private attempt = 0;
+  private cancelTimer: (() => void) | undefined;
+  private timerAt = Infinity;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+  private lastError: string | undefined;
+  private readonly heartbeatMs: number;
+  private readonly syncDelayMs: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly random: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ConditionExporterOptions) {
+    this.heartbeatMs = opts.heartbeatPeriodMs ?? 300_000;
+    this.syncDelayMs = opts.syncDelayMs ?? 100;
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.random = opts.random ?? Math.random;
+    this.log = opts.logger.child({ component: this.name });
+  }
+
+  /**
+   * Declares the condition types the rules own, schedules removal of types owned before but
+   * no longer declared, and returns the Node's current conditions of the declared types (for
+   * the detector to start from). On failure to read the Node it returns [] and logs.
+   */
+  async adoptConditions(declaredTypes: readonly string[], options: AdoptOptions = {}): Promise<Condition[]> {
+    for (const t of declaredTypes) {
+      if (KUBELET_CONDITION_TYPES.has(t)) this.log.warn({ type: t }, 'rules declare a kubelet condition type; it will not be written');
+      else this.declared.add(t);
+    }
+    const owned = loadOwnedTypes(this.opts.store, this.opts.nodeName);
+    this.pendingRemove = new Set(owned.filter((t) => !this.declared.has(t)));
+    // Record ownership before anything is written to the node.
+    saveOwnedTypes(this.opts.store, this.opts.nodeName, [...this.declared, ...this.pendingRemove]);
+    if (this.pendingRemove.size > 0) {
+      this.log.info({ types: [...this.pendingRemove] }, 'removing condition types the rules no longer declare');
+      this.bump();
+    }
+
+    const deadline = options.deadline ?? this.opts.clock.now() + 10_000;
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.opts.api.getNode(this.opts.nodeName);
+      if (r.ok) {
+        this.nodeUid = r.value.uid;
+        const now = new Date(this.opts.clock.now());
+        return r.value.conditions
+          .filter((c) => this.declared.has(c.type))
+          .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime ?? now }));
+      }
+      const wait = backoffDelay(attempt, this.backoff, this.random, r.retryAfterMs);
+      if (!r.retryable || this.opts.clock.now() + wait >= deadline || this.stopped) {
+        this.log.warn({ error: r.error }, 'cannot read the Node to adopt its conditions; starting from the rule defaults');
+        return [];
+      }
+      await new Promise<void>((resolve) => this.opts.clock.setTimer(resolve, wait));
+    }
+  }
+
+  /**
+   * The rules changed while running (rule reload): types no longer declared are forgotten and
+   * removed from the node; new ones are owned from now on. Kubelet types are ignored.
+   */
+  redeclare(declaredTypes: readonly string[]): void {
+    if (this.stopped) return;
+    const next = new Set(declaredTypes.filter((t) => !KUBELET_CONDITION_TYPES.has(t)));
+    for (const t of this.declared) {
+      if (!next.has(t)) {
+        this.pendingRemove.add(t);
+        this.desired.delete(t);
+      }
+    }
+    for (const t of next) this.pendingRemove.delete(t);
+    this.declared.clear();
+    for (const t of next) this.declared.add(t);
+    saveOwnedTypes(this.opts.store, this.opts.nodeName, [...this.declared, ...this.pendingRemove]);
+    if (this.pendingRemove.size > 0) this.bump();
+  }
+
+  onConditions(_source: string, conditions: readonly Condition[]): void {
+    for (const c of conditions) this.set(c);
+  }
+
+  onConditionChange(change: ConditionChange): void {
+    this.set(change.condition);
+  }
+
+  /** What the exporter will (or did) put on the node, for /conditions and tests. */
+  conditions(): Condition[] {
+    return [...this.desired.values()];
+  }
+
+  /** Whether the node reflects every change so far. */
+  inSync(): boolean {
+    return this.syncedVersion === this.version;
+  }
+
+  async flush(deadline: number): Promise<void> {
+    if (this.stopped) return;
+    if (this.inFlight) await this.raceDeadline(this.inFlight, deadline);
+    if (!this.inSync() && this.opts.clock.now() < deadline) await this.raceDeadline(this.sync(), deadline);
+  }
+
+  /** Cancels timers; later calls do nothing. Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+  }
+
+  private set(c: Condition): void {
+    this.counters.received++;
+    if (this.stopped) return;
+    if (KUBELET_CONDITION_TYPES.has(c.type)) {
+      this.counters.dropped++;
+      return;
+    }
+    this.declared.add(c.type);
+    this.pendingRemove.delete(c.type);
+    this.desired.set(c.type, c);
+    this.bump();
+  }
+
+  private bump(): void {
+    this.version++;
+    // While backing off, the retry carries the change; otherwise sync soon.
+    if (this.attempt === 0) this.schedule(this.syncDelayMs);
+  }
+
+  private schedule(delayMs: number, force = false): void {
+    if (this.stopped) return;
+    const at = this.opts.clock.now() + delayMs;
+    if (!force && this.cancelTimer && this.timerAt <= at) return;
+    this.cancelTimer?.();
+    this.timerAt = at;
+    this.cancelTimer = this.opts.clock.setTimer(() => {
+      this.cancelTimer = undefined;
+      this.timerAt = Infinity;
+      void this.sync();
+    }, delayMs);
+  }
+
+  private sync(): Promise<void> {
+    if (this.inFlight) {
+      // One patch at a time; the running one reschedules if it missed changes.
+      return this.inFlight;
+    }
+    this.inFlight = this.doSync().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async doSync(): Promise<void> {
+    if (this.stopped) return;
+    const version = this.version;
+    const now = new Date(this.opts.clock.now());
+    const conditions: WireCondition[] = [...this.desired.values()].map((c) => ({ ...c, lastHeartbeatTime: now }));
+    const remove = [...this.pendingRemove];
+    const r = await this.opts.api.patchNodeConditions(this.opts.nodeName, conditions, remove);
+    if (this.stopped) return;
+    if (r.ok) {
+      this.nodeUid = r.value.uid;
+      this.counters.sent += conditions.length;
+      this.counters.syncs++;
+      if (this.lastError !== undefined) this.log.info({ failures: this.attempt }, 'node conditions synced again');
+      this.lastError = undefined;
+      this.attempt = 0;
+      if (remove.length > 0) {
+        for (const t of remove) this.pendingRemove.delete(t);
+        this.counters.removed += remove.length;
+        saveOwnedTypes(this.opts.store, this.opts.nodeName, [...this.declared, ...this.pendingRemove]);
+      }
+      this.syncedVersion = version;
+      if (this.version !== version) this.schedule(this.syncDelayMs, true);
+      else this.schedule(jitterPeriod(this.heartbeatMs, this.random), true);
+      return;
+    }
+    this.counters.failures++;
+    this.counters.errors++;
+    this.attempt++;
+    if (this.lastError === undefined) this.log.warn({ error: r.error, retryable: r.retryable }, 'node condition sync failed; retrying with backoff');
+    else this.log.debug({ error: r.error, attempt: this.attempt }, 'node condition sync failed again');
+    this.lastError = r.error;
+    // Every failure is retried: 403/404 can be fixed (RBAC, node registration) while we run.
+    this.schedule(backoffDelay(this.attempt, this.backoff, this.random, r.retryAfterMs), true);
+  }
+
+  private async raceDeadline(p: Promise<void>, deadline: number): Promise<void> {
+    let cancel: (() => void) | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      cancel = this.opts.clock.setTimer(resolve, Math.max(0, deadline - this.opts.clock.now()));
+    });
+    await Promise.race([p, timeout]);
+    cancel?.();
+  }
+}

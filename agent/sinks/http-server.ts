@@ -1,0 +1,89 @@
+// http-server.ts: the agent's HTTP face: /metrics (Prometheus), /healthz (503 when a source has
+// died or stalled, unlike NPD's always-200), /conditions (JSON) and /. Read-only; no request
+// body is ever read.
+import { createServer, type Server } from 'node:http';
+import type { Clock, Condition, Logger, Source } from '../types';
+import type { Metrics } from './metrics';
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly sources: readonly {
+    readonly id: string;
+    readonly ok: boolean;
+    readonly alive: boolean;
+    readonly lastPollAgeMs: number;
+    readonly lastError?: string;
+  }[];
+}
+
+/** A source is healthy while it is alive and has polled its fd within stallTimeoutMs. */
+export function healthOf(sources: readonly Source[], clock: Clock, stallTimeoutMs: number): HealthReport {
+  const now = clock.now();
+  const rows = sources.map((s) => {
+    const h = s.health();
+    const age = Math.max(0, now - h.lastPollAt);
+    const ok = h.alive && age <= stallTimeoutMs;
+    return {
+      id: s.id,
+      ok,
+      alive: h.alive,
+      lastPollAgeMs: age,
+      ...(h.lastError !== undefined ? { lastError: h.lastError } : {}),
+    };
+  });
+  return { ok: rows.every((r) => r.ok), sources: rows };
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly sources: () => readonly Source[];
+  readonly conditions: () => readonly Condition[];
+  readonly clock: Clock;
+  readonly stallTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<Server> {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    const send = (code: number, type: string, body: string): void => {
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    switch (url) {
+      case '/metrics':
+        opts.metrics.render().then(
+          (m) => send(200, m.contentType, m.body),
+          (e: unknown) => send(500, 'text/plain', `metrics failed: ${String(e)}\n`),
+        );
+        return;
+      case '/healthz':
+      case '/readyz': {
+        const h = healthOf(opts.sources(), opts.clock, opts.stallTimeoutMs);
+        return send(h.ok ? 200 : 503, 'application/json', JSON.stringify(h) + '\n');
+      }
+      case '/conditions':
+        return send(200, 'application/json', JSON.stringify(opts.conditions(), null, 2) + '\n');
+      case '/':
+        return send(200, 'text/plain', 'nodewarden: /metrics /healthz /conditions\n');
+      default:
+        return send(404, 'text/plain', 'not found\n');
+    }
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.unref();
+  opts.logger.info({ address: server.address() }, 'serving /metrics, /healthz and /conditions');
+  return server;
+}

@@ -1,0 +1,666 @@
+// file.ts: follows one log file (rsyslog output such as /var/log/kern.log) by file descriptor,
+// across rotation, and hands each complete line to the engine.
+//
+// How it follows (all by polling; no fs.watch, which misses events on overlay/NFS and in
+// containers):
+// - It reads the open fd at its own offset until EOF, then sleeps pollIntervalMs (abortable).
+// - Rename rotation: stat(path) names another inode than fstat(fd). The old fd is drained
+//   until it has been quiet (no new bytes) for rotateGraceMs measured from the later of "saw
+//   the rotation" and "last bytes read": rsyslog and other writers keep writing to the renamed
+//   file until they are HUPed. A final unterminated line of the old file is emitted then, and
+//   the follower switches to the new file at offset 0.
+// - Path missing (at start, or renamed away and not yet re-created): wait for it; the old fd, if
+//   any, keeps being read meanwhile (closed once it is deleted and quiet, so its space is freed).
+// - copytruncate: the file shrank below our offset, or the bytes just before our offset no
+//   longer match what we read (truncated and re-grown between two polls). The unread rest is
+//   read from the copy (`path.1`, `path-<date>`, found by content fingerprint), then the
+//   truncated file from 0. Only lines written between the copy and the truncation are lost;
+//   nobody can see those, so nobody can count them. If no copy is found, the partial line we
+//   held is counted in stats.lost and bytes we knew of but had not read in lostBytes.
+// - Position {dev, ino, offset, fp} is checkpointed (throttled by the store, and on shutdown);
+//   `offset` is just past the last line handed on, `fp` the bytes before it. On restart: same
+//   inode and same fingerprint at the path → resume; same inode but smaller → truncated while
+//   stopped (read the rest from the copy if found, then 0); other inode at the path → find the
+//   checkpointed inode among the rotated siblings, drain it from the offset, then the new file
+//   from 0. No checkpoint → read the file from the start (NPD's behaviour; lookback filters) or,
+//   with startAtEnd, from its end.
+// - Lines: never half a line (a partial last line waits for its newline), "\r\n" accepted,
+//   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
+//   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
+import * as fsp from 'node:fs/promises';
+import { sleeperFor } from '../clock';
+import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
+import { newSourceStats } from '../types';
+import type { CheckpointStore } from './checkpoint';
+import { LineAssembler, type RawLine } from './file-lines';
+import { identOf, openCopyByFingerprint, openSiblingByIdent, sameIdent, type FileIdent } from './file-rotation';
+import { DEFAULT_MAX_LINE_BYTES, guardText } from './text-guard';
+
+export const DEFAULT_POLL_INTERVAL_MS = 250;
+export const DEFAULT_READ_CHUNK_BYTES = 64 * 1024;
+export const DEFAULT_ROTATE_GRACE_MS = 1000;
+
+/** Bytes of read data remembered to recognise our file (copytruncate, inode reuse). */
+const FINGERPRINT_BYTES = 64;
+const TAIL_BYTES = 1024;
+
+export interface FileSourceOptions {
+  /** The file to follow (absolute path; it is the source id and LogLine.source). */
+  readonly path: string;
+  readonly checkpoints: Pick<CheckpointStore, 'load' | 'save' | 'saveThrottled' | 'isDirty'>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly pollIntervalMs?: number;
+  /** Lines longer than this are cut (and counted in stats.truncated). Default 16 KiB. */
+  readonly maxLineBytes?: number;
+  /** Size of one read(). Default 64 KiB. */
+  readonly readChunkBytes?: number;
+  /** With no checkpoint, start at the end of an existing file instead of its start. */
+  readonly startAtEnd?: boolean;
+  /** After a rename, how long the old file must stay quiet before we leave it. Default 1 s. */
+  readonly rotateGraceMs?: number;
+  /** Checkpoint name; default `file:<path>`. */
+  readonly checkpointName?: string;
+  /** Abortable sleep; default sleeperFor(clock). */
+  readonly sleep?: Sleep;
+}
+
+/** What is persisted. dev/ino are decimal strings; fp is base64 of the bytes before offset. */
+export interface FilePosition {
+  readonly dev: string;
+  readonly ino: string;
+  readonly offset: number;
+  readonly fp?: string;
+}
+
+export interface FileSourceStats extends SourceStats {
+  /** Rename rotations followed (switches to a new file at the path). */
+  rotations: number;
+  /** Truncations seen (copytruncate, or the file rewritten in place). */
+  truncations: number;
+  /** Truncations whose unread part was recovered from the rotated copy. */
+  copiesRecovered: number;
+  /** Bytes we knew were in the file but could not read before it was truncated. */
+  lostBytes: number;
+  bytesRead: number;
+}
+
+export type FileSourceState = 'starting' | 'waiting' | 'following' | 'draining' | 'stopped';
+
+export interface FileSourceHealth extends SourceHealth {
+  /** waiting: the path does not exist (yet); draining: reading a rotated file before switching. */
+  readonly state: FileSourceState;
+  readonly offset: number;
+}
+
+interface OpenFile {
+  readonly fh: fsp.FileHandle;
+  readonly ident: FileIdent;
+  readonly size: number;
+}
+
+function isPosition(v: unknown): v is FilePosition {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (
+    typeof o.dev === 'string' &&
+    /^\d+$/.test(o.dev) &&
+    typeof o.ino === 'string' &&
+    /^\d+$/.test(o.ino) &&
+    typeof o.offset === 'number' &&
+    Number.isSafeInteger(o.offset) &&
+    o.offset >= 0 &&
+    (o.fp === undefined || typeof o.fp === 'string')
+  );
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export class FileSource implements Source {
+  readonly id: string;
+  readonly stats: FileSourceStats = {
+    ...newSourceStats(),
+    rotations: 0,
+    truncations: 0,
+    copiesRecovered: 0,
+    lostBytes: 0,
+    bytesRead: 0,
+  };
+
+  private readonly path: string;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly checkpoints: FileSourceOptions['checkpoints'];
+  private readonly cpName: string;
+  private readonly pollMs: number;
+  private readonly maxLineBytes: number;
+  private readonly graceMs: number;
+  private readonly startAtEnd: boolean;
+  private readonly chunk: Buffer;
+  private readonly lines: LineAssembler;
+
+  /** The fd we read, its identity, and where. */
+  private fh: fsp.FileHandle | null = null;
+  /** After a rotation: the file now at the path, opened as soon as seen, read once the old one is done. */
+  private next: OpenFile | null = null;
+  private ident: FileIdent | null = null;
+  /** Next byte to read. */
+  private readOffset = 0;
+  /** Just past the last line handed on (what the checkpoint stores). */
+  private committed = 0;
+  /** The last ≤ TAIL_BYTES bytes before readOffset. */
+  private readonly tail = Buffer.alloc(TAIL_BYTES);
+  private tailLen = 0;
+  /** Size of the file at the last fstat. */
+  private lastSize = 0;
+  /** Skip up to the first newline (startAtEnd on a file whose last line is unfinished). */
+  private skipToNewline = false;
+  /** Reading a copy (copytruncate recovery): do not checkpoint positions of the copy. */
+  private inCopy = false;
+
+  /** Identity at the path at the last stat ('' = missing), and when it last changed to a foreign file. */
+  private pathKey = '';
+  private rotationSeenAt: number | null = null;
+  private lastDataAt = 0;
+  private lastSavedKey = '';
+
+  private state: FileSourceState = 'starting';
+  private alive = true;
+  private running = false;
+  private lastPollAt = 0;
+  private lastError: string | undefined;
+  private lastLoggedError: string | undefined;
+
+  constructor(opts: FileSourceOptions) {
+    this.path = opts.path;
+    this.id = opts.path;
+    this.clock = opts.clock;
+    this.log = opts.logger.child({ source: 'file', path: opts.path });
+    this.sleep = opts.sleep ?? sleeperFor(opts.clock);
+    this.checkpoints = opts.checkpoints;
+    this.cpName = opts.checkpointName ?? `file:${opts.path}`;
+    this.pollMs = Math.max(1, opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.maxLineBytes = Math.max(1, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+    this.graceMs = Math.max(0, opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
+    this.startAtEnd = opts.startAtEnd ?? false;
+    this.chunk = Buffer.alloc(Math.max(4096, opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES));
+    // Keep a few bytes past the cap so text-guard sees the line is long and cuts it at a
+    // character boundary.
+    this.lines = new LineAssembler(this.maxLineBytes + 4);
+  }
+
+  health(): FileSourceHealth {
+    return {
+      alive: this.alive,
+      lastPollAt: this.lastPollAt,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      state: this.state,
+      offset: this.committed,
+    };
+  }
+
+  async run(onLine: LineHandler, signal: AbortSignal): Promise<void> {
+    if (this.running) throw new Error(`FileSource ${this.path} is already running`);
+    this.running = true;
+    try {
+      await this.start(onLine, signal);
+      while (!signal.aborted) {
+        let busy = false;
+        try {
+          busy = await this.poll(onLine, signal);
+        } catch (err) {
+          // Not expected (fd errors are handled inside); count, report and go on polling.
+          this.noteError(err, 'poll failed');
+        }
+        if (!busy && !signal.aborted) await this.sleep(this.pollMs, signal);
+      }
+    } catch (err) {
+      this.alive = false;
+      this.noteError(err, 'file source died');
+    } finally {
+      this.saveNow();
+      await this.closeFd();
+      await this.closeNext();
+      this.state = 'stopped';
+      this.running = false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Start: checkpoint or not
+  // -------------------------------------------------------------------------------------------
+
+  private async start(onLine: LineHandler, signal: AbortSignal): Promise<void> {
+    const raw = this.checkpoints.load<unknown>(this.cpName);
+    const cp = raw === undefined ? undefined : isPosition(raw) ? raw : undefined;
+    if (raw !== undefined && !cp) this.log.warn({ checkpoint: raw }, 'ignoring malformed file checkpoint');
+    const opened = await this.openPath();
+    const now = this.clock.now();
+    this.lastPollAt = now;
+    if (!cp) {
+      if (opened && this.startAtEnd) await this.seekToEnd();
+      this.log.info({ offset: this.readOffset, exists: opened }, 'following file (no checkpoint)');
+      this.state = opened ? 'following' : 'waiting';
+      return;
+    }
+    const fp = cp.fp !== undefined ? Buffer.from(cp.fp, 'base64') : Buffer.alloc(0);
+    if (opened && sameIdent(this.ident, cp)) {
+      if (this.lastSize >= cp.offset && (await this.bytesBeforeMatch(this.fh!, cp.offset, fp))) {
+        this.setPosition(cp.offset, fp);
+        this.log.info({ offset: cp.offset }, 'resuming file from checkpoint');
+      } else if (this.lastSize < cp.offset) {
+        this.log.warn({ offset: cp.offset, size: this.lastSize }, 'file shrank while stopped (copytruncate)');
+        this.stats.truncations++;
+        this.setPosition(cp.offset, fp);
+        await this.recoverFromCopy(onLine, signal, 0);
+      } else {
+        // Same inode number, other content: the inode was reused by a new file.
+        this.log.warn({ offset: cp.offset }, 'file at checkpointed inode has other content; reading it from the start');
+      }
+      this.state = 'following';
+      return;
+    }
+    // The checkpointed file is no longer at the path: look for it among the rotated siblings.
+    const sib = await openSiblingByIdent(this.path, cp);
+    if (sib && sib.size >= cp.offset && (await this.bytesBeforeMatch(sib.fh, cp.offset, fp))) {
+      // The file now at the path is what comes after the rotated one.
+      if (opened && this.fh && this.ident) this.next = { fh: this.fh, ident: this.ident, size: this.lastSize };
+      this.fh = sib.fh;
+      this.ident = sib.ident;
+      this.lastSize = sib.size;
+      this.setPosition(cp.offset, fp);
+      this.pathKey = opened ? 'other' : '';
+      this.rotationSeenAt = now;
+      this.lastDataAt = now;
+      this.state = 'draining';
+      this.log.info({ rotated: sib.path, offset: cp.offset }, 'file rotated while stopped; draining the rotated file first');
+      return;
+    }
+    if (sib) await sib.fh.close().catch(() => undefined);
+    this.log.warn(
+      { dev: cp.dev, ino: cp.ino, offset: cp.offset },
+      'checkpointed file not found among rotated siblings; its unread remainder (if any) is lost; reading the current file from the start',
+    );
+    this.state = opened ? 'following' : 'waiting';
+  }
+
+  /** Opens the path; undefined when it does not exist (or cannot be opened: counted). */
+  private async openFile(): Promise<OpenFile | undefined> {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.path, 'r');
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') this.noteError(err, 'cannot open file');
+      return undefined;
+    }
+    try {
+      const st = await fh.stat({ bigint: true });
+      return { fh, ident: identOf(st), size: Number(st.size) };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      this.noteError(err, 'cannot stat opened file');
+      return undefined;
+    }
+  }
+
+  /** Makes `o` the file we read, from offset 0. */
+  private adopt(o: OpenFile): void {
+    this.fh = o.fh;
+    this.ident = o.ident;
+    this.pathKey = `${o.ident.dev}:${o.ident.ino}`;
+    this.lastSize = o.size;
+    this.setPosition(0, Buffer.alloc(0));
+    this.lastDataAt = this.clock.now();
+    this.rotationSeenAt = null;
+  }
+
+  /** Opens the path and reads it from 0; false when it is not there. */
+  private async openPath(): Promise<boolean> {
+    const o = await this.openFile();
+    if (o) this.adopt(o);
+    return o !== undefined;
+  }
+
+  private async seekToEnd(): Promise<void> {
+    const size = this.lastSize;
+    if (size === 0 || !this.fh) return;
+    const n = Math.min(TAIL_BYTES, size);
+    const { bytesRead } = await this.fh.read(this.tail, 0, n, size - n);
+    this.tailLen = bytesRead;
+    this.readOffset = size;
+    this.committed = size;
+    this.skipToNewline = bytesRead > 0 && this.tail[bytesRead - 1] !== 0x0a;
+  }
+
+  private setPosition(offset: number, fp: Buffer): void {
+    this.readOffset = offset;
+    this.committed = offset;
+    this.lines.reset();
+    this.skipToNewline = false;
+    const n = Math.min(fp.length, TAIL_BYTES);
+    fp.copy(this.tail, 0, fp.length - n);
+    this.tailLen = n;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // One poll
+  // -------------------------------------------------------------------------------------------
+
+  /** Returns true when it stopped with data possibly left (poll again without sleeping). */
+  private async poll(onLine: LineHandler, signal: AbortSignal): Promise<boolean> {
+    if (!this.fh) {
+      if (!(await this.openPath())) {
+        this.lastPollAt = this.clock.now();
+        this.state = 'waiting';
+        return false;
+      }
+      this.log.info({}, 'file appeared; following it from the start');
+      this.state = 'following';
+      this.saveNow();
+    }
+    const fh = this.fh as fsp.FileHandle;
+
+    // Truncation: smaller than our offset, or rewritten under us (fingerprint changed).
+    let st;
+    try {
+      st = await fh.stat({ bigint: true });
+    } catch (err) {
+      this.noteError(err, 'fstat failed');
+      return false;
+    }
+    const size = Number(st.size);
+    if (size < this.readOffset || (size > this.readOffset && this.tailLen > 0 && !(await this.tailStillMatches(fh)))) {
+      this.stats.truncations++;
+      this.log.info({ offset: this.readOffset, size }, 'file truncated (copytruncate?)');
+      await this.recoverFromCopy(onLine, signal, Math.max(0, this.lastSize - this.readOffset));
+    }
+    this.lastSize = size;
+
+    const got = await this.readAvailable(fh, onLine, signal);
+    if (signal.aborted) return false;
+    const now = this.clock.now();
+    if (got > 0) this.lastDataAt = now;
+    this.checkpointThrottled(now);
+
+    // Rotation: what is at the path now?
+    let pst;
+    try {
+      pst = await fsp.stat(this.path, { bigint: true });
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') {
+        this.noteError(err, 'stat of path failed');
+        return false;
+      }
+      pst = undefined;
+    }
+    this.lastPollAt = now;
+    const atPath = pst ? identOf(pst) : null;
+    if (atPath && sameIdent(atPath, this.ident)) {
+      this.pathKey = `${atPath.dev}:${atPath.ino}`;
+      this.rotationSeenAt = null;
+      this.state = 'following';
+      await this.closeNext(); // renamed back: whatever we opened meanwhile is not next
+      return false;
+    }
+    const key = atPath ? `${atPath.dev}:${atPath.ino}` : '';
+    if (key !== this.pathKey || this.rotationSeenAt === null) {
+      this.pathKey = key;
+      this.rotationSeenAt = now;
+      this.log.info({ newFile: atPath !== null }, 'file rotated; draining the old file');
+    }
+    // Open the new file at once and hold it: if it is rotated away too before we are done
+    // with the old one, we still read it (no file skipped when rotations come fast).
+    if (atPath && !this.next) {
+      const o = await this.openFile();
+      if (o && sameIdent(o.ident, this.ident)) await o.fh.close().catch(() => undefined);
+      else if (o) this.next = o;
+    }
+    this.state = this.next ? 'draining' : 'waiting';
+    const quietFor = now - Math.max(this.rotationSeenAt, this.lastDataAt);
+    if (got > 0 || quietFor < this.graceMs) return false;
+    if (!this.next) {
+      // Renamed away (or deleted) and nothing at the path yet. Keep the old file open while it
+      // is linked somewhere (its writer may still use it); let go of a deleted one.
+      if (st.nlink === 0n) {
+        await this.leaveFile(onLine);
+        this.log.info({}, 'file deleted; waiting for it to be created again');
+      }
+      return false;
+    }
+    const next = this.next;
+    this.next = null;
+    await this.leaveFile(onLine);
+    this.stats.rotations++;
+    this.adopt(next);
+    this.state = 'following';
+    this.log.info({}, 'switched to the new file');
+    this.saveNow();
+    return true;
+  }
+
+  /** Emits the unterminated last line of the current file, if any, and closes it. */
+  private async leaveFile(onLine: LineHandler): Promise<void> {
+    const last = this.lines.flush();
+    if (last) await this.deliver(last, this.readOffset, onLine);
+    await this.closeFd();
+    this.ident = null;
+    this.setPosition(0, Buffer.alloc(0));
+  }
+
+  /**
+   * After a truncation: read what we had not read yet from the copy logrotate made (found by
+   * the fingerprint of what we did read), then continue the original at 0. knownUnread: bytes
+   * the last fstat showed beyond what we had read (lost unless the copy has them).
+   */
+  private async recoverFromCopy(onLine: LineHandler, signal: AbortSignal, knownUnread: number): Promise<void> {
+    const fp = Buffer.from(this.tail.subarray(Math.max(0, this.tailLen - FINGERPRINT_BYTES), this.tailLen));
+    const copy = await openCopyByFingerprint(this.path, this.readOffset, fp, this.ident);
+    if (copy) {
+      this.stats.copiesRecovered++;
+      this.log.info({ copy: copy.path, from: this.readOffset, to: copy.size }, 'reading the rest from the copy');
+      this.inCopy = true;
+      try {
+        await this.readAvailable(copy.fh, onLine, signal);
+        const last = this.lines.flush();
+        if (last && !signal.aborted) await this.deliver(last, this.readOffset, onLine);
+        // Stopped early (shutdown): the rest of the copy is not read; say so.
+        if (signal.aborted && this.readOffset < copy.size) this.stats.lostBytes += copy.size - this.readOffset;
+      } finally {
+        this.inCopy = false;
+        await copy.fh.close().catch(() => undefined);
+      }
+    } else {
+      const dropped = this.lines.reset();
+      if (dropped > 0) this.stats.lost++;
+      this.stats.lostBytes += dropped + knownUnread;
+      if (knownUnread > 0 && dropped === 0) this.stats.lost++;
+      this.log.warn({ offset: this.readOffset }, 'no copy of the truncated file found; continuing from its start');
+    }
+    this.setPosition(0, Buffer.alloc(0));
+    this.saveNow();
+  }
+
+  private async tailStillMatches(fh: fsp.FileHandle): Promise<boolean> {
+    const n = Math.min(FINGERPRINT_BYTES, this.tailLen);
+    return this.bytesBeforeMatch(fh, this.readOffset, this.tail.subarray(this.tailLen - n, this.tailLen));
+  }
+
+  /** Whether the `fp.length` bytes before `offset` in fh equal fp (an empty fp matches). */
+  private async bytesBeforeMatch(fh: fsp.FileHandle, offset: number, fp: Buffer): Promise<boolean> {
+    if (fp.length === 0) return true;
+    if (offset < fp.length) return false;
+    const probe = Buffer.alloc(fp.length);
+    try {
+      const { bytesRead } = await fh.read(probe, 0, fp.length, offset - fp.length);
+      return bytesRead === fp.length && probe.equals(fp);
+    } catch (err) {
+      this.noteError(err, 'read failed');
+      return true; // cannot tell; do not treat a read error as a truncation
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading and emitting
+  // -------------------------------------------------------------------------------------------
+
+  /** Reads fh from readOffset to EOF, emitting lines. Returns bytes read. */
+  private async readAvailable(fh: fsp.FileHandle, onLine: LineHandler, signal: AbortSignal): Promise<number> {
+    let total = 0;
+    const chunk = this.chunk;
+    while (!signal.aborted) {
+      let n: number;
+      try {
+        n = (await fh.read(chunk, 0, chunk.length, this.readOffset)).bytesRead;
+      } catch (err) {
+        this.noteError(err, 'read failed');
+        break;
+      }
+      if (n === 0) break;
+      const view = chunk.subarray(0, n);
+      const base = this.readOffset;
+      this.readOffset += n;
+      this.stats.bytesRead += n;
+      total += n;
+      this.remember(view);
+      this.lastPollAt = this.clock.now();
+      await this.scan(view, base, onLine, signal);
+      if (!this.inCopy) this.checkpointThrottled(this.lastPollAt);
+    }
+    return total;
+  }
+
+  private async scan(view: Buffer, base: number, onLine: LineHandler, signal: AbortSignal): Promise<void> {
+    let pos = 0;
+    const n = view.length;
+    while (pos < n) {
+      const nl = view.indexOf(0x0a, pos);
+      if (nl === -1) {
+        if (!this.skipToNewline) this.lines.append(view, pos, n);
+        return;
+      }
+      const end = base + nl + 1;
+      if (this.skipToNewline) {
+        this.skipToNewline = false;
+        this.committed = end;
+      } else {
+        const p = this.deliver(this.lines.finish(view, pos, nl), end, onLine);
+        if (p) await p;
+      }
+      pos = nl + 1;
+      if (signal.aborted) return;
+    }
+  }
+
+  /** Hands one line on; returns a promise only when the handler did (backpressure). */
+  private deliver(raw: RawLine, seq: number, onLine: LineHandler): void | Promise<void> {
+    const stats = this.stats;
+    stats.received++;
+    const g = guardText(raw.buf, raw.start, raw.end, this.maxLineBytes, stats);
+    if (!g) {
+      this.committed = seq;
+      return;
+    }
+    const line: LogLine = g.truncated
+      ? { source: this.path, seq, time: new Date(this.clock.now()), text: g.text, truncated: true }
+      : { source: this.path, seq, time: new Date(this.clock.now()), text: g.text };
+    let r: void | Promise<void>;
+    try {
+      r = onLine(line);
+    } catch (err) {
+      this.noteError(err, 'line handler failed');
+      this.committed = seq;
+      return;
+    }
+    if (!r) {
+      stats.sent++;
+      this.committed = seq;
+      return;
+    }
+    return r.then(
+      () => {
+        stats.sent++;
+        this.committed = seq;
+      },
+      (err: unknown) => {
+        this.noteError(err, 'line handler failed');
+        this.committed = seq;
+      },
+    );
+  }
+
+  private remember(view: Buffer): void {
+    const n = view.length;
+    if (n >= TAIL_BYTES) {
+      view.copy(this.tail, 0, n - TAIL_BYTES, n);
+      this.tailLen = TAIL_BYTES;
+      return;
+    }
+    const keep = Math.min(this.tailLen, TAIL_BYTES - n);
+    this.tail.copyWithin(0, this.tailLen - keep, this.tailLen);
+    view.copy(this.tail, keep, 0, n);
+    this.tailLen = keep + n;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Checkpoints, errors, cleanup
+  // -------------------------------------------------------------------------------------------
+
+  private position(): FilePosition | undefined {
+    if (!this.ident || this.inCopy) return undefined;
+    // The fingerprint is the bytes before `committed`, which the tail holds unless a long
+    // partial line sits between committed and readOffset.
+    const behind = this.readOffset - this.committed;
+    const avail = this.tailLen - behind;
+    const n = Math.min(FINGERPRINT_BYTES, avail, this.committed);
+    const base = { dev: this.ident.dev, ino: this.ident.ino, offset: this.committed };
+    if (n <= 0) return base;
+    const end = this.tailLen - behind;
+    return { ...base, fp: this.tail.toString('base64', end - n, end) };
+  }
+
+  private checkpointThrottled(now: number): void {
+    if (!this.ident || this.inCopy) return;
+    const key = `${this.ident.dev}:${this.ident.ino}:${this.committed}`;
+    if (key === this.lastSavedKey && !this.checkpoints.isDirty(this.cpName)) return;
+    const pos = this.position();
+    if (!pos) return;
+    this.lastSavedKey = key;
+    this.checkpoints.saveThrottled(this.cpName, pos, now);
+  }
+
+  private saveNow(): void {
+    const pos = this.position();
+    if (!pos) return;
+    this.lastSavedKey = `${pos.dev}:${pos.ino}:${pos.offset}`;
+    this.checkpoints.save(this.cpName, pos);
+  }
+
+  private async closeNext(): Promise<void> {
+    const n = this.next;
+    this.next = null;
+    if (n) await n.fh.close().catch(() => undefined);
+  }
+
+  private async closeFd(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    if (fh) await fh.close().catch(() => undefined);
+  }
+
+  private noteError(err: unknown, what: string): void {
+    this.stats.errors++;
+    const msg = `${what}: ${errText(err)}`;
+    this.lastError = msg;
+    if (msg !== this.lastLoggedError) {
+      this.lastLoggedError = msg;
+      this.log.warn({ err: errText(err) }, what);
+    }
+  }
+}

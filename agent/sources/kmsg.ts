@@ -1,0 +1,368 @@
+// kmsg.ts: the /dev/kmsg source. Reads kernel log records from a non-blocking fd, turns them
+// into LogLines with wall-clock times, counts overrun gaps exactly, and persists the last
+// sequence number handled so that a restart in the same boot neither re-reports nor skips.
+//
+// Reading. open(O_RDONLY|O_NONBLOCK) and read(2) through fs.readSync on the main thread: each
+// read returns exactly one record, or EAGAIN when there is none (then we sleep pollIntervalMs,
+// abortable). fs.createReadStream is not used: it parks a libuv pool thread in a blocking
+// read() and process.exit() then hangs until the next kernel message. The buffer is 16 KiB;
+// the kernel caps a formatted record well below that (CONSOLE_EXT_LOG_MAX, 8 KiB). A buffer too
+// small for a record gives EINVAL *and consumes the record* (measured on 6.18), so it is counted
+// as malformed and remembered for the gap arithmetic.
+//
+// Overrun. When the ring overwrote records this reader had not read, read() fails once with
+// EPIPE and the next read returns the oldest record still present. Records lost = the sequence
+// gap between the last record read and the next one (minus records consumed by EINVAL). The
+// same arithmetic counts records that fell out of the ring while the agent was down, when
+// resuming from a checkpoint of the same boot.
+//
+// Time. Record timestamps are microseconds of the printk clock since boot. The wall-clock boot
+// time is clock.now() minus CLOCK_MONOTONIC (process.hrtime, which libuv reads from
+// CLOCK_MONOTONIC on Linux). Both the printk clock and CLOCK_MONOTONIC stop during suspend, so
+// this stays right after a resume, unlike now - /proc/uptime (CLOCK_BOOTTIME), which is what
+// makes `dmesg -T` wrong after suspend. Measured here: the printk clock led CLOCK_MONOTONIC by
+// about 0.2 ms. Boot time is recomputed on every idle poll, so NTP steps are followed.
+//
+// Position. The checkpoint `{bootId, seq}` (boot id from /proc/sys/kernel/random/boot_id) is
+// saved at most once a second while running (CheckpointStore.saveThrottled) and once on
+// shutdown; seq is the last record handled (handler resolved, or record skipped as junk/old).
+// With a checkpoint of this boot: records with seq <= saved are skipped, everything after is
+// delivered. Without one (first start, new boot, unreadable state): delivery starts at the
+// oldest record in the ring, and `startAfterMs` (the caller passes now - lookback, as NPD
+// starts) skips older records here, before decoding and before the engine sees them.
+//
+// Counters: every record read counts in `received`; then exactly one of sent (handler
+// resolved), malformed (bad header, junk text, or too big to read), dropped (handler threw or
+// rejected; also counted in errors), skipped (at or before the checkpoint, or older than
+// startAfterMs). `lost` counts records the kernel overwrote before we read them.
+import * as fs from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { sleeperFor } from '../clock';
+import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
+import { newSourceStats } from '../types';
+import type { CheckpointStore } from './checkpoint';
+import { decodeMessage, newKmsgHeader, parseKmsgHeader } from './kmsg-record';
+import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
+
+export const DEFAULT_KMSG_PATH = '/dev/kmsg';
+export const KMSG_CHECKPOINT_NAME = 'kmsg';
+const READ_BUFFER_BYTES = 16 * 1024;
+/** Give timers and I/O a turn after this many records, even under a flood. */
+const YIELD_EVERY = 64;
+/** Consecutive unexpected read errors after which health reports the source dead. */
+const DEAD_AFTER_ERRORS = 20;
+/** At most one warning of a repeating kind per this interval. */
+const LOG_EVERY_MS = 10_000;
+
+/** The device, abstracted so tests can drive EPIPE/EINVAL sequences deterministically. */
+export interface KmsgDevice {
+  /** Reads one record into buf and returns its length; throws errno errors (EAGAIN, EPIPE, ...). */
+  read(buf: Buffer): number;
+  close(): void;
+}
+export type KmsgDeviceOpener = (path: string) => KmsgDevice;
+
+export const openKmsgDevice: KmsgDeviceOpener = (path) => {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  return {
+    read: (buf) => fs.readSync(fd, buf, 0, buf.length, null),
+    close: () => fs.closeSync(fd),
+  };
+};
+
+export interface KmsgCheckpoint {
+  readonly bootId: string;
+  readonly seq: number;
+}
+
+export interface KmsgSourceOptions {
+  readonly path?: string;
+  readonly checkpoints: CheckpointStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Sleep between polls when no record is ready; at most 100 ms. Default 100. */
+  readonly pollIntervalMs?: number;
+  /** Message cap (bytes, after unescaping). Default 16 KiB. */
+  readonly maxLineBytes?: number;
+  /** Wall-clock ms of boot; fixed when given, otherwise clock.now() - CLOCK_MONOTONIC. */
+  readonly bootTimeMs?: number;
+  /** When starting without a usable checkpoint, skip records older than this (epoch ms). */
+  readonly startAfterMs?: number;
+  /** Boot id; read from /proc/sys/kernel/random/boot_id when not given. */
+  readonly bootId?: string;
+  /** Checkpoint name. Default 'kmsg'. */
+  readonly checkpointName?: string;
+  /** Device opener; tests inject fakes. */
+  readonly openDevice?: KmsgDeviceOpener;
+}
+
+export interface KmsgStats extends SourceStats {
+  /** Records skipped on purpose: at or before the checkpoint, or older than startAfterMs. */
+  skipped: number;
+  /** EPIPE overrun notifications from the kernel. */
+  overruns: number;
+}
+
+export class KmsgSource implements Source {
+  readonly id = 'kmsg';
+  readonly stats: KmsgStats = { ...newSourceStats(), skipped: 0, overruns: 0 };
+  private readonly path: string;
+  private readonly pollIntervalMs: number;
+  private readonly maxLineBytes: number;
+  private readonly ckptName: string;
+  private readonly log: Logger;
+  private alive = true;
+  private lastPollAt = 0;
+  private lastError: string | undefined;
+  private started = false;
+  private readonly lastLogAt = new Map<string, number>();
+
+  constructor(private readonly opts: KmsgSourceOptions) {
+    this.path = opts.path ?? DEFAULT_KMSG_PATH;
+    this.pollIntervalMs = Math.min(100, Math.max(1, opts.pollIntervalMs ?? 100));
+    this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.ckptName = opts.checkpointName ?? KMSG_CHECKPOINT_NAME;
+    this.log = opts.logger.child({ source: 'kmsg', path: this.path });
+  }
+
+  health(): SourceHealth {
+    return this.lastError === undefined
+      ? { alive: this.alive, lastPollAt: this.lastPollAt }
+      : { alive: this.alive, lastPollAt: this.lastPollAt, lastError: this.lastError };
+  }
+
+  async run(onLine: LineHandler, signal: AbortSignal): Promise<void> {
+    if (this.started) throw new Error('KmsgSource.run called twice');
+    this.started = true;
+    const { clock, checkpoints } = this.opts;
+
+    let dev: KmsgDevice;
+    try {
+      dev = (this.opts.openDevice ?? openKmsgDevice)(this.path);
+    } catch (err) {
+      this.alive = false;
+      this.lastError = `cannot open ${this.path}: ${errText(err)}`;
+      this.log.error({ err: errText(err) }, `cannot open ${this.path}; kernel log source is dead`);
+      return;
+    }
+
+    const bootId = this.opts.bootId ?? readBootId(this.log);
+    let bootTimeMs = this.opts.bootTimeMs ?? monotonicBootTime(clock);
+
+    // Where to resume.
+    const saved = bootId === undefined ? undefined : validCheckpoint(checkpoints.load<unknown>(this.ckptName));
+    const resume = saved !== undefined && saved.bootId === bootId;
+    /** Records with seq <= skipUpTo were handled before the restart. */
+    let skipUpTo = resume ? saved.seq : -1;
+    /** Seq of the last record read (for gap counting); from the checkpoint when resuming. */
+    let lastSeq = resume ? saved.seq : -1;
+    /** Newest seq actually read from the device (to detect a checkpoint ahead of the kernel). */
+    let maxSeenSeq = -1;
+    /** Last seq handled, persisted. */
+    let handledSeq = resume ? saved.seq : -1;
+    /** Records consumed without a readable seq (EINVAL) since the last good read. */
+    let consumedUnknown = 0;
+    let overrunPending = false;
+    let caughtUp = false;
+    const startAfterMs = resume ? undefined : this.opts.startAfterMs;
+    this.log.info(
+      resume
+        ? { resumeAfterSeq: saved.seq }
+        : { startAfterMs: startAfterMs ?? null, checkpoint: saved ? 'other boot' : 'none' },
+      resume ? 'resuming kernel log after checkpoint' : 'reading kernel log from the oldest record in the ring',
+    );
+
+    const sleep = sleeperFor(clock);
+    // Awaiting a handler's promise must end at abort too. One listener for the whole run,
+    // pointed at the current wait (a Promise.race per record would pile reactions onto one
+    // never-settling promise: a leak).
+    let wake: ((handled: boolean) => void) | undefined;
+    const onAbort = (): void => wake?.(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (p: Promise<void>): Promise<boolean> =>
+      new Promise<boolean>((resolve, reject) => {
+        wake = resolve;
+        p.then(() => resolve(true), reject);
+      });
+    const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const hdr = newKmsgHeader();
+    const stats = this.stats;
+    let consecutiveErrors = 0;
+    let sinceYield = 0;
+    const checkpoint = (): KmsgCheckpoint => ({ bootId: bootId ?? '', seq: handledSeq });
+    const persistable = (): boolean => bootId !== undefined && handledSeq >= 0;
+
+    try {
+      while (!signal.aborted) {
+        let n: number;
+        try {
+          n = dev.read(buf);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+            consecutiveErrors = 0;
+            this.alive = true;
+            this.lastPollAt = clock.now();
+            if (!caughtUp) {
+              caughtUp = true;
+              if (resume && maxSeenSeq >= 0 && maxSeenSeq < skipUpTo) {
+                this.log.warn(
+                  { checkpointSeq: skipUpTo, newestSeq: maxSeenSeq },
+                  'checkpoint is ahead of the kernel ring; ignoring it from here on',
+                );
+                skipUpTo = maxSeenSeq;
+                lastSeq = maxSeenSeq;
+              }
+            }
+            if (this.opts.bootTimeMs === undefined) bootTimeMs = monotonicBootTime(clock);
+            if (persistable() && checkpoints.isDirty(this.ckptName)) {
+              checkpoints.saveThrottled(this.ckptName, checkpoint(), this.lastPollAt);
+            }
+            sinceYield = 0;
+            await sleep(this.pollIntervalMs, signal);
+            continue;
+          }
+          if (code === 'EPIPE') {
+            stats.overruns++;
+            overrunPending = true;
+            continue;
+          }
+          if (code === 'EINVAL') {
+            // The record did not fit the buffer; the kernel has consumed it anyway.
+            stats.received++;
+            stats.malformed++;
+            consumedUnknown++;
+            this.rateLimitedWarn('einval', { bufferBytes: buf.length }, 'kernel record larger than the read buffer skipped');
+            continue;
+          }
+          if (code === 'EINTR') continue;
+          stats.errors++;
+          consecutiveErrors++;
+          this.lastError = `read ${this.path}: ${errText(err)}`;
+          if (consecutiveErrors >= DEAD_AFTER_ERRORS) this.alive = false;
+          this.rateLimitedWarn('read', { err: errText(err), consecutiveErrors }, 'reading the kernel log failed; retrying');
+          await sleep(this.pollIntervalMs, signal);
+          continue;
+        }
+        consecutiveErrors = 0;
+        this.alive = true;
+        this.lastPollAt = clock.now();
+        stats.received++;
+        if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await yieldToLoop(); // let timers and HTTP run under a flood
+        }
+
+        const bad = parseKmsgHeader(buf, n, hdr);
+        if (bad !== undefined) {
+          stats.malformed++;
+          this.rateLimitedWarn('header', { err: bad }, 'malformed kernel log record skipped');
+          continue;
+        }
+        const seq = hdr.seq;
+        if (seq > maxSeenSeq) maxSeenSeq = seq;
+        if (seq <= skipUpTo) {
+          stats.skipped++;
+          continue;
+        }
+        if (lastSeq >= 0 && seq > lastSeq + 1) {
+          const gap = seq - lastSeq - 1 - consumedUnknown;
+          if (gap > 0) {
+            stats.lost += gap;
+            this.rateLimitedWarn(
+              'lost',
+              { lost: gap, fromSeq: lastSeq + 1, toSeq: seq - 1, overrun: overrunPending, totalLost: stats.lost },
+              overrunPending
+                ? 'kernel log ring overran: records lost before they could be read'
+                : 'kernel log records fell out of the ring before they could be read',
+            );
+          }
+        }
+        overrunPending = false;
+        consumedUnknown = 0;
+        lastSeq = seq;
+
+        const timeMs = bootTimeMs + hdr.usec / 1000;
+        if (startAfterMs !== undefined && timeMs < startAfterMs) {
+          stats.skipped++;
+          handledSeq = seq;
+        } else {
+          const msg = decodeMessage(buf, hdr.msgStart, hdr.msgEnd, scratch, this.maxLineBytes);
+          if (typeof msg === 'number') {
+            stats.malformed++;
+            this.rateLimitedWarn('junk', { seq, reason: junkReason(msg) }, 'undecodable kernel log record skipped');
+            handledSeq = seq;
+          } else {
+            if (msg.truncated) stats.truncated++;
+            const line: LogLine = msg.truncated
+              ? { source: this.id, seq, time: new Date(timeMs), text: msg.text, truncated: true }
+              : { source: this.id, seq, time: new Date(timeMs), text: msg.text };
+            let ok = true;
+            try {
+              const p = onLine(line);
+              if (p !== undefined) {
+                const handled = await settle(p).finally(() => (wake = undefined));
+                if (!handled) break; // aborted while the handler ran: not handled, re-read next start
+              }
+            } catch (err) {
+              ok = false;
+              stats.errors++;
+              stats.dropped++;
+              this.rateLimitedWarn('handler', { seq, err: errText(err) }, 'line handler failed; line dropped');
+            }
+            if (ok) stats.sent++;
+            handledSeq = seq;
+          }
+        }
+        if (persistable()) checkpoints.saveThrottled(this.ckptName, checkpoint(), clock.now());
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      if (persistable()) checkpoints.save(this.ckptName, checkpoint());
+      try {
+        dev.close();
+      } catch (err) {
+        this.log.warn({ err: errText(err) }, 'closing the kernel log failed');
+      }
+    }
+  }
+
+  private rateLimitedWarn(kind: string, obj: object, msg: string): void {
+    const now = this.opts.clock.now();
+    const last = this.lastLogAt.get(kind);
+    if (last !== undefined && now - last < LOG_EVERY_MS) return;
+    this.lastLogAt.set(kind, now);
+    this.log.warn({ ...obj, stats: { ...this.stats } }, msg);
+  }
+}
+
+/** Wall-clock ms at boot: now minus CLOCK_MONOTONIC (see the file header for why). */
+export function monotonicBootTime(clock: Clock): number {
+  return clock.now() - Number(process.hrtime.bigint()) / 1e6;
+}
+
+function readBootId(log: Logger): string | undefined {
+  try {
+    const id = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    if (id !== '') return id;
+  } catch (err) {
+    log.warn({ err: errText(err) }, 'cannot read the boot id; kmsg position will not be persisted');
+  }
+  return undefined;
+}
+
+function validCheckpoint(v: unknown): KmsgCheckpoint | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { bootId, seq } = v as { bootId?: unknown; seq?: unknown };
+  if (typeof bootId !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+  return { bootId, seq };
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== undefined && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

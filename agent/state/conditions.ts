@@ -1,0 +1,113 @@
+// conditions.ts: the node's condition state for the declared condition types. Conditions start
+// at their defaults (False, default reason and message) or at what the Node already says (adopt),
+// permanent problems set them True (a repeat with the same reason changes nothing, as in NPD), and
+// the nodewarden extension `recoverAfter` takes a condition back to its default after that long
+// without a matching line. Pure: time comes from the injected clock or the caller.
+import type { Clock, Condition, ConditionChange, ConditionSpec, Problem } from '../types';
+
+/** A declared condition type and the rule-file source that declared it. */
+export interface DeclaredCondition extends ConditionSpec {
+  readonly source: string;
+}
+
+interface Entry {
+  spec: DeclaredCondition;
+  cond: Condition;
+  /** Epoch ms of the last matching problem while True (for recoverAfter). */
+  lastMatchAt: number;
+}
+
+export class ConditionState {
+  private entries = new Map<string, Entry>();
+
+  constructor(specs: readonly DeclaredCondition[], private readonly clock: Clock) {
+    const now = new Date(clock.now());
+    for (const spec of specs) {
+      if (this.entries.has(spec.type)) continue; // first declaration wins
+      this.entries.set(spec.type, { spec, cond: defaultCondition(spec, now), lastMatchAt: clock.now() });
+    }
+  }
+
+  /** Conditions read from the Node replace the defaults of the same (declared) types. */
+  adopt(existing: readonly Condition[]): void {
+    const now = this.clock.now();
+    for (const c of existing) {
+      const e = this.entries.get(c.type);
+      if (e === undefined) continue;
+      e.cond = { type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime };
+      // We do not know when the last matching line was; count recoverAfter from now.
+      e.lastMatchAt = now;
+    }
+  }
+
+  /** Applies a problem; returns the change for a permanent problem that changes its condition. */
+  apply(problem: Problem): ConditionChange | undefined {
+    if (problem.kind !== 'permanent' || problem.condition === undefined) return undefined;
+    const e = this.entries.get(problem.condition);
+    if (e === undefined) return undefined;
+    e.lastMatchAt = Math.max(e.lastMatchAt, this.clock.now());
+    const prev = e.cond;
+    if (prev.status === 'True' && prev.reason === problem.reason) return undefined;
+    e.cond = { type: prev.type, status: 'True', reason: problem.reason, message: problem.message, lastTransitionTime: problem.time };
+    return { source: problem.source, condition: e.cond, previous: prev };
+  }
+
+  /** Recovers conditions whose recoverAfter has passed; returns the changes. */
+  tick(nowMs: number = this.clock.now()): ConditionChange[] {
+    const out: ConditionChange[] = [];
+    for (const e of this.entries.values()) {
+      const after = e.spec.recoverAfterMs;
+      if (after === undefined || e.cond.status !== 'True') continue;
+      const due = e.lastMatchAt + after;
+      if (nowMs < due) continue;
+      const prev = e.cond;
+      e.cond = defaultCondition(e.spec, new Date(due));
+      out.push({ source: e.spec.source, condition: e.cond, previous: prev });
+    }
+    return out;
+  }
+
+  /** Epoch ms at which tick() has work, or undefined. */
+  nextDueAt(): number | undefined {
+    let next: number | undefined;
+    for (const e of this.entries.values()) {
+      const after = e.spec.recoverAfterMs;
+      if (after === undefined || e.cond.status !== 'True') continue;
+      const due = e.lastMatchAt + after;
+      if (next === undefined || due < next) next = due;
+    }
+    return next;
+  }
+
+  current(): Condition[] {
+    return [...this.entries.values()].map((e) => e.cond);
+  }
+
+  /** Conditions declared by one source. */
+  currentFor(source: string): Condition[] {
+    return [...this.entries.values()].filter((e) => e.spec.source === source).map((e) => e.cond);
+  }
+
+  /** Hot reload: keep the state of types still declared, add new ones at default, drop others. */
+  replaceSpecs(specs: readonly DeclaredCondition[]): void {
+    const now = this.clock.now();
+    const next = new Map<string, Entry>();
+    for (const spec of specs) {
+      if (next.has(spec.type)) continue;
+      const old = this.entries.get(spec.type);
+      if (old !== undefined) {
+        // A False condition still at its old default takes the new default text.
+        const atDefault = old.cond.status === 'False' && old.cond.reason === old.spec.reason && old.cond.message === old.spec.message;
+        const cond = atDefault ? { ...old.cond, reason: spec.reason, message: spec.message } : old.cond;
+        next.set(spec.type, { spec, cond, lastMatchAt: old.lastMatchAt });
+      } else {
+        next.set(spec.type, { spec, cond: defaultCondition(spec, new Date(now)), lastMatchAt: now });
+      }
+    }
+    this.entries = next;
+  }
+}
+
+function defaultCondition(spec: ConditionSpec, at: Date): Condition {
+  return { type: spec.type, status: 'False', reason: spec.reason, message: spec.message, lastTransitionTime: at };
+}

@@ -1,0 +1,180 @@
+// drop-aggregator.ts: pre-aggregation of packet drops before they become Events. Drops are
+// summed per key (local pod, direction, peer IP, port, protocol, policy, verdict) within a flush
+// window; each flush hands out at most one entry per key, carrying the window's count, gated by
+// a token bucket per pod and one for the whole node. A key refused by a bucket keeps its count
+// and is offered again at the next flush, so every drop ends up in some Event's count. The
+// pending map is bounded: a new key beyond `maxKeys` is refused and counted (`overflow`);
+// the metrics counters upstream still count its drops.
+import type { Direction, Verdict } from '../types';
+
+/** A pod as the drop pipeline knows it. */
+export interface PodInfo {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface DropKeyParts {
+  readonly pod: PodInfo;
+  readonly direction: Direction;
+  readonly peerIp: string;
+  /** "80" for ports, "type 8 code 0" for ICMP, "" when there is neither. */
+  readonly port: string;
+  readonly proto: string;
+  readonly policy: string;
+  readonly verdict: Verdict;
+}
+
+export interface PendingDrop extends DropKeyParts {
+  /** Key within the pod's entries. */
+  readonly key: string;
+  /** Drops since this entry was last handed out. */
+  count: number;
+  first: number;
+  last: number;
+}
+
+export interface BucketSpec {
+  /** Tokens at most (a burst). */
+  readonly burst: number;
+  /** Tokens added per second. */
+  readonly perSecond: number;
+}
+
+export interface DropAggregatorOptions {
+  /** Bound on pending keys (default 2048). */
+  readonly maxKeys?: number;
+  /** Per-pod bucket (default burst 5, 0.1/s: one Event per 10 s per pod sustained). */
+  readonly perPod?: BucketSpec;
+  /** Node-wide bucket (default burst 10, 0.5/s: ≤ 40 writes in a 60 s flood). */
+  readonly perNode?: BucketSpec;
+}
+
+export interface DropAggregatorStats {
+  /** Drops added. */
+  added: number;
+  /** Entries handed out. */
+  emitted: number;
+  /** Entries left pending by a flush because a bucket was empty (summed over flushes). */
+  deferred: number;
+  /** Drops refused because the pending map was full (counted in metrics only). */
+  overflow: number;
+}
+
+class Bucket {
+  private tokens: number;
+  private at: number;
+  constructor(
+    private readonly spec: BucketSpec,
+    now: number,
+  ) {
+    this.tokens = spec.burst;
+    this.at = now;
+  }
+  refill(now: number): void {
+    this.tokens = Math.min(this.spec.burst, this.tokens + (Math.max(0, now - this.at) / 1000) * this.spec.perSecond);
+    this.at = now;
+  }
+  has(): boolean {
+    return this.tokens >= 1;
+  }
+  take(): void {
+    this.tokens -= 1;
+  }
+  full(): boolean {
+    return this.tokens >= this.spec.burst;
+  }
+}
+
+/** Key within one pod's entries (the pod is the outer key). */
+export function dropKey(p: DropKeyParts): string {
+  return `${p.direction === 'sending' ? '>' : '<'}${p.peerIp} ${p.port} ${p.proto} ${p.verdict} ${p.policy}`;
+}
+
+function podKey(pod: PodInfo): string {
+  return pod.uid ?? `${pod.namespace}/${pod.name}`;
+}
+
+export class DropAggregator {
+  readonly stats: DropAggregatorStats = { added: 0, emitted: 0, deferred: 0, overflow: 0 };
+  /** pod key → (drop key → entry); two levels keep the per-drop key short. */
+  private readonly pending = new Map<string, Map<string, PendingDrop>>();
+  private keys = 0;
+  private readonly podBuckets = new Map<string, Bucket>();
+  private readonly nodeBucket: Bucket;
+  private readonly maxKeys: number;
+  private readonly perPod: BucketSpec;
+
+  constructor(now: number, opts: DropAggregatorOptions = {}) {
+    this.maxKeys = opts.maxKeys ?? 2048;
+    this.perPod = opts.perPod ?? { burst: 5, perSecond: 0.1 };
+    this.nodeBucket = new Bucket(opts.perNode ?? { burst: 10, perSecond: 0.5 }, now);
+  }
+
+  /** Keys waiting for a flush. */
+  get size(): number {
+    return this.keys;
+  }
+
+  /** Adds `n` drops for the key at `time` (epoch ms). Returns false if refused (map full). */
+  add(parts: DropKeyParts, time: number, n = 1): boolean {
+    const pk = podKey(parts.pod);
+    let byPod = this.pending.get(pk);
+    const key = dropKey(parts);
+    const hit = byPod?.get(key);
+    if (hit !== undefined) {
+      hit.count += n;
+      if (time > hit.last) hit.last = time;
+      if (time < hit.first) hit.first = time;
+      this.stats.added += n;
+      return true;
+    }
+    if (this.keys >= this.maxKeys) {
+      this.stats.overflow += n;
+      return false;
+    }
+    if (byPod === undefined) {
+      byPod = new Map();
+      this.pending.set(pk, byPod);
+    }
+    byPod.set(key, { ...parts, key, count: n, first: time, last: time });
+    this.keys++;
+    this.stats.added += n;
+    return true;
+  }
+
+  /**
+   * Hands out the entries the buckets allow, oldest keys first; the rest stay pending.
+   * Called once per flush window.
+   */
+  take(now: number): PendingDrop[] {
+    const out: PendingDrop[] = [];
+    this.nodeBucket.refill(now);
+    for (const b of this.podBuckets.values()) b.refill(now);
+    outer: for (const [pk, byPod] of this.pending) {
+      let b = this.podBuckets.get(pk);
+      if (b === undefined) {
+        b = new Bucket(this.perPod, now);
+        this.podBuckets.set(pk, b);
+      }
+      for (const [key, p] of byPod) {
+        if (!this.nodeBucket.has()) break outer;
+        if (!b.has()) break;
+        b.take();
+        this.nodeBucket.take();
+        byPod.delete(key);
+        this.keys--;
+        out.push(p);
+      }
+      if (byPod.size === 0) this.pending.delete(pk);
+    }
+    this.stats.emitted += out.length;
+    this.stats.deferred += this.keys;
+    // Forget full buckets of pods with nothing pending: memory follows the active pods only.
+    if (this.podBuckets.size > this.maxKeys) {
+      for (const [k, b] of this.podBuckets) if (b.full() && !this.pending.has(k)) this.podBuckets.delete(k);
+    }
+    return out;
+  }
+}

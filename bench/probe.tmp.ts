@@ -1,0 +1,20 @@
+import RE2 from 're2';
+import { generateCorpus } from './corpus';
+import { compileGoLayout } from '../agent/engine/go-time';
+import { compileSyslogParser } from '../agent/engine/syslog-line';
+const L = generateCorpus({ lines: 200000, form: 'syslog', seed: 1 });
+function b(name: string, f: (l: string) => unknown) { for (let i = 0; i < 20000; i++) f(L[i]!); const t = process.hrtime.bigint(); for (const l of L) f(l); console.log(name, (Number(process.hrtime.bigint() - t) / L.length).toFixed(0), 'ns'); }
+const gt = compileGoLayout('Jan _2 15:04:05', { now: () => Date.now() });
+b('gotime', (l) => gt(l, 0, 15));
+const buf = Buffer.allocUnsafe(1 << 16);
+b('write', (l) => buf.write(l, 0));
+const P = new RE2('kernel: \\[.*\\] ', 'gu');
+b('P test g', (l) => { const k = buf.write(l, 0); P.lastIndex = 0; return P.test(buf.subarray(0, k)); });
+const P2 = new RE2('kernel: \\[.*\\] ', 'u');
+b('P test nog', (l) => { const k = buf.write(l, 0); return P2.test(buf.subarray(0, k)); });
+const P3 = new RE2('^.*kernel: \\[.*\\] ', 'gu');
+b('P3 anchored', (l) => { const k = buf.write(l, 0); P3.lastIndex = 0; return P3.test(buf.subarray(0, k)); });
+const P4 = new RE2('kernel: \\[.*\\] ', 'yu');
+b('P4 sticky', (l) => { const k = buf.write(l, 0); P4.lastIndex = 0; return P4.test(buf.subarray(0, k)); });
+const parse = compileSyslogParser({ timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' }, { now: () => Date.now(), setTimer: () => () => {} });
+b('parse', (l) => parse(l));

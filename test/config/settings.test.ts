@@ -1,0 +1,75 @@
+// settings.test.ts: the command line and NODEWARDEN_* environment parsing.
+import { describe, expect, it } from 'vitest';
+import { envName, parseSettings, usage } from '../../agent/config/settings';
+
+describe('parseSettings', () => {
+  it('defaults to run with the documented defaults', () => {
+    const r = parseSettings([], {});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const s = r.settings;
+    expect(s.command).toBe('run');
+    expect(s.rules).toEqual(['rules/']);
+    expect(s.stateDir).toBe('/var/lib/nodewarden');
+    expect(s.metricsAddress).toEqual({ host: '127.0.0.1', port: 20257 });
+    expect(s.heartbeatPeriodMs).toBe(300_000);
+    expect(s.kubeconfig).toBeUndefined();
+    expect(s.dropLogs).toEqual([]);
+    expect(s.dropMaxAgeMs).toBe(600_000);
+  });
+
+  it('takes flags over env over defaults', () => {
+    const env = { NODEWARDEN_STATE_DIR: '/env/state', NODEWARDEN_NODE_NAME: 'env-node', NODEWARDEN_RULES: 'a.json,b/' };
+    const r = parseSettings(['run', '--state-dir', '/flag/state', '--heartbeat-period', '90s'], env);
+    expect(r.ok && r.settings.stateDir).toBe('/flag/state');
+    expect(r.ok && r.settings.nodeName).toBe('env-node');
+    expect(r.ok && r.settings.rules).toEqual(['a.json', 'b/']);
+    expect(r.ok && r.settings.heartbeatPeriodMs).toBe(90_000);
+  });
+
+  it('repeats list flags', () => {
+    const r = parseSettings(['run', '--rules', 'x.json', '--rules', 'y.json', '--drop-log', '/var/log/iptables.log'], {});
+    expect(r.ok && r.settings.rules).toEqual(['x.json', 'y.json']);
+    expect(r.ok && r.settings.dropLogs).toEqual(['/var/log/iptables.log']);
+  });
+
+  it('parses check-rules and replay positionals and format', () => {
+    const c = parseSettings(['check-rules', 'a.json', 'dir/'], {});
+    expect(c.ok && c.settings.command).toBe('check-rules');
+    expect(c.ok && c.settings.paths).toEqual(['a.json', 'dir/']);
+    const r = parseSettings(['replay', '--rules', 'r.json', '--format', 'syslog'], {});
+    expect(r.ok && r.settings.format).toBe('syslog');
+  });
+
+  it('parses IPv6 and wildcard metrics addresses', () => {
+    const r = parseSettings(['--metrics-address', '[::1]:9100'], {});
+    expect(r.ok && r.settings.metricsAddress).toEqual({ host: '::1', port: 9100 });
+    const w = parseSettings([], { NODEWARDEN_METRICS_ADDRESS: '0.0.0.0:20257' });
+    expect(w.ok && w.settings.metricsAddress).toEqual({ host: '0.0.0.0', port: 20257 });
+  });
+
+  it('reports every problem at once', () => {
+    const r = parseSettings(['frobnicate', '--heartbeat-period', 'soon', '--metrics-address', 'nope', '--format', 'xml'], {
+      NODEWARDEN_DROP_MAX_AGE: '-5m',
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toHaveLength(5);
+    expect(r.errors.join('\n')).toMatch(/unknown command "frobnicate"/);
+    expect(r.errors.join('\n')).toMatch(/--heartbeat-period/);
+    expect(r.errors.join('\n')).toMatch(/--metrics-address: expected HOST:PORT/);
+    expect(r.errors.join('\n')).toMatch(/--format/);
+    expect(r.errors.join('\n')).toMatch(/--drop-max-age/);
+  });
+
+  it('rejects unknown flags', () => {
+    const r = parseSettings(['run', '--rulez', 'x'], {});
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors[0]).toMatch(/rulez/);
+  });
+
+  it('documents every flag with its env name', () => {
+    expect(envName('metrics-address')).toBe('NODEWARDEN_METRICS_ADDRESS');
+    expect(usage()).toMatch(/--heartbeat-period/);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { compileGoLayout } from '../../agent/engine/go-time';
+
+// Tests run with whatever TZ the machine has; compare against local-time construction.
+const now = new Date(2026, 5, 15, 12, 0, 0).getTime();
+const p = (layout: string) => compileGoLayout(layout, { now: () => now });
+
+describe('go-time', () => {
+  it.each([
+    ['Jan _2 15:04:05', 'Nov 22 03:42:14', new Date(2025, 10, 22, 3, 42, 14).getTime()], // future → previous year
+    ['Jan _2 15:04:05', 'Jun  2 03:42:14', new Date(2026, 5, 2, 3, 42, 14).getTime()],
+    ['Jan _2 15:04:05', 'Jun 12 03:42:14', new Date(2026, 5, 12, 3, 42, 14).getTime()],
+    ['Jan _2 15:04:05', 'jun 12 03:42:14', new Date(2026, 5, 12, 3, 42, 14).getTime()],
+    ['Jan _2 15:04:05', 'Jun 12 03:42:14.250', new Date(2026, 5, 12, 3, 42, 14, 250).getTime()], // Go accepts unannounced fraction
+    ['Jan _2 15:04:05', 'Jun 16 11:00:00', new Date(2026, 5, 16, 11, 0, 0).getTime()], // within a day ahead: this year
+    ['Jan 2 15:04:05', 'Jun 2 03:42:14', new Date(2026, 5, 2, 3, 42, 14).getTime()],
+    ['2006-01-02T15:04:05.999999999-07:00', '2024-03-01T10:20:30.123456789+02:00', Date.UTC(2024, 2, 1, 8, 20, 30, 123)],
+    ['2006-01-02T15:04:05.999999999-07:00', '2024-03-01T10:20:30-05:30', Date.UTC(2024, 2, 1, 15, 50, 30)],
+    ['2006-01-02T15:04:05Z07:00', '2024-03-01T10:20:30Z', Date.UTC(2024, 2, 1, 10, 20, 30)],
+    ['2006-01-02T15:04:05Z07:00', '2024-03-01T10:20:30+01:00', Date.UTC(2024, 2, 1, 9, 20, 30)],
+    ['2006-01-02 15:04:05.000', '2024-03-01 10:20:30.007', new Date(2024, 2, 1, 10, 20, 30, 7).getTime()],
+    ['Mon Jan _2 15:04:05 2006', 'Fri Mar  1 10:20:30 2024', new Date(2024, 2, 1, 10, 20, 30).getTime()],
+    ['Mon Jan _2 15:04:05 MST 2006', 'Fri Mar  1 10:20:30 UTC 2024', Date.UTC(2024, 2, 1, 10, 20, 30)],
+    ['02/01/06 3:04PM', '01/03/24 1:05PM', new Date(2024, 2, 1, 13, 5).getTime()],
+    ['02/01/06 3:04PM', '01/03/24 12:05AM', new Date(2024, 2, 1, 0, 5).getTime()],
+    ['January 2, 2006', 'March 1, 2024', new Date(2024, 2, 1).getTime()],
+    ['2006-01-02T15:04:05-0700', '2024-03-01T10:20:30-0100', Date.UTC(2024, 2, 1, 11, 20, 30)],
+  ])('%s parses %s', (layout, value, want) => {
+    expect(p(layout)(value)).toBe(want);
+  });
+
+  it.each([
+    ['Jan _2 15:04:05', 'Foo 22 03:42:14'],
+    ['Jan _2 15:04:05', 'Nov 22 25:42:14'],
+    ['Jan _2 15:04:05', 'Nov 22 03:42:14 extra'],
+    ['Jan _2 15:04:05', 'Nov 31 03:42:14'], // day out of range
+    ['2006-01-02', '2023-02-29'],
+    ['2006-01-02', '24-02-01'],
+    ['2006-01-02 15:04:05.000', '2024-03-01 10:20:30.07'],
+    ['01/02', '1/02'], // 01 needs two digits
+    ['', 'x'],
+  ])('%s rejects %s', (layout, value) => {
+    expect(p(layout)(value)).toBeUndefined();
+  });
+
+  it('parses a sub-range of a string', () => {
+    const s = 'Jun 12 03:42:14 host kernel: x';
+    expect(p('Jan _2 15:04:05')(s, 0, 15)).toBe(new Date(2026, 5, 12, 3, 42, 14).getTime());
+  });
+
+  it('takes the year from the clock at parse time (year-end rollover)', () => {
+    let t = new Date(2027, 0, 1, 0, 0, 30).getTime();
+    const parse = compileGoLayout('Jan _2 15:04:05', { now: () => t });
+    expect(parse('Dec 31 23:59:59')).toBe(new Date(2026, 11, 31, 23, 59, 59).getTime());
+    expect(parse('Jan  1 00:00:10')).toBe(new Date(2027, 0, 1, 0, 0, 10).getTime());
+    t = new Date(2027, 5, 1).getTime();
+    expect(parse('Feb 29 10:00:00')).toBe(new Date(2027, 2, 1, 10, 0, 0).getTime()); // Go: year 0 is leap, AddDate normalises
+  });
+});

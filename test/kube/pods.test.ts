@@ -1,0 +1,160 @@
+// pods.test.ts: the local pod index (list + watch, 410 relist, backoff) and the remote lookup
+// behind the peer cache, against the fake API server over HTTP through @kubernetes/client-node.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createKubeClient, type KubeClient } from '../../agent/kube/client';
+import { createPodResolver, LocalPodIndex, lookupRemote } from '../../agent/kube/pods';
+import { systemClock } from '../../agent/clock';
+import type { Logger } from '../../agent/types';
+import { FakeApiServer } from '../helpers/fake-apiserver';
+import { FakePods } from '../helpers/fake-apiserver-pods';
+
+const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+let api: FakeApiServer;
+let pods: FakePods;
+let kube: KubeClient;
+let ac: AbortController;
+
+async function until(pred: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+beforeEach(async () => {
+  api = await FakeApiServer.start();
+  pods = new FakePods(api);
+  kube = createKubeClient({ kubeconfig: api.writeKubeconfig(), timeoutMs: 2000 })!;
+  ac = new AbortController();
+  pods.put({ namespace: 'shop', name: 'web-1', node: 'n1', ips: ['10.244.1.5', 'fd00:10:244:1:0:0:0:5'], labels: { app: 'web' } });
+  pods.put({ namespace: 'kube-system', name: 'kube-proxy-x', node: 'n1', ips: ['192.168.0.11'], hostNetwork: true });
+  pods.put({ namespace: 'batch', name: 'job-1', node: 'n1', ips: ['10.244.1.9'], phase: 'Succeeded' });
+  pods.put({ namespace: 'payments', name: 'api-7', node: 'n2', ips: ['10.244.2.9'] });
+  pods.put({ namespace: 'kube-system', name: 'kube-proxy-y', node: 'n2', ips: ['192.168.0.12'], hostNetwork: true });
+});
+afterEach(async () => {
+  ac.abort();
+  await api.close();
+});
+
+function newIndex(): LocalPodIndex {
+  return new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock: systemClock, logger, backoffMs: [20, 100] });
+}
+
+describe('LocalPodIndex', () => {
+  it('lists this node only, indexes every podIP canonically, skips hostNetwork and terminal pods', async () => {
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => idx.hasSynced);
+    expect(idx.localPod('10.244.1.5')).toMatchObject({ namespace: 'shop', name: 'web-1', uid: 'uid-shop-web-1', labels: { app: 'web' } });
+    expect(idx.localPod('fd00:10:244:1::5')?.name).toBe('web-1');
+    expect(idx.localPod('192.168.0.11')).toBeUndefined();
+    expect(idx.isNodeIp('192.168.0.11')).toBe(true);
+    expect(idx.localPod('10.244.1.9')).toBeUndefined();
+    expect(idx.localPod('10.244.2.9')).toBeUndefined();
+    const list = api.requestsTo('GET', /^\/api\/v1\/pods$/).find((r) => r.query.get('watch') === null);
+    expect(list?.query.get('fieldSelector')).toBe('spec.nodeName=n1');
+  });
+
+  it('follows the watch: added, modified (IP change) and deleted pods', async () => {
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => idx.hasSynced && pods.openWatches === 1);
+    const watch = api.requestsTo('GET', /^\/api\/v1\/pods$/).find((r) => r.query.get('watch') === 'true');
+    expect(watch?.query.get('fieldSelector')).toBe('spec.nodeName=n1');
+    expect(watch?.query.get('allowWatchBookmarks')).toBe('true');
+    expect(Number(watch?.query.get('resourceVersion'))).toBeGreaterThan(0);
+    pods.put({ namespace: 'db', name: 'pg-0', node: 'n1', ips: ['10.244.1.6'] });
+    pods.put({ namespace: 'other', name: 'elsewhere', node: 'n2', ips: ['10.244.2.10'] });
+    await until(() => idx.localPod('10.244.1.6') !== undefined);
+    expect(idx.localPod('10.244.2.10')).toBeUndefined();
+    pods.put({ namespace: 'db', name: 'pg-0', node: 'n1', ips: ['10.244.1.7'] });
+    await until(() => idx.localPod('10.244.1.7') !== undefined);
+    expect(idx.localPod('10.244.1.6')).toBeUndefined();
+    pods.remove('db', 'pg-0');
+    await until(() => idx.localPod('10.244.1.7') === undefined);
+    expect(idx.stats.pods).toBe(1);
+  });
+
+  it('re-watches from the last resourceVersion when the server ends the watch', async () => {
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => pods.openWatches === 1);
+    pods.endWatches();
+    await until(() => idx.stats.watches === 2 && pods.openWatches === 1);
+    expect(idx.stats.lists).toBe(1);
+    pods.put({ namespace: 'db', name: 'pg-1', node: 'n1', ips: ['10.244.1.8'] });
+    await until(() => idx.localPod('10.244.1.8') !== undefined);
+  });
+
+  it('relists on 410 Gone and picks up what changed meanwhile', async () => {
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => pods.openWatches === 1);
+    pods.expireWatches();
+    pods.put({ namespace: 'db', name: 'pg-2', node: 'n1', ips: ['10.244.1.20'] });
+    await until(() => idx.stats.gone === 1 && idx.localPod('10.244.1.20') !== undefined);
+    expect(idx.stats.lists).toBe(2);
+    expect(idx.stats.errors).toBe(0);
+  });
+
+  it('backs off and retries when the list fails', async () => {
+    api.failNext(2, { code: 500, match: (r) => r.path === '/api/v1/pods' && r.query.get('watch') === null });
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => idx.hasSynced);
+    expect(idx.stats.errors).toBe(2);
+    expect(idx.stats.lists).toBe(3);
+    expect(idx.localPod('10.244.1.5')?.name).toBe('web-1');
+  });
+
+  it('stops at the signal', async () => {
+    const idx = newIndex();
+    const done = idx.run(ac.signal);
+    await until(() => pods.openWatches === 1);
+    ac.abort();
+    await done;
+    await until(() => pods.openWatches === 0);
+  });
+});
+
+describe('remote lookup behind the peer cache', () => {
+  it('lookupRemote: a pod, a node (hostNetwork pods only), or null', async () => {
+    expect(await lookupRemote(kube.core, '10.244.2.9')).toEqual({
+      kind: 'pod', pod: { namespace: 'payments', name: 'api-7', uid: 'uid-payments-api-7', labels: {} },
+    });
+    expect(await lookupRemote(kube.core, '192.168.0.12')).toEqual({ kind: 'node', name: 'n2' });
+    expect(await lookupRemote(kube.core, '203.0.113.1')).toBeNull();
+    const q = api.requestsTo('GET', /^\/api\/v1\/pods$/).map((r) => r.query.get('fieldSelector'));
+    expect(q).toEqual(['status.podIP=10.244.2.9', 'status.podIP=192.168.0.12', 'status.podIP=203.0.113.1']);
+  });
+
+  it('resolver: local first, node IPs, cached remote answers (positive and negative), coalesced', async () => {
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => idx.hasSynced);
+    const res = createPodResolver({ index: idx, core: kube.core, clock: systemClock, nodeName: 'n1' });
+    const before = api.requests.length;
+    expect(await res.peer('10.244.1.5')).toMatchObject({ kind: 'pod', pod: { name: 'web-1' } });
+    expect(await res.peer('192.168.0.11')).toEqual({ kind: 'node', name: 'n1' });
+    expect(api.requests.length).toBe(before); // both answered locally
+    const many = await Promise.all([1, 2, 3, 4, 5].map(() => res.peer('10.244.2.9')));
+    expect(many.every((p) => p.kind === 'pod' && p.pod.name === 'api-7')).toBe(true);
+    expect(await res.peer('203.0.113.1')).toEqual({ kind: 'unknown' });
+    expect(await res.peer('203.0.113.1')).toEqual({ kind: 'unknown' });
+    expect(await res.peer('10.244.2.9')).toMatchObject({ kind: 'pod' });
+    const lookups = api.requests.slice(before).filter((r) => r.query.get('fieldSelector')?.startsWith('status.podIP='));
+    expect(lookups.map((r) => r.query.get('fieldSelector'))).toEqual(['status.podIP=10.244.2.9', 'status.podIP=203.0.113.1']);
+    expect(res.cache.stats).toMatchObject({ coalesced: 4, negativeHits: 1, hits: 1 });
+    expect(res.localPod('10.244.1.5')?.name).toBe('web-1');
+  });
+
+  it('an API failure is unknown, not an exception', async () => {
+    api.failNext(1, { code: 500 });
+    const idx = newIndex();
+    const res = createPodResolver({ index: idx, core: kube.core, clock: systemClock, nodeName: 'n1' });
+    expect(await res.peer('10.244.2.9')).toEqual({ kind: 'unknown' });
+    expect(res.cache.stats.failures).toBe(1);
+  });
+});

@@ -1,0 +1,136 @@
+// manifests.test.ts: every manifest is valid against the Kubernetes schemas, `kubectl apply -f
+// manifests/` and `kubectl apply -k manifests/` see the same objects in a workable order, and the
+// objects refer to each other consistently.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { schemaErrors, unknownFields } from './k8s-schema';
+import { applyableFiles, findOne, loadAll, manifestsDir } from './load-manifests';
+
+const { base, extras } = loadAll();
+
+describe('manifest schema validation', () => {
+  it('holds the expected objects', () => {
+    expect(base.map((d) => `${d.object.kind}/${d.object.metadata.name}`).sort()).toEqual([
+      'ClusterRole/nodewarden',
+      'ClusterRoleBinding/nodewarden',
+      'ConfigMap/nodewarden-rules',
+      'DaemonSet/nodewarden',
+      'Namespace/nodewarden',
+      'ServiceAccount/nodewarden',
+    ]);
+    expect(extras.map((d) => `${d.object.kind}/${d.object.metadata.name}`)).toEqual(['PodMonitor/nodewarden']);
+  });
+
+  for (const doc of [...base, ...extras]) {
+    it(`${doc.file}: ${doc.object.kind} ${doc.object.metadata.name} is valid`, async () => {
+      expect(await schemaErrors(doc.object)).toEqual([]);
+    });
+  }
+
+  it('the validator rejects what the API server rejects', async () => {
+    const ds = structuredClone(findOne(base, 'DaemonSet')) as Record<string, any>;
+    expect(await schemaErrors(ds)).toEqual([]);
+    const typo = structuredClone(ds);
+    typo.spec.template.spec.tolerations[0].operater = 'Exists';
+    expect((await schemaErrors(typo)).join()).toMatch(/unknown field spec\.template\.spec\.tolerations\[0\]\.operater/);
+    const quantity = structuredClone(ds);
+    quantity.spec.template.spec.containers[0].resources.limits.memory = '100 MiB';
+    expect((await schemaErrors(quantity)).join()).toMatch(/memory/);
+    const noImage = structuredClone(ds);
+    noImage.spec.template.spec.containers = [];
+    noImage.spec.template.spec.containers = undefined;
+    expect((await schemaErrors(noImage)).join()).toMatch(/containers/);
+    const badKind = { ...ds, kind: 'DaemonSett' };
+    expect(await schemaErrors(badKind)).not.toEqual([]);
+    const role = structuredClone(findOne(base, 'ClusterRole')) as Record<string, any>;
+    role.rules[0].verb = ['get'];
+    expect(await schemaErrors(role)).toEqual(['unknown field rules[0].verb (not a field of V1PolicyRule)']);
+    const pm = structuredClone(extras[0]!.object) as Record<string, any>;
+    delete pm.spec.selector;
+    expect((await schemaErrors(pm)).join()).toMatch(/selector/);
+  });
+
+  it('the strict-field check walks arrays and maps', () => {
+    expect(unknownFields({ metadata: { labels: { a: 'b' } }, data: { x: 'y' }, bogus: 1 }, 'V1ConfigMap')).toEqual([
+      'bogus (not a field of V1ConfigMap)',
+    ]);
+  });
+});
+
+describe('kubectl apply -f and -k', () => {
+  it('every file `kubectl apply -f manifests/` reads holds Kubernetes objects (no kustomization.yaml)', () => {
+    const files = applyableFiles(manifestsDir);
+    expect(files.length).toBeGreaterThan(0);
+    expect(files).not.toContain('kustomization.yaml');
+    expect(files).not.toContain('kustomization.yml');
+    for (const d of base) {
+      expect(d.object.apiVersion, d.file).toBeTruthy();
+      expect(d.object.kind, d.file).toBeTruthy();
+    }
+  });
+
+  it('the namespace is applied before the objects in it', () => {
+    const nsIndex = base.findIndex((d) => d.object.kind === 'Namespace');
+    base.forEach((d, i) => {
+      if (d.object.metadata.namespace !== undefined) {
+        expect(d.object.metadata.namespace, d.file).toBe('nodewarden');
+        expect(i, d.file).toBeGreaterThan(nsIndex);
+      }
+    });
+    expect(base.findIndex((d) => d.object.kind === 'ConfigMap')).toBeLessThan(base.findIndex((d) => d.object.kind === 'DaemonSet'));
+  });
+
+  it('the Kustomization lists exactly the files of `apply -f`, so -k and -f deploy the same', () => {
+    const kustomization = parse(readFileSync(join(manifestsDir, 'Kustomization'), 'utf8')) as { kind: string; resources: string[] };
+    expect(kustomization.kind).toBe('Kustomization');
+    expect([...kustomization.resources].sort()).toEqual(applyableFiles(manifestsDir));
+  });
+
+  it('the PodMonitor (needs prometheus-operator CRDs) is outside the default set', () => {
+    expect(applyableFiles(manifestsDir).some((f) => f.includes('monitor'))).toBe(false);
+    expect(readdirSync(join(manifestsDir, 'extras'))).toEqual(['podmonitor.yaml']);
+  });
+});
+
+describe('references between objects', () => {
+  const ds = findOne(base, 'DaemonSet') as any;
+  const pod = ds.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('the DaemonSet runs as the ServiceAccount the ClusterRoleBinding binds to the ClusterRole', () => {
+    const sa = findOne(base, 'ServiceAccount');
+    const binding = findOne(base, 'ClusterRoleBinding') as any;
+    const role = findOne(base, 'ClusterRole');
+    expect(pod.serviceAccountName).toBe(sa.metadata.name);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    expect(ds.metadata.namespace).toBe(sa.metadata.namespace);
+  });
+
+  it('the selector matches the pod labels, and the PodMonitor selects the same pods and port', () => {
+    const labels = ds.spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+    const pm = extras[0]!.object as any;
+    for (const [k, v] of Object.entries(pm.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+    expect(pm.spec.namespaceSelector.matchNames).toEqual([ds.metadata.namespace]);
+    expect(pm.spec.podMetricsEndpoints.map((e: any) => e.port)).toEqual(['metrics']);
+    expect(container.ports.map((p: any) => p.name)).toContain('metrics');
+  });
+
+  it('the rules volume is the generated ConfigMap, mounted where NODEWARDEN_RULES points', () => {
+    const cm = findOne(base, 'ConfigMap');
+    const volume = pod.volumes.find((v: any) => v.configMap);
+    expect(volume.configMap.name).toBe(cm.metadata.name);
+    const mount = container.volumeMounts.find((m: any) => m.name === volume.name);
+    const rulesEnv = container.env.find((e: any) => e.name === 'NODEWARDEN_RULES');
+    expect(rulesEnv.value).toBe(mount.mountPath);
+    expect(mount.subPath).toBeUndefined(); // subPath mounts never see ConfigMap updates
+  });
+
+  it('every mount names a volume and every volume is mounted', () => {
+    const volumes = pod.volumes.map((v: any) => v.name).sort();
+    expect(container.volumeMounts.map((m: any) => m.name).sort()).toEqual(volumes);
+  });
+});

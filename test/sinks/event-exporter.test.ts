@@ -1,0 +1,203 @@
+// event-exporter.test.ts: the Event exporter over real HTTP against the fake API server:
+// fields, counting by PATCH, 409/404 handling, retries, a bounded queue while the API is down,
+// and flush deadlines.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../agent/clock';
+import { createKubeClient } from '../../agent/kube/client';
+import type { KubeClient } from '../../agent/kube/client';
+import { EventAggregator } from '../../agent/state/event-aggregator';
+import { EventExporter, MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../../agent/sinks/event-exporter';
+import type { EventExporterOptions } from '../../agent/sinks/event-exporter';
+import type { Logger, NodeEvent } from '../../agent/types';
+import { FakeApiServer } from '../helpers/fake-apiserver';
+
+const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+const fast = { baseMs: 20, capMs: 200 };
+const T = new Date('2026-02-01T08:00:00Z');
+
+async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function ev(over: Partial<NodeEvent> = {}): NodeEvent {
+  return { involved: { kind: 'Node', name: 'n1' }, type: 'Warning', reason: 'OOMKilling', message: 'Out of memory: Killed process 42', component: 'kernel-monitor', time: T, ...over };
+}
+
+describe('capMessage', () => {
+  it('caps at 1 KiB with a marker, on a character boundary, and keeps format directives literal', () => {
+    expect(capMessage('%s %d %n')).toEqual({ text: '%s %d %n', truncated: false });
+    const long = capMessage('x'.repeat(5000));
+    expect(Buffer.byteLength(long.text)).toBe(MESSAGE_LIMIT_BYTES);
+    expect(long.text.endsWith(TRUNCATION_MARKER)).toBe(true);
+    const multi = capMessage('é'.repeat(1000));
+    expect(Buffer.byteLength(multi.text)).toBeLessThanOrEqual(MESSAGE_LIMIT_BYTES);
+    expect(multi.text).not.toContain('\uFFFD');
+    expect(capMessage('a'.repeat(MESSAGE_LIMIT_BYTES)).truncated).toBe(false);
+  });
+});
+
+describe('EventExporter over HTTP', () => {
+  let server: FakeApiServer;
+  let kube: KubeClient;
+  let ex: EventExporter;
+  const make = (over: Partial<EventExporterOptions> = {}): EventExporter =>
+    new EventExporter({ api: kube.events, nodes: kube.nodes, nodeName: 'n1', clock: systemClock, logger, backoff: fast, ...over });
+
+  beforeEach(async () => {
+    server = await FakeApiServer.start();
+    server.addNode('n1');
+    kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 100 })!;
+  });
+  afterEach(async () => {
+    ex?.stop();
+    await server.close();
+  });
+
+  it('creates a Node event with the issue\'s fields, then PATCHes count and lastTimestamp for repeats', async () => {
+    ex = make();
+    ex.onEvent(ev());
+    await waitFor(() => ex.counters.sent === 1);
+    const [e] = server.listEvents('involvedObject.kind=Node,involvedObject.name=n1');
+    expect(e).toMatchObject({
+      metadata: { namespace: 'default' },
+      involvedObject: { apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'uid-n1' },
+      type: 'Warning', reason: 'OOMKilling', message: 'Out of memory: Killed process 42',
+      source: { component: 'kernel-monitor', host: 'n1' }, count: 1,
+      firstTimestamp: '2026-02-01T08:00:00.000Z', lastTimestamp: '2026-02-01T08:00:00.000Z',
+      reportingComponent: 'nodewarden', reportingInstance: 'n1',
+    });
+    expect(e!.metadata.name).toMatch(/^n1\.[0-9a-f]+$/);
+    ex.onEvent(ev({ time: new Date(T.getTime() + 30_000) }));
+    ex.onEvent(ev({ time: new Date(T.getTime() + 60_000) }));
+    await waitFor(() => server.listEvents()[0]!.count === 3);
+    expect(server.listEvents()).toHaveLength(1);
+    expect(server.listEvents()[0]).toMatchObject({ lastTimestamp: '2026-02-01T08:01:00Z', firstTimestamp: '2026-02-01T08:00:00.000Z' });
+    const patches = server.requestsTo('PATCH', /\/events\//);
+    expect(patches.length).toBeGreaterThanOrEqual(1);
+    expect(patches.every((p) => p.contentType === 'application/strategic-merge-patch+json')).toBe(true);
+    expect(server.requestsTo('GET', /\/nodes\/n1$/)).toHaveLength(1); // uid fetched once
+  });
+
+  it('puts Pod events in the Pod\'s namespace', async () => {
+    ex = make();
+    ex.onEvent(ev({ involved: { kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid' }, reason: 'PacketDrop', component: 'nodewarden' }));
+    await waitFor(() => ex.counters.sent === 1);
+    expect(server.listEvents('metadata.namespace=shop')[0]).toMatchObject({
+      involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid' },
+    });
+  });
+
+  it('API down for a while (refused, then hanging): queue bounded, then delivered with the right counts', async () => {
+    ex = make({ queueSize: 50 });
+    await server.refuse();
+    for (let i = 0; i < 20; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
+    // 200 different objects (pods) so neither counting nor the spam filter merges them.
+    for (let i = 0; i < 200; i++) ex.onEvent(ev({ involved: { kind: 'Pod', namespace: 'ns', name: `p${i}` }, reason: 'PacketDrop' }));
+    expect(ex.queued()).toBe(50);
+    expect(ex.counters.queueFull).toBe(200 - 49);
+    await waitFor(() => ex.counters.retries >= 3);
+    await server.accept();
+    server.setHang(true);
+    for (let i = 20; i < 25; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
+    const r0 = ex.counters.retries;
+    await waitFor(() => ex.counters.retries >= r0 + 2);
+    expect(ex.queued()).toBe(50);
+    server.setHang(false);
+    const recovered = Date.now();
+    await waitFor(() => ex.queued() === 0);
+    expect(Date.now() - recovered).toBeLessThan(fast.capMs + 100 + 50 * 50);
+    const nodeEvents = server.listEvents('involvedObject.kind=Node');
+    expect(nodeEvents).toHaveLength(1);
+    expect(nodeEvents[0]).toMatchObject({ count: 25, lastTimestamp: '2026-02-01T08:00:24.000Z' });
+    expect(server.listEvents('involvedObject.kind=Pod')).toHaveLength(49);
+    expect(ex.counters).toMatchObject({ sent: 50, dropped: 151, rejected: 0 });
+  });
+
+  it('suppressed events are counted and carried in the next event that gets through', async () => {
+    let now = T.getTime();
+    const clock = { now: () => now, setTimer: systemClock.setTimer };
+    const aggregator = new EventAggregator(clock, { host: 'n1', burst: 1, refillIntervalMs: 60_000 });
+    ex = make({ aggregator, clock });
+    ex.onEvent(ev());
+    await waitFor(() => ex.counters.sent === 1);
+    ex.onEvent(ev());
+    ex.onEvent(ev());
+    expect(ex.counters.suppressed).toBe(2);
+    now += 60_000;
+    ex.onEvent(ev());
+    await waitFor(() => server.listEvents()[0]!.count === 4);
+  });
+
+  it('429 with Retry-After is honoured; 500 and 503 are retried', async () => {
+    ex = make();
+    server.failNext(1, { code: 503, match: (r) => r.method === 'POST' });
+    server.failNext(1, { code: 500, match: (r) => r.method === 'POST' });
+    server.failNext(1, { code: 429, retryAfterSec: 1, match: (r) => r.method === 'POST' });
+    const start = Date.now();
+    ex.onEvent(ev());
+    await waitFor(() => ex.counters.sent === 1, 5000);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(1000);
+    expect(server.requestsTo('POST', /events$/)).toHaveLength(4);
+    expect(ex.counters.retries).toBe(3);
+  });
+
+  it('409 on create (an earlier create whose answer was lost) patches the existing Event', async () => {
+    ex = make();
+    let lost = false;
+    server.failNext(1, {
+      code: 504,
+      match: (r) => {
+        if (r.method !== 'POST' || lost) return false;
+        lost = true; // the server stored it, but the answer never arrived
+        const body = r.body as { metadata: { name: string } };
+        server.events.set(`default/${body.metadata.name}`, { ...body, metadata: { ...body.metadata, namespace: 'default', resourceVersion: '1' } });
+        return true;
+      },
+    });
+    ex.onEvent(ev());
+    ex.onEvent(ev());
+    await waitFor(() => ex.queued() === 0 && ex.counters.sent >= 1);
+    expect(server.listEvents()).toHaveLength(1);
+    expect(server.listEvents()[0]!.count).toBe(2);
+    expect(server.requests.some((r) => r.method === 'POST')).toBe(true);
+    expect(ex.counters.rejected).toBe(0);
+  });
+
+  it('404 on patch (Event expired) creates it again with the full count', async () => {
+    ex = make();
+    ex.onEvent(ev());
+    await waitFor(() => ex.counters.sent === 1);
+    server.events.clear(); // the API server's TTL removed it
+    ex.onEvent(ev());
+    await waitFor(() => ex.counters.sent === 2);
+    expect(server.listEvents()).toHaveLength(1);
+    expect(server.listEvents()[0]!.count).toBe(2);
+    expect(server.requestsTo('PATCH', /events/).length).toBe(1);
+  });
+
+  it('drops and counts what the API rejects for good (422)', async () => {
+    ex = make({ namespace: 'kube-system' });
+    ex.onEvent(ev());
+    await waitFor(() => ex.counters.rejected === 1);
+    expect(ex.counters).toMatchObject({ dropped: 1, sent: 0 });
+    expect(ex.queued()).toBe(0);
+  });
+
+  it('flush delivers what is queued, and returns by its deadline when the API hangs', async () => {
+    ex = make();
+    server.setHang(true);
+    ex.onEvent(ev());
+    const t = Date.now();
+    await ex.flush(Date.now() + 300);
+    expect(Date.now() - t).toBeLessThan(500);
+    expect(ex.queued()).toBe(1);
+    server.setHang(false);
+    await ex.flush(Date.now() + 2000);
+    expect(ex.queued()).toBe(0);
+    expect(server.listEvents()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,116 @@
+// http-server.test.ts: /metrics, /healthz (503 on a dead or stalled source) and /conditions over
+// real HTTP on loopback.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpServer } from '../../agent/sinks/http-server';
+import { Metrics } from '../../agent/sinks/metrics';
+import type { Condition, Logger, Source, SourceHealth } from '../../agent/types';
+import { newSourceStats } from '../../agent/types';
+import { FakeClock } from '../helpers/fake-clock';
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+function fakeSource(id: string, health: () => SourceHealth): Source {
+  return { id, stats: newSourceStats(), health, run: async () => {} };
+}
+
+let server: Server | undefined;
+afterEach(() => {
+  server?.close();
+  server = undefined;
+});
+
+async function serve(sources: Source[], conditions: Condition[] = [], clock = new FakeClock()) {
+  const metrics = new Metrics({ processMetrics: false });
+  server = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    metrics,
+    sources: () => sources,
+    conditions: () => conditions,
+    clock,
+    stallTimeoutMs: 60_000,
+    logger: quiet,
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base, metrics, clock };
+}
+
+describe('http server', () => {
+  it('is healthy while every source is alive and polling', async () => {
+    const clock = new FakeClock();
+    const { base } = await serve([fakeSource('kmsg', () => ({ alive: true, lastPollAt: clock.now() }))], [], clock);
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+  });
+
+  it('fails /healthz with 503 when a source died', async () => {
+    const clock = new FakeClock();
+    const { base } = await serve(
+      [fakeSource('kmsg', () => ({ alive: false, lastPollAt: clock.now(), lastError: 'EACCES: /dev/kmsg' }))],
+      [],
+      clock,
+    );
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { sources: unknown[] };
+    expect(body.sources[0]).toMatchObject({ id: 'kmsg', ok: false, lastError: 'EACCES: /dev/kmsg' });
+  });
+
+  it('fails /healthz with 503 when a source stalled', async () => {
+    const clock = new FakeClock();
+    const polled = clock.now();
+    const { base } = await serve([fakeSource('/var/log/kern.log', () => ({ alive: true, lastPollAt: polled }))], [], clock);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    clock.advance(60_001);
+    expect((await fetch(`${base}/healthz`)).status).toBe(503);
+  });
+
+  it('serves conditions as JSON', async () => {
+    const t = new Date('2026-01-01T00:00:00Z');
+    const cond: Condition = { type: 'KernelDeadlock', status: 'False', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock', lastTransitionTime: t };
+    const { base } = await serve([], [cond]);
+    const body = await (await fetch(`${base}/conditions`)).json();
+    expect(body).toEqual([{ ...cond, lastTransitionTime: t.toISOString() }]);
+  });
+
+  it('serves NPD problem metrics and component counters', async () => {
+    const { base, metrics } = await serve([]);
+    const counters = { received: 7, sent: 3, dropped: 1, errors: 0, lost: 2 };
+    metrics.registerComponent('source', 'kmsg', counters);
+    metrics.onProblem({ kind: 'temporary', source: 'kernel-monitor', reason: 'OOMKilling', message: 'x', time: new Date() });
+    metrics.onConditionChange({
+      source: 'kernel-monitor',
+      condition: { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'm', lastTransitionTime: new Date() },
+      previous: { type: 'KernelDeadlock', status: 'False', reason: 'KernelHasNoDeadlock', message: 'm', lastTransitionTime: new Date() },
+    });
+    let text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/problem_counter\{reason="OOMKilling"\} 1/);
+    expect(text).toMatch(/problem_gauge\{type="KernelDeadlock",reason="DockerHung"\} 1/);
+    expect(text).toMatch(/problem_gauge\{type="KernelDeadlock",reason="KernelHasNoDeadlock"\} 0/);
+    expect(text).toMatch(/nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} 7/);
+    expect(text).toMatch(/nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} 2/);
+    counters.received = 10;
+    text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} 10/);
+  });
+
+  it('exports packet drops without IP or pod labels', async () => {
+    const { base, metrics } = await serve([]);
+    const series = { labels: { direction: 'sending', namespace: 'team-a', proto: 'tcp', verdict: 'drop' }, value: 5 };
+    metrics.registerPacketDrops(() => [series]);
+    let text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/packet_drops_total\{direction="sending",namespace="team-a",proto="tcp",verdict="drop"\} 5/);
+    series.value = 8;
+    text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/packet_drops_total\{direction="sending",namespace="team-a",proto="tcp",verdict="drop"\} 8/);
+  });
+
+  it('rejects writes and unknown paths', async () => {
+    const { base } = await serve([]);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,329 @@
+// file.test.ts: FileSource on real files in a temp dir: the four rotation ways with 3,000
+// numbered lines (loss and duplicates asserted), partial lines, the length cap, junk, restarts
+// from the checkpoint (plain, after a rename while stopped, after copytruncate while stopped),
+// startAtEnd, read errors and prompt shutdown.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LineAssembler } from '../../agent/sources/file-lines';
+import { follow } from '../fixtures/files/follow-harness';
+import { lineText, runWriter, tally } from '../fixtures/files/rotating-writer';
+
+let dir: string;
+let log: string;
+let state: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-file-'));
+  log = path.join(dir, 'kern.log');
+  state = path.join(dir, 'state');
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const texts = (f: { lines: { text: string }[] }): string[] => f.lines.map((l) => l.text);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, maxMs = 5000): Promise<void> {
+  const end = Date.now() + maxMs;
+  while (!cond() && Date.now() < end) await sleep(10);
+}
+function writeLines(file: string, from: number, to: number): void {
+  let s = '';
+  for (let i = from; i <= to; i++) s += lineText(i) + '\n';
+  fs.appendFileSync(file, s);
+}
+
+describe('FileSource rotation (3,000 lines, rotated at 1,000 and 2,000)', () => {
+  it('rename + create: 0 lost, 0 duplicates', async () => {
+    fs.writeFileSync(log, '');
+    const f = follow(log, state);
+    await runWriter({ path: log, mode: 'rename-create' });
+    await f.stopWhen(3000);
+    const t = tally(texts(f), 3000);
+    expect(t.lost).toEqual([]);
+    expect(t.duplicates).toEqual([]);
+    expect(t.foreign).toBe(0);
+    expect(f.source.stats.rotations).toBe(2);
+    expect(f.source.stats.sent).toBe(3000);
+  });
+
+  it('rename with a delayed reopen (writer keeps the renamed file 200 ms): 0 lost, 0 duplicates', async () => {
+    fs.writeFileSync(log, '');
+    const f = follow(log, state);
+    await runWriter({ path: log, mode: 'rename-delayed', delayMs: 200 });
+    await f.stopWhen(3000);
+    const t = tally(texts(f), 3000);
+    expect(t.lost).toEqual([]);
+    expect(t.duplicates).toEqual([]);
+    expect(f.source.stats.rotations).toBe(2);
+  });
+
+  it('rename with a 600 ms delayed reopen and the default 250 ms poll: 0 lost, 0 duplicates', async () => {
+    fs.writeFileSync(log, '');
+    const f = follow(log, state, { pollIntervalMs: 250 });
+    await runWriter({ path: log, mode: 'rename-delayed', delayMs: 600 });
+    await f.stopWhen(3000);
+    const t = tally(texts(f), 3000);
+    expect(t.lost).toEqual([]);
+    expect(t.duplicates).toEqual([]);
+  });
+
+  it('create-after-start: waits (alive) for the file, then 0 lost, 0 duplicates across rotations', async () => {
+    const f = follow(log, state);
+    await sleep(150);
+    expect(f.source.health().alive).toBe(true);
+    expect(f.source.health().state).toBe('waiting');
+    expect(f.source.health().lastPollAt).toBeGreaterThan(Date.now() - 1000);
+    await runWriter({ path: log, mode: 'rename-create', createAfterMs: 300 });
+    await f.stopWhen(3000);
+    const t = tally(texts(f), 3000);
+    expect(t.lost).toEqual([]);
+    expect(t.duplicates).toEqual([]);
+  });
+
+  it('copytruncate: loses only lines written between copy and truncate, 0 duplicates', async () => {
+    fs.writeFileSync(log, '');
+    const f = follow(log, state);
+    const w = await runWriter({ path: log, mode: 'copytruncate', windowLines: 5 });
+    await f.stopWhen(3000 - w.window.size);
+    const t = tally(texts(f), 3000);
+    expect(t.duplicates).toEqual([]);
+    expect(t.lost.length).toBeLessThanOrEqual(w.window.size);
+    for (const n of t.lost) expect(w.window.has(n)).toBe(true);
+    expect(f.source.stats.truncations).toBe(2);
+  });
+
+  it('copytruncate with a slow reader (600 ms poll): the unread part comes from the copy', async () => {
+    fs.writeFileSync(log, '');
+    const f = follow(log, state, { pollIntervalMs: 600 });
+    const w = await runWriter({ path: log, mode: 'copytruncate', windowLines: 5 });
+    await f.stopWhen(3000 - w.window.size);
+    const t = tally(texts(f), 3000);
+    expect(t.duplicates).toEqual([]);
+    for (const n of t.lost) expect(w.window.has(n)).toBe(true);
+    expect(f.source.stats.copiesRecovered).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('FileSource lines', () => {
+  it('holds a partial last line until its newline arrives; strips \\r; seq is the offset past the line', async () => {
+    fs.writeFileSync(log, 'first\r\nsec');
+    const f = follow(log, state);
+    await until(() => f.lines.length >= 1);
+    await sleep(200); // several polls
+    expect(texts(f)).toEqual(['first']);
+    expect(f.lines[0]?.seq).toBe(7);
+    fs.appendFileSync(log, 'ond\n');
+    await until(() => f.lines.length >= 2);
+    await f.stop();
+    expect(texts(f)).toEqual(['first', 'second']);
+    expect(f.lines[1]?.seq).toBe(14);
+    expect(f.lines[1]?.source).toBe(log);
+  });
+
+  it('emits the unterminated last line of a rotated file when it switches', async () => {
+    fs.writeFileSync(log, 'a\nb-unterminated');
+    const f = follow(log, state, { rotateGraceMs: 200 });
+    await until(() => f.lines.length >= 1);
+    fs.renameSync(log, `${log}.1`);
+    fs.writeFileSync(log, 'c\n');
+    await until(() => f.lines.length >= 3);
+    await f.stop();
+    expect(texts(f)).toEqual(['a', 'b-unterminated', 'c']);
+  });
+
+  it('cuts a 1 MiB line at the cap, counts it, and goes on', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    fs.writeFileSync(log, `before\n${big}\nafter\n`);
+    const f = follow(log, state, { maxLineBytes: 16 * 1024, readChunkBytes: 64 * 1024 });
+    await until(() => f.lines.length >= 3);
+    await f.stop();
+    expect(texts(f).map((t) => t.length)).toEqual([6, 16 * 1024, 5]);
+    expect(f.lines[1]?.truncated).toBe(true);
+    expect(f.lines[0]?.truncated).toBeUndefined();
+    expect(f.source.stats.truncated).toBe(1);
+  });
+
+  it('a 1 MiB line arriving in pieces is never held beyond the cap', () => {
+    const a = new LineAssembler(16 * 1024 + 4);
+    const piece = Buffer.alloc(64 * 1024, 0x61);
+    for (let i = 0; i < 16; i++) {
+      a.append(piece, 0, piece.length);
+      expect(a.heldBytes).toBeLessThanOrEqual(16 * 1024 + 4);
+    }
+    expect(a.pendingBytes).toBe(1024 * 1024);
+    const tail = Buffer.from('zz\n');
+    const line = a.finish(tail, 0, 2);
+    expect(line.end - line.start).toBe(16 * 1024 + 4);
+    expect(a.pendingBytes).toBe(0);
+  });
+
+  it('counts and skips 100k junk lines (empty, binary, invalid UTF-8) without stalling', async () => {
+    const parts: Buffer[] = [];
+    let good = 0;
+    for (let i = 0; i < 100_000; i++) {
+      switch (i % 5) {
+        case 0:
+          parts.push(Buffer.from('\n'));
+          break;
+        case 1:
+          parts.push(Buffer.from([0x00, 0x01, 0x02, 0x41, 0x0a]));
+          break;
+        case 2:
+          parts.push(Buffer.from([0x66, 0xc3, 0x28, 0xff, 0x0a]));
+          break;
+        case 3:
+          parts.push(Buffer.from('   \t\n'));
+          break;
+        default:
+          parts.push(Buffer.from(`good ${i} ünïcode\n`));
+          good++;
+      }
+    }
+    fs.writeFileSync(log, Buffer.concat(parts));
+    const f = follow(log, state);
+    await until(() => f.source.stats.received >= 100_000, 15_000);
+    await f.stop();
+    expect(f.source.stats.received).toBe(100_000);
+    expect(f.source.stats.malformed).toBe(100_000 - good);
+    expect(f.lines.length).toBe(good);
+    expect(f.lines.every((l) => l.text.startsWith('good ') && l.text.endsWith('ünïcode'))).toBe(true);
+  });
+});
+
+describe('FileSource checkpoints and restarts', () => {
+  it('resumes from the checkpoint without re-delivery', async () => {
+    writeLines(log, 1, 100);
+    const a = follow(log, state);
+    await until(() => a.lines.length >= 100);
+    await a.stop();
+    writeLines(log, 101, 200);
+    const b = follow(log, state);
+    await b.stopWhen(100, 600);
+    expect(tally(texts(a), 100)).toEqual({ lost: [], duplicates: [], foreign: 0 });
+    expect(b.lines[0]?.text).toBe(lineText(101));
+    expect(b.lines.length).toBe(100);
+  });
+
+  it('after a rename while stopped, drains the rotated file from the offset, then the new file', async () => {
+    writeLines(log, 1, 100);
+    const a = follow(log, state);
+    await until(() => a.lines.length >= 100);
+    await a.stop();
+    writeLines(log, 101, 150);
+    fs.appendFileSync(log, lineText(151)); // unterminated last line of the rotated file
+    fs.renameSync(log, `${log}-20260101`);
+    writeLines(log, 152, 200);
+    const b = follow(log, state, { rotateGraceMs: 200 });
+    await b.stopWhen(100, 1500);
+    const all = [...texts(a), ...texts(b)];
+    expect(tally(all, 200)).toEqual({ lost: [], duplicates: [], foreign: 0 });
+    expect(b.lines[0]?.text).toBe(lineText(101));
+    expect(b.source.stats.rotations).toBe(1);
+  });
+
+  it('after copytruncate while stopped, reads the rest from the copy, then the file from 0', async () => {
+    writeLines(log, 1, 100);
+    const a = follow(log, state);
+    await until(() => a.lines.length >= 100);
+    await a.stop();
+    writeLines(log, 101, 150);
+    fs.copyFileSync(log, `${log}.1`);
+    fs.truncateSync(log, 0);
+    writeLines(log, 151, 160);
+    const b = follow(log, state);
+    await b.stopWhen(60, 800);
+    expect(tally([...texts(a), ...texts(b)], 160)).toEqual({ lost: [], duplicates: [], foreign: 0 });
+    expect(b.source.stats.copiesRecovered).toBe(1);
+  });
+
+  it('a new file with the checkpointed inode number but other content is read from the start', async () => {
+    writeLines(log, 1, 100);
+    const a = follow(log, state);
+    await until(() => a.lines.length >= 100);
+    await a.stop();
+    // Rewrite in place (same inode), longer than the old offset: the fingerprint tells.
+    const fd = fs.openSync(log, 'r+');
+    fs.ftruncateSync(fd, 0);
+    let s = '';
+    for (let i = 1; i <= 200; i++) s += `other ${String(i).padStart(6, '0')} ${'y'.repeat(40)}\n`;
+    fs.writeSync(fd, s, 0);
+    fs.closeSync(fd);
+    const b = follow(log, state);
+    await b.stopWhen(200, 600);
+    expect(b.lines.length).toBe(200);
+    expect(b.lines[0]?.text.startsWith('other 000001')).toBe(true);
+  });
+
+  it('startAtEnd skips existing content (and an unfinished last line) when there is no checkpoint', async () => {
+    writeLines(log, 1, 10);
+    fs.appendFileSync(log, 'half');
+    const f = follow(log, state, { startAtEnd: true });
+    await sleep(150);
+    fs.appendFileSync(log, ' line\n');
+    writeLines(log, 11, 12);
+    await f.stopWhen(2, 500);
+    expect(texts(f)).toEqual([lineText(11), lineText(12)]);
+  });
+
+  it('a checkpoint is written while running (throttled) and on shutdown', async () => {
+    writeLines(log, 1, 10);
+    const f = follow(log, state);
+    await until(() => f.lines.length >= 10);
+    await sleep(100);
+    const files = fs.readdirSync(state);
+    expect(files.length).toBe(1);
+    await f.stop();
+    const doc = JSON.parse(fs.readFileSync(path.join(state, files[0] as string), 'utf8')) as {
+      value: { offset: number; ino: string };
+    };
+    expect(doc.value.offset).toBe(fs.statSync(log).size);
+    expect(doc.value.ino).toBe(String(fs.statSync(log, { bigint: true }).ino));
+  });
+});
+
+describe('FileSource errors and shutdown', () => {
+  it('a read error is counted and logged, not fatal', async () => {
+    fs.mkdirSync(log); // open() works on a directory, read() fails with EISDIR
+    const f = follow(log, state);
+    await until(() => f.source.stats.errors >= 2);
+    expect(f.source.health().alive).toBe(true);
+    expect(f.source.health().lastError).toMatch(/EISDIR/);
+    await f.stop();
+  });
+
+  it('stops within one poll when the signal aborts, and run() resolves', async () => {
+    const f = follow(log, state, { pollIntervalMs: 5000 });
+    await sleep(100);
+    const t0 = Date.now();
+    await f.stop();
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(f.source.health().state).toBe('stopped');
+  });
+
+  it('awaits the handler (backpressure): no line is handed on before the previous one settled', async () => {
+    writeLines(log, 1, 50);
+    const { CheckpointStore } = await import('../../agent/sources/checkpoint');
+    const { FileSource } = await import('../../agent/sources/file');
+    const { systemClock } = await import('../../agent/clock');
+    const { quietLogger } = await import('../fixtures/files/follow-harness');
+    const src = new FileSource({ path: log, checkpoints: new CheckpointStore(state, quietLogger), clock: systemClock, logger: quietLogger, pollIntervalMs: 20 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let n = 0;
+    const ac = new AbortController();
+    const done = src.run(async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await sleep(1);
+      inFlight--;
+      n++;
+    }, ac.signal);
+    await until(() => n >= 50);
+    ac.abort();
+    await done;
+    expect(n).toBe(50);
+    expect(maxInFlight).toBe(1);
+  });
+});

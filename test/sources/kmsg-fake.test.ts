@@ -1,0 +1,273 @@
+// kmsg-fake.test.ts: KmsgSource against a scripted fake device, for the cases the real
+// /dev/kmsg cannot be made to produce on demand: exact sequence-gap arithmetic after EPIPE and
+// EINVAL, checkpoint ahead of the kernel, open failure, handler failures, counter invariants.
+// (test/sources/kmsg.test.ts covers the same paths against the real /dev/kmsg.)
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../agent/clock';
+import { CheckpointStore } from '../../agent/sources/checkpoint';
+import { KmsgSource, type KmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
+import type { Logger, LogLine } from '../../agent/types';
+
+const quiet: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => quiet,
+};
+
+type Step = string | 'EPIPE' | 'EINVAL' | 'EIO';
+class FakeDevice implements KmsgDevice {
+  closed = false;
+  private readonly steps: Step[];
+  private next = 0;
+  constructor(steps: Step[]) {
+    this.steps = [...steps];
+  }
+  read(buf: Buffer): number {
+    const s = this.steps[this.next];
+    if (s !== undefined) this.next++;
+    if (s === undefined) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable'), { code: 'EAGAIN' });
+    if (s === 'EPIPE' || s === 'EINVAL' || s === 'EIO') throw Object.assign(new Error(s), { code: s });
+    return buf.write(s, 'latin1');
+  }
+  close(): void {
+    this.closed = true;
+  }
+  push(...more: Step[]): void {
+    this.steps.push(...more);
+  }
+  get drained(): boolean {
+    return this.next >= this.steps.length;
+  }
+}
+const rec = (seq: number, msg = `m${seq}`, usec = seq * 1000): string => `6,${seq},${usec},-;${msg}\n`;
+const seqs = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => rec(from + i));
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-kmsg-fake-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function runUntilDrained(
+  dev: FakeDevice,
+  extra: Partial<KmsgSourceOptions> = {},
+  handler?: (l: LogLine) => void | Promise<void>,
+): Promise<{ src: KmsgSource; lines: LogLine[]; store: CheckpointStore }> {
+  const store = new CheckpointStore(dir, quiet);
+  const src = new KmsgSource({
+    checkpoints: store,
+    clock: systemClock,
+    logger: quiet,
+    pollIntervalMs: 5,
+    bootTimeMs: 1_000_000,
+    bootId: 'boot-a',
+    openDevice: () => dev,
+    ...extra,
+  });
+  const lines: LogLine[] = [];
+  const ac = new AbortController();
+  const done = src.run(async (l) => {
+    lines.push(l);
+    await handler?.(l);
+  }, ac.signal);
+  while (!dev.drained) await new Promise((r) => setTimeout(r, 2));
+  await new Promise((r) => setTimeout(r, 20));
+  ac.abort();
+  await done;
+  expect(dev.closed).toBe(true);
+  return { src, lines, store };
+}
+
+describe('KmsgSource with a fake device', () => {
+  it('counts exactly the records lost in an EPIPE overrun gap', async () => {
+    const dev = new FakeDevice([...seqs(10, 12), 'EPIPE', ...seqs(20, 22), 'EPIPE', ...seqs(100, 100)]);
+    const { src, lines } = await runUntilDrained(dev);
+    expect(lines.map((l) => l.seq)).toEqual([10, 11, 12, 20, 21, 22, 100]);
+    expect(src.stats.lost).toBe(7 + 77);
+    expect(src.stats.overruns).toBe(2);
+    expect(lines[0]!.time.getTime()).toBe(1_000_000 + 10);
+  });
+
+  it('does not count a record consumed by EINVAL as lost', async () => {
+    const dev = new FakeDevice([rec(1), 'EINVAL', rec(3), 'EINVAL', 'EINVAL', rec(6), rec(9)]);
+    const { src, lines } = await runUntilDrained(dev);
+    expect(lines.map((l) => l.seq)).toEqual([1, 3, 6, 9]);
+    expect(src.stats.lost).toBe(2);
+    expect(src.stats.malformed).toBe(3);
+  });
+
+  it('resumes after a checkpoint of the same boot and counts records that fell out of the ring', async () => {
+    new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 50 });
+    const dev = new FakeDevice(seqs(55, 60));
+    const { src, lines, store } = await runUntilDrained(dev, { startAfterMs: 9e15 });
+    expect(lines.map((l) => l.seq)).toEqual([55, 56, 57, 58, 59, 60]); // startAfterMs ignored when resuming
+    expect(src.stats.lost).toBe(4);
+    expect(store.load('kmsg')).toEqual({ bootId: 'boot-a', seq: 60 });
+  });
+
+  it('skips records at or before the checkpoint without counting them lost', async () => {
+    new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 50 });
+    const { src, lines } = await runUntilDrained(new FakeDevice(seqs(40, 53)));
+    expect(lines.map((l) => l.seq)).toEqual([51, 52, 53]);
+    expect(src.stats).toMatchObject({ lost: 0, skipped: 11, received: 14, sent: 3 });
+  });
+
+  it('ignores a checkpoint of another boot and applies startAfterMs instead', async () => {
+    new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-OLD', seq: 50 });
+    const { src, lines, store } = await runUntilDrained(new FakeDevice(seqs(1, 10)), { startAfterMs: 1_000_000 + 7.5 });
+    expect(lines.map((l) => l.seq)).toEqual([8, 9, 10]);
+    expect(src.stats).toMatchObject({ lost: 0, skipped: 7, sent: 3 });
+    expect(store.load('kmsg')).toEqual({ bootId: 'boot-a', seq: 10 });
+  });
+
+  it('ignores a checkpoint that is ahead of the kernel once it has caught up', async () => {
+    new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 500 });
+    const dev = new FakeDevice(seqs(1, 5));
+    const store = new CheckpointStore(dir, quiet);
+    const src = new KmsgSource({
+      checkpoints: store,
+      clock: systemClock,
+      logger: quiet,
+      pollIntervalMs: 5,
+      bootTimeMs: 0,
+      bootId: 'boot-a',
+      openDevice: () => dev,
+    });
+    const lines: LogLine[] = [];
+    const ac = new AbortController();
+    const done = src.run((l) => void lines.push(l), ac.signal);
+    await new Promise((r) => setTimeout(r, 30));
+    dev.push(...seqs(6, 7));
+    await new Promise((r) => setTimeout(r, 30));
+    ac.abort();
+    await done;
+    expect(lines.map((l) => l.seq)).toEqual([6, 7]);
+    expect(src.stats.lost).toBe(0);
+  });
+
+  it('keeps the counter invariant received = sent + malformed + dropped + skipped', async () => {
+    const dev = new FakeDevice([
+      rec(1, 'too old', 0),
+      'garbage without header\n',
+      rec(2, 'bad \\x00 nul'),
+      rec(3, 'caf\\xe9'),
+      rec(4, ''),
+      rec(5, 'boom'),
+      rec(6, 'x'.repeat(40), 6000),
+      'EINVAL',
+      rec(8),
+    ]);
+    const { src, lines } = await runUntilDrained(dev, { maxLineBytes: 16, startAfterMs: 1_000_000 + 0.5 }, (l) => {
+      if (l.text === 'boom') throw new Error('handler failed');
+    });
+    const s = src.stats;
+    expect(lines.map((l) => l.text)).toEqual(['boom', 'x'.repeat(16), 'm8']);
+    expect(lines[1]!.truncated).toBe(true);
+    expect(s).toMatchObject({ received: 9, sent: 2, malformed: 5, dropped: 1, errors: 1, skipped: 1, truncated: 1 });
+    expect(s.received).toBe(s.sent + s.malformed + s.dropped + s.skipped);
+  });
+
+  it('reports an unopenable device as dead without throwing', async () => {
+    const src = new KmsgSource({
+      path: '/nonexistent/kmsg',
+      checkpoints: new CheckpointStore(dir, quiet),
+      clock: systemClock,
+      logger: quiet,
+    });
+    await src.run(() => {}, new AbortController().signal);
+    const h = src.health();
+    expect(h.alive).toBe(false);
+    expect(h.lastError).toMatch(/cannot open \/nonexistent\/kmsg: ENOENT/);
+  });
+
+  it('marks itself dead after repeated read errors and alive again when reads work', async () => {
+    const dev = new FakeDevice([...Array<Step>(25).fill('EIO')]);
+    const src = new KmsgSource({
+      checkpoints: new CheckpointStore(dir, quiet),
+      clock: systemClock,
+      logger: quiet,
+      pollIntervalMs: 1,
+      bootTimeMs: 0,
+      bootId: 'b',
+      openDevice: () => dev,
+    });
+    const ac = new AbortController();
+    const done = src.run(() => {}, ac.signal);
+    const deadline = Date.now() + 5000;
+    while (src.stats.errors < 22 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    expect(src.health().alive).toBe(false);
+    expect(src.health().lastError).toMatch(/EIO/);
+    while (!dev.drained) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(src.health().alive).toBe(true);
+    ac.abort();
+    await done;
+  });
+
+  it('stops while a handler hangs, without checkpointing the unhandled record', async () => {
+    const dev = new FakeDevice(seqs(1, 3));
+    const store = new CheckpointStore(dir, quiet);
+    const src = new KmsgSource({
+      checkpoints: store,
+      clock: systemClock,
+      logger: quiet,
+      bootTimeMs: 0,
+      bootId: 'boot-a',
+      openDevice: () => dev,
+    });
+    const ac = new AbortController();
+    const done = src.run((l) => (l.seq === 2 ? new Promise<void>(() => {}) : undefined), ac.signal);
+    await new Promise((r) => setTimeout(r, 30));
+    const t0 = performance.now();
+    ac.abort();
+    await done;
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(store.load('kmsg')).toEqual({ bootId: 'boot-a', seq: 1 });
+    expect(dev.closed).toBe(true);
+  });
+
+  it('keeps dictionary lines out of the text (records captured from this machine)', async () => {
+    const text = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'kmsg', 'dictionary.txt'), 'latin1');
+    const recs = text.split(/\n(?! )/).filter((r) => r !== '').map((r) => `${r}\n`);
+    expect(recs.every((r) => r.includes('\n SUBSYSTEM='))).toBe(true);
+    const { lines } = await runUntilDrained(new FakeDevice(recs));
+    expect(lines).toHaveLength(recs.length);
+    expect(lines[0]!.text).toBe('acpi PNP0A08:00: _OSC: OS supports [ExtendedConfig ASPM ClockPM Segments MSI HPX-Type3]');
+    for (const l of lines) expect(l.text).not.toMatch(/SUBSYSTEM|DEVICE=|\n/);
+  });
+
+  it('survives a flood of 120k bad and good records without stalling the event loop', async () => {
+    const junk: Step[] = [
+      'not a header at all\n',
+      '6,x,1,-;m\n',
+      '',
+      `6,SEQ,1,-;${'\\x01'.repeat(10)}\n`,
+      '6,SEQ,1,-;caf\\xe9\n',
+      '6,SEQ,1,-;\n',
+      `6,SEQ,1,-;${'a'.repeat(15_000)}\n`,
+      '6,SEQ,1,-;good line\n',
+    ];
+    const steps: Step[] = [];
+    for (let i = 0; i < 120_000; i++) steps.push((junk[i % junk.length] as string).replace('SEQ', String(i)));
+    const dev = new FakeDevice(steps);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const t0 = performance.now();
+    const { src, lines } = await runUntilDrained(dev, { maxLineBytes: 1024 });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    const per = 120_000 / junk.length;
+    expect(src.stats.received).toBe(120_000);
+    expect(src.stats.malformed).toBe(per * 6);
+    expect(src.stats.truncated).toBe(per);
+    expect(lines).toHaveLength(per * 2);
+    expect(lines.filter((l) => l.truncated && l.text.length === 1024)).toHaveLength(per);
+    // timers kept firing while the source worked through the flood
+    expect(ticks).toBeGreaterThan(Math.floor(ms / 5 / 4));
+  });
+});
