@@ -83,7 +83,8 @@ export class Agent {
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
     metrics.registerComponent('state', 'checkpoints', checkpoints.stats as unknown as Record<string, number>);
 
-    this.sinks.push(metrics, new LogSink(this.log));
+    // recoverAfter: a condition that turns True gets a timer for its recovery check.
+    this.sinks.push(metrics, new LogSink(this.log), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
 
     // Kubernetes: adopt the node's conditions of our types before the detector sets defaults.
     let initialConditions: Condition[] = [];

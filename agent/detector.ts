@@ -104,7 +104,7 @@ export class Detector {
           c.skipped++;
           continue;
         }
-        if (this.opts.applyLookback && t < r.cutoffMs) {
+        if (this.opts.applyLookback && line.backlog === true && t < r.cutoffMs) {
           c.tooOld++;
           continue;
         }
@@ -123,7 +123,7 @@ export class Detector {
           continue;
         }
         if (this.opts.lineTime) this.advanceLineTime(parsed.time.getTime());
-        if (this.opts.applyLookback && parsed.time.getTime() < r.cutoffMs) {
+        if (this.opts.applyLookback && line.backlog === true && parsed.time.getTime() < r.cutoffMs) {
           c.tooOld++;
           continue;
         }

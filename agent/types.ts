@@ -56,6 +56,12 @@ export interface LogLine {
   readonly text: string;
   /** Set when the source cut the line at its length cap. */
   readonly truncated?: boolean;
+  /**
+   * Set on lines from before this run that no checkpoint vouches for (first start, new boot, new
+   * file): consumers apply their lookback to these only. Lines after a checkpoint are never
+   * backlog, so a restart neither re-reports nor skips them, however old they are.
+   */
+  readonly backlog?: boolean;
 }
 
 /** Receives lines from a source. A returned promise is backpressure: the source awaits it. */

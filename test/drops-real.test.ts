@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDropPrefixes, PrefixMatcher, DEFAULT_DROP_PREFIX_SPECS } from '../agent/engine/drop-prefixes';
 import { parsePacketLog } from '../agent/engine/packet-log';
 import { parseSyslogLine } from '../agent/engine/drop-time';
-import type { PacketDrop } from '../agent/types';
+import { DropPipeline, type PodInfo } from '../agent/drops';
+import type { Logger, NodeEvent, PacketDrop } from '../agent/types';
 
 const N = 1 + Math.floor(Math.random() * 250);
 const TAG = String(100000 + Math.floor(Math.random() * 899999));
@@ -229,6 +230,39 @@ describe('real kernel LOG lines from /dev/kmsg', () => {
   it('IPv6 addresses arrive zero-padded and come out canonical', () => {
     expect(captured.some((c) => c.text.includes(`SRC=fd00:0213:${N.toString(16).padStart(4, '0')}:0000:0000:0000:0000:0001`))).toBe(true);
     expect(fromKmsg.some((d) => d.src === A6)).toBe(true);
+  });
+});
+
+describe('real lines through the DropPipeline', () => {
+  it('become PacketDrop events on both local pods, with counts', async () => {
+    const client: PodInfo = { namespace: 'ns-a', name: 'client', uid: 'u-a' };
+    const server: PodInfo = { namespace: 'ns-b', name: 'server', uid: 'u-b' };
+    const local = new Map<string, PodInfo>([[A4, client], [A6, client], [B4, server], [B6, server]]);
+    const events: NodeEvent[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+    const p = new DropPipeline({
+      prefixes: parseDropPrefixes(SPECS).prefixes,
+      clock: { now: () => Date.now(), setTimer: () => () => {} },
+      logger,
+      resolver: {
+        localPod: (ip) => local.get(ip),
+        peer: async (ip) => (local.has(ip) ? { kind: 'pod', pod: local.get(ip)! } : { kind: 'unknown' }),
+      },
+      onEvent: (e) => events.push(e),
+      perNode: { burst: 1000, perSecond: 1000 },
+      perPod: { burst: 1000, perSecond: 1000 },
+    });
+    for (const c of captured) p.handle({ source: 'kmsg', time: new Date(), text: c.text });
+    expect(p.stats.parsed).toBe(captured.length);
+    await p.flushOnce();
+    const msgs = events.map((e) => `${e.involved.kind === 'Pod' ? e.involved.name : ''}: ${e.message}`);
+    expect(msgs).toContain(`client: Packet dropped when sending traffic to ns-b (${B4}) on port 8080/tcp (audit: logged by a non-terminating rule; the packet may have been allowed)`);
+    expect(msgs).toContain(`server: Packet dropped when receiving traffic from ns-a (${A6}) on port 5353/udp`);
+    expect(msgs).toContain(`server: Packet dropped when receiving traffic from ns-a (${A4}) on port 8082/tcp by policy t1 np ns/p1`);
+    expect(msgs).toContain(`client: Packet dropped when receiving traffic from ns-b (${B6}) on icmpv6 type 1 code 4`);
+    expect(events.every((e) => e.reason === 'PacketDrop' && e.type === 'Warning' && e.component === 'nodewarden')).toBe(true);
+    // Every drop is in exactly two events' counts (both ends are local pods).
+    expect(events.reduce((a, e) => a + (e.count ?? 1), 0)).toBe(2 * captured.length);
   });
 });
 

@@ -176,6 +176,128 @@ function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: numbe
 
 const DAY_MS = 86_400_000;
 
+function buildTime(
+  y: number, month: number, day: number, yday: number, hour: number, min: number, sec: number, ms: number,
+  zoneMs: number | undefined, hasYear: boolean,
+): number | undefined {
+  let mo = month < 0 ? 1 : month;
+  let d = day < 0 ? 1 : day;
+  if (yday >= 0) {
+    const leap = isLeap(y) ? 1 : 0;
+    if (yday > 365 + leap) return undefined;
+    let m = 1;
+    while (m < 12 && yday > DAYS_BEFORE[m]! + (m >= 2 ? leap : 0)) m++;
+    const dd = yday - DAYS_BEFORE[m - 1]! - (m > 2 ? leap : 0);
+    if ((month >= 0 && month !== m) || (day >= 0 && day !== dd)) return undefined;
+    mo = m;
+    d = dd;
+  }
+  if (d < 1 || d > daysIn(mo, hasYear ? y : 0)) return undefined;
+  if (zoneMs === undefined) return localMs(y, mo, d, hour, min, sec, ms);
+  return utcMs(y, mo, d, hour, min, sec, ms) - zoneMs;
+}
+
+
+/** Parse position and the number readers (Go's getnum and friends); one per compiled layout. */
+class Cursor {
+  s = '';
+  p = 0;
+  end = 0;
+
+  /** 1 or 2 digits (fixed: exactly 2), Go's getnum. */
+  num2(fixed: boolean): number {
+    const { s, p, end } = this;
+    if (p >= end || !isDigitAt(s, p)) return -1;
+    if (p + 1 >= end || !isDigitAt(s, p + 1)) {
+      if (fixed) return -1;
+      this.p = p + 1;
+      return s.charCodeAt(p) - 48;
+    }
+    this.p = p + 2;
+    return (s.charCodeAt(p) - 48) * 10 + (s.charCodeAt(p + 1) - 48);
+  }
+
+  numN(n: number): number {
+    const { s, p, end } = this;
+    if (p + n > end) return -1;
+    let v = 0;
+    for (let k = 0; k < n; k++) {
+      if (!isDigitAt(s, p + k)) return -1;
+      v = v * 10 + s.charCodeAt(p + k) - 48;
+    }
+    this.p = p + n;
+    return v;
+  }
+
+  /** Case-insensitive table lookup (Go's lookup); returns the index or -1. */
+  lookup(table: readonly string[]): number {
+    const { s, p, end } = this;
+    for (let k = 0; k < table.length; k++) {
+      const w = table[k]!;
+      if (p + w.length > end) continue;
+      let ok = true;
+      for (let i = 0; i < w.length; i++) {
+        if ((s.charCodeAt(p + i) | 0x20) !== w.charCodeAt(i)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) {
+        this.p = p + w.length;
+        return k;
+      }
+    }
+    return -1;
+  }
+
+  isSep(i: number): boolean {
+    return i < this.end && (this.s[i] === '.' || this.s[i] === ',');
+  }
+
+  /** Separator then n digits; returns milliseconds (truncated) or -1. */
+  frac(n: number): number {
+    const { s, p, end } = this;
+    let v = 0;
+    for (let k = 1; k <= n; k++) {
+      if (p + k >= end || !isDigitAt(s, p + k)) return -1;
+      if (k <= 3) v = v * 10 + s.charCodeAt(p + k) - 48;
+    }
+    for (let k = n; k < 3; k++) v *= 10;
+    this.p = p + n + 1;
+    return v;
+  }
+
+  /** Offsets "+hh", "+hhmm", "+hh:mm", "+hh:mm:ss", ... in ms, or undefined. */
+  offset(colon: boolean, withMin: boolean, withSec: boolean): number | undefined {
+    const sign = this.s[this.p];
+    if (sign !== '+' && sign !== '-') return undefined;
+    this.p++;
+    const hh = this.numN(2);
+    if (hh < 0) return undefined;
+    let mm = 0;
+    let ss = 0;
+    if (withMin) {
+      if (colon) {
+        if (this.s[this.p] !== ':') return undefined;
+        this.p++;
+      }
+      mm = this.numN(2);
+      if (mm < 0) return undefined;
+    }
+    if (withSec) {
+      if (colon) {
+        if (this.s[this.p] !== ':') return undefined;
+        this.p++;
+      }
+      ss = this.numN(2);
+      if (ss < 0) return undefined;
+    }
+    if (hh > 24 || mm > 60 || ss > 60) return undefined;
+    const v = ((hh * 60 + mm) * 60 + ss) * 1000;
+    return sign === '-' ? -v : v;
+  }
+}
+
 export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimeParser {
   const chunks = tokenizeLayout(layout);
   const hasYear = chunks.some((c) => c.std === Std.LongYear || c.std === Std.Year);
@@ -184,77 +306,14 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
     return n !== undefined && (n.std === Std.FracSecond0 || n.std === Std.FracSecond9);
   });
 
+  const cur = new Cursor();
   return (s, start = 0, end = s.length) => {
-    let p = start;
+    cur.s = s;
+    cur.p = start;
+    cur.end = end;
     let year = 0, month = -1, day = -1, yday = -1, hour = 0, min = 0, sec = 0, ms = 0;
     let pmSet = false, amSet = false;
     let zoneMs: number | undefined;
-
-    // Reads 1 or 2 digits (fixed: exactly 2), Go's getnum.
-    const num2 = (fixed: boolean): number => {
-      if (!isDigitAt(s, p) || p >= end) return -1;
-      if (p + 1 >= end || !isDigitAt(s, p + 1)) {
-        if (fixed) return -1;
-        return s.charCodeAt(p++) - 48;
-      }
-      const v = (s.charCodeAt(p) - 48) * 10 + (s.charCodeAt(p + 1) - 48);
-      p += 2;
-      return v;
-    };
-    const numN = (n: number): number => {
-      if (p + n > end) return -1;
-      let v = 0;
-      for (let k = 0; k < n; k++) {
-        if (!isDigitAt(s, p + k)) return -1;
-        v = v * 10 + s.charCodeAt(p + k) - 48;
-      }
-      p += n;
-      return v;
-    };
-    const lookup = (table: readonly string[]): number => {
-      for (let k = 0; k < table.length; k++) {
-        const w = table[k]!;
-        if (p + w.length <= end && s.slice(p, p + w.length).toLowerCase() === w) {
-          p += w.length;
-          return k;
-        }
-      }
-      return -1;
-    };
-    // Fractional seconds: separator then n digits, truncated to ms.
-    const frac = (n: number): number => {
-      let v = 0;
-      for (let k = 1; k <= n; k++) {
-        if (!isDigitAt(s, p + k) || p + k >= end) return -1;
-        if (k <= 3) v = v * 10 + s.charCodeAt(p + k) - 48;
-      }
-      for (let k = n; k < 3; k++) v *= 10;
-      p += n + 1;
-      return v;
-    };
-    const isSep = (i: number): boolean => i < end && (s[i] === '.' || s[i] === ',');
-    // Offsets "+hh", "+hhmm", "+hh:mm", "+hh:mm:ss", ...
-    const offset = (colon: boolean, withMin: boolean, withSec: boolean): number | undefined => {
-      const sign = s[p];
-      if (sign !== '+' && sign !== '-') return undefined;
-      p++;
-      const hh = numN(2);
-      if (hh < 0) return undefined;
-      let mm = 0, ss = 0;
-      if (withMin) {
-        if (colon) { if (s[p] !== ':') return undefined; p++; }
-        mm = numN(2);
-        if (mm < 0) return undefined;
-      }
-      if (withSec) {
-        if (colon) { if (s[p] !== ':') return undefined; p++; }
-        ss = numN(2);
-        if (ss < 0) return undefined;
-      }
-      if (hh > 24 || mm > 60 || ss > 60) return undefined;
-      const v = ((hh * 60 + mm) * 60 + ss) * 1000;
-      return sign === '-' ? -v : v;
-    };
 
     for (let k = 0; k < chunks.length; k++) {
       const c = chunks[k]!;
@@ -265,101 +324,101 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
           let i = 0;
           while (i < t.length) {
             if (t[i] === ' ') {
-              if (p < end && s[p] !== ' ') return undefined;
+              if (cur.p < end && s[cur.p] !== ' ') return undefined;
               while (i < t.length && t[i] === ' ') i++;
-              while (p < end && s[p] === ' ') p++;
+              while (cur.p < end && s[cur.p] === ' ') cur.p++;
               continue;
             }
-            if (p >= end || s[p] !== t[i]) return undefined;
-            p++;
+            if (cur.p >= end || s[cur.p] !== t[i]) return undefined;
+            cur.p++;
             i++;
           }
           break;
         }
         case Std.LongYear:
-          year = numN(4);
+          year = cur.numN(4);
           if (year < 0) return undefined;
           break;
         case Std.Year: {
-          const y = numN(2);
+          const y = cur.numN(2);
           if (y < 0) return undefined;
           year = y >= 69 ? 1900 + y : 2000 + y;
           break;
         }
         case Std.LongMonth:
-          month = lookup(LONG_MONTHS) + 1;
+          month = cur.lookup(LONG_MONTHS) + 1;
           if (month <= 0) return undefined;
           break;
         case Std.Month:
-          month = lookup(SHORT_MONTHS) + 1;
+          month = cur.lookup(SHORT_MONTHS) + 1;
           if (month <= 0) return undefined;
           break;
         case Std.NumMonth:
         case Std.ZeroMonth:
-          month = num2(c.std === Std.ZeroMonth);
+          month = cur.num2(c.std === Std.ZeroMonth);
           if (month < 1 || month > 12) return undefined;
           break;
         case Std.LongWeekDay:
-          if (lookup(LONG_DAYS) < 0) return undefined;
+          if (cur.lookup(LONG_DAYS) < 0) return undefined;
           break;
         case Std.WeekDay:
-          if (lookup(SHORT_DAYS) < 0) return undefined;
+          if (cur.lookup(SHORT_DAYS) < 0) return undefined;
           break;
         case Std.Day:
         case Std.UnderDay:
         case Std.ZeroDay:
-          if (c.std === Std.UnderDay && s[p] === ' ') p++;
-          day = num2(c.std === Std.ZeroDay);
+          if (c.std === Std.UnderDay && s[cur.p] === ' ') cur.p++;
+          day = cur.num2(c.std === Std.ZeroDay);
           if (day < 0) return undefined;
           break;
         case Std.UnderYearDay:
         case Std.ZeroYearDay: {
           if (c.std === Std.UnderYearDay) {
             // Go: up to two leading spaces.
-            for (let k2 = 0; k2 < 2 && s[p] === ' '; k2++) p++;
+            for (let k2 = 0; k2 < 2 && s[cur.p] === ' '; k2++) cur.p++;
           }
           // Go reads exactly 3 characters for 002 and 1-3 digits for __2.
           let v = 0, n = 0;
-          while (n < 3 && isDigitAt(s, p) && p < end) { v = v * 10 + s.charCodeAt(p) - 48; p++; n++; }
+          while (n < 3 && isDigitAt(s, cur.p) && cur.p < end) { v = v * 10 + s.charCodeAt(cur.p) - 48; cur.p++; n++; }
           if (n === 0 || (c.std === Std.ZeroYearDay && n !== 3) || v < 1 || v > 366) return undefined;
           yday = v;
           break;
         }
         case Std.Hour:
-          hour = num2(false);
+          hour = cur.num2(false);
           if (hour < 0 || hour >= 24) return undefined;
           break;
         case Std.Hour12:
         case Std.ZeroHour12:
-          hour = num2(c.std === Std.ZeroHour12);
+          hour = cur.num2(c.std === Std.ZeroHour12);
           if (hour < 0 || hour > 12) return undefined;
           break;
         case Std.Minute:
         case Std.ZeroMinute:
-          min = num2(c.std === Std.ZeroMinute);
+          min = cur.num2(c.std === Std.ZeroMinute);
           if (min < 0 || min >= 60) return undefined;
           break;
         case Std.Second:
         case Std.ZeroSecond: {
-          sec = num2(c.std === Std.ZeroSecond);
+          sec = cur.num2(c.std === Std.ZeroSecond);
           if (sec < 0 || sec >= 60) return undefined;
           // Go accepts a fractional second the layout does not mention.
-          if (!nextIsFrac[k] && isSep(p) && isDigitAt(s, p + 1) && p + 1 < end) {
+          if (!nextIsFrac[k] && cur.isSep(cur.p) && isDigitAt(s, cur.p + 1) && cur.p + 1 < end) {
             let n = 1;
-            while (p + 1 + n < end && isDigitAt(s, p + 1 + n)) n++;
-            ms = frac(n);
+            while (cur.p + 1 + n < end && isDigitAt(s, cur.p + 1 + n)) n++;
+            ms = cur.frac(n);
           }
           break;
         }
         case Std.PM:
         case Std.pm: {
-          const v = s.slice(p, p + 2);
+          const v = s.slice(cur.p, cur.p + 2);
           const [P, A] = c.std === Std.PM ? ['PM', 'AM'] : ['pm', 'am'];
-          if (p + 2 > end) return undefined;
+          if (cur.p + 2 > end) return undefined;
           if (v === P) pmSet = true;
           else if (v === A) amSet = true;
           else return undefined;
-          p += 2;
+          cur.p += 2;
           break;
         }
         case Std.ISO8601TZ:
@@ -374,80 +433,63 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
         case Std.NumColonSecondsTZ: {
           const st = c.std;
           const iso = st === Std.ISO8601TZ || st === Std.ISO8601SecondsTZ || st === Std.ISO8601ShortTZ || st === Std.ISO8601ColonTZ || st === Std.ISO8601ColonSecondsTZ;
-          if (iso && p < end && s[p] === 'Z') {
-            p++;
+          if (iso && cur.p < end && s[cur.p] === 'Z') {
+            cur.p++;
             zoneMs = 0;
             break;
           }
           const colon = st === Std.ISO8601ColonTZ || st === Std.ISO8601ColonSecondsTZ || st === Std.NumColonTZ || st === Std.NumColonSecondsTZ;
           const short = st === Std.ISO8601ShortTZ || st === Std.NumShortTZ;
           const secs = st === Std.ISO8601SecondsTZ || st === Std.ISO8601ColonSecondsTZ || st === Std.NumSecondsTz || st === Std.NumColonSecondsTZ;
-          const o = offset(colon, !short, secs);
+          const o = cur.offset(colon, !short, secs);
           if (o === undefined) return undefined;
           zoneMs = o;
           break;
         }
         case Std.TZ: {
           // UTC, or 3-5 upper-case letters (optionally GMT+h). Unknown abbreviations: offset 0.
-          let q = p;
-          while (q < end && q - p < 5 && s.charCodeAt(q) >= 65 && s.charCodeAt(q) <= 90) q++;
-          if (q - p < 3) return undefined;
-          const abbr = s.slice(p, q);
-          p = q;
+          let q = cur.p;
+          while (q < end && q - cur.p < 5 && s.charCodeAt(q) >= 65 && s.charCodeAt(q) <= 90) q++;
+          if (q - cur.p < 3) return undefined;
+          const abbr = s.slice(cur.p, q);
+          cur.p = q;
           zoneMs = 0;
-          if (abbr === 'GMT' && (s[p] === '+' || s[p] === '-')) {
-            const sign = s[p] === '-' ? -1 : 1;
-            p++;
-            const h = num2(false);
+          if (abbr === 'GMT' && (s[cur.p] === '+' || s[cur.p] === '-')) {
+            const sign = s[cur.p] === '-' ? -1 : 1;
+            cur.p++;
+            const h = cur.num2(false);
             if (h < 0 || h > 23) return undefined;
             zoneMs = sign * h * 3_600_000;
           }
           break;
         }
         case Std.FracSecond0: {
-          if (!isSep(p)) return undefined;
-          ms = frac(c.digits);
+          if (!cur.isSep(cur.p)) return undefined;
+          ms = cur.frac(c.digits);
           if (ms < 0) return undefined;
           break;
         }
         case Std.FracSecond9: {
-          if (!isSep(p) || !isDigitAt(s, p + 1) || p + 1 >= end) break; // omitted: fine in Go
+          if (!cur.isSep(cur.p) || !isDigitAt(s, cur.p + 1) || cur.p + 1 >= end) break; // omitted: fine in Go
           let n = 0;
-          while (p + 1 + n < end && isDigitAt(s, p + 1 + n)) n++;
-          ms = frac(n);
+          while (cur.p + 1 + n < end && isDigitAt(s, cur.p + 1 + n)) n++;
+          ms = cur.frac(n);
           break;
         }
       }
     }
-    if (p !== end) return undefined; // extra text
+    if (cur.p !== end) return undefined; // extra text
     if (pmSet && hour < 12) hour += 12;
     else if (amSet && hour === 12) hour = 0;
 
-    const build = (y: number): number | undefined => {
-      let mo = month < 0 ? 1 : month;
-      let d = day < 0 ? 1 : day;
-      if (yday >= 0) {
-        const leap = isLeap(y) ? 1 : 0;
-        if (yday > 365 + leap) return undefined;
-        let m = 1;
-        while (m < 12 && yday > DAYS_BEFORE[m]! + (m >= 2 ? leap : 0)) m++;
-        const dd = yday - DAYS_BEFORE[m - 1]! - (m > 2 ? leap : 0);
-        if ((month >= 0 && month !== m) || (day >= 0 && day !== dd)) return undefined;
-        mo = m;
-        d = dd;
-      }
-      if (d < 1 || d > daysIn(mo, hasYear ? y : 0)) return undefined;
-      if (zoneMs === undefined) return localMs(y, mo, d, hour, min, sec, ms);
-      return utcMs(y, mo, d, hour, min, sec, ms) - zoneMs;
-    };
 
-    if (hasYear) return build(year);
+    if (hasYear) return buildTime(year, month, day, yday, hour, min, sec, ms, zoneMs, true);
     // No year: Go gives year 0 (a leap year, so Feb 29 parses) and NPD adds the current year.
     const now = opts.now();
     const y = new Date(now).getFullYear();
-    const t = build(y);
+    const t = buildTime(y, month, day, yday, hour, min, sec, ms, zoneMs, false);
     if (t === undefined) return undefined;
-    if (t > now + DAY_MS) return build(y - 1);
+    if (t > now + DAY_MS) return buildTime(y - 1, month, day, yday, hour, min, sec, ms, zoneMs, false);
     return t;
   };
 }

@@ -165,6 +165,8 @@ export class KmsgSource implements Source {
     let overrunPending = false;
     let caughtUp = false;
     const startAfterMs = resume ? undefined : this.opts.startAfterMs;
+    /** Without a checkpoint, records from before this run are backlog: consumers apply lookback. */
+    const backlogBeforeMs = resume ? -Infinity : clock.now();
     this.log.info(
       resume
         ? { resumeAfterSeq: saved.seq }
@@ -295,9 +297,14 @@ export class KmsgSource implements Source {
             handledSeq = seq;
           } else {
             if (msg.truncated) stats.truncated++;
-            const line: LogLine = msg.truncated
-              ? { source: this.id, seq, time: new Date(timeMs), text: msg.text, truncated: true }
-              : { source: this.id, seq, time: new Date(timeMs), text: msg.text };
+            const line: LogLine = {
+              source: this.id,
+              seq,
+              time: new Date(timeMs),
+              text: msg.text,
+              ...(msg.truncated ? { truncated: true } : {}),
+              ...(timeMs < backlogBeforeMs ? { backlog: true } : {}),
+            };
             let ok = true;
             try {
               const p = onLine(line);

@@ -138,7 +138,10 @@ export class DropAggregator {
       byPod = new Map();
       this.pending.set(pk, byPod);
     }
-    byPod.set(key, { ...parts, key, count: n, first: time, last: time });
+    byPod.set(key, {
+      pod: parts.pod, direction: parts.direction, peerIp: parts.peerIp, port: parts.port, proto: parts.proto,
+      policy: parts.policy, verdict: parts.verdict, key, count: n, first: time, last: time,
+    });
     this.keys++;
     this.stats.added += n;
     return true;

@@ -133,6 +133,28 @@ describe('FileSource lines', () => {
     expect(texts(f)).toEqual(['a', 'b-unterminated', 'c']);
   });
 
+  it('a deleted file is let go of once quiet, and a re-created one is read from the start', async () => {
+    writeLines(log, 1, 5);
+    const f = follow(log, state, { rotateGraceMs: 400 });
+    await until(() => f.lines.length >= 5);
+    fs.unlinkSync(log);
+    await until(() => f.source.health().state === 'waiting');
+    const openDeleted = (): number =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`) === `${log} (deleted)`;
+        } catch {
+          return false;
+        }
+      }).length;
+    expect(openDeleted()).toBe(1); // still draining within the grace period
+    await sleep(800); // past the grace: the deleted file is closed, its space freed
+    expect(openDeleted()).toBe(0);
+    writeLines(log, 6, 8);
+    await f.stopWhen(8, 1000);
+    expect(tally(texts(f), 8)).toEqual({ lost: [], duplicates: [], foreign: 0 });
+  });
+
   it('cuts a 1 MiB line at the cap, counts it, and goes on', async () => {
     const big = 'x'.repeat(1024 * 1024);
     fs.writeFileSync(log, `before\n${big}\nafter\n`);

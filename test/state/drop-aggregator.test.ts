@@ -1,0 +1,60 @@
+// drop-aggregator.test.ts: per-key sums, per-pod and per-node token buckets, bounded keys.
+import { describe, expect, it } from 'vitest';
+import { DropAggregator, type DropKeyParts } from '../../agent/state/drop-aggregator';
+
+const pod = (name: string) => ({ namespace: 'ns', name, uid: `u-${name}` });
+const key = (p: string, port: string, dir: 'sending' | 'receiving' = 'sending'): DropKeyParts => ({
+  pod: pod(p), direction: dir, peerIp: '10.0.0.9', port, proto: 'tcp', policy: '', verdict: 'drop',
+});
+
+describe('DropAggregator', () => {
+  it('sums drops per key and hands each key out once per take, with first/last times', () => {
+    const a = new DropAggregator(0);
+    a.add(key('a', '80'), 1000);
+    a.add(key('a', '80'), 500);
+    a.add(key('a', '80'), 3000, 5);
+    a.add(key('a', '80', 'receiving'), 1000);
+    expect(a.size).toBe(2);
+    const out = a.take(0);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatchObject({ count: 7, first: 500, last: 3000, direction: 'sending' });
+    expect(out[1]).toMatchObject({ count: 1, direction: 'receiving' });
+    expect(a.size).toBe(0);
+    expect(a.take(0)).toEqual([]);
+  });
+
+  it('a pod over its bucket waits; its counts keep growing and nothing is lost', () => {
+    const a = new DropAggregator(0, { perPod: { burst: 1, perSecond: 0.1 }, perNode: { burst: 100, perSecond: 100 } });
+    a.add(key('a', '80'), 0);
+    a.add(key('a', '443'), 0);
+    a.add(key('b', '80'), 0);
+    const first = a.take(0);
+    expect(first.map((p) => `${p.pod.name}:${p.port}`)).toEqual(['a:80', 'b:80']);
+    a.add(key('a', '443'), 1, 9);
+    expect(a.take(1000)).toEqual([]); // 0.1 token: not yet
+    const later = a.take(10_000);
+    expect(later).toHaveLength(1);
+    expect(later[0]).toMatchObject({ port: '443', count: 10 });
+    expect(a.stats).toMatchObject({ added: 12, emitted: 3 });
+  });
+
+  it('the node bucket caps writes across pods', () => {
+    const a = new DropAggregator(0, { perNode: { burst: 3, perSecond: 0.5 } });
+    for (let k = 0; k < 10; k++) a.add(key(`p${k}`, '80'), 0);
+    expect(a.take(0)).toHaveLength(3);
+    expect(a.take(2000)).toHaveLength(1);
+    expect(a.size).toBe(6);
+    let emitted = 4;
+    for (let t = 4000; a.size > 0; t += 2000) emitted += a.take(t).length;
+    expect(emitted).toBe(10);
+  });
+
+  it('refuses new keys beyond maxKeys and counts them', () => {
+    const a = new DropAggregator(0, { maxKeys: 2 });
+    expect(a.add(key('a', '1'), 0)).toBe(true);
+    expect(a.add(key('a', '2'), 0)).toBe(true);
+    expect(a.add(key('a', '3'), 0, 4)).toBe(false);
+    expect(a.add(key('a', '1'), 0)).toBe(true); // existing keys still count
+    expect(a.stats.overflow).toBe(4);
+  });
+});
