@@ -20,6 +20,9 @@ import { FileSource } from './sources/file';
 import { KmsgSource } from './sources/kmsg';
 import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
+/** How long start-up waits for the Node to adopt its conditions from. */
+const ADOPT_DEADLINE_MS = 30_000;
+
 export interface AgentParts {
   readonly settings: Settings;
   /** Validated at startup by main, from rulePaths (absolute; watched for changes). */
@@ -86,6 +89,18 @@ export class Agent {
     // recoverAfter: a condition that turns True gets a timer for its recovery check.
     this.sinks.push(metrics, new LogSink(this.log), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
 
+    // Serve /healthz first: adopting conditions may wait for an API server that is down.
+    this.server = await startHttpServer({
+      host: settings.metricsAddress.host,
+      port: settings.metricsAddress.port,
+      metrics,
+      sources: () => this.sourceList(),
+      conditions: () => this.conditions(),
+      clock,
+      stallTimeoutMs: settings.stallTimeoutMs,
+      logger: this.log,
+    });
+
     // Kubernetes: adopt the node's conditions of our types before the detector sets defaults.
     let initialConditions: Condition[] = [];
     if (kube) {
@@ -97,7 +112,11 @@ export class Agent {
         heartbeatPeriodMs: settings.heartbeatPeriodMs,
         store: checkpoints,
       });
-      initialConditions = await this.conditionExporter.adoptConditions(declaredTypes(this.parts.files));
+      // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
+      // deadline, start from the defaults rather than not at all.
+      initialConditions = await this.conditionExporter.adoptConditions(declaredTypes(this.parts.files), {
+        deadline: clock.now() + ADOPT_DEADLINE_MS,
+      });
       this.eventExporter = new EventExporter({
         api: kube.events,
         nodeName,
@@ -164,17 +183,6 @@ export class Agent {
       });
     }
     for (const path of this.filePaths(this.parts.files)) this.addFileSource(path, checkpoints);
-
-    this.server = await startHttpServer({
-      host: settings.metricsAddress.host,
-      port: settings.metricsAddress.port,
-      metrics,
-      sources: () => this.sourceList(),
-      conditions: () => this.conditions(),
-      clock,
-      stallTimeoutMs: settings.stallTimeoutMs,
-      logger: this.log,
-    });
 
     this.watcher = watchRuleFiles({
       paths: this.parts.rulePaths,

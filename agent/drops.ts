@@ -287,13 +287,13 @@ export class DropPipeline {
 
   private async emit(): Promise<void> {
     const ready = this.agg.take(this.opts.clock.now());
-    for (const p of ready) {
-      let peer: PeerInfo;
-      try {
-        peer = await this.opts.resolver.peer(p.peerIp);
-      } catch {
-        peer = { kind: 'unknown' };
-      }
+    // Lookups run together; the resolver's cache bounds how many reach the API server.
+    const peers = await Promise.all(
+      ready.map((p) => this.opts.resolver.peer(p.peerIp).catch((): PeerInfo => ({ kind: 'unknown' }))),
+    );
+    for (let i = 0; i < ready.length; i++) {
+      const p = ready[i]!;
+      const peer = peers[i] ?? { kind: 'unknown' };
       if (peer.kind === 'unknown') this.stats.unresolvedPeers++;
       const involved: NodeEvent['involved'] = p.pod.uid !== undefined
         ? { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name, uid: p.pod.uid }

@@ -15,8 +15,8 @@ export interface EngineBenchResult {
   lines: number;
   matchingLinesPerCpuSecond: number;
   parseAndMatchLinesPerCpuSecond: number;
-  /** Same as matching, with RE2.Set as the prefilter (for comparison). */
-  matchingWithSetLinesPerCpuSecond: number;
+  /** Same as matching, with one alternation RE2 as the prefilter instead of RE2.Set. */
+  matchingWithAlternationLinesPerCpuSecond: number;
   problems: number;
   parseAndMatchProblems: number;
   peakRssMiB: number;
@@ -55,8 +55,8 @@ export function runEngineBench(lines = 1_000_000): EngineBenchResult {
     });
     return { rate: lines / s, problems };
   };
-  const alt = matchWith('alternation');
   const set = matchWith('set');
+  const alt = matchWith('alternation');
 
   const pluginConfig = { timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' };
   const clock = { now: () => Date.now(), setTimer: () => () => {} };
@@ -83,10 +83,10 @@ export function runEngineBench(lines = 1_000_000): EngineBenchResult {
   if (unparsed > 0 || problems2 === 0) throw new Error(`parse+match failed: unparsed=${unparsed} problems=${problems2}`);
   return {
     lines,
-    matchingLinesPerCpuSecond: Math.round(alt.rate),
-    matchingWithSetLinesPerCpuSecond: Math.round(set.rate),
+    matchingLinesPerCpuSecond: Math.round(set.rate),
+    matchingWithAlternationLinesPerCpuSecond: Math.round(alt.rate),
     parseAndMatchLinesPerCpuSecond: Math.round(lines / s2),
-    problems: alt.problems,
+    problems: set.problems,
     parseAndMatchProblems: problems2,
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };

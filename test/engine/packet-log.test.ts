@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes, PrefixMatcher } from '../../agent/engine/drop-prefixes';
+import { parseSyslogLine } from '../../agent/engine/drop-time';
 import {
   findPacketStart,
   normaliseIP,
@@ -238,6 +239,22 @@ describe('real captures (test/fixtures/drops)', () => {
       expect(normaliseIP(r.drop.src)).toBe(r.drop.src);
       expect(r.drop.src).not.toMatch(/:0[0-9a-f]/);
       if (r.drop.proto === 'tcp' || r.drop.proto === 'udp') expect(r.drop.dstPort).toBeGreaterThan(0);
+    }
+  });
+  it('the rsyslog copies of the same capture parse to the same packets', () => {
+    const strip = (text: string): unknown => {
+      const r = parsePacketLog(text, real, T);
+      if (r.kind !== 'drop') return r.kind;
+      const { time: _t, ...rest } = r.drop;
+      return rest;
+    };
+    const want = lines.map(strip);
+    for (const f of ['rfc3339.log', 'traditional.log', 'journal-iso.log']) {
+      const got = readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => strip(parseSyslogLine(l, { now: () => Date.parse('2026-11-23T00:00:00Z') })?.message ?? ''));
+      expect(got, f).toEqual(want);
     }
   });
 });

@@ -1,6 +1,7 @@
 // daemonset.test.ts: the DaemonSet's operational contract: privileges, host mounts, node name,
 // resources, probes, tolerations, priority, rollout, metrics port and annotations.
 import { describe, expect, it } from 'vitest';
+import { FLAGS, envName, parseSettings } from '../../agent/config/settings';
 import { findOne, loadAll } from './load-manifests';
 
 const { base } = loadAll();
@@ -77,5 +78,24 @@ describe('DaemonSet', () => {
   it('the privileged namespace opts out of Pod Security Admission restrictions', () => {
     const ns = findOne(base, 'Namespace');
     expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('privileged');
+  });
+
+  it('the agent accepts the DaemonSet command and environment, and they agree with the mounts and port', () => {
+    const known = new Set(Object.keys(FLAGS).map(envName));
+    const ours = container.env.filter((e: any) => e.name.startsWith('NODEWARDEN_'));
+    for (const e of ours) expect(known.has(e.name), e.name).toBe(true);
+    const podEnv: Record<string, string> = { NODE_NAME: 'node-a' };
+    for (const e of ours) podEnv[e.name] = e.value;
+    const parsed = parseSettings(container.args, podEnv);
+    if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+    const s = parsed.settings;
+    expect(s.command).toBe('run');
+    expect(s.rules).toEqual([mount('/etc/nodewarden/rules').mountPath]);
+    expect(s.stateDir).toBe(mount('/var/lib/nodewarden').mountPath);
+    expect(s.kmsgPath).toBe(mount('/dev/kmsg').mountPath);
+    expect(s.metricsAddress).toEqual({ host: '0.0.0.0', port: container.ports[0].containerPort });
+    for (const log of s.dropLogs) expect(log.startsWith('/var/log/'), log).toBe(true);
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(s.shutdownTimeoutMs);
+    expect(s.stallTimeoutMs).toBeGreaterThan(0);
   });
 });

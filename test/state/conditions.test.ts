@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ConditionState, type DeclaredCondition } from '../../agent/state/conditions';
+import type { Problem } from '../../agent/types';
+import { FakeClock } from '../helpers/fake-clock';
+
+const specs: DeclaredCondition[] = [
+  { type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock', source: 'kernel-monitor' },
+  { type: 'ReadonlyFilesystem', reason: 'FilesystemIsNotReadOnly', message: 'ro?', source: 'readonly-monitor', recoverAfterMs: 60_000 },
+];
+const perm = (condition: string, reason: string, message: string, time: Date): Problem => ({ kind: 'permanent', source: 's', condition, reason, message, time });
+
+describe('ConditionState', () => {
+  it('starts at defaults: False with the default reason and message', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    expect(st.current().map((x) => [x.type, x.status, x.reason, x.message])).toEqual([
+      ['KernelDeadlock', 'False', 'KernelHasNoDeadlock', 'kernel has no deadlock'],
+      ['ReadonlyFilesystem', 'False', 'FilesystemIsNotReadOnly', 'ro?'],
+    ]);
+  });
+
+  it('permanent problem → True; same reason again → nothing; new reason → change', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    const t1 = new Date(c.now() - 5000);
+    const ch = st.apply(perm('KernelDeadlock', 'DockerHung', 'task docker:1 blocked', t1));
+    expect(ch?.condition).toEqual({ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'task docker:1 blocked', lastTransitionTime: t1 });
+    expect(ch?.previous?.status).toBe('False');
+    expect(st.apply(perm('KernelDeadlock', 'DockerHung', 'other text', new Date()))).toBeUndefined();
+    expect(st.current()[0]!.message).toBe('task docker:1 blocked');
+    expect(st.apply(perm('KernelDeadlock', 'OtherHung', 'x', new Date()))?.condition.reason).toBe('OtherHung');
+    expect(st.apply({ kind: 'temporary', source: 's', reason: 'X', message: 'm', time: new Date() })).toBeUndefined();
+    expect(st.apply(perm('Undeclared', 'R', 'm', new Date()))).toBeUndefined();
+  });
+
+  it('adopt: conditions from the Node replace defaults (restart keeps True)', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    const was = new Date('2025-12-01T00:00:00Z');
+    st.adopt([{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'old', lastTransitionTime: was }, { type: 'Ready', status: 'True', reason: 'KubeletReady', message: '', lastTransitionTime: was }]);
+    expect(st.current().map((x) => x.type)).toEqual(['KernelDeadlock', 'ReadonlyFilesystem']);
+    expect(st.current()[0]).toMatchObject({ status: 'True', reason: 'DockerHung', lastTransitionTime: was });
+    expect(st.apply(perm('KernelDeadlock', 'DockerHung', 'again', new Date()))).toBeUndefined();
+  });
+
+  it('recoverAfter: back to the default after that long without a matching line', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    expect(st.nextDueAt()).toBeUndefined();
+    st.apply(perm('ReadonlyFilesystem', 'FilesystemIsReadOnly', 'Remounting filesystem read-only', new Date(c.now())));
+    expect(st.nextDueAt()).toBe(c.now() + 60_000);
+    c.advance(30_000);
+    expect(st.tick()).toEqual([]);
+    st.apply(perm('ReadonlyFilesystem', 'FilesystemIsReadOnly', 'again', new Date(c.now()))); // repeat pushes recovery out
+    c.advance(59_000);
+    expect(st.tick()).toEqual([]);
+    c.advance(1_000);
+    const [ch] = st.tick();
+    expect(ch?.condition).toMatchObject({ status: 'False', reason: 'FilesystemIsNotReadOnly', message: 'ro?' });
+    expect(ch?.condition.lastTransitionTime.getTime()).toBe(c.now());
+    expect(ch?.source).toBe('readonly-monitor');
+    expect(st.nextDueAt()).toBeUndefined();
+    // KernelDeadlock has no recoverAfter: never recovers.
+    st.apply(perm('KernelDeadlock', 'DockerHung', 'x', new Date()));
+    c.advance(365 * 86_400_000);
+    expect(st.tick()).toEqual([]);
+  });
+
+  it('replaceSpecs keeps state of types still declared, drops others, adds new at default', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    st.apply(perm('KernelDeadlock', 'DockerHung', 'x', new Date()));
+    st.replaceSpecs([
+      { ...specs[0]!, message: 'new default' },
+      { type: 'XfsShutdown', reason: 'XfsHasNotShutDown', message: 'XFS ok', source: 'kernel-monitor' },
+    ]);
+    expect(st.current().map((x) => [x.type, x.status, x.reason])).toEqual([
+      ['KernelDeadlock', 'True', 'DockerHung'],
+      ['XfsShutdown', 'False', 'XfsHasNotShutDown'],
+    ]);
+  });
+});
