@@ -158,6 +158,7 @@ export class Agent {
       logger: this.log.child({ component: 'drops' }),
       resolver,
       maxAgeMs: settings.dropMaxAgeMs,
+      flushIntervalMs: settings.dropFlushIntervalMs,
       sinks: this.sinks,
       peerNaming: naming,
     });
@@ -227,7 +228,7 @@ export class Agent {
     const drops = this.drops;
     if (!detector || !drops) return;
     const isDropLog = this.dropLogs.has(path);
-    const source = new FileSource({ path, checkpoints, clock: this.parts.clock, logger: this.log.child({ component: 'file', path }) });
+    const source = new FileSource({ path, checkpoints, clock: this.parts.clock, logger: this.log });
     this.addSource(source, (line: LogLine) => {
       detector.handle(line);
       if (isDropLog) drops.handle(line);

@@ -178,7 +178,7 @@ export interface Problem {
   readonly condition?: string;
   /** The matched log line(s) joined with "\n", plus "; suffix" when the rule has one. */
   readonly message: string;
-  /** Time of the newest line of the match. */
+  /** Time of the oldest line of the match (NPD's choice; the same line for one-line rules). */
   readonly time: Date;
 }
 

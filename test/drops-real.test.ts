@@ -5,8 +5,8 @@
 // rsyslogd (RFC3339, traditional and journald short-iso-precise templates) and must parse to the
 // same packets. Needs root, iproute2, iptables, iputils-ping, python3, rsyslog, util-linux logger.
 // Set NODEWARDEN_WRITE_FIXTURES=1 to refresh test/fixtures/drops/{kmsg-real.txt,*.log} from this run.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, constants } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { parsePacketLog } from '../agent/engine/packet-log';
 import { parseSyslogLine } from '../agent/engine/drop-time';
 import { DropPipeline, type PodInfo } from '../agent/drops';
 import type { Logger, NodeEvent, PacketDrop } from '../agent/types';
+import { createVethPair, deleteNetns, enableLogAllNetns, inNs, readKmsg, sh } from './helpers/netns';
 
 const N = 1 + Math.floor(Math.random() * 250);
 const TAG = String(100000 + Math.floor(Math.random() * 899999));
@@ -30,14 +31,7 @@ const B6 = `fd00:213:${N.toString(16)}::2`;
 const SPECS = [...DEFAULT_DROP_PREFIX_SPECS, 'INPUT-reject:=drop', 'cp <tier> <kind> <policy>:=drop'];
 const matcher = new PrefixMatcher(parseDropPrefixes(SPECS).prefixes);
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-function inNs(ns: string, cmd: string, ...args: string[]): string {
-  return sh('ip', ['netns', 'exec', ns, cmd, ...args]);
-}
-
-let oldLogAllNetns: string | undefined;
+let restoreLogAllNetns: (() => void) | undefined;
 let rsyslog: ChildProcess | undefined;
 let workDir = '';
 /** Kernel messages (text after the kmsg header) mentioning our interfaces. */
@@ -45,46 +39,11 @@ let captured: { text: string; usec: number }[] = [];
 const fromKmsg: PacketDrop[] = [];
 
 function readKmsgOurs(): { text: string; usec: number }[] {
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(16384);
-  const out: { text: string; usec: number }[] = [];
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') continue; // overwritten record: skip
-        if (code === 'EAGAIN') break;
-        throw e;
-      }
-      const rec = buf.toString('utf8', 0, n);
-      const semi = rec.indexOf(';');
-      const nl = rec.indexOf('\n', semi);
-      const text = rec.slice(semi + 1, nl < 0 ? rec.length : nl);
-      if (!text.includes(IF_A) && !text.includes(IF_B)) continue;
-      const usec = Number(rec.slice(0, semi).split(',')[2]);
-      out.push({ text, usec });
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
+  return readKmsg((text) => text.includes(IF_A) || text.includes(IF_B)).map(({ text, usec }) => ({ text, usec }));
 }
 
 function setupNamespaces(): void {
-  sh('ip', ['netns', 'add', NS_A]);
-  sh('ip', ['netns', 'add', NS_B]);
-  sh('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B]);
-  sh('ip', ['-n', NS_A, 'addr', 'add', `${A4}/24`, 'dev', IF_A]);
-  sh('ip', ['-n', NS_B, 'addr', 'add', `${B4}/24`, 'dev', IF_B]);
-  sh('ip', ['-n', NS_A, '-6', 'addr', 'add', `${A6}/64`, 'dev', IF_A, 'nodad']);
-  sh('ip', ['-n', NS_B, '-6', 'addr', 'add', `${B6}/64`, 'dev', IF_B, 'nodad']);
-  for (const [ns, dev] of [[NS_A, IF_A], [NS_B, IF_B]] as const) {
-    sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  }
+  createVethPair({ nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B, addrsA: [`${A4}/24`, `${A6}/64`], addrsB: [`${B4}/24`, `${B6}/64`] });
   for (const ipt of ['iptables', 'ip6tables']) {
     const v6 = ipt === 'ip6tables';
     const icmp = v6 ? ['-p', 'ipv6-icmp', '--icmpv6-type'] : ['-p', 'icmp', '--icmp-type'];
@@ -122,20 +81,8 @@ function sendTraffic(): void {
 }
 
 function cleanup(): void {
-  for (const ns of [NS_A, NS_B]) {
-    try {
-      sh('ip', ['netns', 'del', ns]); // removes the veth pair and every rule in the namespace
-    } catch {
-      /* not created */
-    }
-  }
-  if (oldLogAllNetns !== undefined) {
-    try {
-      writeFileSync('/proc/sys/net/netfilter/nf_log_all_netns', oldLogAllNetns);
-    } catch {
-      /* best effort */
-    }
-  }
+  deleteNetns(NS_A, NS_B); // removes the veth pair and every rule in the namespaces
+  restoreLogAllNetns?.();
   if (rsyslog && rsyslog.exitCode === null) rsyslog.kill('SIGTERM');
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 }
@@ -144,11 +91,10 @@ const T0 = new Date();
 
 beforeAll(() => {
   try {
-    oldLogAllNetns = readFileSync('/proc/sys/net/netfilter/nf_log_all_netns', 'utf8').trim();
     setupNamespaces();
-    writeFileSync('/proc/sys/net/netfilter/nf_log_all_netns', '1');
+    restoreLogAllNetns = enableLogAllNetns();
     sendTraffic();
-    if (oldLogAllNetns !== undefined) writeFileSync('/proc/sys/net/netfilter/nf_log_all_netns', oldLogAllNetns);
+    restoreLogAllNetns();
     captured = readKmsgOurs();
     for (const c of captured) {
       const r = parsePacketLog(c.text, matcher, T0);

@@ -20,6 +20,7 @@ export interface Settings {
   readonly dropPrefixes: readonly string[];
   readonly dropPeerName: string;
   readonly dropMaxAgeMs: number;
+  readonly dropFlushIntervalMs: number;
   readonly reloadIntervalMs: number;
   readonly stallTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
@@ -51,6 +52,7 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   'drop-prefix': { type: 'string', multiple: true, help: "LOG prefix and its verdict, 'PREFIX=drop|audit' (default: Calico's)" },
   'drop-peer-name': { type: 'string', help: 'how a peer is named: namespace | pod | namespace/name | label:KEY', default: 'namespace' },
   'drop-max-age': { type: 'string', help: 'drop lines older than this are not reported', default: '10m' },
+  'drop-flush-interval': { type: 'string', help: 'how often aggregated drops become PacketDrop events', default: '10s' },
   'reload-interval': { type: 'string', help: 'how often rule files are checked for changes', default: '10s' },
   'stall-timeout': { type: 'string', help: '/healthz fails when a source has not polled for this long', default: '60s' },
   'shutdown-timeout': { type: 'string', help: 'how long SIGTERM waits for pending work', default: '5s' },
@@ -104,17 +106,19 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   const positionals = [...parsed.positionals];
 
   let command: Command = 'run';
+  let knownCommand = true;
   const first = positionals[0];
   if (first !== undefined) {
     if ((COMMANDS as readonly string[]).includes(first)) {
       command = first as Command;
       positionals.shift();
     } else {
+      knownCommand = false;
       errors.push(`unknown command ${JSON.stringify(first)} (expected one of ${COMMANDS.join(', ')})`);
     }
   }
   if (values.help === true) command = 'help';
-  if (command === 'run' && positionals.length > 0) {
+  if (command === 'run' && knownCommand && positionals.length > 0) {
     errors.push(`run takes no positional arguments, got ${JSON.stringify(positionals.join(' '))}`);
   }
 
@@ -190,6 +194,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     dropPrefixes: prefixList(),
     dropPeerName: peer,
     dropMaxAgeMs: duration('drop-max-age'),
+    dropFlushIntervalMs: duration('drop-flush-interval', 100),
     reloadIntervalMs: duration('reload-interval', 100),
     stallTimeoutMs: duration('stall-timeout', 1000),
     shutdownTimeoutMs: duration('shutdown-timeout', 0),

@@ -332,7 +332,13 @@ export class FileSource implements Source {
     const size = this.lastSize;
     if (size === 0 || !this.fh) return;
     const n = Math.min(TAIL_BYTES, size);
-    const { bytesRead } = await this.fh.read(this.tail, 0, n, size - n);
+    let bytesRead: number;
+    try {
+      bytesRead = (await this.fh.read(this.tail, 0, n, size - n)).bytesRead;
+    } catch (err) {
+      this.noteError(err, 'read failed; reading the file from the start instead of its end');
+      return;
+    }
     this.tailLen = bytesRead;
     this.readOffset = size;
     this.committed = size;

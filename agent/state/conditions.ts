@@ -45,7 +45,7 @@ export class ConditionState {
     if (problem.kind !== 'permanent' || problem.condition === undefined) return undefined;
     const e = this.entries.get(problem.condition);
     if (e === undefined) return undefined;
-    e.lastMatchAt = Math.max(e.lastMatchAt, this.clock.now());
+    e.lastMatchAt = this.clock.now();
     const prev = e.cond;
     if (prev.status === 'True' && prev.reason === problem.reason) return undefined;
     e.cond = { type: prev.type, status: 'True', reason: problem.reason, message: problem.message, lastTransitionTime: problem.time };

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { Detector } from '../agent/detector';
+import type { Condition, ConditionChange, Logger, NodeEvent, Problem, RuleFile, Sink } from '../agent/types';
+import { perm, ruleFile, temp } from './engine/rule-file';
+import { FakeClock } from './helpers/fake-clock';
+
+const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+
+function recorder() {
+  const got = { problems: [] as Problem[], events: [] as NodeEvent[], changes: [] as ConditionChange[], initial: [] as [string, readonly Condition[]][] };
+  const sink: Sink = {
+    name: 'rec',
+    onProblem: (p) => got.problems.push(p),
+    onEvent: (e) => got.events.push(e),
+    onConditionChange: (c) => got.changes.push(c),
+    onConditions: (s, c) => got.initial.push([s, c]),
+  };
+  return { got, sink };
+}
+
+const kernel = ruleFile({
+  lookbackMs: 5 * 60_000,
+  skipList: ['nwskip'],
+  conditions: [
+    { type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock' },
+    { type: 'ReadonlyFilesystem', reason: 'FilesystemIsNotReadOnly', message: 'Filesystem is not read-only', recoverAfterMs: 60_000 },
+  ],
+  rules: [
+    temp('OOMKilling', 'Killed process \\d+ (.+) total-vm:\\d+kB.*'),
+    perm('KernelDeadlock', 'DockerHung', 'task docker:\\w+ blocked for more than \\w+ seconds\\.'),
+    perm('ReadonlyFilesystem', 'FilesystemIsReadOnly', 'Remounting filesystem read-only'),
+  ],
+});
+const filelog: RuleFile = {
+  ...kernel,
+  path: 'filelog.json',
+  plugin: 'filelog',
+  logPath: '/var/log/kern.log',
+  source: 'kernel-monitor-file',
+  pluginConfig: { timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' },
+  conditions: [],
+  rules: [temp('OOMKilling', 'Killed process \\d+ (.+) total-vm:\\d+kB.*')],
+};
+
+function setup(extra: Partial<ConstructorParameters<typeof Detector>[1]> = {}, files: RuleFile[] = [kernel]) {
+  const clock = new FakeClock(new Date(2026, 5, 15, 12).getTime());
+  const { got, sink } = recorder();
+  const d = new Detector(files, { clock, logger, nodeName: 'node-1', sinks: [sink], applyLookback: true, ...extra });
+  const kmsg = (text: string, agoMs = 0, backlog = false) => d.handle({ source: 'kmsg', time: new Date(clock.now() - agoMs), text, backlog });
+  return { clock, got, d, kmsg };
+}
+
+describe('Detector', () => {
+  it('reports the default conditions at start, per source', () => {
+    const { got } = setup();
+    expect(got.initial).toHaveLength(1);
+    expect(got.initial[0]![0]).toBe('kernel-monitor');
+    expect(got.initial[0]![1].map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['KernelDeadlock', 'False', 'KernelHasNoDeadlock'],
+      ['ReadonlyFilesystem', 'False', 'FilesystemIsNotReadOnly'],
+    ]);
+  });
+
+  it('temporary problem → Warning event on the Node with the matched text', () => {
+    const { got, kmsg, d } = setup();
+    kmsg('Out of memory: Killed process 1 (x) total-vm:1kB, anon-rss:1kB');
+    expect(got.events).toEqual([{ involved: { kind: 'Node', name: 'node-1' }, type: 'Warning', reason: 'OOMKilling', message: 'Out of memory: Killed process 1 (x) total-vm:1kB, anon-rss:1kB', component: 'kernel-monitor', time: got.problems[0]!.time }]);
+    expect(got.changes).toEqual([]);
+    expect(d.counterMap().get('kmsg')).toMatchObject({ received: 1, matched: 1, problems: 1 });
+  });
+
+  it('permanent problem → condition change + NPD condition-change event; repeat → nothing new', () => {
+    const { got, kmsg, d } = setup();
+    kmsg('INFO: task docker:12 blocked for more than 120 seconds.');
+    kmsg('INFO: task docker:12 blocked for more than 120 seconds.');
+    expect(got.problems).toHaveLength(2);
+    expect(got.changes).toHaveLength(1);
+    expect(got.changes[0]!.condition).toMatchObject({ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung' });
+    expect(got.events).toHaveLength(1);
+    expect(got.events[0]).toMatchObject({
+      type: 'Warning',
+      reason: 'DockerHung',
+      message: 'Node condition KernelDeadlock is now: True, reason: DockerHung, message: "INFO: task docker:12 blocked for more than 120 seconds."',
+    });
+    expect(d.conditions().find((c) => c.type === 'KernelDeadlock')?.status).toBe('True');
+  });
+
+  it('recoverAfter via tick(): Normal event back to the default', () => {
+    const { got, kmsg, d, clock } = setup();
+    kmsg('EXT4-fs (sda1): Remounting filesystem read-only');
+    expect(d.nextDueAt()).toBe(clock.now() + 60_000);
+    clock.advance(60_000);
+    d.tick();
+    expect(got.changes.map((c) => c.condition.status)).toEqual(['True', 'False']);
+    expect(got.events.at(-1)).toMatchObject({ type: 'Normal', reason: 'FilesystemIsNotReadOnly', message: 'Node condition ReadonlyFilesystem is now: False, reason: FilesystemIsNotReadOnly, message: "Filesystem is not read-only"' });
+  });
+
+  it('drops lines older than start − lookback when applyLookback; keeps them otherwise', () => {
+    const a = setup();
+    a.kmsg('Killed process 1 (x) total-vm:1kB', 6 * 60_000, true);
+    a.kmsg('Killed process 1 (x) total-vm:1kB', 4 * 60_000, true);
+    expect(a.got.problems).toHaveLength(1);
+    expect(a.d.counterMap().get('kmsg')).toMatchObject({ received: 2, tooOld: 1 });
+    // Lines a checkpoint vouches for (not backlog) are never dropped, however old.
+    a.kmsg('Killed process 1 (x) total-vm:1kB', 60 * 60_000, false);
+    expect(a.got.problems).toHaveLength(2);
+    const b = setup({ applyLookback: false });
+    b.kmsg('Killed process 1 (x) total-vm:1kB', 6 * 60_000, true);
+    expect(b.got.problems).toHaveLength(1);
+  });
+
+  it('NPD delay: nothing before boot + delay', () => {
+    const clock0 = new Date(2026, 5, 15, 12).getTime();
+    const a = setup({ bootTimeMs: clock0 - 60_000 }, [{ ...kernel, delayMs: 120_000 }]);
+    a.kmsg('Killed process 1 (x) total-vm:1kB', 0, true);
+    expect(a.got.problems).toHaveLength(0);
+    a.clock.advance(61_000);
+    a.kmsg('Killed process 1 (x) total-vm:1kB', 0, true);
+    expect(a.got.problems).toHaveLength(1);
+  });
+
+  it('skipList, empty kmsg lines and trimming', () => {
+    const { got, kmsg, d } = setup();
+    kmsg('nwskip Killed process 1 (x) total-vm:1kB');
+    kmsg('   ');
+    kmsg('  Killed process 1 (x) total-vm:1kB  ');
+    expect(got.problems.map((p) => p.message)).toEqual(['Killed process 1 (x) total-vm:1kB']);
+    expect(d.counterMap().get('kmsg')).toMatchObject({ received: 3, skipped: 2 });
+  });
+
+  it('routes file lines by logPath through the syslog parser; unparseable lines are counted', () => {
+    const { got, d } = setup({}, [kernel, filelog]);
+    d.handle({ source: '/var/log/kern.log', time: new Date(), text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB' });
+    d.handle({ source: '/var/log/kern.log', time: new Date(), text: 'not a syslog line' });
+    d.handle({ source: '/var/log/other.log', time: new Date(), text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB' });
+    expect(got.problems).toEqual([{ kind: 'temporary', source: 'kernel-monitor-file', reason: 'OOMKilling', message: 'Killed process 9 (y) total-vm:2kB', time: new Date(2026, 5, 15, 11, 59) }]);
+    expect(d.counterMap().get('/var/log/kern.log')).toMatchObject({ received: 2, unparsed: 1, matched: 1 });
+    expect(d.counterMap().get('/var/log/other.log')).toMatchObject({ received: 1, unrouted: 1 });
+  });
+
+  it('initialConditions are adopted; reload keeps condition state', () => {
+    const was = new Date('2026-01-01T00:00:00Z');
+    const { got, kmsg, d } = setup({ initialConditions: [{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'm', lastTransitionTime: was }] });
+    expect(got.initial[0]![1][0]).toMatchObject({ status: 'True', reason: 'DockerHung' });
+    kmsg('INFO: task docker:12 blocked for more than 120 seconds.');
+    expect(got.changes).toHaveLength(0);
+    d.reload([{ ...kernel, rules: [perm('KernelDeadlock', 'NewReason', 'new pattern')] }]);
+    expect(d.conditions().find((c) => c.type === 'KernelDeadlock')).toMatchObject({ status: 'True', reason: 'DockerHung' });
+    kmsg('new pattern');
+    expect(got.changes.at(-1)?.condition.reason).toBe('NewReason');
+    kmsg('Killed process 1 (x) total-vm:1kB');
+    expect(got.problems.at(-1)?.reason).toBe('NewReason'); // old rules are gone
+  });
+
+  it('a throwing sink does not stop the others', () => {
+    const clock = new FakeClock();
+    const { got, sink } = recorder();
+    const bad: Sink = { name: 'bad', onProblem: () => { throw new Error('boom'); } };
+    const d = new Detector([kernel], { clock, logger, nodeName: 'n', sinks: [bad, sink], applyLookback: false });
+    d.handle({ source: 'kmsg', time: new Date(), text: 'Killed process 1 (x) total-vm:1kB' });
+    expect(got.problems).toHaveLength(1);
+  });
+});
