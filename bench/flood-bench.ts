@@ -51,7 +51,8 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-flood-'));
   const port = 20_400 + Math.floor(Math.random() * 500);
   let api: FakeApiServer | undefined;
-  const args = ['--max-semi-space-size=1', '--max-old-space-size=48', AGENT, 'run', '--state-dir', join(dir, 'state'), '--metrics-address', `127.0.0.1:${port}`, '--node-name', 'flood-node', '--log-level', 'error'];
+  const v8Flags = (process.env.NODEWARDEN_BENCH_V8_FLAGS ?? '--max-semi-space-size=1 --max-old-space-size=48').split(' ').filter(Boolean);
+  const args = [...v8Flags, AGENT, 'run', '--state-dir', join(dir, 'state'), '--metrics-address', `127.0.0.1:${port}`, '--node-name', 'flood-node', '--log-level', 'error'];
   if (mode === 'connected') {
     api = await FakeApiServer.start();
     api.addNode('flood-node');
@@ -74,7 +75,7 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
     const cpuBefore = procCpuSeconds(pid);
 
     // A single fd would be rate-limited by printk_devkmsg=ratelimit; lift it for the flood.
-    writeFileSync('/proc/sys/kernel/printk_devkmsg', 'on');
+    writeFileSync('/proc/sys/kernel/printk_devkmsg', 'on\n');
     const fd = openSync('/dev/kmsg', 'w');
     const tickMs = 10;
     const start = Date.now();
@@ -90,7 +91,7 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
       }
     } finally {
       closeSync(fd);
-      writeFileSync('/proc/sys/kernel/printk_devkmsg', prevDevkmsg);
+      writeFileSync('/proc/sys/kernel/printk_devkmsg', `${prevDevkmsg}\n`);
     }
     await sleep(1500);
     const cpuSeconds = procCpuSeconds(pid) - cpuBefore;

@@ -143,6 +143,11 @@ export class FileSource implements Source {
   private readonly maxLineBytes: number;
   private readonly graceMs: number;
   private readonly startAtEnd: boolean;
+  /**
+   * Without a checkpoint, lines up to this offset of the first file were written before we
+   * started: they are marked `backlog` so consumers apply their lookback. -1: none.
+   */
+  private backlogEnd = -1;
   private readonly chunk: Buffer;
   private readonly lines: LineAssembler;
 
@@ -246,6 +251,7 @@ export class FileSource implements Source {
     this.lastPollAt = now;
     if (!cp) {
       if (opened && this.startAtEnd) await this.seekToEnd();
+      else if (opened) this.backlogEnd = this.lastSize;
       this.log.info({ offset: this.readOffset, exists: opened }, 'following file (no checkpoint)');
       this.state = opened ? 'following' : 'waiting';
       return;
@@ -346,6 +352,7 @@ export class FileSource implements Source {
   }
 
   private setPosition(offset: number, fp: Buffer): void {
+    if (offset === 0) this.backlogEnd = -1;
     this.readOffset = offset;
     this.committed = offset;
     this.lines.reset();
@@ -573,9 +580,14 @@ export class FileSource implements Source {
       this.committed = seq;
       return;
     }
-    const line: LogLine = g.truncated
-      ? { source: this.path, seq, time: new Date(this.clock.now()), text: g.text, truncated: true }
-      : { source: this.path, seq, time: new Date(this.clock.now()), text: g.text };
+    const line: LogLine = {
+      source: this.path,
+      seq,
+      time: new Date(this.clock.now()),
+      text: g.text,
+      ...(g.truncated ? { truncated: true } : {}),
+      ...(seq <= this.backlogEnd ? { backlog: true } : {}),
+    };
     let r: void | Promise<void>;
     try {
       r = onLine(line);

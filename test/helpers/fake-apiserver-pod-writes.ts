@@ -5,7 +5,7 @@
 // matter here: 409 on an existing name, 404 for an unknown namespace or pod, a new pod is Pending
 // with no IP, deleting a namespace deletes its pods.
 import { mergePatch, status, strategicMerge, type FakeApiServer } from './fake-apiserver';
-import { FakePods } from './fake-apiserver-pods';
+import type { FakePods } from './fake-apiserver-pods';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -87,4 +87,3 @@ export function installPodWrites(api: FakeApiServer, pods: FakePods): Map<string
   return namespaces;
 }
 
-export { FakePods };

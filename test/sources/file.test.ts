@@ -228,6 +228,22 @@ describe('FileSource checkpoints and restarts', () => {
     expect(b.lines.length).toBe(100);
   });
 
+  it('marks lines that predate a checkpoint-less start as backlog, and nothing else', async () => {
+    writeLines(log, 1, 50);
+    const a = follow(log, state);
+    await until(() => a.lines.length >= 50);
+    writeLines(log, 51, 60);
+    await until(() => a.lines.length >= 60);
+    await a.stop();
+    expect(a.lines.slice(0, 50).every((l) => l.backlog === true)).toBe(true);
+    expect(a.lines.slice(50).some((l) => l.backlog !== undefined)).toBe(false);
+    // After a restart from the checkpoint, lines written while stopped are not backlog.
+    writeLines(log, 61, 70);
+    const b = follow(log, state);
+    await b.stopWhen(10, 600);
+    expect(b.lines.map((l) => l.backlog)).toEqual(new Array(10).fill(undefined));
+  });
+
   it('after a rename while stopped, drains the rotated file from the offset, then the new file', async () => {
     writeLines(log, 1, 100);
     const a = follow(log, state);

@@ -1,0 +1,376 @@
+// drops.e2e.test.ts: real packet drops end to end. The harness (admin kubeconfig) creates two
+// Nodes, two namespaces and two Pods — a "local" one on the agent's node and a "remote" one on a
+// peer node — and sets their status.podIP/podIPs with a pods/status merge patch to addresses that
+// exist only inside two network namespaces joined by a veth pair. iptables LOG (a prefix unique
+// to this run, so stale kernel lines never match) + DROP in the remote namespace drops TCP SYNs
+// and UDP from the local pod's address. The real agent (dist/nodewarden.cjs) reads them from the
+// real /dev/kmsg and must post PacketDrop Warning Events on the local Pod whose counts equal what
+// the kernel logged. Runs against KUBECONFIG's cluster or the in-process fake
+// (NODEWARDEN_E2E_FAKE=1), through the same API calls. Needs root, iproute2, iptables, bash.
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
+import { createKubeClient, type KubeClient } from '../../agent/kube/client';
+import { FakeApiServer } from '../helpers/fake-apiserver';
+import { FakePods } from '../helpers/fake-apiserver-pods';
+import { installPodWrites } from '../helpers/fake-apiserver-pod-writes';
+import { createVethPair, deleteNetns, enableLogAllNetns, inNs, kernelIPv6, readKmsg } from '../helpers/netns';
+import { AGENT, AgentProcess, freePort } from './agent-process';
+
+const run = randomBytes(4).toString('hex');
+const NODE = `nodewarden-e2e-drops-${run}`;
+const PEER_NODE = `${NODE}-peer`;
+const NS_LOCAL = `nodewarden-e2e-${run}`;
+const NS_PEER = `nodewarden-e2e-${run}-peer`;
+const LOCAL_POD = 'client';
+const REMOTE_POD = 'server';
+const LABELS = { 'nodewarden.io/e2e': run };
+// iptables keeps at most 29 characters of a LOG prefix; these are 15.
+const DROP_PREFIX = `nwd${run}:`;
+const AUDIT_PREFIX = `nwa${run}:`;
+const NETNS_LOCAL = `nwe2eL${run}`;
+const NETNS_REMOTE = `nwe2eR${run}`;
+const IF_LOCAL = `nwl${run}`;
+const IF_REMOTE = `nwr${run}`;
+const N = 1 + Math.floor(Math.random() * 250);
+const A4 = `10.213.${N}.1`;
+const B4 = `10.213.${N}.2`;
+const A6 = `fd00:213:${N.toString(16)}::1`;
+const B6 = `fd00:213:${N.toString(16)}::2`;
+const TCP_PORT = 8080;
+const UDP_PORT = 5353;
+/** Dropped UDP used only to learn when the agent knows the local pod (not asserted exactly). */
+const PROBE_PORT = 9;
+const FLUSH = '1s';
+const AUDIT_NOTE = ' (audit: logged by a non-terminating rule; the packet may have been allowed)';
+
+let fake: FakeApiServer | undefined;
+let admin: KubeClient | undefined;
+let agentKubeconfig = '';
+let work = '';
+let agent: AgentProcess | undefined;
+let metricsPort = 0;
+let localUid = '';
+let restoreLogAllNetns: (() => void) | undefined;
+let netnsCreated = false;
+
+/** Polls until `check` returns a value (not undefined/false), or throws with the agent's output. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000, everyMs = 250): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (agent && !agent.alive) throw new Error(`agent exited (${agent.exitCode}) while waiting for ${what}\n${agent.output}`);
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\nagent output:\n${agent?.output ?? ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function api(): KubeClient {
+  if (!admin) throw new Error('no API client');
+  return admin;
+}
+
+function rules(): string {
+  return JSON.stringify({
+    plugin: 'kmsg',
+    logPath: '/dev/kmsg',
+    lookback: '1m',
+    bufferSize: 10,
+    source: 'kernel-monitor',
+    conditions: [],
+    rules: [{ type: 'temporary', reason: 'E2EDropsNever', pattern: `NWE2E-${run} never.*` }],
+  });
+}
+
+function podBody(name: string, namespace: string, nodeName: string): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: LABELS },
+    spec: {
+      nodeName,
+      // Nothing runs these: the nodes have no kubelet. Tolerate every taint so the node
+      // lifecycle controller does not evict them mid-test.
+      containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }],
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 0,
+      tolerations: [{ operator: 'Exists' }],
+    },
+  };
+}
+
+/** Creates a pod; a new namespace's default ServiceAccount may not exist yet on a real server. */
+async function createPod(name: string, namespace: string, nodeName: string): Promise<V1Pod> {
+  await eventually(`pod ${namespace}/${name} created`, async () => {
+    try {
+      await api().core.createNamespacedPod({ namespace, body: podBody(name, namespace, nodeName) });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 409) return true; // an earlier attempt went through
+      throw err;
+    }
+  }, 30_000, 500);
+  return api().core.readNamespacedPod({ name, namespace });
+}
+
+/** Sets the addresses as the kubelet would: a merge patch on the pods/status subresource. */
+async function setPodIPs(name: string, namespace: string, ips: string[]): Promise<V1Pod> {
+  return api().core.patchNamespacedPodStatus(
+    { name, namespace, body: { status: { phase: 'Running', podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+}
+
+async function metrics(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  return res.text();
+}
+
+/** packet_drops_total for the given labels (0 when the series does not exist yet). */
+async function dropMetric(labels: Record<string, string>): Promise<number> {
+  let total = 0;
+  for (const line of (await metrics()).split('\n')) {
+    if (!line.startsWith('packet_drops_total{')) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+function setupNetwork(): void {
+  netnsCreated = true;
+  createVethPair({
+    nsA: NETNS_LOCAL, nsB: NETNS_REMOTE, ifA: IF_LOCAL, ifB: IF_REMOTE,
+    addrsA: [`${A4}/24`, `${A6}/64`], addrsB: [`${B4}/24`, `${B6}/64`],
+  });
+  const logDrop = (ipt: string, match: string[], prefix: string): void => {
+    inNs(NETNS_REMOTE, ipt, '-A', 'INPUT', ...match, '-j', 'LOG', '--log-prefix', `${prefix} `);
+    inNs(NETNS_REMOTE, ipt, '-A', 'INPUT', ...match, '-j', 'DROP');
+  };
+  for (const ipt of ['iptables', 'ip6tables']) logDrop(ipt, ['-p', 'tcp', '--dport', String(TCP_PORT)], DROP_PREFIX);
+  logDrop('iptables', ['-p', 'udp', '--dport', String(UDP_PORT)], AUDIT_PREFIX);
+  logDrop('iptables', ['-p', 'udp', '--dport', String(PROBE_PORT)], DROP_PREFIX);
+}
+
+/** Runs a bash script inside the local pod's namespace (its traffic leaves from A4/A6). */
+function fromLocalPod(script: string): void {
+  inNs(NETNS_LOCAL, 'bash', '-c', script);
+}
+
+/** One TCP connection attempt per call: a SYN, abandoned before the first retransmit (1 s). */
+function tcpSyns(host: string, times: number): void {
+  const one = `timeout 0.4 bash -c 'echo > /dev/tcp/${host}/${TCP_PORT}' 2>/dev/null; true`;
+  fromLocalPod(Array.from({ length: times }, () => one).join('\n'));
+}
+
+function udp(port: number, times: number): void {
+  fromLocalPod(Array.from({ length: times }, () => `echo x > /dev/udp/${B4}/${port}`).join('\n'));
+}
+
+interface KernelCounts {
+  tcp4: number;
+  tcp6: number;
+  udp: number;
+  lines: string[];
+}
+
+/** What the kernel logged for each key, counted from /dev/kmsg with our own prefixes. */
+function kernelCounts(): KernelCounts {
+  const lines = readKmsg((t) => t.startsWith(`${DROP_PREFIX} `) || t.startsWith(`${AUDIT_PREFIX} `)).map((r) => r.text);
+  const field = (text: string, name: string): string | undefined => new RegExp(` ${name}=(\\S+)`).exec(text)?.[1];
+  const count = (prefix: string, src: string, dst: string, proto: string, port: number): number =>
+    lines.filter((t) => t.startsWith(`${prefix} `) && field(t, 'SRC') === src && field(t, 'DST') === dst &&
+      field(t, 'PROTO') === proto && field(t, 'DPT') === String(port)).length;
+  return {
+    tcp4: count(DROP_PREFIX, A4, B4, 'TCP', TCP_PORT),
+    tcp6: count(DROP_PREFIX, kernelIPv6(A6), kernelIPv6(B6), 'TCP', TCP_PORT),
+    udp: count(AUDIT_PREFIX, A4, B4, 'UDP', UDP_PORT),
+    lines,
+  };
+}
+
+async function dropEvents(): Promise<CoreV1Event[]> {
+  const list = await api().core.listNamespacedEvent({
+    namespace: NS_LOCAL,
+    fieldSelector: `involvedObject.name=${LOCAL_POD},reason=PacketDrop`,
+  });
+  return list.items;
+}
+
+async function bestEffort(what: string, f: () => Promise<unknown>): Promise<void> {
+  try {
+    await f();
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code !== 404) console.warn(`cleanup: ${what}: ${String(err)}`);
+  }
+}
+
+beforeAll(async () => {
+  expect(existsSync(AGENT), `${AGENT} is missing: run \`node scripts/build.mjs\``).toBe(true);
+  accessSync('/dev/kmsg', constants.R_OK); // real drops need root (netns, iptables, sysctl)
+  let kubeconfig = process.env.KUBECONFIG ?? '';
+  if (process.env.NODEWARDEN_E2E_FAKE === '1') {
+    fake = await FakeApiServer.start();
+    installPodWrites(fake, new FakePods(fake));
+    kubeconfig = fake.writeKubeconfig();
+  }
+  agentKubeconfig = process.env.NODEWARDEN_E2E_AGENT_KUBECONFIG || kubeconfig;
+  admin = createKubeClient({ kubeconfig, timeoutMs: 15_000 })!;
+  work = mkdtempSync(join(tmpdir(), 'nodewarden-e2e-drops-'));
+  mkdirSync(join(work, 'rules'));
+  mkdirSync(join(work, 'state'));
+  writeFileSync(join(work, 'rules', 'e2e-drops.json'), rules());
+
+  // The peer node exists too: the pod garbage collector deletes pods bound to missing nodes.
+  for (const name of [NODE, PEER_NODE]) {
+    await api().core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: LABELS } } });
+  }
+  for (const name of [NS_LOCAL, NS_PEER]) {
+    await api().core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: LABELS } } });
+  }
+  await createPod(LOCAL_POD, NS_LOCAL, NODE);
+  await createPod(REMOTE_POD, NS_PEER, PEER_NODE);
+  const local = await setPodIPs(LOCAL_POD, NS_LOCAL, [A4, A6]);
+  const remote = await setPodIPs(REMOTE_POD, NS_PEER, [B4, B6]);
+  expect(local.status?.podIPs?.map((p) => p.ip)).toEqual([A4, A6]);
+  expect(remote.status?.podIP).toBe(B4);
+  localUid = local.metadata?.uid ?? '';
+  expect(localUid).not.toBe('');
+
+  setupNetwork();
+
+  metricsPort = await freePort();
+  agent = new AgentProcess([
+    'run', '--node-name', NODE, '--kubeconfig', agentKubeconfig, '--rules', join(work, 'rules'),
+    '--state-dir', join(work, 'state'), '--metrics-address', `127.0.0.1:${metricsPort}`,
+    '--drop-prefix', `${DROP_PREFIX}=drop`, '--drop-prefix', `${AUDIT_PREFIX}=audit`,
+    '--drop-flush-interval', FLUSH,
+  ]);
+  await eventually('/healthz', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`, { signal: AbortSignal.timeout(2000) })).ok, 30_000);
+}, 120_000);
+
+afterAll(async () => {
+  restoreLogAllNetns?.();
+  if (agent) await agent.stop();
+  if (netnsCreated) deleteNetns(NETNS_LOCAL, NETNS_REMOTE); // the veth pair and every rule go with them
+  if (admin) {
+    const core = admin.core;
+    for (const ns of [NS_LOCAL, NS_PEER]) {
+      const list = await core.listNamespacedEvent({ namespace: ns }).catch(() => ({ items: [] as CoreV1Event[] }));
+      for (const e of list.items) await bestEffort(`event ${ns}/${e.metadata?.name}`, () => core.deleteNamespacedEvent({ namespace: ns, name: e.metadata!.name! }));
+    }
+    for (const [name, ns] of [[LOCAL_POD, NS_LOCAL], [REMOTE_POD, NS_PEER]] as const) {
+      await bestEffort(`pod ${ns}/${name}`, () => core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 }));
+    }
+    for (const ns of [NS_LOCAL, NS_PEER]) await bestEffort(`namespace ${ns}`, () => core.deleteNamespace({ name: ns }));
+    for (const name of [NODE, PEER_NODE]) await bestEffort(`node ${name}`, () => core.deleteNode({ name }));
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+  await fake?.close();
+}, 60_000);
+
+describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
+  let kernel: KernelCounts;
+  let afterTraffic: CoreV1Event[] = [];
+  const tcp4Message = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${TCP_PORT}/tcp`;
+  const udpMessage = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${UDP_PORT}/udp${AUDIT_NOTE}`;
+  const tcp6Pattern = new RegExp(`^Packet dropped when sending traffic to (\\S+) \\(${B6.replace(/\./g, '\\.')}\\) on port ${TCP_PORT}/tcp$`);
+  const find = (events: CoreV1Event[], test: (m: string) => boolean): CoreV1Event | undefined => events.find((e) => test(e.message ?? ''));
+
+  it('the agent learns the local pod from its watch (a probe drop is counted against its namespace)', async () => {
+    restoreLogAllNetns = enableLogAllNetns();
+    await eventually('a probe drop attributed to the local pod', async () => {
+      udp(PROBE_PORT, 1);
+      await new Promise((r) => setTimeout(r, 500));
+      return (await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'drop' })) > 0;
+    }, 60_000, 0);
+  });
+
+  let first: CoreV1Event;
+  it('a first burst of real TCP drops becomes one PacketDrop Event with the kernel\'s count', async () => {
+    tcpSyns(B4, 2);
+    await new Promise((r) => setTimeout(r, 300)); // let the last LOG lines reach the ring
+    const sofar = kernelCounts();
+    expect(sofar.tcp4, sofar.lines.join('\n')).toBeGreaterThanOrEqual(2);
+    first = await eventually('the first TCP PacketDrop event', async () => {
+      const e = find(await dropEvents(), (m) => m === tcp4Message);
+      return e !== undefined && (e.count ?? 0) >= sofar.tcp4 ? e : undefined;
+    }, 60_000, 500);
+    expect(first.count).toBe(sofar.tcp4);
+  });
+
+  it('more real drops: TCP over IPv4 again and IPv6, UDP under an audit prefix', async () => {
+    try {
+      tcpSyns(B4, 3);
+      tcpSyns(B6, 3);
+      udp(UDP_PORT, 3);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      restoreLogAllNetns?.();
+    }
+    kernel = kernelCounts();
+    expect(kernel.tcp4, kernel.lines.join('\n')).toBeGreaterThan(first.count ?? 0);
+    expect(kernel.tcp6, kernel.lines.join('\n')).toBeGreaterThanOrEqual(2);
+    expect(kernel.udp, kernel.lines.join('\n')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('PacketDrop Events on the local pod reach the kernel\'s counts', async () => {
+    expect(kernel).toBeDefined();
+    afterTraffic = await eventually('PacketDrop events with the kernel\'s counts', async () => {
+      const evs = await dropEvents();
+      const tcp4 = find(evs, (m) => m === tcp4Message);
+      const tcp6 = find(evs, (m) => tcp6Pattern.test(m));
+      const u = find(evs, (m) => m === udpMessage);
+      const done = (tcp4?.count ?? 0) >= kernel.tcp4 && (tcp6?.count ?? 0) >= kernel.tcp6 && (u?.count ?? 0) >= kernel.udp;
+      return done ? evs : undefined;
+    }, 90_000, 500);
+  });
+
+  it('and settle there: one Event per key, counts equal to the kernel\'s, Warning from nodewarden on this node', async () => {
+    expect(afterTraffic.length).toBeGreaterThan(0);
+    // Two more flush windows: nothing may be counted twice.
+    await new Promise((r) => setTimeout(r, 2500));
+    const evs = await dropEvents();
+    const tcp4 = evs.filter((e) => e.message === tcp4Message);
+    const tcp6 = evs.filter((e) => tcp6Pattern.test(e.message ?? ''));
+    const u = evs.filter((e) => e.message === udpMessage);
+    expect(tcp4).toHaveLength(1);
+    expect(tcp6).toHaveLength(1);
+    expect(u).toHaveLength(1);
+    expect(tcp4[0]!.count).toBe(kernel.tcp4);
+    // The later drops were added to the same Event object (a count PATCH), not a new one.
+    expect(tcp4[0]!.metadata?.name).toBe(first.metadata?.name);
+    expect(tcp4[0]!.metadata?.uid).toBe(first.metadata?.uid);
+    expect(tcp6[0]!.count).toBe(kernel.tcp6);
+    expect(u[0]!.count).toBe(kernel.udp);
+    for (const e of [tcp4[0]!, tcp6[0]!, u[0]!]) {
+      expect(e).toMatchObject({ type: 'Warning', reason: 'PacketDrop', source: { component: 'nodewarden', host: NODE } });
+      expect(e.involvedObject).toMatchObject({ kind: 'Pod', namespace: NS_LOCAL, name: LOCAL_POD, uid: localUid });
+      expect(e.metadata?.namespace).toBe(NS_LOCAL);
+      expect(new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime()).toBeGreaterThanOrEqual(new Date(e.firstTimestamp ?? 0).getTime());
+    }
+    // The IPv6 peer: its address is the remote pod's secondary one; status.podIP names only the
+    // primary, so it resolves to the peer namespace or, with that known gap, to "unknown".
+    expect([NS_PEER, 'unknown']).toContain(tcp6Pattern.exec(tcp6[0]!.message!)?.[1]);
+    // No event blames the remote pod: its node reports its side.
+    const remoteEvents = await api().core.listNamespacedEvent({ namespace: NS_PEER, fieldSelector: `involvedObject.name=${REMOTE_POD}` });
+    expect(remoteEvents.items).toHaveLength(0);
+  });
+
+  it('the packet_drops_total metric agrees with the kernel', async () => {
+    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'tcp', verdict: 'drop' })).toBe(kernel.tcp4 + kernel.tcp6);
+    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'audit' })).toBe(kernel.udp);
+  });
+});
