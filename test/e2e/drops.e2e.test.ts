@@ -35,11 +35,17 @@ const NETNS_LOCAL = `nwe2eL${run}`;
 const NETNS_REMOTE = `nwe2eR${run}`;
 const IF_LOCAL = `nwl${run}`;
 const IF_REMOTE = `nwr${run}`;
-const N = 1 + Math.floor(Math.random() * 250);
-const A4 = `10.213.${N}.1`;
-const B4 = `10.213.${N}.2`;
-const A6 = `fd00:213:${N.toString(16)}::1`;
-const B6 = `fd00:213:${N.toString(16)}::2`;
+// The pods' addresses exist only inside the namespaces; beforeAll picks a subnet no pod of the
+// cluster already reports (a remote lookup by status.podIP must find our pod alone).
+let A4 = '';
+let B4 = '';
+let A6 = '';
+let B6 = '';
+function pickSubnet(): void {
+  const n = 1 + Math.floor(Math.random() * 250);
+  [A4, B4] = [`10.213.${n}.1`, `10.213.${n}.2`];
+  [A6, B6] = [`fd00:213:${n.toString(16)}::1`, `fd00:213:${n.toString(16)}::2`];
+}
 const TCP_PORT = 8080;
 const UDP_PORT = 5353;
 /** Dropped UDP used only to learn when the agent knows the local pod (not asserted exactly). */
@@ -240,6 +246,12 @@ beforeAll(async () => {
   for (const name of [NS_LOCAL, NS_PEER]) {
     await api().core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: LABELS } } });
   }
+  for (let tries = 0; ; tries++) {
+    pickSubnet();
+    const owners = await Promise.all([A4, B4, A6, B6].map((ip) => api().core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 1 })));
+    if (owners.every((l) => l.items.length === 0)) break;
+    if (tries === 20) throw new Error('no free 10.213.x.0/24 subnet: cluster pods use them all');
+  }
   await createPod(LOCAL_POD, NS_LOCAL, NODE);
   await createPod(REMOTE_POD, NS_PEER, PEER_NODE);
   const local = await setPodIPs(LOCAL_POD, NS_LOCAL, [A4, A6]);
@@ -284,9 +296,15 @@ afterAll(async () => {
 describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
   let kernel: KernelCounts;
   let afterTraffic: CoreV1Event[] = [];
-  const tcp4Message = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${TCP_PORT}/tcp`;
-  const udpMessage = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${UDP_PORT}/udp${AUDIT_NOTE}`;
-  const tcp6Pattern = new RegExp(`^Packet dropped when sending traffic to (\\S+) \\(${B6.replace(/\./g, '\\.')}\\) on port ${TCP_PORT}/tcp$`);
+  // Built once the addresses are known (beforeAll runs after this body is collected).
+  let tcp4Message = '';
+  let udpMessage = '';
+  let tcp6Pattern = /^$/;
+  beforeAll(() => {
+    tcp4Message = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${TCP_PORT}/tcp`;
+    udpMessage = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${UDP_PORT}/udp${AUDIT_NOTE}`;
+    tcp6Pattern = new RegExp(`^Packet dropped when sending traffic to (\\S+) \\(${B6}\\) on port ${TCP_PORT}/tcp$`);
+  });
   const find = (events: CoreV1Event[], test: (m: string) => boolean): CoreV1Event | undefined => events.find((e) => test(e.message ?? ''));
 
   it('the agent learns the local pod from its watch (a probe drop is counted against its namespace)', async () => {
