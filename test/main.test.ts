@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT, AgentProcess, freePort } from './e2e/agent-process';
+import { eventually } from './helpers/eventually';
 
 const ROOT = resolve(__dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'nodewarden-main-'));
@@ -30,15 +31,8 @@ function kmsg(text: string): void {
   writeFileSync('/dev/kmsg', `<3>${text}\n`);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> =>
+  eventually(what, check, { ms });
 
 interface Cond {
   type: string;

@@ -12,6 +12,7 @@ import { createKubeClient } from '../../agent/kube/client';
 import type { KubeClient } from '../../agent/kube/client';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { AGENT, AgentProcess, freePort } from './agent-process';
+import { eventually as pollUntil } from '../helpers/eventually';
 
 const run = randomBytes(4).toString('hex');
 const NODE = `nodewarden-e2e-${run}`;
@@ -73,24 +74,9 @@ async function events(reason: string): Promise<CoreV1Event[]> {
   return list.items;
 }
 
-/** Polls until `check` returns a value (not undefined/false) or throws with the agent's output. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) {
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\nagent output:\n${agent?.output ?? ''}`);
-    }
-    if (agent && !agent.alive) throw new Error(`agent exited (${agent.exitCode}) while waiting for ${what}\n${agent.output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls until `check` yields a value; fails early if the agent exits, with its output. */
+const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> =>
+  pollUntil(what, check, { ms, everyMs: 250, agent: () => agent });
 
 beforeAll(async () => {
   expect(existsSync(AGENT), `${AGENT} is missing: run \`node scripts/build.mjs\``).toBe(true);

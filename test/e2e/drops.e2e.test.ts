@@ -19,6 +19,7 @@ import { FakePods } from '../helpers/fake-apiserver-pods';
 import { installPodWrites } from '../helpers/fake-apiserver-pod-writes';
 import { createVethPair, deleteNetns, enableLogAllNetns, inNs, kernelIPv6, readKmsg } from '../helpers/netns';
 import { AGENT, AgentProcess, freePort } from './agent-process';
+import { eventually as pollUntil } from '../helpers/eventually';
 
 const run = randomBytes(4).toString('hex');
 const NODE = `nodewarden-e2e-drops-${run}`;
@@ -63,24 +64,9 @@ let localUid = '';
 let restoreLogAllNetns: (() => void) | undefined;
 let netnsCreated = false;
 
-/** Polls until `check` returns a value (not undefined/false), or throws with the agent's output. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000, everyMs = 250): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (agent && !agent.alive) throw new Error(`agent exited (${agent.exitCode}) while waiting for ${what}\n${agent.output}`);
-    if (Date.now() > end) {
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\nagent output:\n${agent?.output ?? ''}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Polls until `check` yields a value; fails early if the agent exits, with its output. */
+const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000, everyMs = 250): Promise<T> =>
+  pollUntil(what, check, { ms, everyMs, agent: () => agent });
 
 function api(): KubeClient {
   if (!admin) throw new Error('no API client');
