@@ -16,6 +16,8 @@ describe('parseSettings', () => {
     expect(s.kubeconfig).toBeUndefined();
     expect(s.dropLogs).toEqual([]);
     expect(s.dropMaxAgeMs).toBe(600_000);
+    expect(s.dropFlushIntervalMs).toBe(10_000);
+    expect(s.shutdownTimeoutMs).toBe(5_000);
   });
 
   it('takes flags over env over defaults', () => {

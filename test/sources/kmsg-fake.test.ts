@@ -117,6 +117,18 @@ describe('KmsgSource with a fake device', () => {
     expect(src.stats).toMatchObject({ lost: 0, skipped: 11, received: 14, sent: 3 });
   });
 
+  it('marks records from before this run as backlog only when no checkpoint vouches for them', async () => {
+    const old = await runUntilDrained(new FakeDevice(seqs(1, 3)));
+    expect(old.lines.map((l) => l.backlog)).toEqual([true, true, true]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    const fresh = await runUntilDrained(new FakeDevice(seqs(1, 3)), { bootTimeMs: Date.now() + 60_000 });
+    expect(fresh.lines.map((l) => l.backlog)).toEqual([undefined, undefined, undefined]);
+    new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 50 });
+    const resumed = await runUntilDrained(new FakeDevice(seqs(51, 53)));
+    expect(resumed.lines.map((l) => [l.seq, l.backlog])).toEqual([[51, undefined], [52, undefined], [53, undefined]]);
+  });
+
   it('ignores a checkpoint of another boot and applies startAfterMs instead', async () => {
     new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-OLD', seq: 50 });
     const { src, lines, store } = await runUntilDrained(new FakeDevice(seqs(1, 10)), { startAfterMs: 1_000_000 + 7.5 });
