@@ -17,7 +17,7 @@ import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
 import { FileSource } from './sources/file';
-import { KmsgSource } from './sources/kmsg';
+import { KmsgSource, monotonicBootTime } from './sources/kmsg';
 import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
@@ -47,6 +47,8 @@ const standaloneResolver: DropResolver = {
   peer: async () => ({ kind: 'unknown' }),
 };
 
+const KMSG_ID = 'kmsg';
+
 export class Agent {
   private readonly abort = new AbortController();
   private readonly sources = new Map<string, { source: Source; stop: AbortController; done: Promise<void> }>();
@@ -62,6 +64,10 @@ export class Agent {
   private cancelTick: (() => void) | undefined;
   private tickAt = Infinity;
   private dropLogs = new Set<string>();
+  private ruleLogs = new Set<string>();
+  private checkpoints: CheckpointStore | undefined;
+  /** Run promises of every source ever started (stopped ones too), awaited at shutdown. */
+  private readonly stoppedSources: Promise<void>[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly parts: AgentParts) {
@@ -84,10 +90,13 @@ export class Agent {
     const { settings, clock, metrics, nodeName, kube } = this.parts;
     const signal = this.abort.signal;
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
+    this.checkpoints = checkpoints;
     metrics.registerComponent('state', 'checkpoints', checkpoints.stats as unknown as Record<string, number>);
+    metrics.setRuleFiles(this.parts.files);
 
     // recoverAfter: a condition that turns True gets a timer for its recovery check.
-    this.sinks.push(metrics, new LogSink(this.log), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
+    metrics.registerComponents('source', () => [...this.sources.values()].map((s) => [s.source.id, s.source.stats] as const));
+    this.sinks.push(metrics, new LogSink(this.log, clock), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
     this.server = await startHttpServer({
@@ -138,6 +147,8 @@ export class Agent {
       sinks: this.sinks,
       initialConditions,
       applyLookback: true,
+      // NPD's `delay` counts from boot; the kernel's clock is CLOCK_MONOTONIC.
+      bootTimeMs: monotonicBootTime(clock),
     });
     this.detector = detector;
     metrics.registerComponents('detector', () => detector.counterMap() as ReadonlyMap<string, unknown> as ReadonlyMap<string, Record<string, number>>);
@@ -148,8 +159,10 @@ export class Agent {
     if (kube) {
       const index = new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName, clock, logger: this.log });
       this.podIndex = index.run(signal);
-      resolver = createPodResolver({ index, core: kube.core, clock, nodeName });
-      metrics.registerComponent('resolver', 'pods', index.stats as unknown as Record<string, number>);
+      const podResolver = createPodResolver({ index, core: kube.core, clock, nodeName });
+      resolver = podResolver;
+      metrics.registerComponent('resolver', 'local-pods', index.stats as unknown as Record<string, number>, { gauges: ['pods', 'ips'] });
+      metrics.registerComponent('resolver', 'peer-cache', podResolver.cache.stats as unknown as Record<string, number>);
     }
     const naming = parsePeerNaming(settings.dropPeerName) ?? 'namespace';
     this.drops = new DropPipeline({
@@ -183,7 +196,8 @@ export class Agent {
         drops.handle(line);
       });
     }
-    for (const path of this.filePaths(this.parts.files)) this.addFileSource(path, checkpoints);
+    this.ruleLogs = this.ruleLogPaths(this.parts.files);
+    this.syncFileSources(this.parts.files);
 
     this.watcher = watchRuleFiles({
       paths: this.parts.rulePaths,
@@ -193,16 +207,18 @@ export class Agent {
       signal,
       initial: this.parts.files,
       onReload: (files) => {
+        metrics.setRuleFiles(files);
         detector.reload(files);
         this.conditionExporter?.redeclare(declaredTypes(files));
-        for (const path of this.filePaths(files)) if (!this.sources.has(path)) this.addFileSource(path, checkpoints);
+        this.ruleLogs = this.ruleLogPaths(files);
+        this.syncFileSources(files);
         metrics.setReloadResult(true);
         this.log.info({ files: files.map((f) => f.path) }, 'rules reloaded');
         this.scheduleTick();
       },
       onInvalid: () => metrics.setReloadResult(false),
     });
-    metrics.registerComponent('config', 'rules', this.watcher.stats as unknown as Record<string, number>);
+    metrics.registerComponent('config', 'rules', this.watcher.stats as unknown as Record<string, number>, { skip: ['lastCheckAt'] });
 
     this.scheduleTick();
     this.log.info(
@@ -216,19 +232,38 @@ export class Agent {
     );
   }
 
-  /** Files to follow: filelog rule files' logPath and --drop-log. */
-  private filePaths(files: readonly RuleFile[]): string[] {
-    const paths = new Set<string>(this.dropLogs);
-    for (const f of files) if (f.plugin === 'filelog') paths.add(abs(f.logPath));
-    return [...paths];
+  private ruleLogPaths(files: readonly RuleFile[]): Set<string> {
+    return new Set(files.filter((f) => f.plugin === 'filelog').map((f) => abs(f.logPath)));
   }
 
-  private addFileSource(path: string, checkpoints: CheckpointStore): void {
+  /** Follows every file the rules or --drop-log name, and stops following files no longer named. */
+  private syncFileSources(files: readonly RuleFile[]): void {
+    const wanted = new Set([...this.dropLogs, ...this.ruleLogPaths(files)]);
+    for (const [id, s] of this.sources) {
+      if (id === KMSG_ID || wanted.has(id)) continue;
+      this.log.info({ path: id }, 'no longer named by the rules: stop following');
+      s.stop.abort();
+      this.sources.delete(id);
+    }
+    for (const path of wanted) if (!this.sources.has(path)) this.addFileSource(path);
+  }
+
+  private addFileSource(path: string): void {
     const detector = this.detector;
     const drops = this.drops;
-    if (!detector || !drops) return;
+    const checkpoints = this.checkpoints;
+    if (!detector || !drops || !checkpoints) return;
     const isDropLog = this.dropLogs.has(path);
-    const source = new FileSource({ path, checkpoints, clock: this.parts.clock, logger: this.log });
+    const source = new FileSource({
+      path,
+      checkpoints,
+      clock: this.parts.clock,
+      logger: this.log,
+      // A drop log seen for the first time is read from its end: its old lines are past
+      // --drop-max-age anyway, and a multi-GB iptables.log must not be parsed to find that out.
+      // (A rule-file log is read from its start, as NPD does, and filtered by lookback.)
+      startAtEnd: isDropLog && !this.ruleLogs.has(path),
+    });
     this.addSource(source, (line: LogLine) => {
       detector.handle(line);
       if (isDropLog) drops.handle(line);
@@ -238,11 +273,11 @@ export class Agent {
   private addSource(source: Source, onLine: LineHandler): void {
     const stop = new AbortController();
     const signal = AbortSignal.any([this.abort.signal, stop.signal]);
-    this.parts.metrics.registerComponent('source', source.id, source.stats);
     const done = source.run(onLine, signal).catch((e: unknown) => {
       this.log.error({ source: source.id, err: e instanceof Error ? e.message : String(e) }, 'source failed');
     });
     this.sources.set(source.id, { source, stop, done });
+    this.stoppedSources.push(done);
   }
 
   /** recoverAfter: wake the detector when the next condition is due. */
@@ -268,20 +303,32 @@ export class Agent {
   }
 
   private async doStop(timeoutMs: number): Promise<void> {
-    const deadline = this.parts.clock.now() + timeoutMs;
+    const { clock } = this.parts;
+    const deadline = clock.now() + timeoutMs;
+    const withinDeadline = (p: Promise<unknown>): Promise<unknown> =>
+      new Promise((resolve) => {
+        const cancel = clock.setTimer(() => resolve(undefined), Math.max(0, deadline - clock.now()));
+        void p.finally(() => {
+          cancel();
+          resolve(undefined);
+        });
+      });
     this.log.info({ timeoutMs }, 'stopping');
     this.abort.abort();
     this.cancelTick?.();
     this.watcher?.stop();
-    await Promise.all([...this.sources.values()].map((s) => s.done));
+    // Sources stop within one poll and save their positions; a read stuck on a dead filesystem
+    // must not hold shutdown past the deadline.
+    await withinDeadline(Promise.all(this.stoppedSources));
     await this.drops?.flush(deadline);
     await Promise.all(this.sinks.map((s) => s.flush?.(deadline)));
     this.conditionExporter?.stop();
     this.eventExporter?.stop();
-    await this.podIndex;
-    await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+    if (this.podIndex) await withinDeadline(this.podIndex);
+    this.checkpoints?.flush();
     this.server?.closeAllConnections?.();
-    this.log.info({}, 'stopped');
+    await withinDeadline(new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done())));
+    this.log.info({ late: clock.now() > deadline }, 'stopped');
   }
 }
 

@@ -54,8 +54,10 @@ interface Route {
   readonly monitor: Monitor;
   /** Set for filelog rule files. */
   readonly parse?: SyslogParser;
-  /** Lines with an earlier time are dropped (when applyLookback). */
+  /** Backlog lines (no checkpoint vouches for them) earlier than this are dropped: start − lookback. */
   readonly cutoffMs: number;
+  /** Any line earlier than boot + delay is dropped (NPD's `delay`); -Infinity without bootTimeMs. */
+  readonly delayCutoffMs: number;
 }
 
 const KMSG = 'kmsg';
@@ -104,7 +106,7 @@ export class Detector {
           c.skipped++;
           continue;
         }
-        if (this.opts.applyLookback && line.backlog === true && t < r.cutoffMs) {
+        if (this.opts.applyLookback && (t < r.delayCutoffMs || (line.backlog === true && t < r.cutoffMs))) {
           c.tooOld++;
           continue;
         }
@@ -123,7 +125,8 @@ export class Detector {
           continue;
         }
         if (this.opts.lineTime) this.advanceLineTime(parsed.time.getTime());
-        if (this.opts.applyLookback && line.backlog === true && parsed.time.getTime() < r.cutoffMs) {
+        const pt = parsed.time.getTime();
+        if (this.opts.applyLookback && (pt < r.delayCutoffMs || (line.backlog === true && pt < r.cutoffMs))) {
           c.tooOld++;
           continue;
         }
@@ -184,11 +187,13 @@ export class Detector {
     const routes = new Map<string, Route[]>();
     for (const file of files) {
       const monitor = new Monitor(file);
-      let cutoffMs = this.startMs - file.lookbackMs;
-      if (this.opts.bootTimeMs !== undefined) cutoffMs = Math.max(cutoffMs, this.opts.bootTimeMs + file.delayMs);
+      const delayCutoffMs = this.opts.bootTimeMs !== undefined ? this.opts.bootTimeMs + file.delayMs : Number.NEGATIVE_INFINITY;
+      const cutoffMs = Math.max(this.startMs - file.lookbackMs, delayCutoffMs);
       const key = file.plugin === 'kmsg' ? KMSG : file.logPath;
       const route: Route =
-        file.plugin === 'filelog' ? { monitor, cutoffMs, parse: compileSyslogParser(file.pluginConfig, this.opts.clock) } : { monitor, cutoffMs };
+        file.plugin === 'filelog'
+          ? { monitor, cutoffMs, delayCutoffMs, parse: compileSyslogParser(file.pluginConfig, this.opts.clock) }
+          : { monitor, cutoffMs, delayCutoffMs };
       const list = routes.get(key);
       if (list) list.push(route);
       else routes.set(key, [route]);

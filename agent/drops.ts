@@ -273,7 +273,11 @@ export class DropPipeline {
     return this.flushing;
   }
 
-  /** Final flush for shutdown: one pass, bounded by the deadline (epoch ms). */
+  /**
+   * Final flush for shutdown, bounded by the deadline (epoch ms): waits for a periodic flush in
+   * progress, then hands out EVERY pending key (one event each) regardless of the rate buckets —
+   * the sources' checkpoints are already past those lines, so anything left here would be lost.
+   */
   async flush(deadline: number): Promise<void> {
     const left = deadline - this.opts.clock.now();
     if (left <= 0) return;
@@ -281,12 +285,16 @@ export class DropPipeline {
     const timeout = new Promise<void>((resolve) => {
       cancel = this.opts.clock.setTimer(resolve, left);
     });
-    await Promise.race([this.flushOnce(), timeout]);
+    const run = (async () => {
+      if (this.flushing) await this.flushing;
+      await this.emit(true);
+    })();
+    await Promise.race([run, timeout]);
     cancel?.();
   }
 
-  private async emit(): Promise<void> {
-    const ready = this.agg.take(this.opts.clock.now());
+  private async emit(force = false): Promise<void> {
+    const ready = this.agg.take(this.opts.clock.now(), { force });
     // Lookups run together; the resolver's cache bounds how many reach the API server.
     const peers = await Promise.all(
       ready.map((p) => this.opts.resolver.peer(p.peerIp).catch((): PeerInfo => ({ kind: 'unknown' }))),

@@ -57,7 +57,8 @@ async function runReplay(settings: Settings): Promise<number> {
 }
 
 async function run(settings: Settings): Promise<number> {
-  const nodeName = settings.nodeName ?? process.env.NODE_NAME ?? hostname();
+  // The kubelet registers the lower-cased hostname unless told otherwise.
+  const nodeName = settings.nodeName ?? process.env.NODE_NAME ?? hostname().toLowerCase();
   const logger = createLogger(settings.logLevel, { node: nodeName });
   const rulePaths = defaultRules(settings.rules);
   const files = await loadRules(rulePaths);
@@ -86,6 +87,12 @@ async function run(settings: Settings): Promise<number> {
     if (stopped) return;
     stopped = true;
     logger.info({ signal }, 'shutting down');
+    // Last resort: stop() keeps its own deadline; if something still hangs, do not outlive it.
+    setTimeout(() => {
+      logger.error({ timeoutMs: settings.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting');
+      logger.flush();
+      process.exit(1);
+    }, settings.shutdownTimeoutMs + 3000).unref();
     agent.stop().then(
       () => {
         logger.flush();

@@ -117,6 +117,13 @@ describe('Detector', () => {
     a.clock.advance(61_000);
     a.kmsg('Killed process 1 (x) total-vm:1kB', 0, true);
     expect(a.got.problems).toHaveLength(1);
+    // delay applies to live lines too (not only backlog), as NPD's start time does.
+    const b = setup({ bootTimeMs: clock0 - 60_000 }, [{ ...kernel, delayMs: 120_000 }]);
+    b.kmsg('Killed process 1 (x) total-vm:1kB', 0, false);
+    expect(b.got.problems).toHaveLength(0);
+    b.clock.advance(61_000);
+    b.kmsg('Killed process 1 (x) total-vm:1kB', 0, false);
+    expect(b.got.problems).toHaveLength(1);
   });
 
   it('skipList, empty kmsg lines and trimming', () => {

@@ -176,6 +176,24 @@ describe('DropPipeline', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('flush(deadline) emits every pending key with its full count, beyond the rate buckets', async () => {
+    const { p, events, kmsg, clock } = setup({ perPod: { burst: 1, perSecond: 0.001 }, perNode: { burst: 1, perSecond: 0.001 } });
+    for (let port = 1; port <= 6; port++) {
+      for (let n = 0; n < port; n++) kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));
+    }
+    kmsg(v4('calico-drop:', '10.244.2.9', '10.244.1.6'));
+    await p.flushOnce();
+    expect(events).toHaveLength(1); // the node bucket allows one
+    expect(p.pendingKeys()).toBe(6);
+    await p.flush(clock.now() + 1000);
+    expect(p.pendingKeys()).toBe(0);
+    expect(events).toHaveLength(7);
+    const total = events.reduce((s, e) => s + (e.count ?? 1), 0);
+    expect(total).toBe(1 + 2 + 3 + 4 + 5 + 6 + 1);
+    expect(events.filter((e) => e.involved.name === 'pg-0')).toHaveLength(1);
+    expect(clock.pending()).toBe(0);
+  });
+
   it('the aggregation map is bounded; overflowed drops are still counted', async () => {
     const { p, kmsg } = setup({ maxKeys: 3 });
     for (let port = 1; port <= 10; port++) kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));

@@ -70,7 +70,7 @@
 // so is a directory with no `*.json` file. A file reached twice (same real path) loads once.
 // Rule files larger than 1 MiB are refused.
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import RE2 from 're2';
 import type { ConditionSpec, ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
 import { parseNonNegativeDuration, parsePositiveDuration } from './duration';
@@ -368,6 +368,9 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
 
   let logPath = str(ctx, 'logPath', top.get('logPath'), { nonEmpty: plugin === 'filelog' });
   if (plugin === 'kmsg' && (logPath === undefined || logPath === '')) logPath = DEFAULT_KMSG_PATH;
+  // Files are followed (and lines routed) by absolute path: a relative logPath is taken from the
+  // working directory once, here, so the follower and the detector agree on it.
+  if (plugin === 'filelog' && logPath !== undefined && logPath !== '') logPath = resolvePath(logPath);
   if (plugin === 'filelog' && !top.has('logPath')) report(ctx, 'logPath', 'is required for plugin filelog');
 
   // lookback, delay, bufferSize

@@ -1,6 +1,7 @@
 // settings.ts: the agent's command line. Parses argv (node:util parseArgs) and NODEWARDEN_<FLAG>
 // environment variables into one validated Settings object, and reports every problem at once.
 import { parseArgs } from 'node:util';
+import { parseDropPrefixes } from '../engine/drop-prefixes';
 import { parseDuration } from './duration';
 
 export type Command = 'run' | 'check-rules' | 'replay' | 'help' | 'version';
@@ -46,7 +47,7 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   kubeconfig: { type: 'string', help: 'kubeconfig file (default: in-cluster config, then $KUBECONFIG, else standalone)' },
   'node-name': { type: 'string', help: 'this node (default: $NODE_NAME, then the hostname)' },
   'heartbeat-period': { type: 'string', help: 'how often conditions are re-sent (±10% jitter)', default: '5m' },
-  'event-namespace': { type: 'string', help: 'namespace of the Events about the Node', default: 'default' },
+  'event-namespace': { type: 'string', help: 'namespace of the Events about the Node (the API accepts only "default")', default: 'default' },
   'kmsg-path': { type: 'string', help: 'kernel log device; empty disables it', default: '/dev/kmsg' },
   'drop-log': { type: 'string', multiple: true, help: 'rsyslog files with packet-drop lines, e.g. /var/log/iptables.log' },
   'drop-prefix': { type: 'string', multiple: true, help: "LOG prefix and its verdict, 'PREFIX=drop|audit' (default: Calico's)" },
@@ -174,6 +175,14 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (!['namespace', 'pod', 'namespace/name'].includes(peer) && !/^label:.+/.test(peer)) {
     errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
   }
+  const dropPrefixes = prefixList();
+  for (const e of parseDropPrefixes(dropPrefixes).errors) errors.push(`--drop-prefix: ${e}`);
+  const eventNamespace = str('event-namespace') ?? 'default';
+  // A real API server accepts core/v1 Events about a cluster-scoped object (the Node) only in
+  // "default" (legacy event validation); anything else would be refused on every post.
+  if (eventNamespace !== 'default') {
+    errors.push(`--event-namespace: the API server accepts Node events only in "default", got ${JSON.stringify(eventNamespace)}`);
+  }
   if (command === 'check-rules' && positionals.length === 0 && values.rules === undefined) {
     errors.push('check-rules: name at least one rule file or directory');
   }
@@ -188,10 +197,10 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     ...(kubeconfig !== undefined && kubeconfig !== '' ? { kubeconfig } : {}),
     ...(nodeName !== undefined && nodeName !== '' ? { nodeName } : {}),
     heartbeatPeriodMs: duration('heartbeat-period', 1000),
-    eventNamespace: str('event-namespace') ?? 'default',
+    eventNamespace,
     kmsgPath: str('kmsg-path') ?? '/dev/kmsg',
     dropLogs: values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined ? list('drop-log') : [],
-    dropPrefixes: prefixList(),
+    dropPrefixes,
     dropPeerName: peer,
     dropMaxAgeMs: duration('drop-max-age'),
     dropFlushIntervalMs: duration('drop-flush-interval', 100),

@@ -48,12 +48,18 @@ const C_RBRACKET = 93;
  * only an "IN=" whose interface token is followed by " OUT=".
  */
 export function findPacketStart(text: string): number {
+  // Linear: the first space after an "IN=" is shared by every later "IN=" before it, so it is
+  // searched for again only once a candidate lies past it ("IN=IN=IN=…" would be quadratic).
   let from = 0;
+  let sp = -1;
   for (;;) {
     const i = text.indexOf('IN=', from);
     if (i < 0) return -1;
-    const sp = text.indexOf(' ', i + 3);
-    if (sp > 0 && text.startsWith('OUT=', sp + 1)) return i;
+    if (sp < i + 3) {
+      sp = text.indexOf(' ', i + 3);
+      if (sp < 0) return -1; // no space after this "IN=", so none after any later one either
+    }
+    if (text.startsWith('OUT=', sp + 1)) return i;
     from = i + 3;
   }
 }

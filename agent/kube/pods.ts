@@ -2,11 +2,17 @@
 // with the cluster.
 //   - LocalPodIndex: list + watch of pods with fieldSelector spec.nodeName=<node>, indexing every
 //     IP in status.podIPs (dual-stack). hostNetwork pods are not indexed as pods (they share the
-//     node's IPs and get no drop events); their IPs are remembered as this node's. Terminal pods
+//     node's IPs and get no drop events); their IPs are remembered as this node's while some
+//     hostNetwork pod still reports them (counted per IP, so a deleted pod takes its IPs with it
+//     unless another hostNetwork pod still has them). Terminal pods
 //     (Succeeded/Failed) are dropped: their IPs get reused. The watch resumes from the last
 //     resourceVersion (bookmarks on); 410 Gone → relist; any other failure → backoff, relist.
+//     Lists are served from the API server's watch cache, as client-go's reflector does: the
+//     first with resourceVersion=0, a relist with the last version seen (not older than what
+//     the index already holds); only when the server cannot serve that version (410, or "too
+//     large resource version") does one list go to etcd (resourceVersion unset, a quorum read).
 //   - lookupRemote(ip): one list with fieldSelector status.podIP=<ip> (limit 50) for IPs not on
-//     this node. A match that is only hostNetwork pods is a node IP: it names the node
+//     this node, with resourceVersion=0 (watch cache; a stale answer is fine for naming a peer). A match that is only hostNetwork pods is a node IP: it names the node
 //     (spec.nodeName), so node IPs resolve with pods `list` alone (no nodes `list` needed).
 //     Behind state/peer-cache.ts (LRU, TTL, negative caching, bounded in-flight, coalescing).
 // RBAC: pods list, watch. Gap: status.podIP is the primary IP only, so a dual-stack remote pod's
@@ -76,13 +82,21 @@ function podInfo(pod: V1Pod): PodInfo {
 
 class GoneError extends Error {}
 
+/** A list refused because the server cannot serve that resourceVersion from its cache. */
+function versionUnavailable(err: unknown): boolean {
+  const f = classifyApiError(err);
+  return f.status === 410 || /too large resource version/i.test(f.error);
+}
+
 export class LocalPodIndex {
   readonly stats: PodIndexStats = { lists: 0, watches: 0, watchEvents: 0, gone: 0, errors: 0, pods: 0, ips: 0 };
   /** uid (or ns/name) → indexed pod. */
   private readonly pods = new Map<string, Indexed>();
   private readonly byIp = new Map<string, string>();
-  /** IPs of this node, learned from hostNetwork pods. */
-  private readonly nodeIps = new Set<string>();
+  /** hostNetwork pods: key → their IPs (this node's). */
+  private readonly hostPods = new Map<string, readonly string[]>();
+  /** IPs of this node, learned from hostNetwork pods: IP → how many such pods report it. */
+  private readonly nodeIps = new Map<string, number>();
   private synced = false;
   private readonly sleep: Sleep;
 
@@ -111,7 +125,9 @@ export class LocalPodIndex {
     this.remove(key);
     const ips = podIPs(pod);
     if (pod.spec?.hostNetwork) {
-      for (const ip of ips) this.nodeIps.add(ip);
+      if (ips.length === 0) return;
+      this.hostPods.set(key, ips);
+      for (const ip of ips) this.nodeIps.set(ip, (this.nodeIps.get(ip) ?? 0) + 1);
       return;
     }
     if (TERMINAL.has(pod.status?.phase ?? '') || ips.length === 0) return;
@@ -125,6 +141,15 @@ export class LocalPodIndex {
   }
 
   private remove(key: string): void {
+    const host = this.hostPods.get(key);
+    if (host !== undefined) {
+      this.hostPods.delete(key);
+      for (const ip of host) {
+        const n = (this.nodeIps.get(ip) ?? 1) - 1;
+        if (n > 0) this.nodeIps.set(ip, n);
+        else this.nodeIps.delete(ip);
+      }
+    }
     const old = this.pods.get(key);
     if (old === undefined) return;
     this.pods.delete(key);
@@ -141,6 +166,7 @@ export class LocalPodIndex {
   private replaceAll(items: readonly V1Pod[]): void {
     this.pods.clear();
     this.byIp.clear();
+    this.hostPods.clear();
     this.nodeIps.clear();
     for (const p of items) this.upsert(p);
     this.updateCounts();
@@ -152,16 +178,33 @@ export class LocalPodIndex {
     const [first, max] = this.opts.backoffMs ?? [1000, 60_000];
     let delay = first;
     const selector = `spec.nodeName=${this.opts.nodeName}`;
+    /** Last resourceVersion applied to the index ('' before the first list). */
+    let synced = '';
+    /** The server could not serve `synced` for a list: the next list is a quorum read. */
+    let unavailable = false;
     while (!signal.aborted) {
       try {
         this.stats.lists++;
-        const list = await this.opts.core.listPodForAllNamespaces({ fieldSelector: selector });
+        const listRv = unavailable ? undefined : synced === '' ? '0' : synced;
+        let list: Awaited<ReturnType<CoreV1Api['listPodForAllNamespaces']>>;
+        try {
+          list = await this.opts.core.listPodForAllNamespaces(
+            listRv !== undefined ? { fieldSelector: selector, resourceVersion: listRv } : { fieldSelector: selector },
+          );
+        } catch (err) {
+          if (listRv !== undefined && listRv !== '0' && versionUnavailable(err)) unavailable = true;
+          throw err;
+        }
+        unavailable = false;
         this.replaceAll(list.items);
         let rv = list.metadata?.resourceVersion ?? '';
+        synced = rv;
         delay = first;
         // Watch until it fails; a clean end (server timeout) just re-watches from rv.
         while (!signal.aborted) {
-          rv = await this.watchOnce(selector, rv, signal);
+          rv = await this.watchOnce(selector, rv, signal, (v) => {
+            synced = v;
+          });
           delay = first;
         }
       } catch (err) {
@@ -181,7 +224,7 @@ export class LocalPodIndex {
   }
 
   /** One watch request; resolves with the last resourceVersion when the server ends it. */
-  private watchOnce(selector: string, rv: string, signal: AbortSignal): Promise<string> {
+  private watchOnce(selector: string, rv: string, signal: AbortSignal, seen: (rv: string) => void): Promise<string> {
     this.stats.watches++;
     let last = rv;
     return new Promise<string>((resolve, reject) => {
@@ -215,9 +258,12 @@ export class LocalPodIndex {
               return;
             }
             const v = obj.metadata?.resourceVersion;
-            if (v) last = v;
             if (type === 'ADDED' || type === 'MODIFIED') this.upsert(obj);
             else if (type === 'DELETED') this.delete(obj);
+            if (v) {
+              last = v;
+              seen(v);
+            }
           },
           (err: unknown) => {
             const code = (err as { statusCode?: number } | null)?.statusCode;
@@ -237,7 +283,8 @@ export class LocalPodIndex {
 
 /** One remote lookup: the pod that owns `ip`, the node it belongs to, or null. */
 export async function lookupRemote(core: CoreV1Api, ip: string): Promise<PeerInfo | null> {
-  const list = await core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 50 });
+  // resourceVersion=0: answered from the watch cache, not a quorum read from etcd.
+  const list = await core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 50, resourceVersion: '0' });
   let nodeName: string | undefined;
   for (const pod of list.items) {
     if (pod.spec?.hostNetwork) {

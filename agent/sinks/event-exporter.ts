@@ -11,11 +11,11 @@ import type { AggregatedEvent, EventAggregatorStats } from '../state/event-aggre
 import { EventAggregator } from '../state/event-aggregator';
 import type { Clock, ComponentCounters, Logger, NodeEvent, Sink } from '../types';
 import { newCounters } from '../types';
+import { capMessage } from '../cap-message';
 import { DEFAULT_BACKOFF, backoffDelay } from './kube-backoff';
 import type { BackoffPolicy } from './kube-backoff';
 
-export const MESSAGE_LIMIT_BYTES = 1024;
-export const TRUNCATION_MARKER = ' …[truncated]';
+export { MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../cap-message';
 
 export interface EventExporterOptions {
   readonly api: EventApi;
@@ -52,16 +52,6 @@ export interface EventExporterCounters extends ComponentCounters {
 interface Pending {
   event: AggregatedEvent;
   namespace: string;
-}
-
-/** Caps untrusted text at `limit` UTF-8 bytes, cutting on a character boundary and marking it. */
-export function capMessage(text: string, limit = MESSAGE_LIMIT_BYTES): { text: string; truncated: boolean } {
-  if (Buffer.byteLength(text, 'utf8') <= limit) return { text, truncated: false };
-  const room = limit - Buffer.byteLength(TRUNCATION_MARKER, 'utf8');
-  let cut = Buffer.from(text, 'utf8').subarray(0, room).toString('utf8');
-  // A cut inside a multi-byte character decodes to U+FFFD; drop it.
-  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
-  return { text: cut + TRUNCATION_MARKER, truncated: true };
 }
 
 export class EventExporter implements Sink {

@@ -5,24 +5,37 @@ import { createServer, type Server } from 'node:http';
 import type { Clock, Condition, Logger, Source } from '../types';
 import type { Metrics } from './metrics';
 
-export interface HealthReport {
+export interface SourceHealthRow {
+  readonly id: string;
   readonly ok: boolean;
-  readonly sources: readonly {
-    readonly id: string;
-    readonly ok: boolean;
-    readonly alive: boolean;
-    readonly lastPollAgeMs: number;
-    readonly lastError?: string;
-  }[];
+  readonly alive: boolean;
+  /** Ms since the source last polled its fd; null when it has not polled yet. */
+  readonly lastPollAgeMs: number | null;
+  readonly lastError?: string;
 }
 
-/** A source is healthy while it is alive and has polled its fd within stallTimeoutMs. */
-export function healthOf(sources: readonly Source[], clock: Clock, stallTimeoutMs: number): HealthReport {
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly sources: readonly SourceHealthRow[];
+}
+
+/**
+ * A source is healthy while it is alive and has polled its fd within stallTimeoutMs. A source
+ * that has never polled (lastPollAt 0) has no poll age; it is healthy while alive, until
+ * stallTimeoutMs have passed since `startedAt` (when the server started) without a first poll.
+ */
+export function healthOf(
+  sources: readonly Source[],
+  clock: Clock,
+  stallTimeoutMs: number,
+  startedAt: number,
+): HealthReport {
   const now = clock.now();
-  const rows = sources.map((s) => {
+  const rows = sources.map((s): SourceHealthRow => {
     const h = s.health();
-    const age = Math.max(0, now - h.lastPollAt);
-    const ok = h.alive && age <= stallTimeoutMs;
+    const polled = h.lastPollAt > 0;
+    const age = polled ? Math.max(0, now - h.lastPollAt) : null;
+    const ok = h.alive && (age !== null ? age <= stallTimeoutMs : now - startedAt <= stallTimeoutMs);
     return {
       id: s.id,
       ok,
@@ -43,9 +56,12 @@ export interface HttpServerOptions {
   readonly clock: Clock;
   readonly stallTimeoutMs: number;
   readonly logger: Logger;
+  /** Epoch ms the agent started: the grace period for a first poll runs from here. Default: now. */
+  readonly startedAt?: number;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<Server> {
+  const startedAt = opts.startedAt ?? opts.clock.now();
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const send = (code: number, type: string, body: string): void => {
@@ -62,7 +78,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<Server> 
         return;
       case '/healthz':
       case '/readyz': {
-        const h = healthOf(opts.sources(), opts.clock, opts.stallTimeoutMs);
+        const h = healthOf(opts.sources(), opts.clock, opts.stallTimeoutMs, startedAt);
         return send(h.ok ? 200 : 503, 'application/json', JSON.stringify(h) + '\n');
       }
       case '/conditions':

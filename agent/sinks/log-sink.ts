@@ -1,13 +1,25 @@
 // log-sink.ts: writes what the agent finds as JSON log lines (pino). This is the standalone
 // output, and stays on beside the Kubernetes exporter. Kernel text goes in a field, never into
-// the message template.
-import type { ConditionChange, Logger, NodeEvent, PacketDrop, Problem, Sink } from '../types';
+// the message template. The log's own time is `logTime` (pino's `time` is when it was written).
+import type { Clock, ConditionChange, Logger, NodeEvent, PacketDrop, Problem, Sink } from '../types';
+
+/** Problems logged per reason per window; the rest are counted and summarised (a flood of matching lines must not flood the log). */
+const PROBLEMS_PER_WINDOW = 10;
+const WINDOW_MS = 10_000;
+/** Reasons tracked at most (bounded: reasons come from rules, but be safe). */
+const MAX_REASONS = 256;
 
 export class LogSink implements Sink {
   readonly name = 'log';
-  constructor(private readonly logger: Logger) {}
+  private readonly windows = new Map<string, { start: number; logged: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {}
 
   onProblem(p: Problem): void {
+    if (!this.admit(p.reason)) return;
     this.logger.warn(
       {
         kind: p.kind,
@@ -15,10 +27,31 @@ export class LogSink implements Sink {
         reason: p.reason,
         ...(p.condition !== undefined ? { condition: p.condition } : {}),
         message: p.message,
-        time: p.time.toISOString(),
+        logTime: p.time.toISOString(),
       },
       'problem',
     );
+  }
+
+  /** A fixed window per reason; when a window with suppressed problems ends, says how many. */
+  private admit(reason: string): boolean {
+    const now = this.clock.now();
+    let w = this.windows.get(reason);
+    if (w && now - w.start >= WINDOW_MS) {
+      if (w.suppressed > 0) this.logger.warn({ reason, suppressed: w.suppressed, windowMs: WINDOW_MS }, 'more problems not logged');
+      w = undefined;
+    }
+    if (!w) {
+      if (this.windows.size >= MAX_REASONS) this.windows.clear();
+      w = { start: now, logged: 0, suppressed: 0 };
+      this.windows.set(reason, w);
+    }
+    if (w.logged < PROBLEMS_PER_WINDOW) {
+      w.logged++;
+      return true;
+    }
+    w.suppressed++;
+    return false;
   }
 
   onConditionChange(c: ConditionChange): void {
@@ -31,7 +64,7 @@ export class LogSink implements Sink {
         reason: cond.reason,
         message: cond.message,
         previousStatus: c.previous?.status,
-        time: cond.lastTransitionTime.toISOString(),
+        logTime: cond.lastTransitionTime.toISOString(),
       },
       'condition changed',
     );
@@ -45,7 +78,7 @@ export class LogSink implements Sink {
         object: `${e.involved.namespace}/${e.involved.name}`,
         reason: e.reason,
         message: e.message,
-        time: e.time.toISOString(),
+        logTime: e.time.toISOString(),
       },
       'pod event',
     );
@@ -63,7 +96,7 @@ export class LogSink implements Sink {
         ...(d.policy !== undefined ? { policy: d.policy } : {}),
         in: d.inIf,
         out: d.outIf,
-        time: d.time.toISOString(),
+        logTime: d.time.toISOString(),
       },
       'packet dropped',
     );

@@ -2,7 +2,7 @@
 // builds (never the global one). Components keep plain counters on their hot paths; this module
 // reads them at scrape time. It also is a Sink that keeps NPD's problem_counter / problem_gauge.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ComponentCounters, Condition, ConditionChange, Problem, Sink } from '../types';
+import type { ComponentCounters, Condition, ConditionChange, Problem, RuleFile, Sink } from '../types';
 
 type NumberBag = Readonly<Record<string, number>>;
 
@@ -14,16 +14,28 @@ export interface DropSeries {
 
 type Counters = ComponentCounters | NumberBag;
 
-/** Yields [kind, id, counters] for each component, read at scrape time. */
-type ComponentProvider = () => Iterable<readonly [string, string, Counters]>;
+/** How a component's fields are exported: numeric fields are counters unless named here. */
+export interface ComponentShape {
+  /** Fields that go up and down (exported as nodewarden_component_gauge). */
+  readonly gauges?: readonly string[];
+  /** Fields not to export (timestamps, internal numbers). */
+  readonly skip?: readonly string[];
+}
 
-/** Maps a counter field to its metric: received → nodewarden_component_received_total. */
-const FIELD_HELP: Readonly<Record<string, string>> = {
+interface Registered {
+  readonly kind: string;
+  readonly read: () => Iterable<readonly [string, Counters]>;
+  readonly shape: ComponentShape;
+}
+
+/** Fields with a metric of their own: nodewarden_component_<field>_total (Vector's habit). */
+const NAMED: Readonly<Record<string, string>> = {
   received: 'Records a component received.',
-  sent: 'Records a component passed on (matched lines, delivered API writes).',
-  dropped: 'Records a component dropped (full queue, rate limit, expired).',
+  sent: 'Records a component passed on (lines delivered, API writes that succeeded).',
+  dropped: 'Records a component dropped (full queue, rate limit, failing handler).',
   errors: 'Errors a component met and survived.',
-  lost: 'Records a source knows it never saw (kmsg overrun, copytruncate window).',
+  matched: 'Lines that matched at least one rule.',
+  lost: 'Records a source knows it never saw (kmsg overrun gap, copytruncate window).',
   truncated: 'Lines cut at the length cap.',
   malformed: 'Malformed lines counted and skipped.',
 };
@@ -31,7 +43,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
 export class Metrics implements Sink {
   readonly name = 'metrics';
   readonly registry: Registry;
-  private readonly providers: ComponentProvider[] = [];
+  private readonly registered: Registered[] = [];
   private readonly problemCounter: Counter<'reason'>;
   private readonly problemGauge: Gauge<'type' | 'reason'>;
   private readonly reloadFailed: Gauge;
@@ -85,40 +97,71 @@ export class Metrics implements Sink {
         }
       },
     });
-    const providers = this.providers;
-    for (const [field, help] of Object.entries(FIELD_HELP)) {
+    const registered = this.registered;
+    // One pass over every component's numeric fields, at scrape time.
+    const each = (fn: (kind: string, id: string, field: string, value: number, shape: ComponentShape) => void): void => {
+      for (const r of registered) {
+        for (const [id, counters] of r.read()) {
+          for (const [field, value] of Object.entries(counters)) {
+            if (typeof value !== 'number' || r.shape.skip?.includes(field)) continue;
+            fn(r.kind, id, field, value, r.shape);
+          }
+        }
+      }
+    };
+    const isGauge = (shape: ComponentShape, field: string): boolean => shape.gauges?.includes(field) === true;
+    const counterSink = (select: (field: string) => boolean, labels: (kind: string, id: string, field: string) => string[]) => {
       const last = new Map<string, number>();
+      return function collect(this: Counter<string>): void {
+        each((kind, id, field, value, shape) => {
+          if (!select(field) || isGauge(shape, field)) return;
+          const l = labels(kind, id, field);
+          const key = l.join('\u0000');
+          const delta = value - (last.get(key) ?? 0);
+          // inc(0) creates the series, so a rate() alert has something to evaluate from the start.
+          if (delta >= 0) this.labels(...l).inc(delta);
+          last.set(key, value);
+        });
+      };
+    };
+    for (const [field, help] of Object.entries(NAMED)) {
       new Counter({
         name: `nodewarden_component_${field}_total`,
         help,
         labelNames: ['component_kind', 'component_id'],
         registers: [registry],
-        collect() {
-          for (const provider of providers) {
-            for (const [kind, id, counters] of provider()) {
-              const v = (counters as NumberBag)[field];
-              if (typeof v !== 'number') continue;
-              const key = `${kind}\u0000${id}`;
-              const delta = v - (last.get(key) ?? 0);
-              if (delta > 0) this.labels(kind, id).inc(delta);
-              last.set(key, v);
-            }
-          }
-        },
+        collect: counterSink((f) => f === field, (kind, id) => [kind, id]),
       });
     }
+    new Counter({
+      name: 'nodewarden_component_events_total',
+      help: "A component's other counters, by name (rotations, overruns, syncs, retries, suppressed, ...).",
+      labelNames: ['component_kind', 'component_id', 'counter'],
+      registers: [registry],
+      collect: counterSink((f) => !(f in NAMED), (kind, id, field) => [kind, id, field]),
+    });
+    new Gauge({
+      name: 'nodewarden_component_gauge',
+      help: "A component's current values (pods and IPs indexed, queue lengths, ...).",
+      labelNames: ['component_kind', 'component_id', 'field'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        each((kind, id, field, value, shape) => {
+          if (isGauge(shape, field)) this.labels(kind, id, field).set(value);
+        });
+      },
+    });
   }
 
-  /** Exposes a component's counters (received/sent/dropped/errors and any of lost/truncated/malformed). */
-  registerComponent(kind: string, id: string, counters: Counters): void {
-    this.providers.push(() => [[kind, id, counters]]);
+  /** Exposes a component's counters; every numeric field is exported (see ComponentShape). */
+  registerComponent(kind: string, id: string, counters: Counters, shape: ComponentShape = {}): void {
+    this.registered.push({ kind, read: () => [[id, counters]], shape });
   }
 
   /** Exposes components that come and go (per-source detector counters): read at each scrape. */
-  registerComponents(kind: string, read: () => Iterable<readonly [string, Counters]>): void {
-    this.providers.push(function* () {
-      for (const [id, counters] of read()) yield [kind, id, counters] as const;
-    });
+  registerComponents(kind: string, read: () => Iterable<readonly [string, Counters]>, shape: ComponentShape = {}): void {
+    this.registered.push({ kind, read, shape });
   }
 
   /** Exposes the packet-drop counts the drop pipeline keeps (read at scrape time). */
@@ -126,20 +169,35 @@ export class Metrics implements Sink {
     this.dropReaders.push(read);
   }
 
+  /**
+   * The rule files in force: sources whose file says `metricsReporting: false` get no
+   * problem_counter / problem_gauge series (as in NPD). Series of conditions no longer
+   * declared are dropped; the detector re-announces the current ones after a reload.
+   */
+  setRuleFiles(files: readonly RuleFile[]): void {
+    this.silent = new Set(files.filter((f) => !f.metricsReporting).map((f) => f.source));
+    this.problemGauge.reset();
+  }
+
+  private silent = new Set<string>();
+
   setReloadResult(ok: boolean): void {
     this.reloads.labels(ok ? 'ok' : 'invalid').inc();
     this.reloadFailed.set(ok ? 0 : 1);
   }
 
   onProblem(problem: Problem): void {
+    if (this.silent.has(problem.source)) return;
     this.problemCounter.labels(problem.reason).inc();
   }
 
-  onConditions(_source: string, conditions: readonly Condition[]): void {
+  onConditions(source: string, conditions: readonly Condition[]): void {
+    if (this.silent.has(source)) return;
     for (const c of conditions) this.problemGauge.labels(c.type, c.reason).set(c.status === 'True' ? 1 : 0);
   }
 
   onConditionChange(change: ConditionChange): void {
+    if (this.silent.has(change.source)) return;
     const prev = change.previous;
     if (prev) this.problemGauge.labels(prev.type, prev.reason).set(0);
     const c = change.condition;

@@ -24,6 +24,11 @@
 //   checkpointed inode among the rotated siblings, drain it from the offset, then the new file
 //   from 0. No checkpoint → read the file from the start (NPD's behaviour; lookback filters) or,
 //   with startAtEnd, from its end.
+// - Unreadable: a path that exists but cannot be opened (EACCES, ENOTDIR, ...) or read (a
+//   directory: open works, read fails with EISDIR) is not "missing". Every such failure sets
+//   lastError; after UNREADABLE_AFTER_POLLS polls in a row with one, health() reports
+//   alive=false and state 'unreadable' until a poll goes through without one (the file became
+//   readable, or went away: a missing path is 'waiting', which is healthy).
 // - Lines: never half a line (a partial last line waits for its newline), "\r\n" accepted,
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
@@ -43,6 +48,8 @@ export const DEFAULT_ROTATE_GRACE_MS = 1000;
 /** Bytes of read data remembered to recognise our file (copytruncate, inode reuse). */
 const FINGERPRINT_BYTES = 64;
 const TAIL_BYTES = 1024;
+/** Polls in a row with an open/read failure after which health() reports the source dead. */
+export const UNREADABLE_AFTER_POLLS = 3;
 
 export interface FileSourceOptions {
   /** The file to follow (absolute path; it is the source id and LogLine.source). */
@@ -63,6 +70,11 @@ export interface FileSourceOptions {
   readonly checkpointName?: string;
   /** Abortable sleep; default sleeperFor(clock). */
   readonly sleep?: Sleep;
+  /**
+   * Opens the followed path read-only; default fs.promises.open(path, 'r'). Tests inject
+   * failures such as EACCES, which chmod cannot produce for root.
+   */
+  readonly open?: (path: string) => Promise<fsp.FileHandle>;
 }
 
 /** What is persisted. dev/ino are decimal strings; fp is base64 of the bytes before offset. */
@@ -85,10 +97,13 @@ export interface FileSourceStats extends SourceStats {
   bytesRead: number;
 }
 
-export type FileSourceState = 'starting' | 'waiting' | 'following' | 'draining' | 'stopped';
+export type FileSourceState = 'starting' | 'waiting' | 'following' | 'draining' | 'unreadable' | 'stopped';
 
 export interface FileSourceHealth extends SourceHealth {
-  /** waiting: the path does not exist (yet); draining: reading a rotated file before switching. */
+  /**
+   * waiting: the path does not exist (yet); draining: reading a rotated file before switching;
+   * unreadable: the path exists but has failed to open or read for UNREADABLE_AFTER_POLLS polls.
+   */
   readonly state: FileSourceState;
   readonly offset: number;
 }
@@ -143,6 +158,7 @@ export class FileSource implements Source {
   private readonly maxLineBytes: number;
   private readonly graceMs: number;
   private readonly startAtEnd: boolean;
+  private readonly openImpl: (path: string) => Promise<fsp.FileHandle>;
   /**
    * Without a checkpoint, lines up to this offset of the first file were written before we
    * started: they are marked `backlog` so consumers apply their lookback. -1: none.
@@ -182,6 +198,11 @@ export class FileSource implements Source {
   private lastPollAt = 0;
   private lastError: string | undefined;
   private lastLoggedError: string | undefined;
+  /** An open/read/stat of the file failed during the current poll (not ENOENT). */
+  private ioFailed = false;
+  /** Polls in a row that had such a failure, and the message of the last one. */
+  private failedPolls = 0;
+  private ioError: string | undefined;
 
   constructor(opts: FileSourceOptions) {
     this.path = opts.path;
@@ -195,6 +216,7 @@ export class FileSource implements Source {
     this.maxLineBytes = Math.max(1, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.graceMs = Math.max(0, opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
     this.startAtEnd = opts.startAtEnd ?? false;
+    this.openImpl = opts.open ?? ((p) => fsp.open(p, 'r'));
     this.chunk = Buffer.alloc(Math.max(4096, opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES));
     // Keep a few bytes past the cap so text-guard sees the line is long and cuts it at a
     // character boundary.
@@ -202,11 +224,12 @@ export class FileSource implements Source {
   }
 
   health(): FileSourceHealth {
+    const unreadable = this.failedPolls >= UNREADABLE_AFTER_POLLS && this.state !== 'stopped';
     return {
-      alive: this.alive,
+      alive: this.alive && !unreadable,
       lastPollAt: this.lastPollAt,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
-      state: this.state,
+      state: unreadable ? 'unreadable' : this.state,
       offset: this.committed,
     };
   }
@@ -224,6 +247,7 @@ export class FileSource implements Source {
           // Not expected (fd errors are handled inside); count, report and go on polling.
           this.noteError(err, 'poll failed');
         }
+        this.accountPoll();
         if (!busy && !signal.aborted) await this.sleep(this.pollMs, signal);
       }
     } catch (err) {
@@ -301,9 +325,9 @@ export class FileSource implements Source {
   private async openFile(): Promise<OpenFile | undefined> {
     let fh: fsp.FileHandle;
     try {
-      fh = await fsp.open(this.path, 'r');
+      fh = await this.openImpl(this.path);
     } catch (err) {
-      if (errCode(err) !== 'ENOENT') this.noteError(err, 'cannot open file');
+      if (errCode(err) !== 'ENOENT') this.noteIoError(err, 'cannot open file');
       return undefined;
     }
     try {
@@ -311,7 +335,7 @@ export class FileSource implements Source {
       return { fh, ident: identOf(st), size: Number(st.size) };
     } catch (err) {
       await fh.close().catch(() => undefined);
-      this.noteError(err, 'cannot stat opened file');
+      this.noteIoError(err, 'cannot stat opened file');
       return undefined;
     }
   }
@@ -342,7 +366,7 @@ export class FileSource implements Source {
     try {
       bytesRead = (await this.fh.read(this.tail, 0, n, size - n)).bytesRead;
     } catch (err) {
-      this.noteError(err, 'read failed; reading the file from the start instead of its end');
+      this.noteIoError(err, 'read failed; reading the file from the start instead of its end');
       return;
     }
     this.tailLen = bytesRead;
@@ -385,7 +409,7 @@ export class FileSource implements Source {
     try {
       st = await fh.stat({ bigint: true });
     } catch (err) {
-      this.noteError(err, 'fstat failed');
+      this.noteIoError(err, 'fstat failed');
       return false;
     }
     const size = Number(st.size);
@@ -408,7 +432,7 @@ export class FileSource implements Source {
       pst = await fsp.stat(this.path, { bigint: true });
     } catch (err) {
       if (errCode(err) !== 'ENOENT') {
-        this.noteError(err, 'stat of path failed');
+        this.noteIoError(err, 'stat of path failed');
         return false;
       }
       pst = undefined;
@@ -514,7 +538,7 @@ export class FileSource implements Source {
       const { bytesRead } = await fh.read(probe, 0, fp.length, offset - fp.length);
       return bytesRead === fp.length && probe.equals(fp);
     } catch (err) {
-      this.noteError(err, 'read failed');
+      this.noteIoError(err, 'read failed');
       return true; // cannot tell; do not treat a read error as a truncation
     }
   }
@@ -532,7 +556,7 @@ export class FileSource implements Source {
       try {
         n = (await fh.read(chunk, 0, chunk.length, this.readOffset)).bytesRead;
       } catch (err) {
-        this.noteError(err, 'read failed');
+        this.noteIoError(err, 'read failed');
         break;
       }
       if (n === 0) break;
@@ -670,6 +694,30 @@ export class FileSource implements Source {
     const fh = this.fh;
     this.fh = null;
     if (fh) await fh.close().catch(() => undefined);
+  }
+
+  /** An open/read/stat failure of the file itself (not ENOENT): counts toward 'unreadable'. */
+  private noteIoError(err: unknown, what: string): void {
+    this.ioFailed = true;
+    this.noteError(err, what);
+    this.ioError = this.lastError;
+  }
+
+  /** After each poll: count polls in a row with an I/O failure; a clean poll ends the streak. */
+  private accountPoll(): void {
+    if (this.ioFailed) {
+      this.ioFailed = false;
+      if (++this.failedPolls === UNREADABLE_AFTER_POLLS) {
+        this.log.error({ err: this.ioError ?? null }, 'file exists but cannot be opened or read; reporting the source unhealthy');
+      }
+      return;
+    }
+    if (this.failedPolls === 0) return;
+    if (this.failedPolls >= UNREADABLE_AFTER_POLLS) this.log.info({}, 'file is readable again');
+    this.failedPolls = 0;
+    if (this.lastError === this.ioError) this.lastError = undefined;
+    this.ioError = undefined;
+    this.lastLoggedError = undefined;
   }
 
   private noteError(err: unknown, what: string): void {

@@ -10,6 +10,9 @@
 // small for a record gives EINVAL *and consumes the record* (measured on 6.18), so it is counted
 // as malformed and remembered for the gap arithmetic.
 //
+// Opening. A failed open (ENOENT before /dev/kmsg is mounted, EPERM, EMFILE) is retried with
+// backoff, 1 s doubling to 30 s, abortable; meanwhile health() is alive=false with the error.
+//
 // Overrun. When the ring overwrote records this reader had not read, read() fails once with
 // EPIPE and the next read returns the oldest record still present. Records lost = the sequence
 // gap between the last record read and the next one (minus records consumed by EINVAL). The
@@ -51,6 +54,9 @@ const READ_BUFFER_BYTES = 16 * 1024;
 const YIELD_EVERY = 64;
 /** Consecutive unexpected read errors after which health reports the source dead. */
 const DEAD_AFTER_ERRORS = 20;
+/** Backoff between attempts to open the device: first delay, doubling up to the max. */
+const OPEN_RETRY_FIRST_MS = 1_000;
+const OPEN_RETRY_MAX_MS = 30_000;
 /** At most one warning of a repeating kind per this interval. */
 const LOG_EVERY_MS = 10_000;
 
@@ -136,15 +142,8 @@ export class KmsgSource implements Source {
     this.started = true;
     const { clock, checkpoints } = this.opts;
 
-    let dev: KmsgDevice;
-    try {
-      dev = (this.opts.openDevice ?? openKmsgDevice)(this.path);
-    } catch (err) {
-      this.alive = false;
-      this.lastError = `cannot open ${this.path}: ${errText(err)}`;
-      this.log.error({ err: errText(err) }, `cannot open ${this.path}; kernel log source is dead`);
-      return;
-    }
+    const dev = await this.openWithRetry(signal);
+    if (dev === undefined) return; // aborted before the device could be opened
 
     const bootId = this.opts.bootId ?? readBootId(this.log);
     let bootTimeMs = this.opts.bootTimeMs ?? monotonicBootTime(clock);
@@ -333,6 +332,42 @@ export class KmsgSource implements Source {
         this.log.warn({ err: errText(err) }, 'closing the kernel log failed');
       }
     }
+  }
+
+  /**
+   * Opens the device, retrying with backoff (OPEN_RETRY_FIRST_MS doubling to OPEN_RETRY_MAX_MS)
+   * until it opens or the signal aborts: /dev/kmsg may not be mounted yet when the pod starts,
+   * and a transient EPERM/EMFILE must not kill the source for good. While failing, health()
+   * reports alive=false with the error. Returns undefined only on abort.
+   */
+  private async openWithRetry(signal: AbortSignal): Promise<KmsgDevice | undefined> {
+    const open = this.opts.openDevice ?? openKmsgDevice;
+    const sleep = sleeperFor(this.opts.clock);
+    let delayMs = OPEN_RETRY_FIRST_MS;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const dev = open(this.path);
+        if (failures > 0) {
+          this.log.info({ failures }, `opened ${this.path} after failing to`);
+          this.lastError = undefined;
+        }
+        this.alive = true;
+        return dev;
+      } catch (err) {
+        failures++;
+        this.alive = false;
+        this.lastError = `cannot open ${this.path}: ${errText(err)}`;
+        if (failures === 1) {
+          this.log.error({ err: errText(err), retryInMs: delayMs }, `cannot open ${this.path}; retrying with backoff`);
+        } else {
+          this.rateLimitedWarn('open', { err: errText(err), failures, retryInMs: delayMs }, `still cannot open ${this.path}`);
+        }
+      }
+      await sleep(delayMs, signal);
+      delayMs = Math.min(OPEN_RETRY_MAX_MS, delayMs * 2);
+    }
+    return undefined;
   }
 
   private rateLimitedWarn(kind: string, obj: object, msg: string): void {

@@ -2,8 +2,14 @@
 // at their defaults (False, default reason and message) or at what the Node already says (adopt),
 // permanent problems set them True (a repeat with the same reason changes nothing, as in NPD), and
 // the nodewarden extension `recoverAfter` takes a condition back to its default after that long
-// without a matching line. Pure: time comes from the injected clock or the caller.
+// without a matching line. A problem's message is untrusted kernel text (a multi-line match can
+// be megabytes): it is capped at 1 KiB with a marker here, once, so /conditions, the logs and
+// the Node all carry the same text. Pure: time comes from the injected clock or the caller.
+import { MESSAGE_LIMIT_BYTES, capMessage } from '../cap-message';
 import type { Clock, Condition, ConditionChange, ConditionSpec, Problem } from '../types';
+
+/** Condition messages are capped at this many UTF-8 bytes (with the truncation marker). */
+export const CONDITION_MESSAGE_LIMIT_BYTES = MESSAGE_LIMIT_BYTES;
 
 /** A declared condition type and the rule-file source that declared it. */
 export interface DeclaredCondition extends ConditionSpec {
@@ -48,7 +54,8 @@ export class ConditionState {
     e.lastMatchAt = this.clock.now();
     const prev = e.cond;
     if (prev.status === 'True' && prev.reason === problem.reason) return undefined;
-    e.cond = { type: prev.type, status: 'True', reason: problem.reason, message: problem.message, lastTransitionTime: problem.time };
+    const message = capMessage(problem.message, CONDITION_MESSAGE_LIMIT_BYTES).text;
+    e.cond = { type: prev.type, status: 'True', reason: problem.reason, message, lastTransitionTime: problem.time };
     return { source: problem.source, condition: e.cond, previous: prev };
   }
 

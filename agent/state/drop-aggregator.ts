@@ -4,7 +4,9 @@
 // a token bucket per pod and one for the whole node. A key refused by a bucket keeps its count
 // and is offered again at the next flush, so every drop ends up in some Event's count. The
 // pending map is bounded: a new key beyond `maxKeys` is refused and counted (`overflow`);
-// the metrics counters upstream still count its drops.
+// the metrics counters upstream still count its drops. The final flush at shutdown (`force`)
+// hands out every pending key regardless of the buckets: the sources' checkpoints have already
+// moved past those lines, so a refused key would be lost for good. It is bounded by maxKeys.
 import type { Direction, Verdict } from '../types';
 
 /** A pod as the drop pipeline knows it. */
@@ -49,6 +51,14 @@ export interface DropAggregatorOptions {
   readonly perPod?: BucketSpec;
   /** Node-wide bucket (default burst 10, 0.5/s: ≤ 40 writes in a 60 s flood). */
   readonly perNode?: BucketSpec;
+}
+
+export interface TakeOptions {
+  /**
+   * Final flush: hand out every pending key (one entry each, at most maxKeys since the map is
+   * bounded), ignoring the buckets. Tokens are still spent, so a later take stays throttled.
+   */
+  readonly force?: boolean;
 }
 
 export interface DropAggregatorStats {
@@ -149,9 +159,10 @@ export class DropAggregator {
 
   /**
    * Hands out the entries the buckets allow, oldest keys first; the rest stay pending.
-   * Called once per flush window.
+   * Called once per flush window; `force` (shutdown) ignores the buckets and empties the map.
    */
-  take(now: number): PendingDrop[] {
+  take(now: number, opts: TakeOptions = {}): PendingDrop[] {
+    const force = opts.force === true;
     const out: PendingDrop[] = [];
     this.nodeBucket.refill(now);
     for (const b of this.podBuckets.values()) b.refill(now);
@@ -162,10 +173,12 @@ export class DropAggregator {
         this.podBuckets.set(pk, b);
       }
       for (const [key, p] of byPod) {
-        if (!this.nodeBucket.has()) break outer;
-        if (!b.has()) break;
-        b.take();
-        this.nodeBucket.take();
+        if (!force) {
+          if (!this.nodeBucket.has()) break outer;
+          if (!b.has()) break;
+        }
+        if (b.has()) b.take();
+        if (this.nodeBucket.has()) this.nodeBucket.take();
         byPod.delete(key);
         this.keys--;
         out.push(p);

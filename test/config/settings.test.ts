@@ -64,6 +64,15 @@ describe('parseSettings', () => {
     expect(r.errors.join('\n')).toMatch(/--drop-max-age/);
   });
 
+  it('rejects bad drop prefixes and a Node event namespace the API would refuse', () => {
+    const r = parseSettings(['run', '--drop-prefix', 'calico-drop:=dorp', '--event-namespace', 'kube-system'], {});
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors.some((e) => e.startsWith('--drop-prefix: ') && e.includes('dorp'))).toBe(true);
+    expect(!r.ok && r.errors.some((e) => e.startsWith('--event-namespace: '))).toBe(true);
+    const ok = parseSettings(['run', '--drop-prefix', 'calico-drop:=drop', '--drop-prefix', 'my-audit:=audit'], {});
+    expect(ok.ok && ok.settings.dropPrefixes).toEqual(['calico-drop:=drop', 'my-audit:=audit']);
+  });
+
   it('rejects unknown flags', () => {
     const r = parseSettings(['run', '--rulez', 'x'], {});
     expect(r.ok).toBe(false);

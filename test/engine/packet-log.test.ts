@@ -192,6 +192,40 @@ describe('findPacketStart', () => {
   it('finds IN= glued to a prefix without trailing space', () => {
     expect(findPacketStart('dropIN=eth0 OUT= SRC=1.1.1.1')).toBe(4);
   });
+  it('agrees with the naive definition on adversarial strings', () => {
+    const naive = (text: string): number => {
+      for (let i = text.indexOf('IN='); i >= 0; i = text.indexOf('IN=', i + 1)) {
+        const sp = text.indexOf(' ', i + 3);
+        if (sp > 0 && text.startsWith('OUT=', sp + 1)) return i;
+      }
+      return -1;
+    };
+    const parts = ['IN=', 'OUT=', ' ', 'x', 'IN=IN=', ' OUT=', 'N='];
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let k = 0; k < 3000; k++) {
+      let t = '';
+      for (let j = rnd(12); j >= 0; j--) t += parts[rnd(parts.length)];
+      expect(findPacketStart(t), JSON.stringify(t)).toBe(naive(t));
+    }
+  });
+
+  it('is linear: 1,000 16 KiB "IN=IN=IN=…" lines take well under 1 ms each', () => {
+    const rep = 'IN='.repeat(Math.ceil(16384 / 3)).slice(0, 16384);
+    const lines = [rep, `calico-drop: ${rep}`, `${rep} SRC=1.2.3.4`, `calico-drop: ${rep.slice(0, 16000)} OUT`];
+    for (const l of lines) expect(['other', 'unparsed']).toContain(parsePacketLog(l, matcher, T).kind);
+    const t0 = performance.now();
+    for (let k = 0; k < 1000; k++) {
+      const l = lines[k % lines.length]!;
+      if (parsePacketLog(l, matcher, T).kind === 'drop') throw new Error('parsed garbage as a drop');
+    }
+    const ms = performance.now() - t0;
+    expect(ms).toBeLessThan(200); // was ~1,100 ms (1.1 ms per line) when quadratic
+  });
+
   it('parsePacketFields reads from the given start', () => {
     const line = 'x IN=a OUT=b SRC=1.2.3.4 DST=4.3.2.1 PROTO=UDP SPT=1 DPT=2';
     expect(parsePacketFields(line, 2)).toMatchObject({ inIf: 'a', outIf: 'b', proto: 'udp' });

@@ -55,6 +55,25 @@ describe('LocalPodIndex', () => {
     expect(idx.localPod('10.244.2.9')).toBeUndefined();
     const list = api.requestsTo('GET', /^\/api\/v1\/pods$/).find((r) => r.query.get('watch') === null);
     expect(list?.query.get('fieldSelector')).toBe('spec.nodeName=n1');
+    // Served from the watch cache, not a quorum read.
+    expect(list?.query.get('resourceVersion')).toBe('0');
+  });
+
+  it('hostNetwork pods: a deleted one takes its node IPs along, unless another still reports them', async () => {
+    pods.put({ namespace: 'kube-system', name: 'calico-node-x', node: 'n1', ips: ['192.168.0.11'], hostNetwork: true });
+    pods.put({ namespace: 'kube-system', name: 'old-agent', node: 'n1', ips: ['192.168.0.99'], hostNetwork: true });
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => idx.hasSynced && pods.openWatches === 1);
+    expect(idx.isNodeIp('192.168.0.99')).toBe(true);
+    pods.remove('kube-system', 'old-agent');
+    await until(() => !idx.isNodeIp('192.168.0.99'));
+    pods.remove('kube-system', 'kube-proxy-x');
+    pods.put({ namespace: 'db', name: 'marker', node: 'n1', ips: ['10.244.1.30'] });
+    await until(() => idx.localPod('10.244.1.30') !== undefined);
+    expect(idx.isNodeIp('192.168.0.11')).toBe(true); // calico-node-x still reports it
+    pods.remove('kube-system', 'calico-node-x');
+    await until(() => !idx.isNodeIp('192.168.0.11'));
   });
 
   it('follows the watch: added, modified (IP change) and deleted pods', async () => {
@@ -97,6 +116,25 @@ describe('LocalPodIndex', () => {
     await until(() => idx.stats.gone === 1 && idx.localPod('10.244.1.20') !== undefined);
     expect(idx.stats.lists).toBe(2);
     expect(idx.stats.errors).toBe(0);
+    // The relist is still a cache read, not older than what the index had seen.
+    const lists = api.requestsTo('GET', /^\/api\/v1\/pods$/).filter((r) => r.query.get('watch') === null);
+    const watch = api.requestsTo('GET', /^\/api\/v1\/pods$/).find((r) => r.query.get('watch') === 'true');
+    expect(lists.map((r) => r.query.get('resourceVersion'))).toEqual(['0', watch?.query.get('resourceVersion')]);
+  });
+
+  it('a relist the cache cannot serve (410) falls back to one quorum read, then cache reads again', async () => {
+    const idx = newIndex();
+    void idx.run(ac.signal);
+    await until(() => pods.openWatches === 1);
+    api.failNext(1, { code: 410, match: (r) => r.path === '/api/v1/pods' && r.query.get('watch') === null });
+    pods.expireWatches();
+    await until(() => idx.stats.lists === 3 && pods.openWatches === 1);
+    const lists = api.requestsTo('GET', /^\/api\/v1\/pods$/).filter((r) => r.query.get('watch') === null);
+    const rvs = lists.map((r) => r.query.get('resourceVersion'));
+    expect(rvs[0]).toBe('0');
+    expect(Number(rvs[1])).toBeGreaterThan(0);
+    expect(rvs[2]).toBeNull();
+    expect(idx.localPod('10.244.1.5')?.name).toBe('web-1');
   });
 
   it('backs off and retries when the list fails', async () => {
@@ -126,8 +164,10 @@ describe('remote lookup behind the peer cache', () => {
     });
     expect(await lookupRemote(kube.core, '192.168.0.12')).toEqual({ kind: 'node', name: 'n2' });
     expect(await lookupRemote(kube.core, '203.0.113.1')).toBeNull();
-    const q = api.requestsTo('GET', /^\/api\/v1\/pods$/).map((r) => r.query.get('fieldSelector'));
-    expect(q).toEqual(['status.podIP=10.244.2.9', 'status.podIP=192.168.0.12', 'status.podIP=203.0.113.1']);
+    const reqs = api.requestsTo('GET', /^\/api\/v1\/pods$/);
+    expect(reqs.map((r) => r.query.get('fieldSelector'))).toEqual(['status.podIP=10.244.2.9', 'status.podIP=192.168.0.12', 'status.podIP=203.0.113.1']);
+    // Served from the watch cache, not a quorum read.
+    expect(reqs.map((r) => r.query.get('resourceVersion'))).toEqual(['0', '0', '0']);
   });
 
   it('resolver: local first, node IPs, cached remote answers (positive and negative), coalesced', async () => {

@@ -1,4 +1,4 @@
-// http-server.test.ts: /metrics, /healthz (503 on a dead or stalled source) and /conditions over
+// http-server.test.ts: /metrics, /healthz (503 on a dead or stalled source, grace for a first poll) and /conditions over
 // real HTTP on loopback.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,7 @@ afterEach(() => {
   server = undefined;
 });
 
-async function serve(sources: Source[], conditions: Condition[] = [], clock = new FakeClock()) {
+async function serve(sources: Source[], conditions: Condition[] = [], clock = new FakeClock(), startedAt?: number) {
   const metrics = new Metrics({ processMetrics: false });
   server = await startHttpServer({
     host: '127.0.0.1',
@@ -32,6 +32,7 @@ async function serve(sources: Source[], conditions: Condition[] = [], clock = ne
     clock,
     stallTimeoutMs: 60_000,
     logger: quiet,
+    ...(startedAt !== undefined ? { startedAt } : {}),
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { base, metrics, clock };
@@ -65,6 +66,47 @@ describe('http server', () => {
     const { base } = await serve([fakeSource('/var/log/kern.log', () => ({ alive: true, lastPollAt: polled }))], [], clock);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     clock.advance(60_001);
+    expect((await fetch(`${base}/healthz`)).status).toBe(503);
+  });
+
+  it('reports no poll age for a source that never polled, and only stalls it after the grace period', async () => {
+    const clock = new FakeClock();
+    const { base } = await serve([fakeSource('/var/log/kern.log', () => ({ alive: true, lastPollAt: 0 }))], [], clock);
+    let res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    let body = (await res.json()) as { ok: boolean; sources: Record<string, unknown>[] };
+    expect(body.sources[0]).toEqual({ id: '/var/log/kern.log', ok: true, alive: true, lastPollAgeMs: null });
+    clock.advance(60_000);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    clock.advance(1);
+    res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(503); // never polled within stallTimeoutMs of the start: stalled
+    body = (await res.json()) as { ok: boolean; sources: Record<string, unknown>[] };
+    expect(body.sources[0]).toMatchObject({ ok: false, alive: true, lastPollAgeMs: null });
+  });
+
+  it('fails a never-polled source at once when it is not alive', async () => {
+    const clock = new FakeClock();
+    const { base } = await serve(
+      [fakeSource('kmsg', () => ({ alive: false, lastPollAt: 0, lastError: 'cannot open /dev/kmsg: ENOENT' }))],
+      [],
+      clock,
+    );
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { sources: unknown[] };
+    expect(body.sources[0]).toEqual({
+      id: 'kmsg',
+      ok: false,
+      alive: false,
+      lastPollAgeMs: null,
+      lastError: 'cannot open /dev/kmsg: ENOENT',
+    });
+  });
+
+  it('counts the first-poll grace period from startedAt', async () => {
+    const clock = new FakeClock();
+    const { base } = await serve([fakeSource('kmsg', () => ({ alive: true, lastPollAt: 0 }))], [], clock, clock.now() - 60_001);
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
   });
 

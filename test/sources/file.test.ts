@@ -1,11 +1,15 @@
 // file.test.ts: FileSource on real files in a temp dir: the four rotation ways with 3,000
 // numbered lines (loss and duplicates asserted), partial lines, the length cap, junk, restarts
 // from the checkpoint (plain, after a rename while stopped, after copytruncate while stopped),
-// startAtEnd, read errors and prompt shutdown.
+// startAtEnd (also on a file created after start), unreadable paths (EISDIR, injected EACCES)
+// and prompt shutdown.
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileSource, UNREADABLE_AFTER_POLLS } from '../../agent/sources/file';
 import { LineAssembler } from '../../agent/sources/file-lines';
 import { follow } from '../fixtures/files/follow-harness';
 import { lineText, runWriter, tally } from '../fixtures/files/rotating-writer';
@@ -305,6 +309,18 @@ describe('FileSource checkpoints and restarts', () => {
     expect(texts(f)).toEqual([lineText(11), lineText(12)]);
   });
 
+  it('startAtEnd on a file that does not exist yet reads it from the start once it appears', async () => {
+    const f = follow(log, state, { startAtEnd: true });
+    await sleep(150);
+    expect(f.source.health().state).toBe('waiting');
+    writeLines(log, 1, 3); // created after start: nothing in it predates us, nothing is skipped
+    await until(() => f.lines.length >= 3);
+    writeLines(log, 4, 4);
+    await f.stopWhen(4, 500);
+    expect(texts(f)).toEqual([lineText(1), lineText(2), lineText(3), lineText(4)]);
+    expect(f.lines.some((l) => l.backlog)).toBe(false);
+  });
+
   it('a checkpoint is written while running (throttled) and on shutdown', async () => {
     writeLines(log, 1, 10);
     const f = follow(log, state);
@@ -322,12 +338,59 @@ describe('FileSource checkpoints and restarts', () => {
 });
 
 describe('FileSource errors and shutdown', () => {
-  it('a read error is counted and logged, not fatal', async () => {
-    fs.mkdirSync(log); // open() works on a directory, read() fails with EISDIR
-    const f = follow(log, state);
-    await until(() => f.source.stats.errors >= 2);
-    expect(f.source.health().alive).toBe(true);
+  it('a directory at the path (open works, read fails EISDIR) turns unhealthy after a few polls, and recovers', async () => {
+    fs.mkdirSync(log);
+    const f = follow(log, state, { rotateGraceMs: 0 });
+    await until(() => f.source.stats.errors >= 1);
     expect(f.source.health().lastError).toMatch(/EISDIR/);
+    await until(() => !f.source.health().alive);
+    const h = f.source.health();
+    expect(h).toMatchObject({ alive: false, state: 'unreadable', lastError: expect.stringMatching(/EISDIR/) });
+    expect(f.source.stats.errors).toBeGreaterThanOrEqual(UNREADABLE_AFTER_POLLS);
+    // Replaced by a readable file: followed from its start, healthy again, error cleared.
+    fs.rmdirSync(log);
+    writeLines(log, 1, 3);
+    await until(() => f.lines.length >= 3);
+    await until(() => f.source.health().alive);
+    expect(texts(f)).toEqual([lineText(1), lineText(2), lineText(3)]);
+    expect(f.source.health()).toMatchObject({ alive: true, state: 'following' });
+    expect(f.source.health().lastError).toBeUndefined();
+    await f.stop();
+  });
+
+  it('an existing file that cannot be opened (EACCES) is not "missing": unhealthy after a few polls, then recovers', async () => {
+    writeLines(log, 1, 2);
+    let calls = 0;
+    /** Health as each open attempt begins (attempt 1 runs inside run(), before `src` is set). */
+    const seen = new Map<number, { alive: boolean; state: string; lastError?: string }>();
+    let src: FileSource | undefined;
+    const open = async (p: string): Promise<FileHandle> => {
+      calls++;
+      if (src) seen.set(calls, src.health());
+      if (calls <= 6) throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+      return fsp.open(p, 'r');
+    };
+    const f = follow(log, state, { open });
+    src = f.source;
+    await until(() => f.lines.length >= 2);
+    await until(() => f.source.health().alive);
+    // Attempt 1 is at start and counts with the first poll's (attempt 2): after attempts 1-4,
+    // three polls in a row have failed, so attempt 5 begins with the source reported dead.
+    expect(seen.get(3)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
+    expect(seen.get(4)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
+    expect(seen.get(5)).toMatchObject({ alive: false, state: 'unreadable', lastError: expect.stringMatching(/EACCES/) });
+    expect(seen.get(6)).toMatchObject({ alive: false, state: 'unreadable' });
+    expect(texts(f)).toEqual([lineText(1), lineText(2)]);
+    expect(f.source.health()).toMatchObject({ alive: true, state: 'following' });
+    expect(f.source.health().lastError).toBeUndefined();
+    await f.stop();
+  });
+
+  it('a missing path is waiting, not unreadable: it stays alive without an error', async () => {
+    const f = follow(log, state);
+    await sleep(50 * (UNREADABLE_AFTER_POLLS + 3));
+    expect(f.source.health()).toMatchObject({ alive: true, state: 'waiting' });
+    expect(f.source.health().lastError).toBeUndefined();
     await f.stop();
   });
 

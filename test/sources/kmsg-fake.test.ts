@@ -1,6 +1,6 @@
 // kmsg-fake.test.ts: KmsgSource against a scripted fake device, for the cases the real
 // /dev/kmsg cannot be made to produce on demand: exact sequence-gap arithmetic after EPIPE and
-// EINVAL, checkpoint ahead of the kernel, open failure, handler failures, counter invariants.
+// EINVAL, checkpoint ahead of the kernel, open failure and retry, handler failures, counter invariants.
 // (test/sources/kmsg.test.ts covers the same paths against the real /dev/kmsg.)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,6 +10,7 @@ import { systemClock } from '../../agent/clock';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import { KmsgSource, type KmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
 import type { Logger, LogLine } from '../../agent/types';
+import { FakeClock } from '../helpers/fake-clock';
 
 const quiet: Logger = {
   debug: () => {},
@@ -184,17 +185,75 @@ describe('KmsgSource with a fake device', () => {
     expect(s.received).toBe(s.sent + s.malformed + s.dropped + s.skipped);
   });
 
-  it('reports an unopenable device as dead without throwing', async () => {
+  it('reports an unopenable device as dead, keeps retrying, and stops on abort', async () => {
     const src = new KmsgSource({
       path: '/nonexistent/kmsg',
       checkpoints: new CheckpointStore(dir, quiet),
       clock: systemClock,
       logger: quiet,
     });
-    await src.run(() => {}, new AbortController().signal);
+    const ac = new AbortController();
+    let returned = false;
+    const done = src.run(() => {}, ac.signal).then(() => (returned = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(returned).toBe(false); // still retrying, not given up
     const h = src.health();
     expect(h.alive).toBe(false);
     expect(h.lastError).toMatch(/cannot open \/nonexistent\/kmsg: ENOENT/);
+    ac.abort();
+    await done; // the backoff sleep is abortable
+    expect(returned).toBe(true);
+  });
+
+  it('retries a failing open with doubling backoff and becomes alive once it opens', async () => {
+    const clock = new FakeClock();
+    const dev = new FakeDevice(seqs(1, 2));
+    const attempts: number[] = [];
+    const openDevice = (): KmsgDevice => {
+      attempts.push(clock.now());
+      if (attempts.length <= 2) throw Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' });
+      return dev;
+    };
+    const src = new KmsgSource({
+      checkpoints: new CheckpointStore(dir, quiet),
+      clock,
+      logger: quiet,
+      pollIntervalMs: 5,
+      bootTimeMs: 1_000_000,
+      bootId: 'b',
+      openDevice,
+    });
+    const lines: LogLine[] = [];
+    const ac = new AbortController();
+    const done = src.run((l) => void lines.push(l), ac.signal);
+    const flush = async (): Promise<void> => {
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    };
+    const t0 = clock.now();
+    await flush();
+    expect(attempts).toEqual([t0]);
+    expect(src.health()).toMatchObject({ alive: false, lastError: expect.stringMatching(/cannot open \/dev\/kmsg: EPERM/) });
+    clock.advance(999);
+    await flush();
+    expect(attempts.length).toBe(1); // first retry after 1 s, not before
+    clock.advance(1);
+    await flush();
+    expect(attempts).toEqual([t0, t0 + 1000]);
+    expect(src.health().alive).toBe(false);
+    clock.advance(1999);
+    await flush();
+    expect(attempts.length).toBe(2); // second retry after 2 s more
+    clock.advance(1);
+    await flush();
+    expect(attempts).toEqual([t0, t0 + 1000, t0 + 3000]);
+    const h = src.health();
+    expect(h.alive).toBe(true);
+    expect(h.lastError).toBeUndefined();
+    expect(lines.map((l) => l.seq)).toEqual([1, 2]);
+    expect(h.lastPollAt).toBe(t0 + 3000);
+    ac.abort();
+    await done;
+    expect(dev.closed).toBe(true);
   });
 
   it('marks itself dead after repeated read errors and alive again when reads work', async () => {

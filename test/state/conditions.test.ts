@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConditionState, type DeclaredCondition } from '../../agent/state/conditions';
+import { TRUNCATION_MARKER } from '../../agent/cap-message';
+import { CONDITION_MESSAGE_LIMIT_BYTES, ConditionState, type DeclaredCondition } from '../../agent/state/conditions';
 import type { Problem } from '../../agent/types';
 import { FakeClock } from '../helpers/fake-clock';
 
@@ -31,6 +32,26 @@ describe('ConditionState', () => {
     expect(st.apply(perm('KernelDeadlock', 'OtherHung', 'x', new Date()))?.condition.reason).toBe('OtherHung');
     expect(st.apply({ kind: 'temporary', source: 's', reason: 'X', message: 'm', time: new Date() })).toBeUndefined();
     expect(st.apply(perm('Undeclared', 'R', 'm', new Date()))).toBeUndefined();
+  });
+
+  it('caps a huge (multi-line match) message at 1 KiB with the marker, in the change and in current()', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    const line = `task blocked ${'é'.repeat(8000)}`;
+    const huge = Array.from({ length: 1000 }, () => line).join('\n'); // ~16 MB
+    const t0 = performance.now();
+    const ch = st.apply(perm('KernelDeadlock', 'DockerHung', huge, new Date()));
+    expect(performance.now() - t0).toBeLessThan(200);
+    const msg = ch?.condition.message ?? '';
+    expect(CONDITION_MESSAGE_LIMIT_BYTES).toBe(1024);
+    expect(Buffer.byteLength(msg, 'utf8')).toBeLessThanOrEqual(1024);
+    expect(Buffer.byteLength(msg, 'utf8')).toBeGreaterThan(1000);
+    expect(msg.endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(msg.startsWith('task blocked éé')).toBe(true);
+    expect(msg).not.toContain('\uFFFD');
+    expect(st.current()[0]!.message).toBe(msg);
+    // A short message is kept as is.
+    expect(st.apply(perm('KernelDeadlock', 'Other', 'short', new Date()))?.condition.message).toBe('short');
   });
 
   it('adopt: conditions from the Node replace defaults (restart keeps True)', () => {

@@ -57,4 +57,20 @@ describe('DropAggregator', () => {
     expect(a.add(key('a', '1'), 0)).toBe(true); // existing keys still count
     expect(a.stats.overflow).toBe(4);
   });
+
+  it('force (final flush) hands out every pending key with its full count, ignoring the buckets', () => {
+    const a = new DropAggregator(0, { perPod: { burst: 1, perSecond: 0.001 }, perNode: { burst: 2, perSecond: 0.001 } });
+    for (let k = 0; k < 5; k++) a.add(key('a', String(k)), 0, k + 1);
+    for (let k = 0; k < 3; k++) a.add(key(`p${k}`, '80'), 0, 7);
+    expect(a.take(0)).toHaveLength(2); // the buckets allow two
+    expect(a.take(1)).toEqual([]);
+    a.add(key('a', '4'), 2, 10);
+    const out = a.take(3, { force: true });
+    expect(a.size).toBe(0);
+    expect(out).toHaveLength(6);
+    const counts = Object.fromEntries(out.map((p) => [`${p.pod.name}:${p.port}`, p.count]));
+    expect(counts).toEqual({ 'a:1': 2, 'a:2': 3, 'a:3': 4, 'a:4': 15, 'p1:80': 7, 'p2:80': 7 });
+    expect(a.stats).toMatchObject({ emitted: 8, added: 15 + 21 + 10 });
+    expect(a.take(4, { force: true })).toEqual([]);
+  });
 });

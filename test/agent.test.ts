@@ -1,0 +1,146 @@
+// agent.test.ts: the wiring, in process, against the fake API server over HTTP and the real
+// /dev/kmsg: adoption of the Node's conditions at start, detection → condition patch and Event,
+// flush of pending work on stop (SIGTERM's path) within the deadline, idempotent stop, and a
+// reload that drops a condition type from the Node and stops following a file no longer named.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../agent/agent';
+import { systemClock } from '../agent/clock';
+import { loadRuleFiles } from '../agent/config/rule-files';
+import { parseSettings } from '../agent/config/settings';
+import { createKubeClient } from '../agent/kube/client';
+import { Metrics } from '../agent/sinks/metrics';
+import type { Logger } from '../agent/types';
+import { eventually } from './helpers/eventually';
+import { FakeApiServer } from './helpers/fake-apiserver';
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+async function setup(ruleFile: (marker: string) => object) {
+  const marker = `nwagent${randomBytes(4).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const rulesPath = join(dir, 'rules.json');
+  writeFileSync(rulesPath, JSON.stringify(ruleFile(marker)));
+  const api = await FakeApiServer.start();
+  cleanups.push(() => api.close());
+  const node = `agent-test-${marker}`;
+  const parsed = parseSettings(
+    ['run', '--rules', rulesPath, '--state-dir', join(dir, 'state'), '--metrics-address', '127.0.0.1:0', '--node-name', node, '--heartbeat-period', '1h', '--reload-interval', '100ms'],
+    {},
+  );
+  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+  const kube = createKubeClient({ kubeconfig: api.writeKubeconfig(dir) });
+  if (!kube) throw new Error('no kube client');
+  const start = async (): Promise<Agent> => {
+    const { files, errors } = await loadRuleFiles([rulesPath]);
+    expect(errors).toEqual([]);
+    const agent = new Agent({
+      settings: parsed.settings,
+      files,
+      rulePaths: [rulesPath],
+      logger: quiet,
+      clock: systemClock,
+      metrics: new Metrics({ processMetrics: false }),
+      nodeName: node,
+      kube,
+    });
+    cleanups.push(() => agent.stop(1000));
+    await agent.start();
+    return agent;
+  };
+  return { marker, dir, rulesPath, api, node, start };
+}
+
+const rules = (marker: string, extra: object[] = []) => ({
+  plugin: 'kmsg',
+  source: 'agent-test',
+  conditions: [{ type: 'AgentTestBroken', reason: 'AgentTestFine', message: 'fine' }, ...extra],
+  rules: [
+    { type: 'permanent', condition: 'AgentTestBroken', reason: 'AgentTestBrokeDown', pattern: `${marker} broke .*` },
+    { type: 'temporary', reason: 'AgentTestBlip', pattern: `${marker} blip \\d+` },
+  ],
+});
+
+const kmsg = (text: string): void => writeFileSync('/dev/kmsg', `<3>${text}\n`);
+
+describe('Agent against the fake API server', () => {
+  it('adopts the True condition the Node already shows instead of resetting it, and leaves the kubelet alone', async () => {
+    const t = await setup((m) => rules(m));
+    const since = '2026-01-01T00:00:00Z';
+    t.api.addNode(t.node, [
+      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: since },
+      { type: 'AgentTestBroken', status: 'True', reason: 'AgentTestBrokeDown', message: 'from before the restart', lastTransitionTime: since },
+    ]);
+    const agent = await t.start();
+    expect(agent.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown' });
+    await agent.stop();
+    const conds = t.api.conditionsOf(t.node) as unknown as Cond[];
+    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown', lastTransitionTime: since });
+    expect(conds.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KubeletReady' });
+    for (const r of t.api.requestsTo('PATCH', /\/nodes\/.*\/status/)) expect(r.body).not.toContain('"Ready"');
+  });
+
+  it('on stop, delivers the condition and the Event found just before, within the deadline; stop is idempotent', async () => {
+    const t = await setup((m) => rules(m));
+    t.api.addNode(t.node);
+    const agent = await t.start();
+    kmsg(`${t.marker} blip 1`);
+    kmsg(`${t.marker} broke down hard`);
+    await eventually('detection', () => agent.conditions().find((c) => c.type === 'AgentTestBroken' && c.status === 'True'), { ms: 5000 });
+    const began = Date.now();
+    const first = agent.stop(5000);
+    expect(agent.stop(5000)).toBe(first);
+    await first;
+    expect(Date.now() - began).toBeLessThan(5000);
+    const conds = t.api.conditionsOf(t.node) as unknown as Cond[];
+    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown', message: `${t.marker} broke down hard` });
+    const events = t.api.listEvents(`involvedObject.name=${t.node}`) as unknown as { reason: string; message: string; count: number; source: { component: string; host: string } }[];
+    expect(events.find((e) => e.reason === 'AgentTestBlip')).toMatchObject({ message: `${t.marker} blip 1`, count: 1, source: { component: 'agent-test', host: t.node } });
+    expect(events.find((e) => e.reason === 'AgentTestBrokeDown')).toBeDefined();
+  });
+
+  it('returns from stop by its deadline while the API server hangs', async () => {
+    const t = await setup((m) => rules(m));
+    t.api.addNode(t.node);
+    const agent = await t.start();
+    t.api.setHang(true);
+    cleanups.push(() => t.api.setHang(false));
+    kmsg(`${t.marker} blip 2`);
+    await eventually('line handled', () => agent.sourceList().some((src) => src.stats.sent > 0) || undefined, { ms: 5000 });
+    const began = Date.now();
+    await agent.stop(800);
+    expect(Date.now() - began).toBeLessThan(2000);
+  });
+
+  it('a reload that drops a condition type removes it from the Node', async () => {
+    const t = await setup((m) => rules(m, [{ type: 'AgentTestExtra', reason: 'ExtraFine', message: 'fine' }]));
+    t.api.addNode(t.node);
+    const agent = await t.start();
+    await eventually('both types on the node', () => {
+      const types = (t.api.conditionsOf(t.node) as unknown as Cond[]).map((c) => c.type);
+      return (types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
+    }, { ms: 5000 });
+    writeFileSync(t.rulesPath, JSON.stringify(rules(t.marker)));
+    await eventually('extra type removed', () => {
+      const types = (t.api.conditionsOf(t.node) as unknown as Cond[]).map((c) => c.type);
+      return (!types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
+    }, { ms: 5000 });
+    await agent.stop();
+  });
+});

@@ -1,0 +1,79 @@
+// metrics.test.ts: what /metrics says — every counter a component keeps (named ones, the rest by
+// name), gauges, series present from zero, NPD's problem metrics and metricsReporting: false.
+import { describe, expect, it } from 'vitest';
+import { Metrics } from '../../agent/sinks/metrics';
+import type { Condition, RuleFile } from '../../agent/types';
+
+const text = async (m: Metrics): Promise<string> => (await m.render()).body;
+
+function ruleFile(source: string, metricsReporting: boolean): RuleFile {
+  return {
+    path: `/r/${source}.json`, plugin: 'kmsg', pluginConfig: {}, logPath: '/dev/kmsg', lookbackMs: 0, delayMs: 0, bufferSize: 10,
+    source, metricsReporting, skipList: [], conditions: [], rules: [],
+  };
+}
+
+const cond = (type: string, status: 'True' | 'False', reason: string): Condition => ({
+  type, status, reason, message: 'm', lastTransitionTime: new Date(0),
+});
+
+describe('Metrics', () => {
+  it('exports every numeric field: named counters, other counters by name, gauges; skips what it is told to', async () => {
+    const m = new Metrics({ processMetrics: false });
+    const stats = { received: 0, sent: 0, dropped: 0, errors: 0, lost: 0, overruns: 0, rotations: 3, pods: 7, lastCheckAt: 123, nested: { x: 1 } };
+    m.registerComponent('source', 'kmsg', stats, { gauges: ['pods'], skip: ['lastCheckAt'] });
+    let t = await text(m);
+    // Present from zero, so rate() alerts have a series before the first loss.
+    expect(t).toContain('nodewarden_component_lost_total{component_kind="source",component_id="kmsg"} 0');
+    expect(t).toContain('nodewarden_component_events_total{component_kind="source",component_id="kmsg",counter="overruns"} 0');
+    expect(t).toContain('nodewarden_component_events_total{component_kind="source",component_id="kmsg",counter="rotations"} 3');
+    expect(t).toContain('nodewarden_component_gauge{component_kind="source",component_id="kmsg",field="pods"} 7');
+    expect(t).not.toContain('lastCheckAt');
+    expect(t).not.toContain('counter="pods"');
+    expect(t).not.toContain('nested');
+    stats.lost = 5;
+    stats.overruns = 2;
+    stats.pods = 4;
+    t = await text(m);
+    expect(t).toContain('nodewarden_component_lost_total{component_kind="source",component_id="kmsg"} 5');
+    expect(t).toContain('counter="overruns"} 2');
+    expect(t).toContain('field="pods"} 4');
+  });
+
+  it('follows components that appear later (per-source detector counters)', async () => {
+    const m = new Metrics({ processMetrics: false });
+    const map = new Map<string, { received: number; matched: number }>();
+    m.registerComponents('detector', () => map);
+    expect(await text(m)).not.toContain('component_id="/var/log/kern.log"');
+    map.set('/var/log/kern.log', { received: 10, matched: 2 });
+    const t = await text(m);
+    expect(t).toContain('nodewarden_component_received_total{component_kind="detector",component_id="/var/log/kern.log"} 10');
+    expect(t).toContain('nodewarden_component_matched_total{component_kind="detector",component_id="/var/log/kern.log"} 2');
+  });
+
+  it('keeps NPD problem metrics, except for rule files with metricsReporting: false', async () => {
+    const m = new Metrics({ processMetrics: false });
+    m.setRuleFiles([ruleFile('loud', true), ruleFile('quiet', false)]);
+    m.onProblem({ kind: 'temporary', source: 'loud', reason: 'A', message: '', time: new Date() });
+    m.onProblem({ kind: 'temporary', source: 'quiet', reason: 'B', message: '', time: new Date() });
+    m.onConditions('loud', [cond('LoudCond', 'False', 'Fine')]);
+    m.onConditions('quiet', [cond('QuietCond', 'False', 'Fine')]);
+    const t = await text(m);
+    expect(t).toContain('problem_counter{reason="A"} 1');
+    expect(t).not.toContain('reason="B"');
+    expect(t).toContain('problem_gauge{type="LoudCond",reason="Fine"} 0');
+    expect(t).not.toContain('QuietCond');
+  });
+
+  it('drops problem_gauge series of conditions a reload removed', async () => {
+    const m = new Metrics({ processMetrics: false });
+    m.setRuleFiles([ruleFile('s', true)]);
+    m.onConditions('s', [cond('Old', 'True', 'Bad')]);
+    expect(await text(m)).toContain('problem_gauge{type="Old",reason="Bad"} 1');
+    m.setRuleFiles([ruleFile('s', true)]);
+    m.onConditions('s', [cond('New', 'False', 'Fine')]);
+    const t = await text(m);
+    expect(t).not.toContain('type="Old"');
+    expect(t).toContain('problem_gauge{type="New",reason="Fine"} 0');
+  });
+});
