@@ -48,19 +48,18 @@ const C_RBRACKET = 93;
  * only an "IN=" whose interface token is followed by " OUT=".
  */
 export function findPacketStart(text: string): number {
-  // Linear: the first space after an "IN=" is shared by every later "IN=" before it, so it is
-  // searched for again only once a candidate lies past it ("IN=IN=IN=…" would be quadratic).
+  // Linear: every "IN=" between a candidate and the first space after it shares that space
+  // (an "IN=" cannot straddle it), so when that space is not followed by "OUT=" the search goes
+  // on after the space: each character is looked at a bounded number of times, even on
+  // "IN=IN=IN=…" (which was quadratic when each candidate searched for its own space).
   let from = 0;
-  let sp = -1;
   for (;;) {
     const i = text.indexOf('IN=', from);
     if (i < 0) return -1;
-    if (sp < i + 3) {
-      sp = text.indexOf(' ', i + 3);
-      if (sp < 0) return -1; // no space after this "IN=", so none after any later one either
-    }
+    const sp = text.indexOf(' ', i + 3);
+    if (sp < 0) return -1;
     if (text.startsWith('OUT=', sp + 1)) return i;
-    from = i + 3;
+    from = sp + 1;
   }
 }
 
