@@ -6,7 +6,9 @@
 // Messages keep kube-iptables-tailer's wording:
 //   Packet dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
 //   Packet dropped when receiving traffic from <peer> (<ip>) on port <dport>/<proto>
-// plus " by policy <policy>" when the prefix names one, and an audit note for `audit` prefixes.
+// plus " by policy <policy>" when the prefix names one. An `audit` prefix (a non-terminating
+// rule: the packet may have been allowed) reports a would-be drop, with the same tail:
+//   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
@@ -89,7 +91,6 @@ export interface DropPipelineStats {
 
 export const PACKET_DROP_REASON = 'PacketDrop';
 export const PACKET_DROP_COMPONENT = 'nodewarden';
-const AUDIT_NOTE = ' (audit: logged by a non-terminating rule; the packet may have been allowed)';
 
 function portLabel(d: PacketDrop): string {
   if (d.dstPort !== undefined) return String(d.dstPort);
@@ -114,13 +115,13 @@ export function peerName(peer: PeerInfo, naming: PeerNaming): string {
 }
 
 export function dropMessage(p: PendingDrop, peer: string): string {
+  const what = p.verdict === 'audit' ? 'Packet would be dropped' : 'Packet dropped';
   const head =
     p.direction === 'sending'
-      ? `Packet dropped when sending traffic to ${peer} (${p.peerIp}) `
-      : `Packet dropped when receiving traffic from ${peer} (${p.peerIp}) `;
+      ? `${what} when sending traffic to ${peer} (${p.peerIp}) `
+      : `${what} when receiving traffic from ${peer} (${p.peerIp}) `;
   let msg = head + onWhat(p.port, p.proto);
   if (p.policy !== '') msg += ` by policy ${p.policy}`;
-  if (p.verdict === 'audit') msg += AUDIT_NOTE;
   return msg;
 }
 

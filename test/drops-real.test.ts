@@ -202,7 +202,7 @@ describe('real lines through the DropPipeline', () => {
     expect(p.stats.parsed).toBe(captured.length);
     await p.flushOnce();
     const msgs = events.map((e) => `${e.involved.kind === 'Pod' ? e.involved.name : ''}: ${e.message}`);
-    expect(msgs).toContain(`client: Packet dropped when sending traffic to ns-b (${B4}) on port 8080/tcp (audit: logged by a non-terminating rule; the packet may have been allowed)`);
+    expect(msgs).toContain(`client: Packet would be dropped when sending traffic to ns-b (${B4}) on port 8080/tcp`);
     expect(msgs).toContain(`server: Packet dropped when receiving traffic from ns-a (${A6}) on port 5353/udp`);
     expect(msgs).toContain(`server: Packet dropped when receiving traffic from ns-a (${A4}) on port 8082/tcp by policy t1 np ns/p1`);
     expect(msgs).toContain(`client: Packet dropped when receiving traffic from ns-b (${B6}) on icmpv6 type 1 code 4`);

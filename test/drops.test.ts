@@ -2,7 +2,7 @@
 // NodeEvents on local pods, with a fake resolver and a fake clock; and the flood budget.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes } from '../agent/engine/drop-prefixes';
-import { DropPipeline, parsePeerNaming, type DropResolver, type PeerInfo, type PodInfo } from '../agent/drops';
+import { DropPipeline, dropMessage, parsePeerNaming, type DropResolver, type PeerInfo, type PodInfo } from '../agent/drops';
 import { EventAggregator } from '../agent/state/event-aggregator';
 import type { Logger, NodeEvent, PacketDrop, Sink } from '../agent/types';
 import { FakeClock } from './helpers/fake-clock';
@@ -72,16 +72,26 @@ describe('DropPipeline', () => {
     expect([...p.counts.values()]).toEqual([{ labels: { direction: 'sending', namespace: 'shop', proto: 'tcp', verdict: 'drop' }, value: 2 }]);
   });
 
-  it('receiving, with the policy and the audit note', async () => {
+  it('receiving, with the policy; an audit prefix reports a would-be drop', async () => {
     const { p, events, kmsg } = setup();
     kmsg(v4('cp default gnp db/deny-all:', '10.244.2.9', '10.244.1.6'));
     kmsg(v4('calico-packet:', '192.168.0.12', '10.244.1.6', 'PROTO=UDP SPT=1 DPT=53 LEN=10 '));
     await p.flushOnce();
     expect(events.map((e) => e.message).sort()).toEqual([
-      'Packet dropped when receiving traffic from node-b (192.168.0.12) on port 53/udp (audit: logged by a non-terminating rule; the packet may have been allowed)',
       'Packet dropped when receiving traffic from payments (10.244.2.9) on port 5432/tcp by policy default gnp db/deny-all',
+      'Packet would be dropped when receiving traffic from node-b (192.168.0.12) on port 53/udp',
     ]);
     expect(events.every((e) => e.involved.kind === 'Pod' && e.involved.name === 'pg-0')).toBe(true);
+  });
+
+  it('audit wording when sending, with the policy appended', () => {
+    const base = { pod: LOCAL['10.244.1.5']!, peerIp: '10.244.2.9', port: '443', proto: 'tcp', key: 'k', count: 1, first: 0, last: 0 };
+    expect(dropMessage({ ...base, direction: 'sending', policy: 'default np shop/allow-web', verdict: 'audit' }, 'payments')).toBe(
+      'Packet would be dropped when sending traffic to payments (10.244.2.9) on port 443/tcp by policy default np shop/allow-web',
+    );
+    expect(dropMessage({ ...base, direction: 'sending', policy: '', verdict: 'drop' }, 'payments')).toBe(
+      'Packet dropped when sending traffic to payments (10.244.2.9) on port 443/tcp',
+    );
   });
 
   it('ICMP, numeric protocols and unknown peers', async () => {

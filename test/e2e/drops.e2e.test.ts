@@ -52,7 +52,6 @@ const UDP_PORT = 5353;
 /** Dropped UDP used only to learn when the agent knows the local pod (not asserted exactly). */
 const PROBE_PORT = 9;
 const FLUSH = '1s';
-const AUDIT_NOTE = ' (audit: logged by a non-terminating rule; the packet may have been allowed)';
 
 let fake: FakeApiServer | undefined;
 let admin: KubeClient | undefined;
@@ -288,7 +287,8 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
   let tcp6Pattern = /^$/;
   beforeAll(() => {
     tcp4Message = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${TCP_PORT}/tcp`;
-    udpMessage = `Packet dropped when sending traffic to ${NS_PEER} (${B4}) on port ${UDP_PORT}/udp${AUDIT_NOTE}`;
+    // An audit prefix (non-terminating rule) reports a would-be drop.
+    udpMessage = `Packet would be dropped when sending traffic to ${NS_PEER} (${B4}) on port ${UDP_PORT}/udp`;
     tcp6Pattern = new RegExp(`^Packet dropped when sending traffic to (\\S+) \\(${B6}\\) on port ${TCP_PORT}/tcp$`);
   });
   const find = (events: CoreV1Event[], test: (m: string) => boolean): CoreV1Event | undefined => events.find((e) => test(e.message ?? ''));
