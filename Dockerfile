@@ -40,6 +40,8 @@ COPY --from=build /src/node_modules/re2/build/Release/re2.node ./node_modules/re
 # Default rules (the DaemonSet mounts the nodewarden-rules ConfigMap over them via NODEWARDEN_RULES).
 COPY rules/ ./rules/
 ENV NODE_ENV=production
+# Two malloc arenas instead of one per thread: 4-10 MiB less peak RSS under load (README).
+ENV MALLOC_ARENA_MAX=2
 EXPOSE 20257
 # Runs as root, deliberately: the agent reads /dev/kmsg, which needs CAP_SYSLOG and access to the
 # host's device; the DaemonSet runs it privileged with a read-only root filesystem.

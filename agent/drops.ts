@@ -9,6 +9,7 @@
 // plus " by policy <policy>" when the prefix names one. An `audit` prefix (a non-terminating
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
+import { raceDeadline } from './deadline';
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
@@ -280,18 +281,12 @@ export class DropPipeline {
    * the sources' checkpoints are already past those lines, so anything left here would be lost.
    */
   async flush(deadline: number): Promise<void> {
-    const left = deadline - this.opts.clock.now();
-    if (left <= 0) return;
-    let cancel: (() => void) | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      cancel = this.opts.clock.setTimer(resolve, left);
-    });
-    const run = (async () => {
+    if (deadline - this.opts.clock.now() <= 0) return;
+    // The timer is armed before the work starts.
+    await raceDeadline(this.opts.clock, async () => {
       if (this.flushing) await this.flushing;
       await this.emit(true);
-    })();
-    await Promise.race([run, timeout]);
-    cancel?.();
+    }, deadline);
   }
 
   private async emit(force = false): Promise<void> {

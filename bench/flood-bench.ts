@@ -1,7 +1,8 @@
 // flood-bench.ts: the bundled agent (dist/nodewarden.cjs, with the DaemonSet's V8 flags) under a
 // real /dev/kmsg flood — 2,000 records/s for 20 s of the benchmark corpus — standalone and
 // connected to an API server (the in-process fake, over HTTP). Reports peak RSS (VmHWM), CPU
-// seconds, records per CPU-second, records the agent saw vs wrote, and API writes.
+// seconds, records per CPU-second, records the agent saw vs wrote, and API writes. The agent runs
+// as the DaemonSet runs it: the same V8 flags and MALLOC_ARENA_MAX=2.
 // Run alone: `npx tsx bench/flood-bench.ts [seconds] [rate]` (root: it writes /dev/kmsg).
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -58,7 +59,7 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
     api.addNode('flood-node');
     args.push('--kubeconfig', api.writeKubeconfig(dir));
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KUBECONFIG: '', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' } });
   const pid = child.pid!;
   const corpus = generateCorpus({ lines: Math.min(rate * seconds, 200_000), form: 'kmsg', seed: 7 });
   const prevDevkmsg = readFileSync('/proc/sys/kernel/printk_devkmsg', 'utf8').trim();

@@ -72,6 +72,7 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import RE2 from 're2';
+import { errText } from '../err-text';
 import type { ConditionSpec, ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
 import { parseNonNegativeDuration, parsePositiveDuration } from './duration';
 import { parseJson, type JsonObject, type JsonValue } from './json-parse';
@@ -255,22 +256,18 @@ function checkRegex(ctx: Ctx, field: string, pattern: string, inSet: boolean): b
   try {
     new RE2(pattern);
   } catch (e) {
-    report(ctx, field, `invalid RE2 pattern: ${errorMessage(e)}`);
+    report(ctx, field, `invalid RE2 pattern: ${errText(e)}`);
     return false;
   }
   if (inSet) {
     try {
       new RE2.Set([pattern]);
     } catch (e) {
-      report(ctx, field, `pattern does not compile in an RE2.Set (the engine's prefilter): ${errorMessage(e)}`);
+      report(ctx, field, `pattern does not compile in an RE2.Set (the engine's prefilter): ${errText(e)}`);
       return false;
     }
   }
   return true;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +488,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     try {
       new RE2.Set(setPatterns);
     } catch (e) {
-      report(ctx, 'rules', `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errorMessage(e)}`);
+      report(ctx, 'rules', `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errText(e)}`);
     }
   }
 
@@ -650,6 +647,6 @@ function fsMessage(e: unknown): string {
     case 'EISDIR':
       return 'is a directory';
     default:
-      return errorMessage(e);
+      return errText(e);
   }
 }

@@ -22,6 +22,7 @@
 // logged, never propagated. The watcher stops when `signal` aborts or on stop(); both idempotent.
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errText } from '../err-text';
 import { formatConfigError } from '../types';
 import type { Clock, ConfigError, Logger, RuleFile } from '../types';
 import { loadRuleFiles } from './rule-files';
@@ -97,7 +98,7 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
       fp = await fingerprint(opts.paths);
     } catch (e) {
       stats.errors++;
-      log.warn({ err: e instanceof Error ? e.message : String(e) }, 'cannot fingerprint rule files');
+      log.warn({ err: errText(e) }, 'cannot fingerprint rule files');
       return;
     }
     if (stopped || fp.key === lastFingerprint) return;
@@ -144,7 +145,7 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
       fn();
     } catch (e) {
       stats.errors++;
-      log.error({ err: e instanceof Error ? e.message : String(e) }, 'rule reload callback failed');
+      log.error({ err: errText(e) }, 'rule reload callback failed');
     }
   };
 

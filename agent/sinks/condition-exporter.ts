@@ -13,6 +13,7 @@ import type { NodeStatusApi, WireCondition } from '../kube/types';
 import { KUBELET_CONDITION_TYPES } from '../kube/types';
 import type { Clock, ComponentCounters, Condition, ConditionChange, Logger, Sink } from '../types';
 import { newCounters } from '../types';
+import { raceDeadline } from '../deadline';
 import { DEFAULT_BACKOFF, backoffDelay, jitterPeriod } from './kube-backoff';
 import type { BackoffPolicy } from './kube-backoff';
 import { loadOwnedTypes, saveOwnedTypes } from './owned-conditions';
@@ -158,8 +159,8 @@ export class ConditionExporter implements Sink {
 
   async flush(deadline: number): Promise<void> {
     if (this.stopped) return;
-    if (this.inFlight) await this.raceDeadline(this.inFlight, deadline);
-    if (!this.inSync() && this.opts.clock.now() < deadline) await this.raceDeadline(this.sync(), deadline);
+    if (this.inFlight) await raceDeadline(this.opts.clock, this.inFlight, deadline);
+    if (!this.inSync() && this.opts.clock.now() < deadline) await raceDeadline(this.opts.clock, this.sync(), deadline);
   }
 
   /** Cancels timers; later calls do nothing. Idempotent. */
@@ -245,14 +246,5 @@ export class ConditionExporter implements Sink {
     this.lastError = r.error;
     // Every failure is retried: 403/404 can be fixed (RBAC, node registration) while we run.
     this.schedule(backoffDelay(this.attempt, this.backoff, this.random, r.retryAfterMs), true);
-  }
-
-  private async raceDeadline(p: Promise<void>, deadline: number): Promise<void> {
-    let cancel: (() => void) | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      cancel = this.opts.clock.setTimer(resolve, Math.max(0, deadline - this.opts.clock.now()));
-    });
-    await Promise.race([p, timeout]);
-    cancel?.();
   }
 }

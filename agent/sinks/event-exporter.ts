@@ -12,6 +12,7 @@ import { EventAggregator } from '../state/event-aggregator';
 import type { Clock, ComponentCounters, Logger, NodeEvent, Sink } from '../types';
 import { newCounters } from '../types';
 import { capMessage } from '../cap-message';
+import { raceDeadline } from '../deadline';
 import { DEFAULT_BACKOFF, backoffDelay } from './kube-backoff';
 import type { BackoffPolicy } from './kube-backoff';
 
@@ -134,12 +135,12 @@ export class EventExporter implements Sink {
     while (this.queue.size > 0 && this.opts.clock.now() < deadline && !this.stopped) {
       this.kick();
       if (this.pumping) {
-        if (!(await this.raceDeadline(this.pumping, deadline))) break;
+        if (!(await raceDeadline(this.opts.clock, this.pumping, deadline))) break;
         continue;
       }
       // Backing off: wait for the retry if it comes before the deadline.
       if (this.notBefore >= deadline) break;
-      await this.raceDeadline(new Promise<void>(() => {}), this.notBefore);
+      await raceDeadline(this.opts.clock, new Promise<void>(() => {}), this.notBefore);
     }
   }
 
@@ -249,20 +250,5 @@ export class EventExporter implements Sink {
     if (r.ok) this.nodeUid = r.value.uid;
     // A retryable failure is tried again with the next delivery; a 403/404 is final.
     if (r.ok || !r.retryable) this.uidLookupDone = true;
-  }
-
-  /** True when p settled before the deadline. */
-  private async raceDeadline(p: Promise<void>, deadline: number): Promise<boolean> {
-    let cancel: (() => void) | undefined;
-    let timedOut = false;
-    const timeout = new Promise<void>((resolve) => {
-      cancel = this.opts.clock.setTimer(() => {
-        timedOut = true;
-        resolve();
-      }, Math.max(0, deadline - this.opts.clock.now()));
-    });
-    await Promise.race([p, timeout]);
-    cancel?.();
-    return !timedOut;
   }
 }

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errText } from '../err-text';
 import type { Logger } from '../types';
 
 export const DEFAULT_STATE_DIR = '/var/lib/nodewarden';
@@ -79,7 +80,7 @@ export class CheckpointStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.stats.loadErrors++;
-        this.logger.warn({ file, err: errMessage(err) }, 'checkpoint unreadable; starting without it');
+        this.logger.warn({ file, err: errText(err) }, 'checkpoint unreadable; starting without it');
       }
       return undefined;
     }
@@ -97,7 +98,7 @@ export class CheckpointStore {
       return (doc as { value: T }).value;
     } catch (err) {
       this.stats.loadErrors++;
-      this.logger.warn({ file, err: errMessage(err) }, 'checkpoint corrupt; starting without it');
+      this.logger.warn({ file, err: errText(err) }, 'checkpoint corrupt; starting without it');
       return undefined;
     }
   }
@@ -189,7 +190,7 @@ export class CheckpointStore {
       if (!this.failing) {
         this.failing = true;
         this.logger.error(
-          { file, err: errMessage(err) },
+          { file, err: errText(err) },
           'cannot write checkpoint; positions will not survive a restart (counting further failures silently)',
         );
       }
@@ -209,8 +210,4 @@ export class CheckpointStore {
       if (dfd !== undefined) fs.closeSync(dfd);
     }
   }
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

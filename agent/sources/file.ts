@@ -34,6 +34,7 @@
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
 import * as fsp from 'node:fs/promises';
 import { sleeperFor } from '../clock';
+import { errText } from '../err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
 import { newSourceStats } from '../types';
 import type { CheckpointStore } from './checkpoint';
@@ -127,10 +128,6 @@ function isPosition(v: unknown): v is FilePosition {
     o.offset >= 0 &&
     (o.fp === undefined || typeof o.fp === 'string')
   );
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function errCode(err: unknown): string | undefined {

@@ -41,6 +41,7 @@
 import * as fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { sleeperFor } from '../clock';
+import { errTextWithCode } from '../err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
 import { newSourceStats } from '../types';
 import type { CheckpointStore } from './checkpoint';
@@ -240,9 +241,9 @@ export class KmsgSource implements Source {
           if (code === 'EINTR') continue;
           stats.errors++;
           consecutiveErrors++;
-          this.lastError = `read ${this.path}: ${errText(err)}`;
+          this.lastError = `read ${this.path}: ${errTextWithCode(err)}`;
           if (consecutiveErrors >= DEAD_AFTER_ERRORS) this.alive = false;
-          this.rateLimitedWarn('read', { err: errText(err), consecutiveErrors }, 'reading the kernel log failed; retrying');
+          this.rateLimitedWarn('read', { err: errTextWithCode(err), consecutiveErrors }, 'reading the kernel log failed; retrying');
           await sleep(this.pollIntervalMs, signal);
           continue;
         }
@@ -315,7 +316,7 @@ export class KmsgSource implements Source {
               ok = false;
               stats.errors++;
               stats.dropped++;
-              this.rateLimitedWarn('handler', { seq, err: errText(err) }, 'line handler failed; line dropped');
+              this.rateLimitedWarn('handler', { seq, err: errTextWithCode(err) }, 'line handler failed; line dropped');
             }
             if (ok) stats.sent++;
             handledSeq = seq;
@@ -329,7 +330,7 @@ export class KmsgSource implements Source {
       try {
         dev.close();
       } catch (err) {
-        this.log.warn({ err: errText(err) }, 'closing the kernel log failed');
+        this.log.warn({ err: errTextWithCode(err) }, 'closing the kernel log failed');
       }
     }
   }
@@ -357,11 +358,11 @@ export class KmsgSource implements Source {
       } catch (err) {
         failures++;
         this.alive = false;
-        this.lastError = `cannot open ${this.path}: ${errText(err)}`;
+        this.lastError = `cannot open ${this.path}: ${errTextWithCode(err)}`;
         if (failures === 1) {
-          this.log.error({ err: errText(err), retryInMs: delayMs }, `cannot open ${this.path}; retrying with backoff`);
+          this.log.error({ err: errTextWithCode(err), retryInMs: delayMs }, `cannot open ${this.path}; retrying with backoff`);
         } else {
-          this.rateLimitedWarn('open', { err: errText(err), failures, retryInMs: delayMs }, `still cannot open ${this.path}`);
+          this.rateLimitedWarn('open', { err: errTextWithCode(err), failures, retryInMs: delayMs }, `still cannot open ${this.path}`);
         }
       }
       await sleep(delayMs, signal);
@@ -389,7 +390,7 @@ function readBootId(log: Logger): string | undefined {
     const id = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     if (id !== '') return id;
   } catch (err) {
-    log.warn({ err: errText(err) }, 'cannot read the boot id; kmsg position will not be persisted');
+    log.warn({ err: errTextWithCode(err) }, 'cannot read the boot id; kmsg position will not be persisted');
   }
   return undefined;
 }
@@ -399,12 +400,4 @@ function validCheckpoint(v: unknown): KmsgCheckpoint | undefined {
   const { bootId, seq } = v as { bootId?: unknown; seq?: unknown };
   if (typeof bootId !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
   return { bootId, seq };
-}
-
-function errText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code !== undefined && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
 }

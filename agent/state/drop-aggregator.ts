@@ -8,6 +8,7 @@
 // hands out every pending key regardless of the buckets: the sources' checkpoints have already
 // moved past those lines, so a refused key would be lost for good. It is bounded by maxKeys.
 import type { Direction, Verdict } from '../types';
+import { TokenBucket } from './token-bucket';
 
 /** A pod as the drop pipeline knows it. */
 export interface PodInfo {
@@ -72,34 +73,13 @@ export interface DropAggregatorStats {
   overflow: number;
 }
 
-class Bucket {
-  private tokens: number;
-  private at: number;
-  constructor(
-    private readonly spec: BucketSpec,
-    now: number,
-  ) {
-    this.tokens = spec.burst;
-    this.at = now;
-  }
-  refill(now: number): void {
-    this.tokens = Math.min(this.spec.burst, this.tokens + (Math.max(0, now - this.at) / 1000) * this.spec.perSecond);
-    this.at = now;
-  }
-  has(): boolean {
-    return this.tokens >= 1;
-  }
-  take(): void {
-    this.tokens -= 1;
-  }
-  full(): boolean {
-    return this.tokens >= this.spec.burst;
-  }
-}
-
 /** Key within one pod's entries (the pod is the outer key). */
 export function dropKey(p: DropKeyParts): string {
   return `${p.direction === 'sending' ? '>' : '<'}${p.peerIp} ${p.port} ${p.proto} ${p.verdict} ${p.policy}`;
+}
+
+function bucketFor(spec: BucketSpec, now: number): TokenBucket {
+  return new TokenBucket(spec.burst, spec.perSecond, 1000, now);
 }
 
 function podKey(pod: PodInfo): string {
@@ -111,15 +91,15 @@ export class DropAggregator {
   /** pod key → (drop key → entry); two levels keep the per-drop key short. */
   private readonly pending = new Map<string, Map<string, PendingDrop>>();
   private keys = 0;
-  private readonly podBuckets = new Map<string, Bucket>();
-  private readonly nodeBucket: Bucket;
+  private readonly podBuckets = new Map<string, TokenBucket>();
+  private readonly nodeBucket: TokenBucket;
   private readonly maxKeys: number;
   private readonly perPod: BucketSpec;
 
   constructor(now: number, opts: DropAggregatorOptions = {}) {
     this.maxKeys = opts.maxKeys ?? 2048;
     this.perPod = opts.perPod ?? { burst: 5, perSecond: 0.1 };
-    this.nodeBucket = new Bucket(opts.perNode ?? { burst: 10, perSecond: 0.5 }, now);
+    this.nodeBucket = bucketFor(opts.perNode ?? { burst: 10, perSecond: 0.5 }, now);
   }
 
   /** Keys waiting for a flush. */
@@ -169,7 +149,7 @@ export class DropAggregator {
     outer: for (const [pk, byPod] of this.pending) {
       let b = this.podBuckets.get(pk);
       if (b === undefined) {
-        b = new Bucket(this.perPod, now);
+        b = bucketFor(this.perPod, now);
         this.podBuckets.set(pk, b);
       }
       for (const [key, p] of byPod) {

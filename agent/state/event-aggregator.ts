@@ -11,6 +11,7 @@
 // `maxKeys` entries, and keys are hashed, so memory is bounded whatever the kernel writes.
 import { createHash } from 'node:crypto';
 import type { Clock, InvolvedObject, NodeEvent } from '../types';
+import { TokenBucket } from './token-bucket';
 
 export const COMBINED_PREFIX = '(combined from similar events): ';
 
@@ -86,10 +87,6 @@ class Lru<V> {
   }
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
 interface AggregateRecord {
   messages: Set<string>;
   lastSeen: number;
@@ -121,7 +118,7 @@ export class EventAggregator {
   private readonly maxSimilar: number;
   private readonly burst: number;
   private readonly refillMs: number;
-  private readonly buckets: Lru<Bucket>;
+  private readonly buckets: Lru<TokenBucket>;
   private readonly aggregates: Lru<AggregateRecord>;
   private readonly logs: Lru<LogRecord>;
   private seq = 0;
@@ -202,11 +199,8 @@ export class EventAggregator {
   }
 
   private take(key: string, now: number): boolean {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) / this.refillMs);
-    b.at = now;
-    const ok = b.tokens >= 1;
-    if (ok) b.tokens -= 1;
+    const b = this.buckets.get(key) ?? new TokenBucket(this.burst, 1, this.refillMs, now);
+    const ok = b.tryTake(now);
     this.buckets.set(key, b);
     return ok;
   }

@@ -1,0 +1,30 @@
+// deadline.ts: races work against a deadline (epoch ms) on the injected Clock, so shutdown flushes
+// stay bounded and tests drive the deadline with the fake clock. The timer is cancelled once the
+// race settles; the work itself is not cancelled (it keeps running, unawaited).
+import type { Clock } from './types';
+
+/**
+ * Waits for `work` or the deadline, whichever comes first; true when the work settled first.
+ * Pass a function to arm the timer before the work starts; a promise is already running.
+ * A rejection of the work propagates.
+ */
+export async function raceDeadline(
+  clock: Clock,
+  work: Promise<unknown> | (() => Promise<unknown>),
+  deadline: number,
+): Promise<boolean> {
+  let cancel: (() => void) | undefined;
+  let timedOut = false;
+  const timeout = new Promise<void>((resolve) => {
+    cancel = clock.setTimer(() => {
+      timedOut = true;
+      resolve();
+    }, Math.max(0, deadline - clock.now()));
+  });
+  try {
+    await Promise.race([typeof work === 'function' ? work() : work, timeout]);
+  } finally {
+    cancel?.();
+  }
+  return !timedOut;
+}
