@@ -40,8 +40,17 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: ()
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const files = selectFiles(opts.files, opts.format);
   const out = opts.output;
+  // Backpressure: when the output is full, reading waits for it to drain (memory stays flat
+  // however large the capture and however slow the pipe).
+  let drained: Promise<void> | undefined;
   const write = (o: object): void => {
-    out.write(JSON.stringify(o) + '\n');
+    if (out.write(JSON.stringify(o) + '\n') || drained) return;
+    drained = new Promise<void>((resolve) =>
+      out.once('drain', () => {
+        drained = undefined;
+        resolve();
+      }),
+    );
   };
   const sink: Sink = {
     name: 'replay',
@@ -86,6 +95,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
 
   const rl = createInterface({ input: opts.input, crlfDelay: Infinity });
   for await (const raw of rl) {
+    if (drained) await drained;
     if (opts.format === 'kmsg') {
       if (raw.startsWith(' ') && record !== undefined) {
         record += '\n' + raw;

@@ -50,7 +50,11 @@ export interface LogLine {
   readonly source: string;
   /** kmsg sequence number; for files, the byte offset just past this line. */
   readonly seq?: number;
-  /** When the log says it happened (never when it was read). */
+  /**
+   * When the log says it happened. kmsg: from the record. Files: the time the line was read —
+   * the consumers (detector, drop pipeline) parse the real time from the text with the rule
+   * file's pluginConfig or the drop log's timestamp forms, since only they know the format.
+   */
   readonly time: Date;
   /** The message, without kmsg header / dictionary lines. Untrusted kernel text. */
   readonly text: string;

@@ -1,6 +1,6 @@
 import { readFileSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { replay, type ReplayFormat } from '../agent/replay';
 import type { RuleFile } from '../agent/types';
@@ -63,6 +63,31 @@ describe('replay', () => {
     const r = await run(Readable.from(['EXT4-fs error x\n', 'INFO: task docker:1 blocked for more than 120 seconds.\n', 'nothing\n']), 'plain');
     expect(r.lines).toBe(3);
     expect(r.out.map((o) => o.reason)).toEqual(['Ext4Error', 'DockerHung', 'DockerHung']);
+  });
+
+  it('waits for a slow output instead of buffering everything (backpressure)', async () => {
+    const n = 20_000;
+    let pending = 0;
+    let maxPending = 0;
+    let written = 0;
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, done) {
+        pending = slow.writableLength;
+        maxPending = Math.max(maxPending, pending);
+        written += chunk.toString().split('\n').filter(Boolean).length;
+        setImmediate(done);
+      },
+    });
+    async function* lines() {
+      for (let i = 0; i < n; i++) yield `EXT4-fs error number ${i}\n`;
+    }
+    const r = await replay({ input: Readable.from(lines()), output: slow, files: [kernel], format: 'plain', clock: new FakeClock() });
+    await new Promise<void>((resolve) => slow.end(resolve));
+    expect(r.lines).toBe(n);
+    expect(written).toBe(n);
+    // Without backpressure all 20k events (~1.7 MB) would sit in the stream's buffer.
+    expect(maxPending).toBeLessThan(64 * 1024);
   });
 
   it('recoverAfter is measured in log time', async () => {
