@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
 import { generateCorpus } from './corpus';
 
@@ -25,7 +26,8 @@ export interface FloodResult {
   apiWrites: number;
 }
 
-const ROOT = resolve(__dirname, '..');
+const HERE = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(HERE), '..');
 const AGENT = join(ROOT, 'dist/nodewarden.cjs');
 const CLK_TCK = 100;
 
@@ -120,7 +122,7 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(__filename)) {
+if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const seconds = Number(process.argv[2] ?? 20);
   const rate = Number(process.argv[3] ?? 2000);
   (async () => {
