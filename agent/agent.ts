@@ -94,8 +94,8 @@ export class Agent {
     metrics.registerComponent('state', 'checkpoints', checkpoints.stats as unknown as Record<string, number>);
     metrics.setRuleFiles(this.parts.files);
 
-    // recoverAfter: a condition that turns True gets a timer for its recovery check.
     metrics.registerComponents('source', () => [...this.sources.values()].map((s) => [s.source.id, s.source.stats] as const));
+    // recoverAfter: a condition that turns True gets a timer for its recovery check.
     this.sinks.push(metrics, new LogSink(this.log, clock), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
