@@ -120,6 +120,8 @@ export class Agent {
         logger: this.log,
         heartbeatPeriodMs: settings.heartbeatPeriodMs,
         store: checkpoints,
+        // The API was down at start: the first sync reads the Node before writing anything.
+        onLateAdopt: (conditions) => this.detector?.adoptLate(conditions),
       });
       // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
       // deadline, start from the defaults rather than not at all.

@@ -144,6 +144,14 @@ export class Detector {
     this.tick();
   }
 
+  /**
+   * The Node's conditions, read late because the API server was down at start: conditions that
+   * nothing has changed since start take the Node's value (a restart still keeps them).
+   */
+  adoptLate(existing: readonly Condition[]): void {
+    for (const source of this.state.adoptWhereUntouched(existing)) this.emitConditions(source);
+  }
+
   /** Runs recoverAfter; the caller schedules it from nextDueAt(). */
   tick(): void {
     for (const change of this.state.tick(this.stateClock.now())) this.emitChange(change);

@@ -33,6 +33,12 @@ export interface ConditionExporterOptions {
   readonly store?: JsonStore;
   /** [0, 1) source for jitter (default Math.random). */
   readonly random?: () => number;
+  /**
+   * Called once with the Node's conditions of our types when adoptConditions could not read the
+   * Node at start: the first sync reads it before writing, so the defaults never overwrite what
+   * the Node shows. The callback may call onConditions/onConditionChange synchronously.
+   */
+  readonly onLateAdopt?: (conditions: Condition[]) => void;
 }
 
 export interface ConditionExporterCounters extends ComponentCounters {
@@ -67,6 +73,8 @@ export class ConditionExporter implements Sink {
   private inFlight: Promise<void> | undefined;
   private stopped = false;
   private lastError: string | undefined;
+  /** Whether the Node's conditions have been read (at start, or late before the first write). */
+  private adopted = false;
   private readonly heartbeatMs: number;
   private readonly syncDelayMs: number;
   private readonly backoff: BackoffPolicy;
@@ -104,11 +112,9 @@ export class ConditionExporter implements Sink {
     for (let attempt = 1; ; attempt++) {
       const r = await this.opts.api.getNode(this.opts.nodeName);
       if (r.ok) {
+        this.adopted = true;
         this.nodeUid = r.value.uid;
-        const now = new Date(this.opts.clock.now());
-        return r.value.conditions
-          .filter((c) => this.declared.has(c.type))
-          .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime ?? now }));
+        return this.ours(r.value.conditions);
       }
       const wait = backoffDelay(attempt, this.backoff, this.random, r.retryAfterMs);
       if (!r.retryable || this.opts.clock.now() + wait >= deadline || this.stopped) {
@@ -213,8 +219,26 @@ export class ConditionExporter implements Sink {
     return this.inFlight;
   }
 
+  /** The Node's conditions of our declared types, as Conditions. */
+  private ours(conditions: readonly WireCondition[]): Condition[] {
+    const now = new Date(this.opts.clock.now());
+    return conditions
+      .filter((c) => this.declared.has(c.type))
+      .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime ?? now }));
+  }
+
   private async doSync(): Promise<void> {
     if (this.stopped) return;
+    if (!this.adopted && this.opts.onLateAdopt) {
+      const node = await this.opts.api.getNode(this.opts.nodeName);
+      if (this.stopped) return;
+      if (!node.ok) return this.failed(node);
+      this.adopted = true;
+      this.nodeUid = node.value.uid;
+      const found = this.ours(node.value.conditions);
+      this.log.info({ conditions: found.map((c) => `${c.type}=${c.status}`) }, 'read the Node late; adopting its conditions');
+      this.opts.onLateAdopt(found);
+    }
     const version = this.version;
     const now = new Date(this.opts.clock.now());
     const conditions: WireCondition[] = [...this.desired.values()].map((c) => ({ ...c, lastHeartbeatTime: now }));
@@ -238,6 +262,10 @@ export class ConditionExporter implements Sink {
       else this.schedule(jitterPeriod(this.heartbeatMs, this.random), true);
       return;
     }
+    this.failed(r);
+  }
+
+  private failed(r: { readonly error: string; readonly retryable: boolean; readonly retryAfterMs?: number }): void {
     this.counters.failures++;
     this.counters.errors++;
     this.attempt++;

@@ -32,6 +32,7 @@ export class ConditionState {
       if (this.entries.has(spec.type)) continue; // first declaration wins
       this.entries.set(spec.type, { spec, cond: defaultCondition(spec, now), lastMatchAt: clock.now() });
     }
+    for (const t of this.entries.keys()) this.untouched.add(t);
   }
 
   /** Conditions read from the Node replace the defaults of the same (declared) types. */
@@ -46,6 +47,26 @@ export class ConditionState {
     }
   }
 
+  /**
+   * Late adoption (the Node could not be read at start): a condition nothing has changed since
+   * start (still its default) takes the Node's value; conditions the logs already changed keep
+   * theirs. Returns the sources whose conditions were adopted.
+   */
+  adoptWhereUntouched(existing: readonly Condition[]): Set<string> {
+    const sources = new Set<string>();
+    for (const c of existing) {
+      const e = this.entries.get(c.type);
+      if (e === undefined || !this.untouched.has(c.type)) continue;
+      this.adopt([c]);
+      sources.add(e.spec.source);
+    }
+    this.untouched.clear();
+    return sources;
+  }
+
+  /** Types still at the value they started with (no problem or recovery changed them). */
+  private readonly untouched = new Set<string>();
+
   /** Applies a problem; returns the change for a permanent problem that changes its condition. */
   apply(problem: Problem): ConditionChange | undefined {
     if (problem.kind !== 'permanent' || problem.condition === undefined) return undefined;
@@ -54,6 +75,7 @@ export class ConditionState {
     e.lastMatchAt = this.clock.now();
     const prev = e.cond;
     if (prev.status === 'True' && prev.reason === problem.reason) return undefined;
+    this.untouched.delete(prev.type);
     const message = capMessage(problem.message, CONDITION_MESSAGE_LIMIT_BYTES).text;
     e.cond = { type: prev.type, status: 'True', reason: problem.reason, message, lastTransitionTime: problem.time };
     return { source: problem.source, condition: e.cond, previous: prev };

@@ -189,6 +189,36 @@ describe('ConditionExporter (FakeClock)', () => {
     expect(await p).toEqual([]);
     expect(api.script.length).toBeGreaterThan(90);
   });
+
+  it('after a failed adoption, the first sync reads the Node before writing, so the defaults never overwrite a True condition', async () => {
+    api.script = [
+      ...Array.from({ length: 3 }, () => ({ ok: false as const, retryable: true, error: 'down' })),
+    ];
+    const since = new Date(t0 - 3_600_000);
+    const adopted: Condition[][] = [];
+    const ex: ConditionExporter = new ConditionExporter({
+      api, nodeName: 'n1', clock, logger, random: () => 0.5, syncDelayMs: 100,
+      // What the agent wires: the detector adopts where nothing changed, and re-announces.
+      onLateAdopt: (found) => {
+        adopted.push(found);
+        ex.onConditions('s', found);
+      },
+    });
+    const p = ex.adoptConditions(['KernelDeadlock', 'XfsShutdown'], { deadline: t0 + 1500 });
+    await runFor(clock, 3000);
+    expect(await p).toEqual([]);
+    // The API comes back; the Node shows KernelDeadlock True from before the restart.
+    api.script = [];
+    api.node = { name: 'n1', uid: 'uid-1', conditions: [{ ...cond('KernelDeadlock', 'True', since), lastHeartbeatTime: since }, { ...cond('Ready', 'True', since), lastHeartbeatTime: since }] };
+    ex.onConditions('s', [cond('KernelDeadlock', 'False', new Date(t0)), cond('XfsShutdown', 'False', new Date(t0))]);
+    await runFor(clock, 5000);
+    expect(adopted).toEqual([[cond('KernelDeadlock', 'True', since)]]);
+    const first = api.patches[0];
+    expect(first?.conditions.find((c) => c.type === 'KernelDeadlock')).toMatchObject({ status: 'True', lastTransitionTime: since });
+    expect(first?.conditions.find((c) => c.type === 'XfsShutdown')).toMatchObject({ status: 'False' });
+    expect(api.patches.every((p) => !p.conditions.some((c) => c.type === 'KernelDeadlock' && c.status === 'False'))).toBe(true);
+    ex.stop();
+  });
 });
 
 describe('ConditionExporter over HTTP (fake API server)', () => {

@@ -34,6 +34,26 @@ describe('ConditionState', () => {
     expect(st.apply(perm('Undeclared', 'R', 'm', new Date()))).toBeUndefined();
   });
 
+  it('late adoption takes the Node value only where nothing changed since start, once', () => {
+    const c = new FakeClock();
+    const st = new ConditionState(specs, c);
+    const now = new Date(c.now());
+    st.apply(perm('KernelDeadlock', 'DockerHung', 'seen since start', now));
+    const since = new Date(c.now() - 3_600_000);
+    const node = [
+      { type: 'KernelDeadlock', status: 'False' as const, reason: 'KernelHasNoDeadlock', message: 'old', lastTransitionTime: since },
+      { type: 'ReadonlyFilesystem', status: 'True' as const, reason: 'FilesystemIsReadOnly', message: 'from before', lastTransitionTime: since },
+    ];
+    expect([...st.adoptWhereUntouched(node)]).toEqual(['readonly-monitor']);
+    expect(st.current().map((x) => [x.type, x.status, x.reason])).toEqual([
+      ['KernelDeadlock', 'True', 'DockerHung'],
+      ['ReadonlyFilesystem', 'True', 'FilesystemIsReadOnly'],
+    ]);
+    // Only once: a second late read changes nothing.
+    expect([...st.adoptWhereUntouched([{ ...node[1]!, status: 'False', reason: 'FilesystemIsNotReadOnly' }])]).toEqual([]);
+    expect(st.current()[1]!.status).toBe('True');
+  });
+
   it('caps a huge (multi-line match) message at 1 KiB with the marker, in the change and in current()', () => {
     const c = new FakeClock();
     const st = new ConditionState(specs, c);
