@@ -121,7 +121,10 @@ export class Agent {
         heartbeatPeriodMs: settings.heartbeatPeriodMs,
         store: checkpoints,
         // The API was down at start: the first sync reads the Node before writing anything.
-        onLateAdopt: (conditions) => this.detector?.adoptLate(conditions),
+        onLateAdopt: (conditions) => {
+          this.detector?.adoptLate(conditions);
+          this.scheduleTick(); // an adopted True condition may have recoverAfter
+        },
       });
       // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
       // deadline, start from the defaults rather than not at all.
@@ -246,6 +249,10 @@ export class Agent {
       this.log.info({ path: id }, 'no longer named by the rules: stop following');
       s.stop.abort();
       this.sources.delete(id);
+      // Forget its position once it has saved it: if a later reload names the file again, its
+      // content is backlog (filtered by lookback), not days of "new" lines.
+      const checkpoints = this.checkpoints;
+      void s.done.then(() => checkpoints?.forget(`file:${id}`));
     }
     for (const path of wanted) if (!this.sources.has(path)) this.addFileSource(path);
   }

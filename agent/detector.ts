@@ -192,12 +192,18 @@ export class Detector {
   }
 
   private install(files: readonly RuleFile[]): void {
+    const previous = this.routes;
+    const reloading = this.files.length > 0;
+    const now = this.opts.clock.now();
     const routes = new Map<string, Route[]>();
     for (const file of files) {
       const monitor = new Monitor(file);
       const delayCutoffMs = this.opts.bootTimeMs !== undefined ? this.opts.bootTimeMs + file.delayMs : Number.NEGATIVE_INFINITY;
-      const cutoffMs = Math.max(this.startMs - file.lookbackMs, delayCutoffMs);
       const key = file.plugin === 'kmsg' ? KMSG : file.logPath;
+      // A file first named by a reload starts its lookback window at the reload, not at agent
+      // start: its old lines are backlog from days ago, not problems seen since start.
+      const since = reloading && !previous.has(key) ? now : this.startMs;
+      const cutoffMs = Math.max(since - file.lookbackMs, delayCutoffMs);
       const route: Route =
         file.plugin === 'filelog'
           ? { monitor, cutoffMs, delayCutoffMs, parse: compileSyslogParser(file.pluginConfig, this.opts.clock) }

@@ -281,20 +281,35 @@ export class DropPipeline {
    * the sources' checkpoints are already past those lines, so anything left here would be lost.
    */
   async flush(deadline: number): Promise<void> {
-    if (deadline - this.opts.clock.now() <= 0) return;
-    // The timer is armed before the work starts.
+    const now = this.opts.clock.now();
+    if (deadline - now <= 0) return;
+    // Half the time for peer lookups, half for the sinks after us: a slow lookup names the peer
+    // "unknown" rather than losing the Event.
+    const lookupsBy = now + (deadline - now) / 2;
     await raceDeadline(this.opts.clock, async () => {
-      if (this.flushing) await this.flushing;
-      await this.emit(true);
+      if (this.flushing) await raceDeadline(this.opts.clock, this.flushing, lookupsBy);
+      await this.emit(true, lookupsBy);
     }, deadline);
   }
 
-  private async emit(force = false): Promise<void> {
+  /** Who owns a peer IP, or unknown once `by` (epoch ms) has passed. Never rejects. */
+  private lookup(ip: string, by: number): Promise<PeerInfo> {
+    const unknown: PeerInfo = { kind: 'unknown' };
+    const found = this.opts.resolver.peer(ip).catch(() => unknown);
+    return new Promise<PeerInfo>((resolve) => {
+      const cancel = this.opts.clock.setTimer(() => resolve(unknown), Math.max(0, by - this.opts.clock.now()));
+      void found.then((v) => {
+        cancel();
+        resolve(v);
+      });
+    });
+  }
+
+  private async emit(force = false, lookupsBy = this.opts.clock.now() + this.flushMs): Promise<void> {
     const ready = this.agg.take(this.opts.clock.now(), { force });
-    // Lookups run together; the resolver's cache bounds how many reach the API server.
-    const peers = await Promise.all(
-      ready.map((p) => this.opts.resolver.peer(p.peerIp).catch((): PeerInfo => ({ kind: 'unknown' }))),
-    );
+    // Lookups run together; the resolver's cache bounds how many reach the API server, and each
+    // is bounded in time so one stuck lookup cannot hold back the others' Events.
+    const peers = await Promise.all(ready.map((p) => this.lookup(p.peerIp, lookupsBy)));
     for (let i = 0; i < ready.length; i++) {
       const p = ready[i]!;
       const peer = peers[i] ?? { kind: 'unknown' };

@@ -91,6 +91,12 @@ export interface SourceHealth {
   readonly lastPollAt: number;
   /** Last error message, if any. */
   readonly lastError?: string;
+  /**
+   * Set while the source runs but cannot do its job for a reason a restart would not fix (a
+   * followed path that is a directory or unreadable). Reported by /healthz without failing it:
+   * liveness restarts would only stop the other sources too.
+   */
+  readonly degraded?: string;
 }
 
 export interface Source {

@@ -3,7 +3,7 @@
 // flush of pending work on stop (SIGTERM's path) within the deadline, idempotent stop, and a
 // reload that drops a condition type from the Node and stops following a file no longer named.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { loadRuleFiles } from '../agent/config/rule-files';
 import { parseSettings } from '../agent/config/settings';
 import { createKubeClient } from '../agent/kube/client';
 import { Metrics } from '../agent/sinks/metrics';
+import { CheckpointStore } from '../agent/sources/checkpoint';
 import type { Logger } from '../agent/types';
 import { eventually } from './helpers/eventually';
 import { FakeApiServer } from './helpers/fake-apiserver';
@@ -126,6 +127,31 @@ describe('Agent against the fake API server', () => {
     const began = Date.now();
     await agent.stop(800);
     expect(Date.now() - began).toBeLessThan(2000);
+  });
+
+  it('a reload follows a newly named file, and stops following (and forgets) one no longer named', async () => {
+    const t = await setup((m) => rules(m));
+    t.api.addNode(t.node);
+    const agent = await t.start();
+    const log = join(t.dir, 'kern.log');
+    writeFileSync(log, 'Jun 15 11:59:00 n kernel: [ 1.0] hello\n');
+    const filelog = {
+      plugin: 'filelog',
+      logPath: log,
+      pluginConfig: { timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' },
+      source: 'agent-test-file',
+      conditions: [{ type: 'AgentTestBroken', reason: 'AgentTestFine', message: 'fine' }],
+      rules: [{ type: 'temporary', reason: 'AgentTestFileBlip', pattern: `${t.marker} .*` }],
+    };
+    writeFileSync(t.rulesPath, JSON.stringify(filelog));
+    await eventually('file followed', () => agent.sourceList().some((s) => s.id === log) || undefined, { ms: 5000 });
+    await eventually('line read', () => agent.sourceList().find((s) => s.id === log)!.stats.sent > 0 || undefined, { ms: 5000 });
+    writeFileSync(t.rulesPath, JSON.stringify(rules(t.marker)));
+    await eventually('file no longer followed', () => !agent.sourceList().some((s) => s.id === log) || undefined, { ms: 5000 });
+    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(`file:${log}`);
+    await eventually('its position forgotten', () => !existsSync(checkpoint) || undefined, { ms: 5000 });
+    expect(agent.sourceList().map((s) => s.id)).toEqual(['kmsg']);
+    await agent.stop();
   });
 
   it('a reload that drops a condition type removes it from the Node', async () => {

@@ -145,6 +145,17 @@ describe('Detector', () => {
     expect(d.counterMap().get('/var/log/other.log')).toMatchObject({ received: 1, unrouted: 1 });
   });
 
+  it('a file first named by a reload counts its lookback from the reload, not from agent start', () => {
+    const { got, d, clock } = setup({}, [kernel]);
+    clock.advance(3 * 24 * 3_600_000); // the agent has run for 3 days
+    d.reload([kernel, { ...filelog, lookbackMs: 5 * 60_000 }]);
+    // Jun 16 12:00 is 2 days before now (Jun 18 12:00): old backlog of the newly followed file.
+    d.handle({ source: '/var/log/kern.log', time: new Date(), backlog: true, text: 'Jun 16 12:00:00 n kernel: [ 1.0] Killed process 1 (old) total-vm:2kB' });
+    d.handle({ source: '/var/log/kern.log', time: new Date(), backlog: true, text: 'Jun 18 11:58:00 n kernel: [ 1.0] Killed process 2 (recent) total-vm:2kB' });
+    expect(got.problems.map((p) => p.message)).toEqual(['Killed process 2 (recent) total-vm:2kB']);
+    expect(d.counterMap().get('/var/log/kern.log')).toMatchObject({ received: 2, tooOld: 1 });
+  });
+
   it('initialConditions are adopted; reload keeps condition state', () => {
     const was = new Date('2026-01-01T00:00:00Z');
     const { got, kmsg, d } = setup({ initialConditions: [{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'm', lastTransitionTime: was }] });

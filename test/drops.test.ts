@@ -204,6 +204,22 @@ describe('DropPipeline', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('a peer lookup that hangs during the final flush names the peer unknown instead of losing the Events', async () => {
+    const { p, events, kmsg, clock, res } = setup();
+    res.peer = (ip) => (ip === '10.244.2.9' ? new Promise<PeerInfo>(() => {}) : Promise.resolve<PeerInfo>({ kind: 'node', name: 'node-b' }));
+    kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9'));
+    kmsg(v4('calico-drop:', '10.244.1.5', '192.168.0.12'));
+    const done = p.flush(clock.now() + 1000);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    clock.advance(600); // past the lookups' half of the deadline
+    await done;
+    expect(events.map((e) => e.message).sort()).toEqual([
+      'Packet dropped when sending traffic to node-b (192.168.0.12) on port 5432/tcp',
+      'Packet dropped when sending traffic to unknown (10.244.2.9) on port 5432/tcp',
+    ]);
+    expect(p.pendingKeys()).toBe(0);
+  });
+
   it('the aggregation map is bounded; overflowed drops are still counted', async () => {
     const { p, kmsg } = setup({ maxKeys: 3 });
     for (let port = 1; port <= 10; port++) kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));

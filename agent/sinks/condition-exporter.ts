@@ -75,6 +75,8 @@ export class ConditionExporter implements Sink {
   private lastError: string | undefined;
   /** Whether the Node's conditions have been read (at start, or late before the first write). */
   private adopted = false;
+  /** adoptConditions has returned: late adoption may run (its receiver exists by then). */
+  private adoptionSettled = false;
   private readonly heartbeatMs: number;
   private readonly syncDelayMs: number;
   private readonly backoff: BackoffPolicy;
@@ -113,12 +115,14 @@ export class ConditionExporter implements Sink {
       const r = await this.opts.api.getNode(this.opts.nodeName);
       if (r.ok) {
         this.adopted = true;
+        this.adoptionSettled = true;
         this.nodeUid = r.value.uid;
         return this.ours(r.value.conditions);
       }
       const wait = backoffDelay(attempt, this.backoff, this.random, r.retryAfterMs);
       if (!r.retryable || this.opts.clock.now() + wait >= deadline || this.stopped) {
-        this.log.warn({ error: r.error }, 'cannot read the Node to adopt its conditions; starting from the rule defaults');
+        this.log.warn({ error: r.error }, 'cannot read the Node to adopt its conditions yet; the first sync will read it before writing');
+        this.adoptionSettled = true;
         return [];
       }
       await new Promise<void>((resolve) => this.opts.clock.setTimer(resolve, wait));
@@ -229,7 +233,7 @@ export class ConditionExporter implements Sink {
 
   private async doSync(): Promise<void> {
     if (this.stopped) return;
-    if (!this.adopted && this.opts.onLateAdopt) {
+    if (!this.adopted && this.adoptionSettled && this.opts.onLateAdopt) {
       const node = await this.opts.api.getNode(this.opts.nodeName);
       if (this.stopped) return;
       if (!node.ok) return this.failed(node);

@@ -12,6 +12,8 @@ export interface SourceHealthRow {
   /** Ms since the source last polled its fd; null when it has not polled yet. */
   readonly lastPollAgeMs: number | null;
   readonly lastError?: string;
+  /** Working, but unable to do its job for a reason a restart would not fix. Does not fail /healthz. */
+  readonly degraded?: string;
 }
 
 export interface HealthReport {
@@ -42,6 +44,7 @@ export function healthOf(
       alive: h.alive,
       lastPollAgeMs: age,
       ...(h.lastError !== undefined ? { lastError: h.lastError } : {}),
+      ...(h.degraded !== undefined ? { degraded: h.degraded } : {}),
     };
   });
   return { ok: rows.every((r) => r.ok), sources: rows };

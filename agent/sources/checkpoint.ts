@@ -141,6 +141,16 @@ export class CheckpointStore {
   }
 
   /** Writes pending throttled values (all, or just `name`). Idempotent; never throws. */
+  /** Forgets a position (a source that is no longer followed). Never throws. */
+  forget(name: string): void {
+    this.pending.delete(name);
+    try {
+      fs.rmSync(this.fileFor(name), { force: true });
+    } catch (err) {
+      this.logger.warn({ name, err: errText(err) }, 'cannot remove checkpoint');
+    }
+  }
+
   flush(name?: string): void {
     for (const [n, p] of this.pending) {
       if (name !== undefined && n !== name) continue;

@@ -26,8 +26,9 @@
 //   with startAtEnd, from its end.
 // - Unreadable: a path that exists but cannot be opened (EACCES, ENOTDIR, ...) or read (a
 //   directory: open works, read fails with EISDIR) is not "missing". Every such failure sets
-//   lastError; after UNREADABLE_AFTER_POLLS polls in a row with one, health() reports
-//   alive=false and state 'unreadable' until a poll goes through without one (the file became
+//   lastError; after UNREADABLE_AFTER_POLLS polls in a row with one, health() reports it
+//   degraded, state 'unreadable' (still alive: a restart would not fix it, and /healthz is the
+//   liveness probe), until a poll goes through without one (the file became
 //   readable, or went away: a missing path is 'waiting', which is healthy).
 // - Lines: never half a line (a partial last line waits for its newline), "\r\n" accepted,
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
@@ -49,7 +50,7 @@ export const DEFAULT_ROTATE_GRACE_MS = 1000;
 /** Bytes of read data remembered to recognise our file (copytruncate, inode reuse). */
 const FINGERPRINT_BYTES = 64;
 const TAIL_BYTES = 1024;
-/** Polls in a row with an open/read failure after which health() reports the source dead. */
+/** Polls in a row with an open/read failure after which health() reports the source degraded. */
 export const UNREADABLE_AFTER_POLLS = 3;
 
 export interface FileSourceOptions {
@@ -223,9 +224,10 @@ export class FileSource implements Source {
   health(): FileSourceHealth {
     const unreadable = this.failedPolls >= UNREADABLE_AFTER_POLLS && this.state !== 'stopped';
     return {
-      alive: this.alive && !unreadable,
+      alive: this.alive,
       lastPollAt: this.lastPollAt,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+      ...(unreadable ? { degraded: `unreadable: ${this.lastError ?? 'unknown error'}` } : {}),
       state: unreadable ? 'unreadable' : this.state,
       offset: this.committed,
     };

@@ -85,6 +85,19 @@ describe('http server', () => {
     expect(body.sources[0]).toMatchObject({ ok: false, alive: true, lastPollAgeMs: null });
   });
 
+  it('reports a degraded source (an unreadable file) without failing /healthz, which is the liveness probe', async () => {
+    const clock = new FakeClock();
+    const { base } = await serve(
+      [fakeSource('/var/log/x.log', () => ({ alive: true, lastPollAt: clock.now(), lastError: 'EISDIR', degraded: 'unreadable: EISDIR' }))],
+      [],
+      clock,
+    );
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { sources: unknown[] };
+    expect(body.sources[0]).toMatchObject({ id: '/var/log/x.log', ok: true, degraded: 'unreadable: EISDIR' });
+  });
+
   it('fails a never-polled source at once when it is not alive', async () => {
     const clock = new FakeClock();
     const { base } = await serve(

@@ -48,6 +48,18 @@ describe('CheckpointStore', () => {
     expect(logs).toEqual([]);
   });
 
+  it('forgets a position, pending throttled value included', () => {
+    const s = new CheckpointStore(dir, recordingLogger(logs));
+    s.save('file:/var/log/a.log', { offset: 1 });
+    s.saveThrottled('file:/var/log/a.log', { offset: 2 }, 0);
+    s.saveThrottled('file:/var/log/a.log', { offset: 3 }, 1);
+    s.forget('file:/var/log/a.log');
+    s.flush();
+    expect(s.load('file:/var/log/a.log')).toBeUndefined();
+    s.forget('never-saved');
+    expect(logs).toEqual([]);
+  });
+
   it('keeps names that are file paths apart and inside the directory', () => {
     const s = new CheckpointStore(dir, recordingLogger(logs));
     s.save('/var/log/kern.log', 1);

@@ -338,31 +338,31 @@ describe('FileSource checkpoints and restarts', () => {
 });
 
 describe('FileSource errors and shutdown', () => {
-  it('a directory at the path (open works, read fails EISDIR) turns unhealthy after a few polls, and recovers', async () => {
+  it('a directory at the path (open works, read fails EISDIR) is reported degraded after a few polls (still alive), and recovers', async () => {
     fs.mkdirSync(log);
     const f = follow(log, state, { rotateGraceMs: 0 });
     await until(() => f.source.stats.errors >= 1);
     expect(f.source.health().lastError).toMatch(/EISDIR/);
-    await until(() => !f.source.health().alive);
+    await until(() => f.source.health().degraded !== undefined);
     const h = f.source.health();
-    expect(h).toMatchObject({ alive: false, state: 'unreadable', lastError: expect.stringMatching(/EISDIR/) });
+    expect(h).toMatchObject({ alive: true, state: 'unreadable', lastError: expect.stringMatching(/EISDIR/), degraded: expect.stringMatching(/^unreadable: .*EISDIR/) });
     expect(f.source.stats.errors).toBeGreaterThanOrEqual(UNREADABLE_AFTER_POLLS);
     // Replaced by a readable file: followed from its start, healthy again, error cleared.
     fs.rmdirSync(log);
     writeLines(log, 1, 3);
     await until(() => f.lines.length >= 3);
-    await until(() => f.source.health().alive);
+    await until(() => f.source.health().degraded === undefined);
     expect(texts(f)).toEqual([lineText(1), lineText(2), lineText(3)]);
     expect(f.source.health()).toMatchObject({ alive: true, state: 'following' });
     expect(f.source.health().lastError).toBeUndefined();
     await f.stop();
   });
 
-  it('an existing file that cannot be opened (EACCES) is not "missing": unhealthy after a few polls, then recovers', async () => {
+  it('an existing file that cannot be opened (EACCES) is not "missing": degraded after a few polls, then recovers', async () => {
     writeLines(log, 1, 2);
     let calls = 0;
     /** Health as each open attempt begins (attempt 1 runs inside run(), before `src` is set). */
-    const seen = new Map<number, { alive: boolean; state: string; lastError?: string }>();
+    const seen = new Map<number, { alive: boolean; state: string; lastError?: string; degraded?: string }>();
     let src: FileSource | undefined;
     const open = async (p: string): Promise<FileHandle> => {
       calls++;
@@ -373,13 +373,13 @@ describe('FileSource errors and shutdown', () => {
     const f = follow(log, state, { open });
     src = f.source;
     await until(() => f.lines.length >= 2);
-    await until(() => f.source.health().alive);
+    await until(() => f.source.health().degraded === undefined);
     // Attempt 1 is at start and counts with the first poll's (attempt 2): after attempts 1-4,
-    // three polls in a row have failed, so attempt 5 begins with the source reported dead.
+    // three polls in a row have failed, so attempt 5 begins with the source reported degraded.
     expect(seen.get(3)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
     expect(seen.get(4)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
-    expect(seen.get(5)).toMatchObject({ alive: false, state: 'unreadable', lastError: expect.stringMatching(/EACCES/) });
-    expect(seen.get(6)).toMatchObject({ alive: false, state: 'unreadable' });
+    expect(seen.get(5)).toMatchObject({ alive: true, state: 'unreadable', lastError: expect.stringMatching(/EACCES/), degraded: expect.stringMatching(/EACCES/) });
+    expect(seen.get(6)).toMatchObject({ alive: true, state: 'unreadable' });
     expect(texts(f)).toEqual([lineText(1), lineText(2)]);
     expect(f.source.health()).toMatchObject({ alive: true, state: 'following' });
     expect(f.source.health().lastError).toBeUndefined();
