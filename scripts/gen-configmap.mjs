@@ -44,7 +44,7 @@ export function render(rulesDir) {
     kind: 'ConfigMap',
     metadata: {
       name: 'nodewarden-rules',
-      namespace: 'nodewarden',
+      namespace: 'kube-system',
       labels: { 'app.kubernetes.io/name': 'nodewarden', 'app.kubernetes.io/part-of': 'nodewarden' },
     },
     data,

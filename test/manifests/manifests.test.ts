@@ -1,6 +1,7 @@
 // manifests.test.ts: every manifest is valid against the Kubernetes schemas, `kubectl apply -f
-// manifests/` and `kubectl apply -k manifests/` see the same objects in a workable order, and the
-// objects refer to each other consistently.
+// manifests/` and `kubectl apply -k manifests/` see the same objects in a workable order, every
+// namespaced object goes into the existing kube-system namespace (so a server-side dry run works in
+// one pass), and the objects refer to each other consistently.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,6 @@ describe('manifest schema validation', () => {
       'ClusterRoleBinding/nodewarden',
       'ConfigMap/nodewarden-rules',
       'DaemonSet/nodewarden',
-      'Namespace/nodewarden',
       'ServiceAccount/nodewarden',
     ]);
     expect(extras.map((d) => `${d.object.kind}/${d.object.metadata.name}`)).toEqual(['PodMonitor/nodewarden']);
@@ -71,15 +71,13 @@ describe('kubectl apply -f and -k', () => {
     }
   });
 
-  it('the namespace is applied before the objects in it', () => {
-    const nsIndex = base.findIndex((d) => d.object.kind === 'Namespace');
-    base.forEach((d, i) => {
-      if (d.object.metadata.namespace !== undefined) {
-        expect(d.object.metadata.namespace, d.file).toBe('nodewarden');
-        expect(i, d.file).toBeGreaterThan(nsIndex);
-      }
-    });
-    expect(base.findIndex((d) => d.object.kind === 'ConfigMap')).toBeLessThan(base.findIndex((d) => d.object.kind === 'DaemonSet'));
+  it('the ServiceAccount and the ConfigMap are applied before the DaemonSet that uses them', () => {
+    const index = (kind: string): number => base.findIndex((d) => d.object.kind === kind);
+    expect(index('DaemonSet')).toBeGreaterThanOrEqual(0);
+    expect(index('ServiceAccount')).toBeGreaterThanOrEqual(0);
+    expect(index('ConfigMap')).toBeGreaterThanOrEqual(0);
+    expect(index('ServiceAccount')).toBeLessThan(index('DaemonSet'));
+    expect(index('ConfigMap')).toBeLessThan(index('DaemonSet'));
   });
 
   it('the Kustomization lists exactly the files of `apply -f`, so -k and -f deploy the same', () => {
@@ -88,9 +86,62 @@ describe('kubectl apply -f and -k', () => {
     expect([...kustomization.resources].sort()).toEqual(applyableFiles(manifestsDir));
   });
 
+  it('the Kustomization puts everything in kube-system and lists no namespace file', () => {
+    const kustomization = parse(readFileSync(join(manifestsDir, 'Kustomization'), 'utf8')) as { namespace?: string; resources: string[] };
+    expect(kustomization.namespace).toBe('kube-system');
+    expect(kustomization.resources.filter((r) => /namespace/i.test(r))).toEqual([]);
+  });
+
   it('the PodMonitor (needs prometheus-operator CRDs) is outside the default set', () => {
     expect(applyableFiles(manifestsDir).some((f) => f.includes('monitor'))).toBe(false);
     expect(readdirSync(join(manifestsDir, 'extras'))).toEqual(['podmonitor.yaml']);
+  });
+});
+
+/** Kinds we ship, by scope. A new kind must be added to one of these, or the tests below fail. */
+const NAMESPACED = new Set(['ServiceAccount', 'ConfigMap', 'DaemonSet', 'PodMonitor']);
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding']);
+
+describe('namespace: kube-system, no Namespace object', () => {
+  const all = [...base, ...extras];
+
+  it('ships no Namespace object (a server dry run would not persist it for the objects after it)', () => {
+    expect(all.filter((d) => d.object.kind === 'Namespace').map((d) => d.file)).toEqual([]);
+    expect(readdirSync(manifestsDir).filter((f) => /namespace/i.test(f))).toEqual([]);
+  });
+
+  it('every namespaced object is in kube-system, and cluster-scoped objects carry no namespace', () => {
+    for (const d of all) {
+      const { kind, metadata } = d.object;
+      const known = NAMESPACED.has(kind) || CLUSTER_SCOPED.has(kind);
+      expect(known, `${d.file}: ${kind} is neither in NAMESPACED nor in CLUSTER_SCOPED`).toBe(true);
+      if (NAMESPACED.has(kind)) expect(metadata.namespace, d.file).toBe('kube-system');
+      else expect(metadata.namespace, d.file).toBeUndefined();
+    }
+    expect(all.filter((d) => NAMESPACED.has(d.object.kind)).map((d) => d.object.kind).sort()).toEqual([...NAMESPACED].sort());
+  });
+
+  it('every object name starts with "nodewarden", so nothing collides with other kube-system objects', () => {
+    for (const d of all) expect(d.object.metadata.name, d.file).toMatch(/^nodewarden(-[a-z0-9-]+)?$/);
+  });
+
+  it('every namespace reference anywhere in an object (binding subjects, selectors) is kube-system', () => {
+    /** Values of every `namespace` key and every namespaceSelector.matchNames entry, with their paths. */
+    const refs = (v: unknown, path: string, out: string[][]): string[][] => {
+      if (Array.isArray(v)) v.forEach((x, i) => refs(x, `${path}[${i}]`, out));
+      else if (v !== null && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'namespace' && typeof x === 'string') out.push([`${path}.${k}`, x]);
+          if (k === 'namespaceSelector') for (const n of (x as { matchNames?: string[] }).matchNames ?? []) out.push([`${path}.${k}`, n]);
+          refs(x, `${path}.${k}`, out);
+        }
+      }
+      return out;
+    };
+    const found = all.flatMap((d) => refs(d.object, d.file, []));
+    expect(found.map(([p]) => p)).toContain('12-clusterrolebinding.yaml.subjects[0].namespace');
+    expect(found.map(([p]) => p)).toContain('extras/podmonitor.yaml.spec.namespaceSelector');
+    expect(found.filter(([, ns]) => ns !== 'kube-system')).toEqual([]);
   });
 });
 
@@ -104,6 +155,7 @@ describe('references between objects', () => {
     const binding = findOne(base, 'ClusterRoleBinding') as any;
     const role = findOne(base, 'ClusterRole');
     expect(pod.serviceAccountName).toBe(sa.metadata.name);
+    expect(sa.metadata.namespace).toBe('kube-system');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
     expect(ds.metadata.namespace).toBe(sa.metadata.namespace);
@@ -114,6 +166,7 @@ describe('references between objects', () => {
     for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
     const pm = extras[0]!.object as any;
     for (const [k, v] of Object.entries(pm.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+    expect(pm.metadata.namespace).toBe(ds.metadata.namespace);
     expect(pm.spec.namespaceSelector.matchNames).toEqual([ds.metadata.namespace]);
     expect(pm.spec.podMetricsEndpoints.map((e: any) => e.port)).toEqual(['metrics']);
     expect(container.ports.map((p: any) => p.name)).toContain('metrics');
@@ -121,6 +174,7 @@ describe('references between objects', () => {
 
   it('the rules volume is the generated ConfigMap, mounted where NODEWARDEN_RULES points', () => {
     const cm = findOne(base, 'ConfigMap');
+    expect(cm.metadata.namespace).toBe(ds.metadata.namespace); // a pod mounts ConfigMaps of its own namespace only
     const volume = pod.volumes.find((v: any) => v.configMap);
     expect(volume.configMap.name).toBe(cm.metadata.name);
     const mount = container.volumeMounts.find((m: any) => m.name === volume.name);
