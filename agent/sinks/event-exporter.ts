@@ -97,10 +97,6 @@ export class EventExporter implements Sink {
     return this.queue.size;
   }
 
-  setNodeUid(uid: string): void {
-    if (uid !== '') this.nodeUid = uid;
-  }
-
   onEvent(ev: NodeEvent): void {
     this.counters.received++;
     if (this.stopped) {
