@@ -174,39 +174,55 @@ describe('the pod watch after an API server outage (fake clock, real HTTP)', () 
     await server.close();
   });
 
+  /** A LocalPodIndex on a FakeClock whose lists are recorded (fake time, result). */
+  function startIndex(random: () => number) {
+    const clock = new FakeClock();
+    const lists: { at: number; ok: boolean }[] = [];
+    let listing = 0;
+    const core = new Proxy(kube.core, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'listPodForAllNamespaces' || typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          const at = clock.now();
+          listing++;
+          return (v as (...a: unknown[]) => Promise<unknown>).apply(target, args).then(
+            (r) => (listing--, lists.push({ at, ok: true }), r),
+            (e: unknown) => {
+              listing--;
+              lists.push({ at, ok: false });
+              throw e;
+            },
+          );
+        };
+      },
+    });
+    const idx = new LocalPodIndex({ core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock, logger, random });
+    void idx.run(ac.signal);
+    // Idle: sleeping on the fake clock, or watching. Then move time on.
+    const idle = (): boolean => listing === 0 && (clock.pending() > 0 || pods.openWatches > 0);
+    const step = async (): Promise<void> => {
+      clock.advance(STEP_MS);
+      await settle();
+      await until(idle, 'pod index idle');
+    };
+    return { clock, lists, idx, step, idle };
+  }
+
+  it('a watch that fails right after every successful list backs off instead of relisting in a tight loop', async () => {
+    server.failNext(Number.MAX_SAFE_INTEGER, { code: 500, match: (r) => r.query.get('watch') === 'true' });
+    const { lists, step } = startIndex(rng(7));
+    for (let ms = 0; ms < 120_000; ms += STEP_MS) await step();
+    expect(lists.every((l) => l.ok)).toBe(true);
+    // Resetting on each list would relist about twice a second (≈ 240); the backoff keeps
+    // growing to its 20 s cap instead: ~4 quick tries, then one per ~10 s.
+    expect(lists.length).toBeLessThanOrEqual(25);
+    expect(lists.length).toBeGreaterThanOrEqual(5);
+  }, 60_000); // hang guard
+
   for (const seed of [1, 2, 3]) {
     it(`resumes within 30 s of the API server answering again (seed ${seed}), and a pod created meanwhile is indexed`, async () => {
-      const clock = new FakeClock();
-      const lists: { at: number; ok: boolean }[] = [];
-      let listing = 0;
-      // Records each list (fake time, result) and whether one is in flight.
-      const core = new Proxy(kube.core, {
-        get(target, prop, receiver) {
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          if (prop !== 'listPodForAllNamespaces' || typeof v !== 'function') return v;
-          return (...args: unknown[]) => {
-            const at = clock.now();
-            listing++;
-            return (v as (...a: unknown[]) => Promise<unknown>).apply(target, args).then(
-              (r) => (listing--, lists.push({ at, ok: true }), r),
-              (e: unknown) => {
-                listing--;
-                lists.push({ at, ok: false });
-                throw e;
-              },
-            );
-          };
-        },
-      });
-      const idx = new LocalPodIndex({ core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock, logger, random: rng(seed) });
-      void idx.run(ac.signal);
-      // Idle: sleeping on the fake clock, or watching. Then move time on.
-      const idle = (): boolean => listing === 0 && (clock.pending() > 0 || pods.openWatches > 0);
-      const step = async (): Promise<void> => {
-        clock.advance(STEP_MS);
-        await settle();
-        await until(idle, 'pod index idle');
-      };
+      const { clock, lists, idx, step, idle } = startIndex(rng(seed));
       await until(() => idx.hasSynced && pods.openWatches === 1, 'first list and watch');
 
       await server.refuse();
