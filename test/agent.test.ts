@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { Agent } from '../agent/agent';
 import { systemClock } from '../agent/clock';
 import { loadRuleFiles } from '../agent/config/rule-files';
@@ -17,6 +17,7 @@ import { CheckpointStore } from '../agent/sources/checkpoint';
 import type { Logger } from '../agent/types';
 import { eventually } from './helpers/eventually';
 import { FakeApiServer } from './helpers/fake-apiserver';
+import { describeWithParts } from './helpers/system-parts';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -80,7 +81,7 @@ const rules = (marker: string, extra: object[] = []) => ({
 
 const kmsg = (text: string): void => writeFileSync('/dev/kmsg', `<3>${text}\n`);
 
-describe('Agent against the fake API server', () => {
+describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
   it('adopts the True condition the Node already shows instead of resetting it, and leaves the kubelet alone', async () => {
     const t = await setup((m) => rules(m));
     const since = '2026-01-01T00:00:00Z';

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT, AgentProcess, freePort } from './e2e/agent-process';
 import { eventually } from './helpers/eventually';
+import { describeWithParts } from './helpers/system-parts';
 
 const ROOT = resolve(__dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'nodewarden-main-'));
@@ -91,7 +92,7 @@ describe('nodewarden replay', () => {
   });
 });
 
-describe('nodewarden run (standalone, real /dev/kmsg)', () => {
+describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () => {
   const marker = `nwmain${randomBytes(4).toString('hex')}`;
   const rulesDir = join(tmp, 'rules');
   const stateDir = join(tmp, 'state');

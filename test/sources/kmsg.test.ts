@@ -9,11 +9,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../agent/clock';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import { KmsgSource, openKmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
 import type { Logger, LogLine } from '../../agent/types';
+import { describeWithParts } from '../helpers/system-parts';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
 const marker = (): string => `nwkmsg-${randomBytes(5).toString('hex')}`;
@@ -60,7 +61,7 @@ class Run {
   }
 }
 
-describe('KmsgSource on the real /dev/kmsg', () => {
+describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
   it('delivers injected records with their text, increasing seq and wall-clock time', async () => {
     const m = marker();
     const r = new Run(m, newStateDir(), { startAfterMs: Date.now() - 60_000 });
