@@ -48,7 +48,7 @@ describe('nodewarden check-rules', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok: 3 rule files, \d+ rules$/m);
-    const npd = await cli(['check-rules', '../shared/data/npd/kernel-monitor-filelog.json']);
+    const npd = await cli(['check-rules', 'test/fixtures/npd/kernel-monitor-filelog.json']);
     expect(npd.code).toBe(0);
   });
 
