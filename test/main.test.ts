@@ -136,8 +136,7 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
       expect(recovered.reason).toBe('MainTestOk');
 
       const stopped = await agent.stop();
-      expect(stopped.code).toBe(0);
-      expect(stopped.ms).toBeLessThan(5000);
+      expect(stopped.code).toBe(0); // by itself, before stop()'s SIGKILL at 10 s (a hang guard)
 
       // Restart on the same state dir: the lines already handled are not reported again.
       kmsg(`${marker} blip 2`);
