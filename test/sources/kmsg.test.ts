@@ -205,8 +205,12 @@ setTimeout(async () => {
 }, 400);
 `,
     );
-    const tsx = path.resolve(__dirname, '../../node_modules/.bin/tsx');
-    const child = spawn(tsx, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // tsx as a loader without its cache: its CLI and its cache leave a tsx-<uid> dir in the temp dir.
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: path.resolve(__dirname, '../..'),
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     let reported = 0;
     child.stdout.on('data', (d: Buffer) => {
