@@ -50,6 +50,7 @@ export const PARTS = {
 
 export type PartName = keyof typeof PARTS;
 export const ALL_PARTS = Object.keys(PARTS) as PartName[];
+const SPEC: Readonly<Record<PartName, PartSpec>> = PARTS;
 
 /** Set (to 1) in CI: a suite that would be skipped for a missing part fails instead. */
 export const REQUIRE_ENV = 'NODEWARDEN_REQUIRE_SYSTEM_PARTS';
@@ -76,12 +77,12 @@ function present(d: Detect): boolean {
 
 /** The parts in `parts` this machine lacks, in table order. */
 export function missingParts(parts: readonly PartName[] = ALL_PARTS): PartName[] {
-  return ALL_PARTS.filter((p) => parts.includes(p) && !present(PARTS[p].detect));
+  return ALL_PARTS.filter((p) => parts.includes(p) && !present(SPEC[p].detect));
 }
 
 /** The Debian packages that provide `parts` (sorted, unique). */
 export function packagesFor(parts: readonly PartName[]): string[] {
-  const pkgs = parts.map((p): string | undefined => (PARTS[p] as PartSpec).apt).filter((p): p is string => p !== undefined);
+  const pkgs = parts.map((p): string | undefined => SPEC[p].apt).filter((p): p is string => p !== undefined);
   return [...new Set(pkgs)].sort();
 }
 
@@ -93,7 +94,7 @@ export function installCommand(parts: readonly PartName[]): string | undefined {
 
 /** "iptables (iptables), kmsg (run as root on a machine with /dev/kmsg)" */
 export function describeMissing(parts: readonly PartName[]): string {
-  return parts.map((p) => `${p} (${(PARTS[p] as PartSpec).apt ?? (PARTS[p] as PartSpec).hint})`).join(', ');
+  return parts.map((p) => `${p} (${SPEC[p].apt ?? SPEC[p].hint})`).join(', ');
 }
 
 /** The line printed for a suite skipped (or failed, under REQUIRE) for missing parts. */
@@ -145,7 +146,7 @@ export function describeWithParts(parts: readonly PartName[], name: string, fn: 
  */
 export function ensureSystemParts(log: (line: string) => void = console.log): PartName[] {
   let missing = missingParts();
-  const installable = missing.filter((p) => (PARTS[p] as PartSpec).apt !== undefined);
+  const installable = missing.filter((p) => SPEC[p].apt !== undefined);
   const cmd = installCommand(installable);
   if (cmd && process.getuid?.() === 0 && onPath('apt-get')) {
     log(`system parts: missing ${describeMissing(installable)}; installing: apt-get update -q && ${cmd}`);
