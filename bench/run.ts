@@ -1,11 +1,12 @@
 // run.ts: `npm run bench`. Runs every benchmark and prints one table: lines per CPU-second and
 // peak RSS for the engine (matching; parse + match), packet drops (parse + resolve + aggregate,
-// and the API writes of a 100k-line burst), and the bundled agent under a real /dev/kmsg flood,
+// and the API writes of a 100k-line burst), the worst-case inputs (worst-case-bench.ts), and the bundled agent under a real /dev/kmsg flood,
 // standalone and connected. Flags: --quick (smaller runs), --no-flood (skip the kmsg flood, which
 // needs root). The README quotes this output.
 import { runDropsBench } from './drops-bench';
 import { runEngineBench } from './engine-bench';
 import { runFloodBench } from './flood-bench';
+import { runWorstCaseBench } from './worst-case-bench';
 
 const quick = process.argv.includes('--quick');
 const flood = !process.argv.includes('--no-flood');
@@ -33,6 +34,12 @@ async function main(): Promise<void> {
   note('drops: parse + resolve (warm) + aggregate', `${fmt(drops.linesPerCpuSecond)} lines/CPU-s`, 'target ≥ 100,000');
   note(`drops: API writes for a ${fmt(drops.burstLines)}-line burst (first 60 s)`, `${drops.burstApiWrites} (${drops.burstApiWritesFirst60s})`, 'target ≤ 1/s per node on average');
 
+  const worst = await runWorstCaseBench();
+  note('worst case: 100k junk lines through the text guard', `${worst.textGuardJunkMs} CPU-ms`, 'target < 5,000');
+  note('worst case: 1,000 16 KiB "IN=IN=…" lines, packet-log scan', `${worst.packetLogWorstMs} CPU-ms`, 'target < 100 (quadratic: ~400)');
+  note('worst case: load NPD\'s kernel-monitor.json', `${worst.ruleLoadMs} CPU-ms`, 'target < 50');
+  note('worst case: a ~16 MB condition message, capped', `${worst.hugeConditionMessageMs} CPU-ms`, 'target < 200');
+
   if (flood) {
     for (const mode of ['standalone', 'connected'] as const) {
       const f = await runFloodBench(mode, quick ? 5 : 20, 2000);
@@ -44,7 +51,7 @@ async function main(): Promise<void> {
       if (mode === 'connected') note('agent connected: API writes during the flood', `${f.apiWrites}`, '');
     }
   }
-  console.log('\n' + JSON.stringify({ engine, drops }, null, 0));
+  console.log('\n' + JSON.stringify({ engine, drops, worst }, null, 0));
 }
 
 main().catch((e: unknown) => {

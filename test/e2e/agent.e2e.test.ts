@@ -158,10 +158,9 @@ describe(`nodewarden e2e on node ${NODE}`, () => {
     expect(c.reason).toBe('NoE2EBlip');
   });
 
-  it('SIGTERM exits 0 within 5 s, and a restart keeps the condition (and its transition time)', async () => {
+  it('SIGTERM exits 0 by itself, and a restart keeps the condition (and its transition time)', async () => {
     const stopped = await agent!.stop();
-    expect(stopped.code).toBe(0);
-    expect(stopped.ms).toBeLessThan(5_500);
+    expect(stopped.code).toBe(0); // by itself, before stop()'s SIGKILL at 10 s (a hang guard)
     const hbBefore = new Date((await condition(DEADLOCK))!.lastHeartbeatTime!).getTime();
     await startAgent();
     const c = await eventually('a sync from the restarted agent', async () => {

@@ -22,5 +22,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     fileParallelism: false,
+    // Builds the bundle and installs missing real parts (iptables, iproute2…) as `npm test` does.
+    globalSetup: target === undefined ? [] : ['test/helpers/global-setup.ts'],
   },
 });

@@ -213,17 +213,14 @@ describe('findPacketStart', () => {
     }
   });
 
-  it('is linear: 1,000 16 KiB "IN=IN=IN=…" lines take well under 1 ms each', () => {
+  it('never parses 1,000 16 KiB "IN=IN=IN=…" lines as drops (their speed: npm run bench)', () => {
     const rep = 'IN='.repeat(Math.ceil(16384 / 3)).slice(0, 16384);
     const lines = [rep, `calico-drop: ${rep}`, `${rep} SRC=1.2.3.4`, `calico-drop: ${rep.slice(0, 16000)} OUT`];
     for (const l of lines) expect(['other', 'unparsed']).toContain(parsePacketLog(l, matcher, T).kind);
-    const t0 = performance.now();
     for (let k = 0; k < 1000; k++) {
       const l = lines[k % lines.length]!;
       if (parsePacketLog(l, matcher, T).kind === 'drop') throw new Error('parsed garbage as a drop');
     }
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(100); // ~1 ms now; ~400 ms (0.4 ms a line) when it was quadratic
   });
 
   it('parsePacketFields reads from the given start', () => {

@@ -6,7 +6,7 @@
 // hangs, and status codes with Retry-After. More endpoints plug in through `route()`.
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -130,6 +130,10 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private rv = 1000;
   private hanging = false;
+  /** Requests received while hanging whose connection is still open. */
+  private readonly hung = new Set<http.ServerResponse>();
+  /** Temp dirs writeKubeconfig() made; close() removes them. */
+  private readonly tempDirs: string[] = [];
   private server: http.Server;
   port = 0;
 
@@ -185,9 +189,16 @@ export class FakeApiServer {
     await this.listen(this.port);
   }
 
+  /** Stops the server (if listening) and removes the temp dirs it made. */
   async close(): Promise<void> {
+    for (const d of this.tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
     if (!this.server.listening) return;
     await this.refuse();
+  }
+
+  /** How many requests received while hanging are still open (neither answered nor given up). */
+  hungRequests(): number {
+    return this.hung.size;
   }
 
   // ---- fixtures and assertions ------------------------------------------------------------
@@ -215,8 +226,12 @@ export class FakeApiServer {
     return this.requests.filter((r) => r.method === method && pathPattern.test(r.path));
   }
 
-  /** Writes a kubeconfig that points at this server; returns its path. */
-  writeKubeconfig(dir = mkdtempSync(join(tmpdir(), 'nodewarden-kubeconfig-'))): string {
+  /** Writes a kubeconfig that points at this server, in `dir` or a temp dir close() removes; returns its path. */
+  writeKubeconfig(dir?: string): string {
+    if (dir === undefined) {
+      dir = mkdtempSync(join(tmpdir(), 'nodewarden-kubeconfig-'));
+      this.tempDirs.push(dir);
+    }
     const file = join(dir, 'kubeconfig');
     writeFileSync(
       file,
@@ -266,7 +281,12 @@ export class FakeApiServer {
       const contentType = req.headers['content-type']?.split(';')[0]?.trim();
       const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, contentType, body };
       this.requests.push(rec);
-      if (this.hanging) return; // never answer
+      if (this.hanging) {
+        // Never answer; count it until the client gives up.
+        this.hung.add(res);
+        res.once('close', () => this.hung.delete(res));
+        return;
+      }
       const reply = this.faultFor(rec) ?? this.dispatch(rec);
       res.writeHead(reply.code, { 'content-type': 'application/json', ...reply.headers });
       if (reply.stream) return reply.stream(res);

@@ -40,3 +40,19 @@ export class FakeClock implements Clock {
     return this.timers.length;
   }
 }
+
+/**
+ * The real clock, recording the delay of every timer set on it, so tests assert what was asked
+ * for (a backoff capped, a Retry-After honoured), never how long something took.
+ */
+export class RecordingClock implements Clock {
+  readonly delays: number[] = [];
+  constructor(private readonly base: Clock) {}
+  now(): number {
+    return this.base.now();
+  }
+  setTimer(fn: () => void, ms: number): () => void {
+    this.delays.push(ms);
+    return this.base.setTimer(fn, ms);
+  }
+}

@@ -12,7 +12,7 @@ import { ConditionExporter } from '../../agent/sinks/condition-exporter';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import type { Condition, Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
-import { FakeClock } from '../helpers/fake-clock';
+import { FakeClock, RecordingClock } from '../helpers/fake-clock';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 const settle = async (): Promise<void> => {
@@ -238,6 +238,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
   afterEach(async () => server.close());
 
   const fast = { baseMs: 20, capMs: 200 };
+  /** Polls `pred`; `ms` only guards against a hang (≥ 10× what any wait here takes). */
   const waitFor = async (pred: () => boolean, ms = 5000): Promise<void> => {
     const end = Date.now() + ms;
     while (!pred()) {
@@ -248,7 +249,8 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
 
   it('survives the API server refusing then hanging, and converges within one backoff period after recovery', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 100 })!;
-    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock: systemClock, logger, backoff: fast, syncDelayMs: 10 });
+    const clock = new RecordingClock(systemClock);
+    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock, logger, backoff: fast, syncDelayMs: 10, heartbeatPeriodMs: 3_600_000 });
     const since = new Date(Date.now() - 1000);
     await server.refuse();
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
@@ -260,9 +262,12 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
     await waitFor(() => ex.counters.failures >= before + 3);
     expect(ex.conditions()).toHaveLength(1); // latest-wins: nothing grows while down
     server.setHang(false);
-    const recoveredAt = Date.now();
+    const failuresAtRecovery = ex.counters.failures;
     await waitFor(() => ex.inSync());
-    expect(Date.now() - recoveredAt).toBeLessThan(fast.capMs + 2 * 100 + 200);
+    // Converged on the first try after recovery (at most the hung attempt in flight failed), and
+    // no wait between attempts was longer than the backoff cap (the heartbeat timer aside).
+    expect(ex.counters.failures - failuresAtRecovery).toBeLessThanOrEqual(1);
+    expect(clock.delays.filter((d) => d < 3_000_000).every((d) => d <= fast.capMs)).toBe(true);
     const kd = server.conditionsOf('n1').find((c) => c.type === 'KernelDeadlock');
     expect(kd).toMatchObject({ status: 'False', reason: 'Good' });
     expect(server.conditionsOf('n1').find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KubeletReady' });
@@ -274,16 +279,19 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
 
   it('retries 429 (after Retry-After), 500 and 503', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 500 })!;
-    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock: systemClock, logger, backoff: fast, syncDelayMs: 10 });
+    const clock = new RecordingClock(systemClock);
+    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock, logger, backoff: fast, syncDelayMs: 10, heartbeatPeriodMs: 3_600_000 });
     server.failNext(1, { code: 500 });
     server.failNext(1, { code: 503 });
     server.failNext(1, { code: 429, retryAfterSec: 1 });
-    const start = Date.now();
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date()) });
     await waitFor(() => ex.inSync());
     const patches = server.requestsTo('PATCH', /status$/);
     expect(patches).toHaveLength(4);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(1000);
+    // The waits asked of the clock: backoffs within the cap, and once the 429's Retry-After (1 s).
+    const retryWaits = clock.delays.filter((d) => d < 3_000_000);
+    expect(retryWaits.filter((d) => d >= 1000)).toHaveLength(1);
+    expect(retryWaits.every((d) => d <= fast.capMs || d >= 1000)).toBe(true);
     expect(server.conditionsOf('n1').map((c) => c.type)).toEqual(['Ready', 'KernelDeadlock']);
     ex.stop();
   });

@@ -10,11 +10,13 @@ import { EventExporter, MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } fro
 import type { EventExporterOptions } from '../../agent/sinks/event-exporter';
 import type { Logger, NodeEvent } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
+import { FakeClock, RecordingClock } from '../helpers/fake-clock';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 const fast = { baseMs: 20, capMs: 200 };
 const T = new Date('2026-02-01T08:00:00Z');
 
+/** Polls `pred`; `ms` only guards against a hang (≥ 10× what any wait here takes). */
 async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
@@ -92,7 +94,8 @@ describe('EventExporter over HTTP', () => {
   });
 
   it('API down for a while (refused, then hanging): queue bounded, then delivered with the right counts', async () => {
-    ex = make({ queueSize: 50 });
+    const clock = new RecordingClock(systemClock);
+    ex = make({ queueSize: 50, clock });
     await server.refuse();
     for (let i = 0; i < 20; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
     // 200 different objects (pods) so neither counting nor the spam filter merges them.
@@ -107,9 +110,10 @@ describe('EventExporter over HTTP', () => {
     await waitFor(() => ex.counters.retries >= r0 + 2);
     expect(ex.queued()).toBe(50);
     server.setHang(false);
-    const recovered = Date.now();
     await waitFor(() => ex.queued() === 0);
-    expect(Date.now() - recovered).toBeLessThan(fast.capMs + 100 + 50 * 50);
+    // However long it was down, no retry ever waited longer than the backoff cap.
+    expect(clock.delays.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...clock.delays)).toBeLessThanOrEqual(fast.capMs);
     const nodeEvents = server.listEvents('involvedObject.kind=Node');
     expect(nodeEvents).toHaveLength(1);
     expect(nodeEvents[0]).toMatchObject({ count: 25, lastTimestamp: '2026-02-01T08:00:24.000Z' });
@@ -133,14 +137,16 @@ describe('EventExporter over HTTP', () => {
   });
 
   it('429 with Retry-After is honoured; 500 and 503 are retried', async () => {
-    ex = make();
+    const clock = new RecordingClock(systemClock);
+    ex = make({ clock });
     server.failNext(1, { code: 503, match: (r) => r.method === 'POST' });
     server.failNext(1, { code: 500, match: (r) => r.method === 'POST' });
     server.failNext(1, { code: 429, retryAfterSec: 1, match: (r) => r.method === 'POST' });
-    const start = Date.now();
     ex.onEvent(ev());
     await waitFor(() => ex.counters.sent === 1, 5000);
-    expect(Date.now() - start).toBeGreaterThanOrEqual(1000);
+    // The waits asked of the clock: backoffs within the cap, and once the 429's Retry-After (1 s).
+    expect(clock.delays.filter((d) => d >= 1000)).toHaveLength(1);
+    expect(clock.delays.every((d) => d <= fast.capMs || d >= 1000)).toBe(true);
     expect(server.requestsTo('POST', /events$/)).toHaveLength(4);
     expect(ex.counters.retries).toBe(3);
   });
@@ -188,15 +194,26 @@ describe('EventExporter over HTTP', () => {
   });
 
   it('flush delivers what is queued, and returns by its deadline when the API hangs', async () => {
-    ex = make();
+    const clock = new FakeClock();
+    const patient = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 60_000 })!;
+    ex = make({ clock, api: patient.events, nodes: patient.nodes });
     server.setHang(true);
     ex.onEvent(ev());
-    const t = Date.now();
-    await ex.flush(Date.now() + 300);
-    expect(Date.now() - t).toBeLessThan(500);
+    let returned = false;
+    const flushing = ex.flush(clock.now() + 300).then(() => (returned = true));
+    await waitFor(() => server.hungRequests() > 0);
+    clock.advance(299);
+    await new Promise((r) => setImmediate(r));
+    expect(returned).toBe(false);
+    clock.advance(1); // the deadline
+    await flushing;
+    expect(server.hungRequests()).toBeGreaterThan(0); // flush did not wait for the hung request
     expect(ex.queued()).toBe(1);
+    ex.stop();
     server.setHang(false);
-    await ex.flush(Date.now() + 2000);
+    ex = make({ clock });
+    ex.onEvent(ev());
+    await ex.flush(clock.now() + 2000);
     expect(ex.queued()).toBe(0);
     expect(server.listEvents()).toHaveLength(1);
   });

@@ -5,10 +5,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { follow } from '../fixtures/files/follow-harness';
 import { feedLogger, logrotate, numbersOnDisk, startRsyslog, type PrivateRsyslog } from '../fixtures/files/private-rsyslog';
 import { tally } from '../fixtures/files/rotating-writer';
+import { describeWithParts } from '../helpers/system-parts';
 
 let dir: string;
 let rs: PrivateRsyslog | undefined;
@@ -55,7 +56,7 @@ async function scenario(mode: 'create' | 'copytruncate') {
   return { f, t, onDisk, missingOnDisk };
 }
 
-describe('FileSource with real rsyslogd + logrotate', () => {
+describeWithParts(['rsyslogd', 'logrotate', 'logger'], 'FileSource with real rsyslogd + logrotate', () => {
   it('logrotate create + postrotate HUP: 0 lost, 0 duplicates', async () => {
     const { f, t, missingOnDisk } = await scenario('create');
     expect(missingOnDisk).toEqual([]); // rsyslog itself lost nothing

@@ -294,10 +294,8 @@ describe('KmsgSource with a fake device', () => {
     const ac = new AbortController();
     const done = src.run((l) => (l.seq === 2 ? new Promise<void>(() => {}) : undefined), ac.signal);
     await new Promise((r) => setTimeout(r, 30));
-    const t0 = performance.now();
     ac.abort();
-    await done;
-    expect(performance.now() - t0).toBeLessThan(50);
+    await done; // resolves although the handler never does (the test's timeout guards a hang)
     expect(store.load('kmsg')).toEqual({ bootId: 'boot-a', seq: 1 });
     expect(dev.closed).toBe(true);
   });
@@ -326,19 +324,22 @@ describe('KmsgSource with a fake device', () => {
     const steps: Step[] = [];
     for (let i = 0; i < 120_000; i++) steps.push((junk[i % junk.length] as string).replace('SEQ', String(i)));
     const dev = new FakeDevice(steps);
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 5);
-    const t0 = performance.now();
+    // Counts event-loop turns while records remain to be read.
+    let turns = 0;
+    const turn = (): void => {
+      turns++;
+      if (!dev.drained) setImmediate(turn);
+    };
+    setImmediate(turn);
     const { src, lines } = await runUntilDrained(dev, { maxLineBytes: 1024 });
-    const ms = performance.now() - t0;
-    clearInterval(timer);
     const per = 120_000 / junk.length;
     expect(src.stats.received).toBe(120_000);
     expect(src.stats.malformed).toBe(per * 6);
     expect(src.stats.truncated).toBe(per);
     expect(lines).toHaveLength(per * 2);
     expect(lines.filter((l) => l.truncated && l.text.length === 1024)).toHaveLength(per);
-    // timers kept firing while the source worked through the flood
-    expect(ticks).toBeGreaterThan(Math.floor(ms / 5 / 4));
+    // the loop kept turning (timers and I/O ran) while the source worked through the flood: it
+    // yields every 64 records
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(120_000 / 64) - 1);
   });
 });

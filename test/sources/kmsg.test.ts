@@ -9,11 +9,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../agent/clock';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import { KmsgSource, openKmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
 import type { Logger, LogLine } from '../../agent/types';
+import { eventually } from '../helpers/eventually';
+import { FakeClock } from '../helpers/fake-clock';
+import { describeWithParts } from '../helpers/system-parts';
 
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => quiet };
 const marker = (): string => `nwkmsg-${randomBytes(5).toString('hex')}`;
@@ -47,36 +50,40 @@ class Run {
       return handler?.(l);
     }, this.ac.signal);
   }
+  /** `timeoutMs` only guards against a hang (≥ 10× what a wait here takes). */
   async waitFor(n: number, timeoutMs = 5000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (this.lines.length < n && Date.now() < end) await delay(5);
     expect(this.lines.length).toBeGreaterThanOrEqual(n);
   }
-  async stop(): Promise<number> {
-    const t0 = performance.now();
+  async stop(): Promise<void> {
     this.ac.abort();
     await this.done;
-    return performance.now() - t0;
   }
 }
 
-describe('KmsgSource on the real /dev/kmsg', () => {
+describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
   it('delivers injected records with their text, increasing seq and wall-clock time', async () => {
     const m = marker();
     const r = new Run(m, newStateDir(), { startAfterMs: Date.now() - 60_000 });
     await delay(50);
     const before = Date.now();
     for (let i = 0; i < 5; i++) inject(`<3>${m} record ${i} %s %n\n`);
+    const after = Date.now();
     await r.waitFor(5);
     expect(r.lines.map((l) => l.text)).toEqual([0, 1, 2, 3, 4].map((i) => `${m} record ${i} %s %n`));
     const seqs = r.lines.map((l) => l.seq as number);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1] as number);
     for (const l of r.lines) {
       expect(l.source).toBe('kmsg');
-      expect(Math.abs(l.time.getTime() - before)).toBeLessThan(1000);
+      // The kernel stamped it between `before` and `after`; boot time + USEC may be off by a
+      // little (the kernel's clock is not CLOCK_MONOTONIC exactly), never by a second.
+      expect(l.time.getTime()).toBeGreaterThan(before - 1000);
+      expect(l.time.getTime()).toBeLessThan(after + 1000);
     }
     expect(r.src.health().alive).toBe(true);
-    expect(Date.now() - r.src.health().lastPollAt).toBeLessThan(500);
+    const polled = r.src.health().lastPollAt;
+    await eventually('another poll', () => r.src.health().lastPollAt > polled || undefined, { ms: 5000 });
     await r.stop();
   });
 
@@ -162,15 +169,17 @@ describe('KmsgSource on the real /dev/kmsg', () => {
     expect(all.lines.map((l) => l.text)).toEqual([`${m} old`, `${m} new`]);
   });
 
-  it('stops within one poll interval of abort and saves its position', async () => {
+  it('stops on abort without waiting for its poll timer, and saves its position', async () => {
     const m = marker();
     const dir = newStateDir();
-    const r = new Run(m, dir, { startAfterMs: Date.now() - 1000 });
+    // Time stands still: the EAGAIN sleep's timer never fires, only the abort can end it.
+    const clock = new FakeClock(Date.now());
     inject(`<5>${m} x\n`);
+    const r = new Run(m, dir, { clock, startAfterMs: clock.now() - 1000 });
     await r.waitFor(1);
-    await delay(150); // idle in the EAGAIN sleep
-    const ms = await r.stop();
-    expect(ms).toBeLessThan(300);
+    await eventually('asleep on EAGAIN', () => clock.pending() > 0 || undefined, { ms: 5000 });
+    await r.stop();
+    expect(clock.pending()).toBe(0); // the sleep was cancelled, not run out
     expect(r.store.load<{ seq: number }>('kmsg')?.seq).toBeGreaterThanOrEqual(r.lines[0]!.seq as number);
   });
 
@@ -189,22 +198,24 @@ const keep = setInterval(() => {}, 1000);
 let n = 0;
 const done = src.run(() => { n++; }, ac.signal);
 setTimeout(async () => {
-  const t0 = performance.now();
   ac.abort();
   await done;
   clearInterval(keep);
-  process.stdout.write(JSON.stringify({ stopMs: performance.now() - t0, n, alive: src.health().alive }) + '\\n');
-  (globalThis as any).stoppedAt = Date.now();
+  process.stdout.write(JSON.stringify({ n, alive: src.health().alive }) + '\\n');
 }, 400);
 `,
     );
-    const tsx = path.resolve(__dirname, '../../node_modules/.bin/tsx');
-    const child = spawn(tsx, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // tsx as a loader without its cache: its CLI and its cache leave a tsx-<uid> dir in the temp dir.
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: path.resolve(__dirname, '../..'),
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
-    let stoppedAt = 0;
+    let reported = 0;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (stoppedAt === 0) stoppedAt = Date.now();
+      reported++;
     });
     const code = await new Promise<number | null>((resolve) => {
       const t = setTimeout(() => {
@@ -216,13 +227,13 @@ setTimeout(async () => {
         resolve(c);
       });
     });
-    const exitedAt = Date.now();
+    // It exited by itself (0, not the SIGKILL of the 15 s guard against a hang, ≥ 10× the
+    // expected well under a second), after stopping cleanly.
     expect(code).toBe(0);
-    const res = JSON.parse(out.trim()) as { stopMs: number; n: number; alive: boolean };
-    expect(res.stopMs).toBeLessThan(300);
+    expect(reported).toBeGreaterThan(0);
+    const res = JSON.parse(out.trim()) as { n: number; alive: boolean };
     expect(res.n).toBeGreaterThan(0); // it really read the ring
     expect(res.alive).toBe(true);
-    expect(exitedAt - stoppedAt).toBeLessThan(1000);
   });
 
   it('counts a real ring overrun exactly (lost == sequence gap) and resumes at the oldest record', async () => {
@@ -288,48 +299,26 @@ setTimeout(async () => {
     expect(idx[idx.length - 1]).toBe(N - 1);
   });
 
-  it('measures read+parse throughput', async () => {
+  it('reads every record of a burst that arrived while its handler was blocked (backpressure)', async () => {
+    // Speed is measured by `npm run bench` (the kmsg flood), not here.
     const m = marker();
-    const rounds = 10;
-    const per = 500;
-    let total = 0;
-    let ms = 0;
-    let cpuMs = 0;
-    for (let k = 0; k < rounds; k++) {
+    for (let k = 0; k < 3; k++) {
+      const per = 500;
       let gate: (() => void) | undefined;
       const gated = new Promise<void>((res) => (gate = res));
-      let lastAt = 0;
-      let count = 0;
+      const burst: number[] = [];
       const r = new Run(m, newStateDir(), { startAfterMs: Date.now() - 100 }, (l) => {
         if (l.text === `${m} gate${k}`) return gated;
-        if (l.text.startsWith(`${m} burst${k} `)) {
-          count++;
-          lastAt = performance.now();
-        }
+        if (l.text.startsWith(`${m} burst${k} `)) burst.push(Number(l.text.split(' ')[2]));
         return undefined;
       });
       inject(`<5>${m} gate${k}\n`);
-      const until = Date.now() + 5000;
-      while (r.lines.length < 1 && Date.now() < until) await delay(2);
+      await r.waitFor(1);
       for (let i = 0; i < per; i++) inject(`<5>${m} burst${k} ${i} some ordinary kernel chatter about eth0 link up\n`);
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
       gate?.();
-      const until2 = Date.now() + 5000;
-      while (count < per && Date.now() < until2) await delay(1);
-      expect(count).toBe(per);
-      const c = process.cpuUsage(c0);
-      cpuMs += (c.user + c.system) / 1000;
-      total += per;
-      ms += lastAt - t0;
+      await eventually(`burst ${k}`, () => burst.length >= per || undefined, { ms: 10_000 });
+      expect(burst).toEqual(Array.from({ length: per }, (_, i) => i));
       await r.stop();
     }
-    const rate = (total / ms) * 1000;
-    console.log(
-      `kmsg read+parse: ${total} records in ${ms.toFixed(1)} ms = ${Math.round(rate)} records/s wall; ` +
-        `${Math.round((total / cpuMs) * 1000)} records per CPU-second (upper bound on CPU: includes the test's polling)`,
-    );
-    // generous floor: a source that slept per record or re-read the ring would be far below it
-    expect(rate).toBeGreaterThan(5_000);
   });
 });

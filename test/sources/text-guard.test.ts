@@ -54,21 +54,18 @@ describe('guardText', () => {
     expect(stats.malformed).toBe(1);
   });
 
-  it('survives 100k junk lines (binary, invalid UTF-8, empty, 1 MiB) quickly', () => {
+  it('survives 100k junk lines (binary, invalid UTF-8, empty, 1 MiB), counting each (speed: npm run bench)', () => {
     const stats = newSourceStats();
     const mib = Buffer.alloc(1 << 20, 0x41);
     const samples = [b([0, 1, 2, 3, 0xff]), b([0xc3, 0x28]), b(''), b('   '), mib, b('ok line')];
     let good = 0;
-    const t0 = performance.now();
     for (let i = 0; i < 100_000; i++) {
       const s = samples[i % samples.length] as Buffer;
       if (guardText(s, 0, s.length, 16_384, stats)) good++;
     }
-    const ms = performance.now() - t0;
     // per 6 samples: 4 junk, the 1 MiB line truncated (kept), 1 good
     expect(stats.malformed).toBe(Math.floor(100_000 / 6) * 4 + [0, 1, 2, 3, 4, 4][100_000 % 6]!);
     expect(good).toBe(100_000 - stats.malformed);
     expect(stats.truncated).toBe(Math.floor(100_000 / 6) + (100_000 % 6 > 4 ? 1 : 0));
-    expect(ms).toBeLessThan(5_000);
   });
 });
