@@ -3,6 +3,9 @@
 // no timeout and no cache (its #20 asks for control). Here:
 //   - the resolver is the system's (the servers in /etc/resolv.conf; Node's c-ares resolver, so
 //     /etc/hosts is not consulted) or one server given as IP[:PORT];
+//   - the query is a PTR query for the in-addr.arpa / ip6.arpa name (resolvePtr). Not
+//     Resolver#reverse: c-ares' gethostbyaddr turns a timeout or SERVFAIL into ENOTFOUND after
+//     falling back to the hosts file, so they could not be told apart;
 //   - each query gets one try of `timeoutMs` (c-ares `timeout`/`tries`), with a backstop race on
 //     the injected clock at twice that;
 //   - answers are cached in a state/peer-cache.ts LRU: names for 5 min, "no name" for 1 min,
@@ -35,9 +38,35 @@ export function parseDnsSetting(s: string): DnsSetting | string {
   return { kind: 'server', server: family === 6 ? `[${host}]:${port}` : `${host}:${port}` };
 }
 
-/** The one call the cache needs (node:dns/promises Resolver#reverse); tests may pass their own. */
+/** The one call the cache needs (node:dns/promises Resolver#resolvePtr); tests may pass their own. */
 export interface PtrResolver {
-  reverse(ip: string): Promise<string[]>;
+  resolvePtr(name: string): Promise<string[]>;
+}
+
+/** The 8 groups of an IPv6 address as 4 hex digits each, or null. */
+function ipv6Groups(ip: string): string[] | null {
+  let text = ip;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const o = v4[1]!.split('.').map(Number);
+    text = text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] === '' ? [] : halves[0]!.split(':');
+  const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : [];
+  const fill = 8 - head.length - tail.length;
+  if ((halves.length === 1 && fill !== 0) || fill < 0) return null;
+  return [...head, ...Array<string>(fill).fill('0'), ...tail].map((g) => g.padStart(4, '0'));
+}
+
+/** The PTR query name of an address: 4.3.2.1.in-addr.arpa, or 32 nibbles under ip6.arpa. */
+export function ptrName(ip: string): string | null {
+  const family = isIP(ip);
+  if (family === 4) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+  if (family !== 6) return null;
+  const groups = ipv6Groups(ip);
+  return groups === null ? null : `${[...groups.join('')].reverse().join('.')}.ip6.arpa`;
 }
 
 export interface ReverseDnsOptions {
@@ -75,8 +104,7 @@ export function cleanHostName(raw: string): string | null {
   return HOST_NAME.test(name) ? name : null;
 }
 
-const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA', 'NOTFOUND', 'NODATA']);
-const TIMEOUT = new Set(['ETIMEOUT', 'TIMEOUT']);
+const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA']);
 
 class DnsTimeout extends Error {}
 
@@ -119,9 +147,14 @@ export class ReverseDns {
   }
 
   private async query(ip: string): Promise<string | null> {
+    const name = ptrName(ip);
+    if (name === null) {
+      this.stats.notFound++;
+      return null;
+    }
     let answer: string[] = [];
     try {
-      const work = this.resolver.reverse(ip).then((names) => {
+      const work = this.resolver.resolvePtr(name).then((names) => {
         answer = names;
       });
       // c-ares enforces the timeout; this backstop only guards against a query that never ends.
@@ -132,15 +165,15 @@ export class ReverseDns {
         this.stats.notFound++;
         return null;
       }
-      if (TIMEOUT.has(code)) this.stats.timeouts++;
+      if (code === 'ETIMEOUT') this.stats.timeouts++;
       else this.stats.failures++;
       throw err;
     }
     for (const raw of answer) {
-      const name = cleanHostName(raw);
-      if (name !== null) {
+      const host = cleanHostName(raw);
+      if (host !== null) {
         this.stats.names++;
-        return name;
+        return host;
       }
     }
     this.stats.notFound++;
