@@ -3,20 +3,12 @@
 // socket that reads queries and never answers (timeouts, bounded in-flight queries, the error TTL),
 // and one that answers SERVFAIL (failures). Every resolver here is given its server explicitly,
 // so no query leaves loopback. Needs the dnsmasq binary; skipped with a reason without it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanHostName, parseDnsSetting, ptrName, ReverseDns } from '../agent/reverse-dns';
+import { dnsmasqMissing, startDnsmasq, type Dnsmasq } from './helpers/dnsmasq';
 import { FakeClock } from './helpers/fake-clock';
 
-/** Why the real-server tests cannot run here, or null when they can. */
-function dnsmasqMissing(): string | null {
-  const r = spawnSync('dnsmasq', ['--version'], { encoding: 'utf8' });
-  return r.error || r.status !== 0 ? 'dnsmasq is not installed (Debian package dnsmasq-base or dnsmasq)' : null;
-}
 const missing = dnsmasqMissing();
 if (missing !== null) console.warn(`reverse-dns.test.ts: real DNS server tests SKIPPED: ${missing}`);
 
@@ -72,47 +64,13 @@ describe('parseDnsSetting and cleanHostName', () => {
 });
 
 describe.skipIf(missing !== null)('against dnsmasq on loopback', () => {
-  let dir = '';
-  let dnsmasq: ChildProcess | undefined;
+  let server: Dnsmasq | undefined;
   let port = 0;
-
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nodewarden-dns-'));
-    chmodSync(dir, 0o755); // dnsmasq reads the hosts file after dropping to "nobody"
-    const hosts = join(dir, 'hosts');
-    writeFileSync(hosts, '198.51.100.7 db.example.test\n2001:db8::7 v6.example.test\n', { mode: 0o644 });
-    // A port that was free a moment ago; dnsmasq exits at once if it is taken, and we retry.
-    for (let attempt = 0; attempt < 5 && dnsmasq === undefined; attempt++) {
-      const probe = await udpServer();
-      port = probe.port;
-      probe.close();
-      const child = spawn('dnsmasq', [
-        '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${hosts}`, `--port=${port}`,
-        '--listen-address=127.0.0.1', '--bind-interfaces', '--conf-file=/dev/null', '--pid-file=', '--bogus-priv',
-        '--log-facility=-',
-      ], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let log = '';
-      child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
-      // Ready when it has read the hosts file; gone when the port was taken.
-      const ready = await new Promise<boolean>((resolve) => {
-        const check = setInterval(() => {
-          if (/read .*hosts - 2 names/.test(log)) done(true);
-        }, 20);
-        const done = (ok: boolean): void => {
-          clearInterval(check);
-          resolve(ok);
-        };
-        child.once('exit', () => done(false));
-      });
-      if (ready) dnsmasq = child;
-    }
-    expect(dnsmasq, 'dnsmasq did not start').toBeDefined();
+    server = await startDnsmasq([['198.51.100.7', 'db.example.test'], ['2001:db8::7', 'v6.example.test']]);
+    port = server.port;
   }, 30_000);
-
-  afterAll(() => {
-    dnsmasq?.kill('SIGTERM');
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.stop());
 
   it('names IPv4 and IPv6 addresses from PTR records, and answers repeats from the cache', async () => {
     const clock = new FakeClock();
@@ -121,6 +79,9 @@ describe.skipIf(missing !== null)('against dnsmasq on loopback', () => {
     expect(await dns.name('2001:db8::7')).toBe('v6.example.test');
     expect(await dns.name('198.51.100.7')).toBe('db.example.test');
     expect(dns.stats).toMatchObject({ lookups: 2, hits: 1, names: 2, timeouts: 0, failures: 0 });
+    // Every counter is an own enumerable number, as the metrics registry reads them.
+    expect(Object.keys(dns.stats).sort()).toEqual(['failures', 'hits', 'lookups', 'names', 'negativeHits', 'notFound', 'shed', 'timeouts']);
+    expect(Object.values(dns.stats).every((v) => typeof v === 'number')).toBe(true);
     clock.advance(300_001); // the positive TTL: asked again
     expect(await dns.name('198.51.100.7')).toBe('db.example.test');
     expect(dns.stats.lookups).toBe(3);
