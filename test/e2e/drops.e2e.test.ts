@@ -10,7 +10,9 @@
 // peer proves the secondary address resolves (the API can only find a pod by its primary), and
 // drops to the Service's ClusterIP (allocated by the server, added as an address inside the
 // remote namespace, where a LOG rule matches it as a LOG rule placed before DNAT would) name the
-// Service too. Runs against KUBECONFIG's cluster or the in-process fake
+// Service too. A third address in the remote namespace belongs to nobody in the cluster: the
+// agent names it by reverse DNS from a dnsmasq on loopback (`unknown` where dnsmasq is missing,
+// said so in the output). Runs against KUBECONFIG's cluster or the in-process fake
 // (NODEWARDEN_E2E_FAKE=1), through the same API calls. Needs root, iproute2, iptables, bash.
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
@@ -27,6 +29,7 @@ import { installPodWrites } from '../helpers/fake-apiserver-pod-writes';
 import { createVethPair, deleteNetns, enableLogAllNetns, inNs, kernelIPv6, readKmsg } from '../helpers/netns';
 import { AGENT, AgentProcess, freePort } from './agent-process';
 import { eventually as pollUntil } from '../helpers/eventually';
+import { dnsmasqMissing, startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq';
 
 const run = randomBytes(4).toString('hex');
 const NODE = `nodewarden-e2e-drops-${run}`;
@@ -50,11 +53,13 @@ const IF_REMOTE = `nwr${run}`;
 // cluster already reports (a remote lookup by status.podIP must find our pod alone).
 let A4 = '';
 let B4 = '';
+/** In the remote namespace, owned by no pod or Service: named by reverse DNS. */
+let C4 = '';
 let A6 = '';
 let B6 = '';
 function pickSubnet(): void {
   const n = 1 + Math.floor(Math.random() * 250);
-  [A4, B4] = [`10.213.${n}.1`, `10.213.${n}.2`];
+  [A4, B4, C4] = [`10.213.${n}.1`, `10.213.${n}.2`, `10.213.${n}.3`];
   [A6, B6] = [`fd00:213:${n.toString(16)}::1`, `fd00:213:${n.toString(16)}::2`];
 }
 const TCP_PORT = 8080;
@@ -74,6 +79,9 @@ let restoreLogAllNetns: (() => void) | undefined;
 let netnsCreated = false;
 /** The Service's ClusterIP, as the server allocated it. */
 let CLUSTER_IP = '';
+const DNS_MISSING = dnsmasqMissing();
+const DNS_NAME = `outside-${run}.nodewarden.test`;
+let dnsmasq: Dnsmasq | undefined;
 
 /** Polls until `check` yields a value; fails early if the agent exits, with its output. */
 const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000, everyMs = 250): Promise<T> =>
@@ -155,7 +163,7 @@ function setupNetwork(): void {
   netnsCreated = true;
   createVethPair({
     nsA: NETNS_LOCAL, nsB: NETNS_REMOTE, ifA: IF_LOCAL, ifB: IF_REMOTE,
-    addrsA: [`${A4}/24`, `${A6}/64`], addrsB: [`${B4}/24`, `${B6}/64`],
+    addrsA: [`${A4}/24`, `${A6}/64`], addrsB: [`${B4}/24`, `${C4}/24`, `${B6}/64`],
   });
   // The ClusterIP lives in the remote namespace, reached over the veth: a packet to it is logged
   // with DST=<ClusterIP>, as by a LOG rule that runs before kube-proxy's DNAT.
@@ -193,6 +201,8 @@ interface KernelCounts {
   udp: number;
   /** TCP to the Service's ClusterIP. */
   svc: number;
+  /** TCP to the address nobody in the cluster owns. */
+  dns: number;
   lines: string[];
 }
 
@@ -210,6 +220,7 @@ function kernelCounts(): KernelCounts {
     svc: isIPv6(CLUSTER_IP)
       ? count(DROP_PREFIX, kernelIPv6(A6), kernelIPv6(CLUSTER_IP), 'TCP', SVC_PORT)
       : count(DROP_PREFIX, A4, CLUSTER_IP, 'TCP', SVC_PORT),
+    dns: count(DROP_PREFIX, A4, C4, 'TCP', TCP_PORT),
     lines,
   };
 }
@@ -257,8 +268,9 @@ beforeAll(async () => {
   }
   for (let tries = 0; ; tries++) {
     pickSubnet();
-    const owners = await Promise.all([A4, B4, A6, B6].map((ip) => api().core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 1 })));
-    if (owners.every((l) => l.items.length === 0)) break;
+    const owners = await Promise.all([A4, B4, C4, A6, B6].map((ip) => api().core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 1 })));
+    const svcOwner = await api().core.listServiceForAllNamespaces({ fieldSelector: `spec.clusterIP=${C4}`, limit: 1 });
+    if (owners.every((l) => l.items.length === 0) && svcOwner.items.length === 0) break;
     if (tries === 20) throw new Error('no free 10.213.x.0/24 subnet: cluster pods use them all');
   }
   await createPod(LOCAL_POD, NS_LOCAL, NODE);
@@ -282,12 +294,17 @@ beforeAll(async () => {
 
   setupNetwork();
 
+  // Reverse DNS for C4, from a real DNS server on loopback (the agent asks nothing else).
+  if (DNS_MISSING === null) dnsmasq = await startDnsmasq([[C4, DNS_NAME]]);
+  else console.warn(`drops e2e: reverse DNS not exercised (${DNS_MISSING}); the outside peer must read "unknown"`);
+
   metricsPort = await freePort();
   agent = new AgentProcess([
     'run', '--node-name', NODE, '--kubeconfig', agentKubeconfig, '--rules', join(work, 'rules'),
     '--state-dir', join(work, 'state'), '--metrics-address', `127.0.0.1:${metricsPort}`,
     '--drop-prefix', `${DROP_PREFIX}=drop`, '--drop-prefix', `${AUDIT_PREFIX}=audit`,
     '--drop-flush-interval', FLUSH,
+    ...(dnsmasq ? ['--drop-peer-dns', dnsmasq.server] : []),
   ]);
   await eventually('/healthz', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`, { signal: AbortSignal.timeout(2000) })).ok, 30_000);
 }, 120_000);
@@ -310,6 +327,7 @@ afterAll(async () => {
     for (const name of [NODE, PEER_NODE]) await bestEffort(`node ${name}`, () => core.deleteNode({ name }));
   }
   if (work) rmSync(work, { recursive: true, force: true });
+  dnsmasq?.stop();
   await fake?.close();
 }, 60_000);
 
@@ -321,6 +339,7 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
   let udpMessage = '';
   let tcp6Message = '';
   let svcMessage = '';
+  let dnsMessage = '';
   beforeAll(() => {
     const peer = `service ${NS_PEER}/${SERVICE}`;
     tcp4Message = `Packet dropped when sending traffic to ${peer} (${B4}) on port ${TCP_PORT}/tcp`;
@@ -330,6 +349,7 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     // agent learned this one from the IPv4 lookup of the first burst.
     tcp6Message = `Packet dropped when sending traffic to ${peer} (${B6}) on port ${TCP_PORT}/tcp`;
     svcMessage = `Packet dropped when sending traffic to ${peer} (${CLUSTER_IP}) on port ${SVC_PORT}/tcp`;
+    dnsMessage = `Packet dropped when sending traffic to ${dnsmasq ? DNS_NAME : 'unknown'} (${C4}) on port ${TCP_PORT}/tcp`;
   });
   const find = (events: CoreV1Event[], test: (m: string) => boolean): CoreV1Event | undefined => events.find((e) => test(e.message ?? ''));
 
@@ -355,12 +375,13 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     expect(first.count).toBe(sofar.tcp4);
   });
 
-  it('more real drops: TCP over IPv4 again and IPv6, UDP under an audit prefix, TCP to the ClusterIP', async () => {
+  it('more real drops: TCP over IPv4 again and IPv6, UDP under an audit prefix, TCP to the ClusterIP and to an outside address', async () => {
     try {
       tcpSyns(B4, 3);
       tcpSyns(B6, 3);
       udp(UDP_PORT, 3);
       tcpSyns(CLUSTER_IP, 3, SVC_PORT);
+      tcpSyns(C4, 2);
       await new Promise((r) => setTimeout(r, 300));
     } finally {
       restoreLogAllNetns?.();
@@ -370,6 +391,7 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     expect(kernel.tcp6, kernel.lines.join('\n')).toBeGreaterThanOrEqual(2);
     expect(kernel.udp, kernel.lines.join('\n')).toBeGreaterThanOrEqual(2);
     expect(kernel.svc, kernel.lines.join('\n')).toBeGreaterThanOrEqual(2);
+    expect(kernel.dns, kernel.lines.join('\n')).toBeGreaterThanOrEqual(1);
   });
 
   it('PacketDrop Events on the local pod reach the kernel\'s counts', async () => {
@@ -380,8 +402,9 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
       const tcp6 = find(evs, (m) => m === tcp6Message);
       const u = find(evs, (m) => m === udpMessage);
       const svc = find(evs, (m) => m === svcMessage);
+      const dns = find(evs, (m) => m === dnsMessage);
       const done = (tcp4?.count ?? 0) >= kernel.tcp4 && (tcp6?.count ?? 0) >= kernel.tcp6 && (u?.count ?? 0) >= kernel.udp &&
-        (svc?.count ?? 0) >= kernel.svc;
+        (svc?.count ?? 0) >= kernel.svc && (dns?.count ?? 0) >= kernel.dns;
       return done ? evs : undefined;
     }, 90_000, 500);
   });
@@ -395,6 +418,9 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     const tcp6 = evs.filter((e) => e.message === tcp6Message);
     const u = evs.filter((e) => e.message === udpMessage);
     const svc = evs.filter((e) => e.message === svcMessage);
+    const dns = evs.filter((e) => e.message === dnsMessage);
+    expect(dns, evs.map((e) => e.message).join('\n')).toHaveLength(1);
+    expect(dns[0]!.count).toBe(kernel.dns);
     expect(tcp4).toHaveLength(1);
     expect(tcp6).toHaveLength(1);
     expect(u).toHaveLength(1);
@@ -418,7 +444,7 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
   });
 
   it('the packet_drops_total metric agrees with the kernel', async () => {
-    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'tcp', verdict: 'drop' })).toBe(kernel.tcp4 + kernel.tcp6 + kernel.svc);
+    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'tcp', verdict: 'drop' })).toBe(kernel.tcp4 + kernel.tcp6 + kernel.svc + kernel.dns);
     expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'audit' })).toBe(kernel.udp);
   });
 });
