@@ -9,30 +9,22 @@ import { LocalPodIndex } from '../../agent/kube/pods';
 import { createPeerResolver, lookupClusterIP, lookupRemotePod, MAX_SERVICES_PER_NAMESPACE, type PeerResolverOptions } from '../../agent/kube/peers';
 import { systemClock } from '../../agent/clock';
 import type { Logger } from '../../agent/types';
+import { eventually } from '../helpers/eventually';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { FakePods } from '../helpers/fake-apiserver-pods';
 import { FakeServices } from '../helpers/fake-apiserver-services';
 import { FakeClock } from '../helpers/fake-clock';
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 let api: FakeApiServer;
 let pods: FakePods;
 let services: FakeServices;
 let kube: KubeClient;
 let ac: AbortController;
 
-async function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 beforeEach(async () => {
   api = await FakeApiServer.start();
-  pods = new FakePods(api);
-  services = new FakeServices(api);
+  [pods, services] = [new FakePods(api), new FakeServices(api)];
   kube = createKubeClient({ kubeconfig: api.writeKubeconfig(), timeoutMs: 2000 })!;
   ac = new AbortController();
   pods.put({ namespace: 'shop', name: 'web-1', node: 'n1', ips: ['10.244.1.5', 'fd00:10:244:1::5'], labels: { app: 'web' } });
@@ -41,16 +33,15 @@ beforeEach(async () => {
   pods.put({ namespace: 'payments', name: 'worker-1', node: 'n2', ips: ['10.244.2.10'], labels: { app: 'worker' } });
   pods.put({ namespace: 'kube-system', name: 'kube-proxy-y', node: 'n2', ips: ['192.168.0.12'], hostNetwork: true });
 });
-afterEach(async () => {
+afterEach(() => {
   ac.abort();
-  await api.close();
+  return api.close();
 });
 
 async function syncedIndex(): Promise<LocalPodIndex> {
-  const idx = new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock: systemClock, logger, backoffMs: [20, 100] });
+  const idx = new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock: systemClock, logger: quiet, backoffMs: [20, 100] });
   void idx.run(ac.signal);
-  await until(() => idx.hasSynced);
-  return idx;
+  return eventually('the local pod index synced', () => idx.hasSynced && idx, { ms: 3000, everyMs: 10 });
 }
 
 async function resolver(extra: Partial<PeerResolverOptions> = {}) {
