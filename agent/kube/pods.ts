@@ -129,7 +129,7 @@ export class LocalPodIndex {
       for (const ip of ips) this.nodeIps.set(ip, (this.nodeIps.get(ip) ?? 0) + 1);
       return;
     }
-    if (isTerminal(pod) || ips.length === 0) return;
+    if (TERMINAL.has(pod.status?.phase ?? '') || ips.length === 0) return;
     this.pods.set(key, { info: podInfo(pod), ips });
     for (const ip of ips) this.byIp.set(ip, key);
     this.updateCounts();
