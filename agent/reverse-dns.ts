@@ -6,8 +6,10 @@
 //   - the query is a PTR query for the in-addr.arpa / ip6.arpa name (resolvePtr). Not
 //     Resolver#reverse: c-ares' gethostbyaddr turns a timeout or SERVFAIL into ENOTFOUND after
 //     falling back to the hosts file, so they could not be told apart;
-//   - each query gets one try of `timeoutMs` (c-ares `timeout`/`tries`), with a backstop race on
-//     the injected clock at twice that;
+//   - each query gets one try and at most `timeoutMs`: a race on the injected clock cancels it
+//     (c-ares' own `timeout`, set to the same value, was measured to end a query at about twice
+//     that). Each query has its own c-ares channel, so cancelling one leaves the others alone
+//     and no more than `maxInFlight` queries are ever outstanding;
 //   - answers are cached in a state/peer-cache.ts LRU: names for 5 min, "no name" for 1 min,
 //     failures and timeouts for 30 s, so a dead server is asked at most once per address per 30 s;
 //   - at most 2 queries in flight and 64 waiting; beyond that the address stays unnamed (shed);
@@ -38,9 +40,11 @@ export function parseDnsSetting(s: string): DnsSetting | string {
   return { kind: 'server', server: family === 6 ? `[${host}]:${port}` : `${host}:${port}` };
 }
 
-/** The one call the cache needs (node:dns/promises Resolver#resolvePtr); tests may pass their own. */
+/** What one query needs (node:dns/promises Resolver); tests may pass their own. */
 export interface PtrResolver {
   resolvePtr(name: string): Promise<string[]>;
+  /** Abandons the outstanding query (it then rejects with ECANCELLED). */
+  cancel(): void;
 }
 
 /** The 8 groups of an IPv6 address as 4 hex digits each, or null. */
@@ -75,8 +79,8 @@ export interface ReverseDnsOptions {
   /** One try of this long per query (default 1 s). */
   readonly timeoutMs?: number;
   readonly cache?: Omit<PeerCacheOptions<string>, 'clock' | 'lookup'>;
-  /** Default: a node:dns Resolver for `setting`. */
-  readonly resolver?: PtrResolver;
+  /** Makes the resolver for one query. Default: a node:dns Resolver for `setting`. */
+  readonly resolver?: () => PtrResolver;
 }
 
 export interface ReverseDnsStats {
@@ -111,12 +115,12 @@ class DnsTimeout extends Error {}
 export class ReverseDns {
   readonly stats: ReverseDnsStats;
   private readonly cache: PeerCache<string>;
-  private readonly resolver: PtrResolver;
+  private readonly resolver: () => PtrResolver;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: ReverseDnsOptions) {
     this.timeoutMs = opts.timeoutMs ?? 1000;
-    this.resolver = opts.resolver ?? ReverseDns.nodeResolver(opts.setting, this.timeoutMs);
+    this.resolver = opts.resolver ?? (() => ReverseDns.nodeResolver(opts.setting, this.timeoutMs));
     this.cache = new PeerCache<string>({
       maxEntries: 1024, ttlMs: 300_000, negativeTtlMs: 60_000, errorTtlMs: 30_000, maxInFlight: 2, maxQueued: 64,
       ...opts.cache,
@@ -134,7 +138,7 @@ export class ReverseDns {
     }) as ReverseDnsStats;
   }
 
-  /** A Resolver that asks only the configured servers, one try of `timeoutMs` each. */
+  /** A Resolver that asks only the configured servers (the system's: /etc/resolv.conf), one try. */
   static nodeResolver(setting: ReverseDnsOptions['setting'], timeoutMs: number): PtrResolver {
     const r = new Resolver({ timeout: timeoutMs, tries: 1 });
     if (setting.kind === 'server') r.setServers([setting.server]);
@@ -153,12 +157,16 @@ export class ReverseDns {
       return null;
     }
     let answer: string[] = [];
+    const resolver = this.resolver();
     try {
-      const work = this.resolver.resolvePtr(name).then((names) => {
+      const work = resolver.resolvePtr(name).then((names) => {
         answer = names;
       });
-      // c-ares enforces the timeout; this backstop only guards against a query that never ends.
-      if (!(await raceDeadline(this.opts.clock, work, this.opts.clock.now() + 2 * this.timeoutMs))) throw new DnsTimeout();
+      if (!(await raceDeadline(this.opts.clock, work, this.opts.clock.now() + this.timeoutMs))) {
+        work.catch(() => {}); // ECANCELLED, below
+        resolver.cancel();
+        throw new DnsTimeout();
+      }
     } catch (err) {
       const code = err instanceof DnsTimeout ? 'ETIMEOUT' : String((err as { code?: unknown }).code ?? '');
       if (NOT_FOUND.has(code)) {

@@ -7,6 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanHostName, parseDnsSetting, ptrName, ReverseDns } from '../agent/reverse-dns';
 import { dnsmasqMissing, startDnsmasq, type Dnsmasq } from './helpers/dnsmasq';
+import { eventually } from './helpers/eventually';
 import { FakeClock } from './helpers/fake-clock';
 
 const missing = dnsmasqMissing();
@@ -100,36 +101,47 @@ describe.skipIf(missing !== null)('against dnsmasq on loopback', () => {
 });
 
 describe('against servers that misbehave (loopback UDP sockets)', () => {
-  it('a server that never answers: the query times out, is counted, and is not retried within the error TTL', async () => {
+  it('a server that never answers: the query is cancelled at the timeout, counted, and not retried within the error TTL', async () => {
     const silent = await udpServer();
     try {
       const clock = new FakeClock();
-      const dns = new ReverseDns({ clock, setting: { kind: 'server', server: `127.0.0.1:${silent.port}` }, timeoutMs: 200 });
-      // The test's 5 s limit only guards against a hang (25x the timeout).
-      expect(await dns.name('198.51.100.7')).toBeNull();
+      // c-ares on its own would wait about 2 minutes: only our deadline can end these queries.
+      const dns = new ReverseDns({ clock, setting: { kind: 'server', server: `127.0.0.1:${silent.port}` }, timeoutMs: 60_000 });
+      const answer = dns.name('198.51.100.7');
+      await eventually('the query reached the server', () => silent.received() === 1);
+      clock.advance(60_000);
+      expect(await answer).toBeNull();
       expect(dns.stats).toMatchObject({ lookups: 1, timeouts: 1, failures: 0, names: 0 });
       expect(silent.received()).toBe(1); // one try
       expect(await dns.name('198.51.100.7')).toBeNull();
       expect(silent.received()).toBe(1);
-      clock.advance(30_001);
-      expect(await dns.name('198.51.100.7')).toBeNull();
-      expect(silent.received()).toBe(2);
+      clock.advance(30_001); // the error TTL
+      const again = dns.name('198.51.100.7');
+      await eventually('the second query reached the server', () => silent.received() === 2);
+      clock.advance(60_000);
+      expect(await again).toBeNull();
       expect(dns.stats.timeouts).toBe(2);
     } finally {
       silent.close();
     }
   });
 
-  it('at most maxInFlight queries run and maxQueued wait; the rest are shed unnamed', async () => {
+  it('at most maxInFlight queries are outstanding and maxQueued wait; the rest are shed unnamed', async () => {
     const silent = await udpServer();
     try {
+      const clock = new FakeClock();
       const dns = new ReverseDns({
-        clock: new FakeClock(), setting: { kind: 'server', server: `127.0.0.1:${silent.port}` }, timeoutMs: 200,
+        clock, setting: { kind: 'server', server: `127.0.0.1:${silent.port}` }, timeoutMs: 60_000,
         cache: { maxInFlight: 2, maxQueued: 1 },
       });
       const ips = ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5'];
-      const answers = await Promise.all(ips.map((ip) => dns.name(ip)));
-      expect(answers).toEqual([null, null, null, null, null]);
+      const answers = Promise.all(ips.map((ip) => dns.name(ip)));
+      expect(dns.stats.shed).toBe(2); // at once
+      await eventually('two queries on the wire', () => silent.received() === 2);
+      clock.advance(60_000); // both time out; the queued one starts
+      await eventually('the queued query on the wire', () => silent.received() === 3);
+      clock.advance(60_000);
+      expect(await answers).toEqual([null, null, null, null, null]);
       expect(dns.stats).toMatchObject({ lookups: 3, shed: 2, timeouts: 3 });
       expect(silent.received()).toBe(3);
     } finally {
