@@ -9,7 +9,9 @@ import { Detector } from './detector';
 import { DropPipeline, parsePeerNaming, type DropResolver } from './drops';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes } from './engine/drop-prefixes';
 import type { KubeClient } from './kube/client';
-import { LocalPodIndex, createPodResolver } from './kube/pods';
+import { createPeerResolver } from './kube/peers';
+import { LocalPodIndex } from './kube/pods';
+import { ReverseDns } from './reverse-dns';
 import { ConditionExporter } from './sinks/condition-exporter';
 import { EventExporter } from './sinks/event-exporter';
 import { startHttpServer } from './sinks/http-server';
@@ -164,10 +166,20 @@ export class Agent {
     if (kube) {
       const index = new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName, clock, logger: this.log });
       this.podIndex = index.run(signal);
-      const podResolver = createPodResolver({ index, core: kube.core, clock, nodeName });
-      resolver = podResolver;
+      const dns = settings.dropPeerDns.kind === 'off' ? undefined : new ReverseDns({ clock, setting: settings.dropPeerDns, timeoutMs: settings.dropPeerDnsTimeoutMs });
+      const peers = createPeerResolver({
+        index, core: kube.core, clock, nodeName, services: settings.dropPeerServices,
+        ...(dns ? { hostName: (ip: string) => dns.name(ip) } : {}),
+      });
+      resolver = peers;
       metrics.registerComponent('resolver', 'local-pods', index.stats as unknown as Record<string, number>, { gauges: ['pods', 'ips'] });
-      metrics.registerComponent('resolver', 'peer-cache', podResolver.cache.stats as unknown as Record<string, number>);
+      metrics.registerComponent('resolver', 'peer-cache', peers.cache.stats as unknown as Record<string, number>);
+      metrics.registerComponent('resolver', 'peers', peers.stats as unknown as Record<string, number>);
+      if (settings.dropPeerServices) {
+        metrics.registerComponent('resolver', 'service-ips', peers.clusterIPCache.stats as unknown as Record<string, number>);
+        metrics.registerComponent('resolver', 'namespace-services', peers.namespaceCache.stats as unknown as Record<string, number>);
+      }
+      if (dns) metrics.registerComponent('resolver', 'reverse-dns', dns.stats as unknown as Record<string, number>);
     }
     const naming = parsePeerNaming(settings.dropPeerName) ?? 'namespace';
     this.drops = new DropPipeline({

@@ -6,7 +6,10 @@
 // Messages keep kube-iptables-tailer's wording:
 //   Packet dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
 //   Packet dropped when receiving traffic from <peer> (<ip>) on port <dport>/<proto>
-// plus " by policy <policy>" when the prefix names one. An `audit` prefix (a non-terminating
+// plus " by policy <policy>" when the prefix names one. When the peer is a Service's ClusterIP, or
+// a pod a Service of its namespace selects, the Service is named instead (an extension):
+//   Packet dropped when sending traffic to service <namespace>/<name> (<ip>) on port <dport>/<proto>
+// An address no pod or Service owns is named by reverse DNS when that is enabled, else "unknown". An `audit` prefix (a non-terminating
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
 import { raceDeadline } from './deadline';
@@ -18,10 +21,21 @@ import type { Clock, Direction, LogLine, Logger, NodeEvent, PacketDrop, Sink, Ve
 
 export type { PodInfo } from './state/drop-aggregator';
 
+/** A Service, by namespace and name. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** Who a remote IP is. */
 export type PeerInfo =
-  | { readonly kind: 'pod'; readonly pod: PodInfo }
+  /** A pod; `service` when a Service of its namespace selects it. */
+  | { readonly kind: 'pod'; readonly pod: PodInfo; readonly service?: ServiceRef }
   | { readonly kind: 'node'; readonly name: string }
+  /** A Service's ClusterIP. */
+  | { readonly kind: 'service'; readonly service: ServiceRef }
+  /** An address outside the cluster, named by reverse DNS. */
+  | { readonly kind: 'host'; readonly name: string }
   | { readonly kind: 'unknown' };
 
 /** Resolves IPs to pods. Implemented by kube/pods.ts (+ state/peer-cache.ts); tests pass fakes. */
@@ -106,8 +120,10 @@ function onWhat(port: string, proto: string): string {
 }
 
 export function peerName(peer: PeerInfo, naming: PeerNaming): string {
-  if (peer.kind === 'node') return peer.name;
+  if (peer.kind === 'node' || peer.kind === 'host') return peer.name;
   if (peer.kind === 'unknown') return 'unknown';
+  if (peer.service !== undefined) return `service ${peer.service.namespace}/${peer.service.name}`;
+  if (peer.kind !== 'pod') return 'unknown';
   const p = peer.pod;
   if (naming === 'namespace') return p.namespace;
   if (naming === 'pod') return p.name;

@@ -33,7 +33,7 @@ interface Cond {
   lastTransitionTime?: string;
 }
 
-async function setup(ruleFile: (marker: string) => object) {
+async function setup(ruleFile: (marker: string) => object, extraArgs: readonly string[] = []) {
   const marker = `nwagent${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,12 +43,13 @@ async function setup(ruleFile: (marker: string) => object) {
   cleanups.push(() => api.close());
   const node = `agent-test-${marker}`;
   const parsed = parseSettings(
-    ['run', '--rules', rulesPath, '--state-dir', join(dir, 'state'), '--metrics-address', '127.0.0.1:0', '--node-name', node, '--heartbeat-period', '1h', '--reload-interval', '100ms'],
+    ['run', '--rules', rulesPath, '--state-dir', join(dir, 'state'), '--metrics-address', '127.0.0.1:0', '--node-name', node, '--heartbeat-period', '1h', '--reload-interval', '100ms', ...extraArgs],
     {},
   );
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
   const kube = createKubeClient({ kubeconfig: api.writeKubeconfig(dir) });
   if (!kube) throw new Error('no kube client');
+  const metrics = new Metrics({ processMetrics: false });
   const start = async (): Promise<Agent> => {
     const { files, errors } = await loadRuleFiles([rulesPath]);
     expect(errors).toEqual([]);
@@ -58,7 +59,7 @@ async function setup(ruleFile: (marker: string) => object) {
       rulePaths: [rulesPath],
       logger: quiet,
       clock: systemClock,
-      metrics: new Metrics({ processMetrics: false }),
+      metrics,
       nodeName: node,
       kube,
     });
@@ -66,7 +67,7 @@ async function setup(ruleFile: (marker: string) => object) {
     await agent.start();
     return agent;
   };
-  return { marker, dir, rulesPath, api, node, start };
+  return { marker, dir, rulesPath, api, node, start, metrics };
 }
 
 const rules = (marker: string, extra: object[] = []) => ({
@@ -113,6 +114,21 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     const events = t.api.listEvents(`involvedObject.name=${t.node}`) as unknown as { reason: string; message: string; count: number; source: { component: string; host: string } }[];
     expect(events.find((e) => e.reason === 'AgentTestBlip')).toMatchObject({ message: `${t.marker} blip 1`, count: 1, source: { component: 'agent-test', host: t.node } });
     expect(events.find((e) => e.reason === 'AgentTestBrokeDown')).toBeDefined();
+  });
+
+  it('wires the peer flags: Service and reverse-DNS counters exist only when those lookups are on', async () => {
+    const resolvers = async (args: readonly string[]): Promise<string[]> => {
+      const t = await setup((m) => rules(m), args);
+      t.api.addNode(t.node);
+      const agent = await t.start();
+      const text = await t.metrics.registry.metrics();
+      await agent.stop();
+      const ids = [...text.matchAll(/component_kind="resolver",component_id="([^"]+)"/g)].map((m) => m[1]!);
+      return [...new Set(ids)].sort();
+    };
+    expect(await resolvers([])).toEqual(['local-pods', 'namespace-services', 'peer-cache', 'peers', 'service-ips']);
+    // The DNS server is never asked here (no drops); it only has to be configured.
+    expect(await resolvers(['--drop-peer-services=false', '--drop-peer-dns', '127.0.0.1:53'])).toEqual(['local-pods', 'peer-cache', 'peers', 'reverse-dns']);
   });
 
   it('returns from stop by its deadline while the API server hangs', async () => {

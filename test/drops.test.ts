@@ -17,6 +17,9 @@ const LOCAL: Record<string, PodInfo> = {
 const REMOTE: Record<string, PeerInfo> = {
   '10.244.2.9': { kind: 'pod', pod: { namespace: 'payments', name: 'api-7', labels: { app: 'api' } } },
   '192.168.0.12': { kind: 'node', name: 'node-b' },
+  '10.96.4.2': { kind: 'service', service: { namespace: 'shop', name: 'cart' } },
+  '10.244.2.20': { kind: 'pod', pod: { namespace: 'shop', name: 'cart-5', labels: { app: 'cart' } }, service: { namespace: 'shop', name: 'cart' } },
+  '198.51.100.7': { kind: 'host', name: 'db.example.org' },
 };
 
 function resolver(): DropResolver & { lookups: string[] } {
@@ -105,6 +108,22 @@ describe('DropPipeline', () => {
       'Packet dropped when sending traffic to unknown (203.0.113.7) on protocol 47',
     ]);
     expect(p.stats.unresolvedPeers).toBe(2);
+  });
+
+  it('a Service peer (its ClusterIP, or a pod it selects) is named "service ns/name"; a DNS name as KIT would', async () => {
+    const { p, events, kmsg } = setup();
+    kmsg(v4('calico-drop:', '10.244.1.5', '10.96.4.2', 'PROTO=TCP SPT=40000 DPT=7070 WINDOW=1 RES=0x00 SYN URGP=0 '));
+    kmsg(v4('calico-drop:', '10.244.2.20', '10.244.1.5', 'PROTO=TCP SPT=40000 DPT=8080 WINDOW=1 RES=0x00 SYN URGP=0 '));
+    kmsg(v4('calico-drop:', '10.244.1.5', '198.51.100.7'));
+    await p.flushOnce();
+    expect(events.map((e) => e.message).sort()).toEqual([
+      'Packet dropped when receiving traffic from service shop/cart (10.244.2.20) on port 8080/tcp',
+      'Packet dropped when sending traffic to db.example.org (198.51.100.7) on port 5432/tcp',
+      'Packet dropped when sending traffic to service shop/cart (10.96.4.2) on port 7070/tcp',
+    ]);
+    // The local pod stays the involved object.
+    expect(events.every((e) => e.involved.name === 'web-1')).toBe(true);
+    expect(p.stats.unresolvedPeers).toBe(0);
   });
 
   it('both ends on this node: each pod gets its side', async () => {

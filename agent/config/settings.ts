@@ -2,6 +2,7 @@
 // environment variables into one validated Settings object, and reports every problem at once.
 import { parseArgs } from 'node:util';
 import { parseDropPrefixes } from '../engine/drop-prefixes';
+import { parseDnsSetting, type DnsSetting } from '../reverse-dns';
 import { parseDuration } from './duration';
 
 export type Command = 'run' | 'check-rules' | 'replay' | 'help' | 'version';
@@ -20,6 +21,11 @@ export interface Settings {
   readonly dropLogs: readonly string[];
   readonly dropPrefixes: readonly string[];
   readonly dropPeerName: string;
+  /** Name Services (ClusterIP peers, and pods a Service selects). */
+  readonly dropPeerServices: boolean;
+  /** Reverse DNS for peers nobody in the cluster owns. */
+  readonly dropPeerDns: DnsSetting;
+  readonly dropPeerDnsTimeoutMs: number;
   readonly dropMaxAgeMs: number;
   readonly dropFlushIntervalMs: number;
   readonly reloadIntervalMs: number;
@@ -52,6 +58,9 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   'drop-log': { type: 'string', multiple: true, help: 'rsyslog files with packet-drop lines, e.g. /var/log/iptables.log' },
   'drop-prefix': { type: 'string', multiple: true, help: "LOG prefix and its verdict, 'PREFIX=drop|audit' (default: Calico's)" },
   'drop-peer-name': { type: 'string', help: 'how a peer is named: namespace | pod | namespace/name | label:KEY', default: 'namespace' },
+  'drop-peer-services': { type: 'string', help: 'name the Service of a ClusterIP peer, or of a pod a Service selects: true | false', default: 'true' },
+  'drop-peer-dns': { type: 'string', help: 'reverse DNS for peers no pod or Service owns: off | system | IP[:PORT]', default: 'off' },
+  'drop-peer-dns-timeout': { type: 'string', help: 'how long one reverse DNS query may take', default: '1s' },
   'drop-max-age': { type: 'string', help: 'drop lines older than this are not reported', default: '10m' },
   'drop-flush-interval': { type: 'string', help: 'how often aggregated drops become PacketDrop events', default: '10s' },
   'reload-interval': { type: 'string', help: 'how often rule files are checked for changes', default: '10s' },
@@ -182,6 +191,12 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (!['namespace', 'pod', 'namespace/name'].includes(peer) && !/^label:.+/.test(peer)) {
     errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
   }
+  const services = str('drop-peer-services') ?? 'true';
+  if (services !== 'true' && services !== 'false') {
+    errors.push(`--drop-peer-services: expected true or false, got ${JSON.stringify(services)}`);
+  }
+  const dns = parseDnsSetting(str('drop-peer-dns') ?? 'off');
+  if (typeof dns === 'string') errors.push(`--drop-peer-dns: ${dns}`);
   const dropPrefixes = prefixList();
   for (const e of parseDropPrefixes(dropPrefixes).errors) errors.push(`--drop-prefix: ${e}`);
   const eventNamespace = str('event-namespace') ?? 'default';
@@ -209,6 +224,9 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     dropLogs: values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined ? list('drop-log') : [],
     dropPrefixes,
     dropPeerName: peer,
+    dropPeerServices: services !== 'false',
+    dropPeerDns: typeof dns === 'string' ? { kind: 'off' } : dns,
+    dropPeerDnsTimeoutMs: duration('drop-peer-dns-timeout', 10),
     dropMaxAgeMs: duration('drop-max-age'),
     dropFlushIntervalMs: duration('drop-flush-interval', 100),
     reloadIntervalMs: duration('reload-interval', 100),

@@ -15,18 +15,12 @@
 //     first with resourceVersion=0, a relist with the last version seen (not older than what
 //     the index already holds); only when the server cannot serve that version (410, or "too
 //     large resource version") does one list go to etcd (resourceVersion unset, a quorum read).
-//   - lookupRemote(ip): one list with fieldSelector status.podIP=<ip> (limit 50) for IPs not on
-//     this node, with resourceVersion=0 (watch cache; a stale answer is fine for naming a peer). A match that is only hostNetwork pods is a node IP: it names the node
-//     (spec.nodeName), so node IPs resolve with pods `list` alone (no nodes `list` needed).
-//     Behind state/peer-cache.ts (LRU, TTL, negative caching, bounded in-flight, coalescing).
-// RBAC: pods list, watch. Gap: status.podIP is the primary IP only, so a dual-stack remote pod's
-// secondary-family address does not resolve (it is reported as unknown).
+// Remote IPs (pods elsewhere, Services) are looked up lazily by kube/peers.ts.
+// RBAC: pods list, watch.
 import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { WATCH_BACKOFF, backoffDelay, type BackoffPolicy } from '../backoff';
 import { sleeperFor } from '../clock';
 import { normaliseIP } from '../engine/packet-log';
-import type { DropResolver, PeerInfo } from '../drops';
-import { PeerCache, type PeerCacheOptions } from '../state/peer-cache';
 import type { PodInfo } from '../state/drop-aggregator';
 import type { Clock, Logger, Sleep } from '../types';
 import { classifyApiError } from './errors';
@@ -66,6 +60,11 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
 /** A list + watch that lasted this long counts as a success: the backoff starts over. */
 const HEALTHY_WATCH_MS = 60_000;
 
+/** Succeeded or Failed: its IPs may already belong to another pod. */
+export function isTerminal(pod: V1Pod): boolean {
+  return TERMINAL.has(pod.status?.phase ?? '');
+}
+
 /** The IPs of a pod, canonical; status.podIPs first, status.podIP as a fallback. */
 export function podIPs(pod: V1Pod): string[] {
   const raw = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => typeof ip === 'string');
@@ -78,7 +77,7 @@ export function podIPs(pod: V1Pod): string[] {
   return out;
 }
 
-function podInfo(pod: V1Pod): PodInfo {
+export function podInfo(pod: V1Pod): PodInfo {
   const md = pod.metadata ?? {};
   const info: { namespace: string; name: string; uid?: string; labels?: Record<string, string> } = {
     namespace: md.namespace ?? '',
@@ -298,43 +297,4 @@ export class LocalPodIndex {
         );
     });
   }
-}
-
-/** One remote lookup: the pod that owns `ip`, the node it belongs to, or null. */
-export async function lookupRemote(core: CoreV1Api, ip: string): Promise<PeerInfo | null> {
-  // resourceVersion=0: answered from the watch cache, not a quorum read from etcd.
-  const list = await core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 50, resourceVersion: '0' });
-  let nodeName: string | undefined;
-  for (const pod of list.items) {
-    if (pod.spec?.hostNetwork) {
-      nodeName ??= pod.spec.nodeName;
-      continue;
-    }
-    if (TERMINAL.has(pod.status?.phase ?? '')) continue;
-    return { kind: 'pod', pod: podInfo(pod) };
-  }
-  return nodeName !== undefined ? { kind: 'node', name: nodeName } : null;
-}
-
-export interface PodResolverOptions {
-  readonly index: LocalPodIndex;
-  readonly core: CoreV1Api;
-  readonly clock: Clock;
-  readonly nodeName: string;
-  readonly cache?: Omit<PeerCacheOptions<PeerInfo>, 'clock' | 'lookup'>;
-}
-
-/** The DropResolver the pipeline uses: the local index, then the cached remote lookup. */
-export function createPodResolver(opts: PodResolverOptions): DropResolver & { readonly cache: PeerCache<PeerInfo> } {
-  const cache = new PeerCache<PeerInfo>({ ...opts.cache, clock: opts.clock, lookup: (ip) => lookupRemote(opts.core, ip) });
-  return {
-    cache,
-    localPod: (ip) => opts.index.localPod(ip),
-    async peer(ip): Promise<PeerInfo> {
-      const local = opts.index.localPod(ip);
-      if (local !== undefined) return { kind: 'pod', pod: local };
-      if (opts.index.isNodeIp(ip)) return { kind: 'node', name: opts.nodeName };
-      return (await cache.get(ip)) ?? { kind: 'unknown' };
-    },
-  };
 }

@@ -3,6 +3,8 @@
 // failed lookups `errorTtlMs` so an unhealthy API server is not hammered. Concurrent lookups
 // of the same key share one call (coalescing); at most `maxInFlight` lookups run at once and at
 // most `maxQueued` wait; beyond that a get() answers null at once and counts it as shed.
+// An answer stored with set() while a lookup of the same key ran (learned elsewhere, e.g. a
+// dual-stack pod's other address) beats that lookup's "nobody".
 import type { Clock } from '../types';
 
 export interface PeerCacheOptions<V> {
@@ -120,6 +122,10 @@ export class PeerCache<V> {
     this.stats.lookups++;
     try {
       const v = await this.opts.lookup(key);
+      if (v === null) {
+        const learned = this.peek(key);
+        if (learned !== undefined && learned !== null) return learned;
+      }
       this.set(key, v);
       return v;
     } catch {

@@ -18,6 +18,27 @@ describe('parseSettings', () => {
     expect(s.dropMaxAgeMs).toBe(600_000);
     expect(s.dropFlushIntervalMs).toBe(10_000);
     expect(s.shutdownTimeoutMs).toBe(5_000);
+    // Services are named; reverse DNS is off unless asked for.
+    expect(s.dropPeerServices).toBe(true);
+    expect(s.dropPeerDns).toEqual({ kind: 'off' });
+    expect(s.dropPeerDnsTimeoutMs).toBe(1_000);
+  });
+
+  it('parses the peer flags: Services on/off, reverse DNS off/system/server, its timeout', () => {
+    const r = parseSettings(['run', '--drop-peer-services=false', '--drop-peer-dns', '127.0.0.1:5353', '--drop-peer-dns-timeout', '250ms'], {});
+    expect(r.ok && r.settings.dropPeerServices).toBe(false);
+    expect(r.ok && r.settings.dropPeerDns).toEqual({ kind: 'server', server: '127.0.0.1:5353' });
+    expect(r.ok && r.settings.dropPeerDnsTimeoutMs).toBe(250);
+    const env = parseSettings([], { NODEWARDEN_DROP_PEER_DNS: 'system', NODEWARDEN_DROP_PEER_SERVICES: 'true' });
+    expect(env.ok && env.settings.dropPeerDns).toEqual({ kind: 'system' });
+    expect(env.ok && env.settings.dropPeerServices).toBe(true);
+    const bad = parseSettings(['--drop-peer-services', 'no', '--drop-peer-dns', 'dns.example.org', '--drop-peer-dns-timeout', '1ms'], {});
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.errors).toHaveLength(3);
+    expect(bad.errors[0]).toMatch(/^--drop-peer-services: expected true or false/);
+    expect(bad.errors[1]).toMatch(/^--drop-peer-dns: expected off, system, or a server's IP address/);
+    expect(bad.errors[2]).toMatch(/^--drop-peer-dns-timeout: must be at least 10 ms/);
   });
 
   it('takes flags over env over defaults', () => {

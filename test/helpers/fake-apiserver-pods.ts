@@ -1,31 +1,21 @@
 // fake-apiserver-pods.ts: pods list and watch for the fake API server (registered through its
-// route table): fieldSelector on spec.nodeName / status.podIP / metadata.namespace, limit,
+// route table): fieldSelector with the real server's labels and values (fake-field-selector.ts:
+// status.podIP is the primary IP; status.podIPs is accepted and never matches), limit,
 // streamed watch events from a resourceVersion, bookmarks, 410 Gone for expired versions, and
 // server-side watch endings.
 import type * as http from 'node:http';
-import type { FakeApiServer } from './fake-apiserver';
+import { status, type FakeApiServer } from './fake-apiserver';
+import { matchesTerms, parseFieldSelector, podFields, POD_FIELD_LABELS, type Term } from './fake-field-selector';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function field(obj: Json, path: string): string {
-  let v: unknown = obj;
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Json)[k] : undefined;
-  return v === undefined || v === null ? '' : String(v);
-}
-
-function selects(pod: Json, selector: string | null): boolean {
-  if (!selector) return true;
-  return selector.split(',').every((term) => {
-    const m = /^([^!=]+)(==|!=|=)(.*)$/.exec(term);
-    if (!m) return false;
-    const v = field(pod, m[1]!);
-    return m[2] === '!=' ? v !== m[3] : v === m[3];
-  });
+function selects(pod: Json, terms: readonly Term[]): boolean {
+  return matchesTerms(podFields(pod), terms);
 }
 
 interface Watcher {
   readonly res: http.ServerResponse;
-  readonly selector: string | null;
+  readonly selector: readonly Term[];
 }
 
 export interface PodSpecLite {
@@ -47,7 +37,8 @@ export class FakePods {
 
   constructor(private readonly api: FakeApiServer) {
     api.route('GET', /^\/api\/v1\/pods$/, (r) => {
-      const selector = r.query.get('fieldSelector');
+      const selector = parseFieldSelector(r.query.get('fieldSelector'), POD_FIELD_LABELS);
+      if ('error' in selector) return status(400, selector.error);
       if (r.query.get('watch') === 'true') {
         const from = Number(r.query.get('resourceVersion') ?? '0');
         return {

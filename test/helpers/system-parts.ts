@@ -46,6 +46,8 @@ export const PARTS = {
   rsyslogd: { detect: { bin: 'rsyslogd' }, apt: 'rsyslog' },
   logrotate: { detect: { bin: 'logrotate' }, apt: 'logrotate' },
   logger: { detect: { bin: 'logger' }, apt: 'bsdutils' },
+  // dnsmasq-base: the binary without the system service the dnsmasq package starts.
+  dnsmasq: { detect: { bin: 'dnsmasq' }, apt: 'dnsmasq-base' },
 } as const satisfies Record<string, PartSpec>;
 
 export type PartName = keyof typeof PARTS;

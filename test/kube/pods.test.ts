@@ -1,8 +1,8 @@
-// pods.test.ts: the local pod index (list + watch, 410 relist, backoff) and the remote lookup
-// behind the peer cache, against the fake API server over HTTP through @kubernetes/client-node.
+// pods.test.ts: the local pod index (list + watch, 410 relist, backoff), against the fake API
+// server over HTTP through @kubernetes/client-node. Remote lookups: peers.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKubeClient, type KubeClient } from '../../agent/kube/client';
-import { createPodResolver, LocalPodIndex, lookupRemote } from '../../agent/kube/pods';
+import { LocalPodIndex } from '../../agent/kube/pods';
 import { systemClock } from '../../agent/clock';
 import type { Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
@@ -154,47 +154,5 @@ describe('LocalPodIndex', () => {
     ac.abort();
     await done;
     await until(() => pods.openWatches === 0);
-  });
-});
-
-describe('remote lookup behind the peer cache', () => {
-  it('lookupRemote: a pod, a node (hostNetwork pods only), or null', async () => {
-    expect(await lookupRemote(kube.core, '10.244.2.9')).toEqual({
-      kind: 'pod', pod: { namespace: 'payments', name: 'api-7', uid: 'uid-payments-api-7', labels: {} },
-    });
-    expect(await lookupRemote(kube.core, '192.168.0.12')).toEqual({ kind: 'node', name: 'n2' });
-    expect(await lookupRemote(kube.core, '203.0.113.1')).toBeNull();
-    const reqs = api.requestsTo('GET', /^\/api\/v1\/pods$/);
-    expect(reqs.map((r) => r.query.get('fieldSelector'))).toEqual(['status.podIP=10.244.2.9', 'status.podIP=192.168.0.12', 'status.podIP=203.0.113.1']);
-    // Served from the watch cache, not a quorum read.
-    expect(reqs.map((r) => r.query.get('resourceVersion'))).toEqual(['0', '0', '0']);
-  });
-
-  it('resolver: local first, node IPs, cached remote answers (positive and negative), coalesced', async () => {
-    const idx = newIndex();
-    void idx.run(ac.signal);
-    await until(() => idx.hasSynced);
-    const res = createPodResolver({ index: idx, core: kube.core, clock: systemClock, nodeName: 'n1' });
-    const before = api.requests.length;
-    expect(await res.peer('10.244.1.5')).toMatchObject({ kind: 'pod', pod: { name: 'web-1' } });
-    expect(await res.peer('192.168.0.11')).toEqual({ kind: 'node', name: 'n1' });
-    expect(api.requests.length).toBe(before); // both answered locally
-    const many = await Promise.all([1, 2, 3, 4, 5].map(() => res.peer('10.244.2.9')));
-    expect(many.every((p) => p.kind === 'pod' && p.pod.name === 'api-7')).toBe(true);
-    expect(await res.peer('203.0.113.1')).toEqual({ kind: 'unknown' });
-    expect(await res.peer('203.0.113.1')).toEqual({ kind: 'unknown' });
-    expect(await res.peer('10.244.2.9')).toMatchObject({ kind: 'pod' });
-    const lookups = api.requests.slice(before).filter((r) => r.query.get('fieldSelector')?.startsWith('status.podIP='));
-    expect(lookups.map((r) => r.query.get('fieldSelector'))).toEqual(['status.podIP=10.244.2.9', 'status.podIP=203.0.113.1']);
-    expect(res.cache.stats).toMatchObject({ coalesced: 4, negativeHits: 1, hits: 1 });
-    expect(res.localPod('10.244.1.5')?.name).toBe('web-1');
-  });
-
-  it('an API failure is unknown, not an exception', async () => {
-    api.failNext(1, { code: 500 });
-    const idx = newIndex();
-    const res = createPodResolver({ index: idx, core: kube.core, clock: systemClock, nodeName: 'n1' });
-    expect(await res.peer('10.244.2.9')).toEqual({ kind: 'unknown' });
-    expect(res.cache.stats.failures).toBe(1);
   });
 });

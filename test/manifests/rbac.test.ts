@@ -13,6 +13,7 @@ const ALLOWED = [
   '|events|patch',
   '|pods|list',
   '|pods|watch',
+  '|services|list',
 ].sort();
 
 interface PolicyRule {
@@ -36,7 +37,7 @@ function grants(rules: readonly PolicyRule[]): string[] {
 describe('RBAC', () => {
   const role = findOne(base, 'ClusterRole') as unknown as { rules: PolicyRule[]; aggregationRule?: unknown };
 
-  it('the ClusterRole grants exactly nodes get, nodes/status patch, events create/patch, pods list/watch', () => {
+  it('the ClusterRole grants exactly nodes get, nodes/status patch, events create/patch, pods list/watch, services list', () => {
     expect(grants(role.rules)).toEqual(ALLOWED);
     expect(new Set(grants(role.rules)).size).toBe(grants(role.rules).length);
     expect(role.aggregationRule).toBeUndefined();

@@ -52,6 +52,24 @@ describe('PeerCache', () => {
     expect(c.stats.evictions).toBe(1);
   });
 
+  it('an answer set() while a lookup of that key runs beats the lookup\'s "nobody"', async () => {
+    const clock = new FakeClock();
+    const d = deferred<string | null>();
+    const c = new PeerCache<string>({ clock, lookup: () => d.promise });
+    const p = c.get('v6');
+    c.set('v6', 'learned-from-v4');
+    d.resolve(null);
+    expect(await p).toBe('learned-from-v4');
+    expect(c.peek('v6')).toBe('learned-from-v4');
+    // Without anything learned, "nobody" is cached as before.
+    const d2 = deferred<string | null>();
+    const c2 = new PeerCache<string>({ clock, lookup: () => d2.promise });
+    const p2 = c2.get('v6');
+    d2.resolve(null);
+    expect(await p2).toBeNull();
+    expect(c2.peek('v6')).toBeNull();
+  });
+
   it('coalesces concurrent lookups of the same key', async () => {
     const clock = new FakeClock();
     const d = deferred<string | null>();
