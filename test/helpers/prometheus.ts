@@ -1,0 +1,100 @@
+// prometheus.ts: what the Prometheus tests share. Whether Debian's `prometheus` and `promtool`
+// are installed (a small guard the shared system-parts mechanism can replace), the metric names
+// a PromQL expression reads (a lexer, no PromQL parser in JS here), and the metric families the
+// agent exports (from the production Metrics registry).
+import { execFileSync } from 'node:child_process';
+import { Metrics } from '../../agent/sinks/metrics';
+
+/** Why the Prometheus tests cannot run here, or undefined when `prometheus` and `promtool` work. */
+export function prometheusMissing(): string | undefined {
+  for (const bin of ['prometheus', 'promtool']) {
+    try {
+      execFileSync(bin, ['--version'], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      return `${bin} is not installed (apt-get install prometheus)`;
+    }
+  }
+  return undefined;
+}
+
+const KEYWORDS = new Set([
+  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset',
+  'inf', 'nan', 'atan2',
+  // Aggregation operators, which may be followed by `by (…)` rather than by their parenthesis.
+  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile',
+]);
+
+/**
+ * Metric names an expression selects: identifiers that are neither function calls, keywords,
+ * label names inside `{…}` or a grouping `(…)` after by/without/on/ignoring/group_*, nor inside
+ * strings or durations. Grafana variables ($node, ${x}, $__rate_interval) must be substituted first.
+ */
+export function metricNames(expr: string): string[] {
+  const names = new Set<string>();
+  let i = 0;
+  let braces = 0;
+  /** Parenthesis depths that open a label list (by (…), on (…), …). */
+  const labelLists: number[] = [];
+  let parens = 0;
+  let lastWord = '';
+  while (i < expr.length) {
+    const c = expr[i]!;
+    if (c === '"' || c === "'" || c === '`') {
+      const end = expr.indexOf(c, i + 1);
+      i = end < 0 ? expr.length : end + 1;
+      lastWord = '';
+      continue;
+    }
+    if (c === '#') {
+      const nl = expr.indexOf('\n', i);
+      i = nl < 0 ? expr.length : nl;
+      continue;
+    }
+    if (c === '{') braces++;
+    else if (c === '}') braces--;
+    else if (c === '[') {
+      // A range or subquery: [5m], [10m:1m]: no names inside.
+      const end = expr.indexOf(']', i);
+      i = end < 0 ? expr.length : end + 1;
+      continue;
+    } else if (c === '(') {
+      parens++;
+      if (['by', 'without', 'on', 'ignoring', 'group_left', 'group_right'].includes(lastWord)) labelLists.push(parens);
+    } else if (c === ')') {
+      if (labelLists[labelLists.length - 1] === parens) labelLists.pop();
+      parens--;
+    }
+    const m = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(expr.slice(i));
+    if (m) {
+      const word = m[0];
+      const after = expr.slice(i + word.length).trimStart();
+      const isCall = after.startsWith('(');
+      const inLabels = braces > 0 || labelLists.length > 0;
+      const prev = expr.slice(0, i).trimEnd();
+      const isNumberSuffix = /[0-9]$/.test(prev) && /^[smhdwy]+$/.test(word); // 5m outside brackets (offset 5m)
+      if (!isCall && !inLabels && !KEYWORDS.has(word.toLowerCase()) && !isNumberSuffix) names.add(word);
+      lastWord = word.toLowerCase();
+      i += word.length;
+      continue;
+    }
+    if (!/\s/.test(c)) lastWord = '';
+    i++;
+  }
+  return [...names].sort();
+}
+
+/**
+ * Every sample name the agent can export: the families of the production Metrics registry (the
+ * same class main builds), with a histogram's or summary's _bucket/_sum/_count.
+ */
+export async function exportedMetricNames(): Promise<Set<string>> {
+  const m = new Metrics();
+  const out = new Set<string>();
+  for (const f of await m.registry.getMetricsAsJSON()) {
+    out.add(f.name);
+    if (String(f.type) === 'histogram' || String(f.type) === 'summary') {
+      for (const s of ['_bucket', '_sum', '_count']) out.add(f.name + s);
+    }
+  }
+  return out;
+}
