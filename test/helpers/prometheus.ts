@@ -98,3 +98,41 @@ export async function exportedMetricNames(): Promise<Set<string>> {
   }
   return out;
 }
+
+export interface DashboardTarget {
+  readonly panel: string;
+  readonly refId: string;
+  readonly expr: string;
+  readonly instant: boolean;
+}
+
+interface DashboardPanel {
+  readonly type: string;
+  readonly title: string;
+  readonly panels?: readonly DashboardPanel[];
+  readonly targets?: readonly { refId: string; expr: string; instant?: boolean; range?: boolean }[];
+}
+
+/** Every query of every panel (rows' nested panels too), in order. */
+export function dashboardTargets(dashboard: { panels: readonly DashboardPanel[] }): DashboardTarget[] {
+  const out: DashboardTarget[] = [];
+  const walk = (panels: readonly DashboardPanel[]): void => {
+    for (const p of panels) {
+      for (const t of p.targets ?? []) out.push({ panel: p.title, refId: t.refId, expr: t.expr, instant: t.instant === true && t.range !== true });
+      if (p.panels) walk(p.panels);
+    }
+  };
+  walk(dashboard.panels);
+  return out;
+}
+
+/**
+ * Grafana's variables in an expression, replaced as Grafana would for a query at one instant:
+ * `$node` by a regex (`.*` is Grafana's "All" here), `$__rate_interval` and friends by a range.
+ */
+export function substituteVariables(expr: string, vars: { node: string; range?: string }): string {
+  const range = vars.range ?? '1m';
+  return expr
+    .replace(/\$__rate_interval|\$\{__rate_interval\}|\$__interval|\$\{__interval\}|\$__range|\$\{__range\}/g, range)
+    .replace(/\$\{node(?::[a-z]+)?\}|\$node\b/g, vars.node);
+}
