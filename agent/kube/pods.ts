@@ -305,9 +305,22 @@ export interface PodResolverOptions {
   readonly cache?: Omit<PeerCacheOptions<PeerInfo>, 'clock' | 'lookup'>;
 }
 
+/**
+ * The cached remote lookup on its own: who owns an IP anywhere in the cluster, through the same
+ * PeerCache the agent uses (LRU, TTL, negative caching, bounded in-flight). Read-only: pods
+ * `list` only. `nodewarden replay --drops --kubeconfig` uses it with no node of its own.
+ */
+export function createPeerLookup(
+  core: CoreV1Api,
+  clock: Clock,
+  cache?: Omit<PeerCacheOptions<PeerInfo>, 'clock' | 'lookup'>,
+): PeerCache<PeerInfo> {
+  return new PeerCache<PeerInfo>({ ...cache, clock, lookup: (ip) => lookupRemote(core, ip) });
+}
+
 /** The DropResolver the pipeline uses: the local index, then the cached remote lookup. */
 export function createPodResolver(opts: PodResolverOptions): DropResolver & { readonly cache: PeerCache<PeerInfo> } {
-  const cache = new PeerCache<PeerInfo>({ ...opts.cache, clock: opts.clock, lookup: (ip) => lookupRemote(opts.core, ip) });
+  const cache = createPeerLookup(opts.core, opts.clock, opts.cache);
   return {
     cache,
     localPod: (ip) => opts.index.localPod(ip),
