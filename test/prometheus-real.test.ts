@@ -51,7 +51,10 @@ const A4 = `10.214.${N}.1`;
 const B4 = `10.214.${N}.2`;
 const A6 = `fd00:214:${N.toString(16)}::1`;
 const B6 = `fd00:214:${N.toString(16)}::2`;
-/** Hang guard for waits on the agent and Prometheus: each normally settles within ~10 s. */
+/**
+ * Hang guard for each wait on the agent and Prometheus (and, plus a margin, each test's timeout):
+ * each normally settles within a few seconds (the whole file runs in about 10 s).
+ */
 const WAIT_MS = 120_000;
 
 const dashboard = JSON.parse(readFileSync(join(manifestsDir, 'extras', 'grafana-dashboard.json'), 'utf8')) as { panels: [] };
@@ -280,7 +283,7 @@ describe.skipIf(SKIP !== undefined)(`a real Prometheus scraping the real agent${
       expect(meta[name]?.[0]?.type, name).toBe(type);
       expect(meta[name]?.[0]?.help, name).toBeTruthy();
     }
-  });
+  }, WAIT_MS + 10_000);
 
   it('kernel problems arrive as problem_counter{reason} and problem_gauge{type,reason}', async () => {
     const counter = await nonEmpty('problem_counter', `problem_counter{node="${NODE}",reason="NwpromOops"}`);
@@ -291,7 +294,7 @@ describe.skipIf(SKIP !== undefined)(`a real Prometheus scraping the real agent${
     // The default reason's series went to 0 when the condition changed.
     const old = await query(`problem_gauge{node="${NODE}",type="NwpromBroken",reason="NwpromFine"}`);
     expect(old.map((s) => s.value[1])).toEqual(['0']);
-  });
+  }, WAIT_MS + 10_000);
 
   it('drops arrive as packet_drops_total{direction,namespace,proto,verdict}, counted as the kernel logged them', async () => {
     const ours = `packet_drops_total{node="${NODE}",namespace=~"nwprom-a|nwprom-b"}`;
@@ -314,7 +317,7 @@ describe.skipIf(SKIP !== undefined)(`a real Prometheus scraping the real agent${
     const audit = logged.filter((l) => l.startsWith(AUDIT)).length;
     const byVerdict = await query(`sum by (verdict) (packet_drops_total{node="${NODE}",direction="receiving",namespace="nwprom-b"})`);
     expect(Object.fromEntries(byVerdict.map((s) => [s.metric.verdict, Number(s.value[1])]))).toEqual({ drop: logged.length - audit, audit });
-  });
+  }, WAIT_MS + 10_000);
 
   it('component counters and source health carry their labels', async () => {
     const kmsg = await nonEmpty('kmsg counters', `nodewarden_component_received_total{node="${NODE}",component_kind="source",component_id="kmsg"}`);
@@ -326,7 +329,7 @@ describe.skipIf(SKIP !== undefined)(`a real Prometheus scraping the real agent${
     // The API writes happened: the condition patch and the Events reached the fake API server.
     await nonEmpty('API writes', `nodewarden_component_sent_total{node="${NODE}",component_kind="sink",component_id="kube-events"} > 0`);
     await nonEmpty('condition writes', `nodewarden_component_sent_total{node="${NODE}",component_kind="sink",component_id="kube-conditions"} > 0`);
-  });
+  }, WAIT_MS + 10_000);
 
   it('every shipped alert rule evaluates without error, and the condition alert is pending', async () => {
     const rules = await eventually('rules evaluated', async () => {
@@ -342,12 +345,12 @@ describe.skipIf(SKIP !== undefined)(`a real Prometheus scraping the real agent${
     expect(pending.state).toBe('pending'); // for: 10m
     expect(pending.labels).toMatchObject({ node: NODE, reason: 'NwpromBrokenNow', severity: 'warning' });
     expect(pending.annotations.summary).toBe(`Node ${NODE}: condition NwpromBroken is True (NwpromBrokenNow)`);
-  });
+  }, WAIT_MS + 10_000);
 
   it('the dashboard\'s node variable lists this node', async () => {
     const values = await getJson(`${promUrl}/api/v1/label/node/values?match[]=nodewarden_rules_reload_failed`) as unknown as string[];
     expect(values).toContain(NODE);
-  });
+  }, WAIT_MS + 10_000);
 
   it('every dashboard query uses only metrics the running agent exports', async () => {
     const text = await (await fetch(`${agentUrl}/metrics`)).text();
@@ -360,7 +363,7 @@ describe.skipIf(SKIP !== undefined)(`a real Prometheus scraping the real agent${
       metricNames(substituteVariables(t.expr, { node: '.*' })).filter((n) => !exported.has(n)).map((n) => `${t.panel} ${t.refId}: ${n}`),
     );
     expect(foreign).toEqual([]);
-  });
+  }, WAIT_MS + 10_000);
 
   for (const t of dashboardTargets(dashboard)) {
     it(`dashboard "${t.panel}" ${t.refId} returns data (node = All and node = this node)`, async () => {
