@@ -172,7 +172,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (format !== 'kmsg' && format !== 'syslog' && format !== 'plain') {
     errors.push(`--format: expected kmsg, syslog or plain, got ${JSON.stringify(format)}`);
   }
-  const drops = values.drops === true;
+  const drops = values.drops === true || /^(1|true)$/i.test(env[envName('drops')] ?? '');
   if (drops && command !== 'replay') errors.push('--drops: only for replay');
   if (drops && format === 'plain') errors.push('--format: replay --drops reads kmsg or syslog, not plain');
   const logLevel = str('log-level') ?? 'info';
