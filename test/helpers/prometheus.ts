@@ -5,8 +5,15 @@
 import { execFileSync } from 'node:child_process';
 import { Metrics } from '../../agent/sinks/metrics';
 
+let missing: { reason: string | undefined } | undefined;
+
 /** Why the Prometheus tests cannot run here, or undefined when `prometheus` and `promtool` work. */
 export function prometheusMissing(): string | undefined {
+  missing ??= { reason: probe() };
+  return missing.reason;
+}
+
+function probe(): string | undefined {
   for (const bin of ['prometheus', 'promtool']) {
     try {
       execFileSync(bin, ['--version'], { stdio: 'ignore', timeout: 10_000 });
