@@ -323,6 +323,8 @@ export class DropPipeline {
         reason: PACKET_DROP_REASON,
         message: dropMessage(p, peerName(peer, this.naming)),
         component: PACKET_DROP_COMPONENT,
+        // The window's first and last drop, by log time: firstTimestamp and lastTimestamp.
+        firstTime: new Date(p.first),
         time: new Date(p.last),
         count: p.count,
       };

@@ -227,8 +227,13 @@ export interface NodeEvent {
   readonly message: string;
   /** source.component, e.g. "kernel-monitor" or "nodewarden". */
   readonly component: string;
-  /** From the log line, not the time of posting. */
+  /** From the log line, not the time of posting: the latest occurrence this NodeEvent stands for. */
   readonly time: Date;
+  /**
+   * Log time of the earliest occurrence, when this NodeEvent stands for several (a drop window);
+   * defaults to `time`. It becomes the Event's firstTimestamp, `time` its lastTimestamp.
+   */
+  readonly firstTime?: Date;
   /**
    * Occurrences this NodeEvent stands for (default 1). The packet-drop pipeline pre-aggregates
    * drops per key within a flush window and hands over one NodeEvent with the window's count.

@@ -64,6 +64,7 @@ describe('DropPipeline', () => {
         reason: 'PacketDrop',
         message: 'Packet dropped when sending traffic to payments (10.244.2.9) on port 5432/tcp',
         component: 'nodewarden',
+        firstTime: expect.any(Date),
         time: expect.any(Date),
         count: 2,
       },

@@ -72,25 +72,31 @@ export function envName(flag: string): string {
 }
 
 export function usage(): string {
-  const lines = [
+  const commands = [
+    { left: '  run', right: 'watch /dev/kmsg and log files; publish to Kubernetes or run standalone (default)' },
+    { left: '  check-rules PATH...', right: 'validate rule files; exit 2 listing every error' },
+    { left: '  replay --rules PATH... [--format kmsg|syslog|plain] < capture', right: 'print the events and condition changes a capture would produce' },
+    { left: '  replay --drops [--drop-prefix P...] [--format kmsg|syslog] [--kubeconfig FILE] < capture', right: 'print every packet drop in a capture (with pods, given a kubeconfig)' },
+  ];
+  const flags = Object.entries(FLAGS).map(([name, def]) => {
+    const arg = def.type === 'string' ? ` ${name === 'rules' || name === 'drop-log' ? 'PATH' : 'VALUE'}` : '';
+    const dflt = def.default !== undefined ? ` (default ${JSON.stringify(def.default)})` : '';
+    return { left: `  --${name}${arg}${def.multiple ? '...' : ''}`, right: `${def.help}${dflt}` };
+  });
+  // Descriptions start two spaces after the longest flag, so none runs into its text; a command
+  // longer than that column gets its description on the next line.
+  const column = Math.max(...flags.map((f) => f.left.length)) + 2;
+  const row = (r: { left: string; right: string }): string =>
+    r.left.length + 2 <= column ? r.left.padEnd(column) + r.right : `${r.left}\n${' '.repeat(column)}${r.right}`;
+  return [
     'usage: nodewarden <command> [flags]',
     '',
     'commands:',
-    '  run                      watch /dev/kmsg and log files; publish to Kubernetes or run standalone (default)',
-    '  check-rules PATH...      validate rule files; exit 2 listing every error',
-    '  replay --rules PATH... [--format kmsg|syslog|plain] < capture',
-    '                           print the events and condition changes a capture would produce',
-    '  replay --drops [--drop-prefix P...] [--format kmsg|syslog] [--kubeconfig FILE] < capture',
-    '                           print every packet drop in a capture (with pods, given a kubeconfig)',
+    ...commands.map(row),
     '',
     'flags (each also as NODEWARDEN_<FLAG>):',
-  ];
-  for (const [name, def] of Object.entries(FLAGS)) {
-    const arg = def.type === 'string' ? ` ${name === 'rules' || name === 'drop-log' ? 'PATH' : 'VALUE'}` : '';
-    const dflt = def.default !== undefined ? ` (default ${JSON.stringify(def.default)})` : '';
-    lines.push(`  --${name}${arg}${def.multiple ? '...' : ''}`.padEnd(29) + `${def.help}${dflt}`);
-  }
-  return lines.join('\n');
+    ...flags.map(row),
+  ].join('\n');
 }
 
 export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: string[] };

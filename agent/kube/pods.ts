@@ -7,6 +7,10 @@
 //     unless another hostNetwork pod still has them). Terminal pods
 //     (Succeeded/Failed) are dropped: their IPs get reused. The watch resumes from the last
 //     resourceVersion (bookmarks on); 410 Gone → relist; any other failure → backoff, relist.
+//     The backoff (backoff.ts, WATCH_BACKOFF) is full jitter capped at 20 s, so the index resumes
+//     within about 20 s of the API server answering again; it resets once a list + watch has
+//     held for a minute or a watch ended cleanly, so a watch that keeps failing right after its
+//     list does not turn into a tight relist loop.
 //     Lists are served from the API server's watch cache, as client-go's reflector does: the
 //     first with resourceVersion=0, a relist with the last version seen (not older than what
 //     the index already holds); only when the server cannot serve that version (410, or "too
@@ -18,6 +22,7 @@
 // RBAC: pods list, watch. Gap: status.podIP is the primary IP only, so a dual-stack remote pod's
 // secondary-family address does not resolve (it is reported as unknown).
 import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { WATCH_BACKOFF, backoffDelay, type BackoffPolicy } from '../backoff';
 import { sleeperFor } from '../clock';
 import { normaliseIP } from '../engine/packet-log';
 import type { DropResolver, PeerInfo } from '../drops';
@@ -44,8 +49,10 @@ export interface LocalPodIndexOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly sleep?: Sleep;
-  /** Backoff after failures: first and largest delay (default 1 s, 60 s), doubled with jitter. */
-  readonly backoffMs?: readonly [number, number];
+  /** Backoff after failures (default WATCH_BACKOFF: 1 s doubling, capped at 20 s, full jitter). */
+  readonly backoff?: BackoffPolicy;
+  /** [0, 1) source for jitter (default Math.random). */
+  readonly random?: () => number;
   /** Server-side watch timeout (default 300 s; reflector-like). */
   readonly watchTimeoutSec?: number;
 }
@@ -56,6 +63,8 @@ interface Indexed {
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
+/** A list + watch that lasted this long counts as a success: the backoff starts over. */
+const HEALTHY_WATCH_MS = 60_000;
 
 /** The IPs of a pod, canonical; status.podIPs first, status.podIP as a fallback. */
 export function podIPs(pod: V1Pod): string[] {
@@ -175,8 +184,12 @@ export class LocalPodIndex {
 
   /** List, then watch from the list's resourceVersion, until the signal aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const [first, max] = this.opts.backoffMs ?? [1000, 60_000];
-    let delay = first;
+    const policy = this.opts.backoff ?? WATCH_BACKOFF;
+    const random = this.opts.random ?? Math.random;
+    /** Consecutive failures; the backoff grows with it. */
+    let attempt = 0;
+    /** Epoch ms of the last successful list (the current list + watch started then). */
+    let listedAt: number | undefined;
     const selector = `spec.nodeName=${this.opts.nodeName}`;
     /** Last resourceVersion applied to the index ('' before the first list). */
     let synced = '';
@@ -199,13 +212,14 @@ export class LocalPodIndex {
         this.replaceAll(list.items);
         let rv = list.metadata?.resourceVersion ?? '';
         synced = rv;
-        delay = first;
+        listedAt = this.opts.clock.now();
+        if (attempt > 0) this.opts.logger.info({ failures: attempt }, 'pod list succeeded again; watching');
         // Watch until it fails; a clean end (server timeout) just re-watches from rv.
         while (!signal.aborted) {
           rv = await this.watchOnce(selector, rv, signal, (v) => {
             synced = v;
           });
-          delay = first;
+          attempt = 0;
         }
       } catch (err) {
         if (signal.aborted) break;
@@ -215,10 +229,15 @@ export class LocalPodIndex {
           continue;
         }
         this.stats.errors++;
-        const c = err instanceof Error && 'statusCode' in err ? String((err as { statusCode: unknown }).statusCode) : classifyApiError(err).error;
-        this.opts.logger.warn({ err: c, retryInMs: delay }, 'pod list/watch failed; backing off');
-        await this.sleep(delay * (0.8 + Math.random() * 0.4), signal);
-        delay = Math.min(max, delay * 2);
+        // A list + watch that held for a minute was a success: start the backoff over.
+        if (listedAt !== undefined && this.opts.clock.now() - listedAt >= HEALTHY_WATCH_MS) attempt = 0;
+        listedAt = undefined;
+        attempt++;
+        const f = classifyApiError(err, this.opts.clock.now());
+        const delay = backoffDelay(attempt, policy, random, f.retryAfterMs);
+        const c = err instanceof Error && 'statusCode' in err ? String((err as { statusCode: unknown }).statusCode) : f.error;
+        this.opts.logger.warn({ err: c, attempt, retryInMs: Math.round(delay) }, 'pod list/watch failed; backing off');
+        await this.sleep(delay, signal);
       }
     }
   }

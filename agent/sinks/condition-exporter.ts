@@ -3,8 +3,10 @@
 // - Syncs shortly after a change (syncDelayMs, default 100 ms, coalescing bursts), and sends a
 //   heartbeat every heartbeatPeriodMs ±10 %. lastHeartbeatTime is set on every sync;
 //   lastTransitionTime is the Condition's own (it changes only when the status does).
-// - A failed sync is retried with exponential backoff and jitter (1 s .. 2 min), Retry-After
-//   honoured; while backing off, changes wait for the retry (they are merged into it).
+// - A failed sync is retried with exponential backoff and full jitter, capped at 10 s (NPD's
+//   resync period), so the Node converges within about 10 s of the API server answering again;
+//   Retry-After wins when longer (up to 1 min); success resets the backoff. While backing off,
+//   changes wait for the retry (they are merged into it).
 // - At start, adoptConditions() reads the Node so the detector starts from the conditions it
 //   already shows (NPD #304), and schedules the removal (`$patch: delete`) of types nodewarden
 //   owned on an earlier run but the rules no longer declare (NPD #423). Kubelet types are never
@@ -14,8 +16,8 @@ import { KUBELET_CONDITION_TYPES } from '../kube/types';
 import type { Clock, ComponentCounters, Condition, ConditionChange, Logger, Sink } from '../types';
 import { newCounters } from '../types';
 import { raceDeadline } from '../deadline';
-import { DEFAULT_BACKOFF, backoffDelay, jitterPeriod } from './kube-backoff';
-import type { BackoffPolicy } from './kube-backoff';
+import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../backoff';
+import type { BackoffPolicy } from '../backoff';
 import { loadOwnedTypes, saveOwnedTypes } from './owned-conditions';
 import type { JsonStore } from './owned-conditions';
 
@@ -28,6 +30,7 @@ export interface ConditionExporterOptions {
   readonly heartbeatPeriodMs?: number;
   /** Delay between a change and its sync, to coalesce bursts (default 100 ms; keep < 1 s). */
   readonly syncDelayMs?: number;
+  /** Default CONDITION_BACKOFF (1 s doubling, capped at 10 s, full jitter). */
   readonly backoff?: BackoffPolicy;
   /** Where owned condition types are remembered (a CheckpointStore); without it nothing is removed. */
   readonly store?: JsonStore;
@@ -86,7 +89,7 @@ export class ConditionExporter implements Sink {
   constructor(private readonly opts: ConditionExporterOptions) {
     this.heartbeatMs = opts.heartbeatPeriodMs ?? 300_000;
     this.syncDelayMs = opts.syncDelayMs ?? 100;
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = opts.backoff ?? CONDITION_BACKOFF;
     this.random = opts.random ?? Math.random;
     this.log = opts.logger.child({ component: this.name });
   }

@@ -4,8 +4,8 @@
 // replaces it (so the count sent is the latest), and a new Event when the queue is full is
 // dropped and counted (drop-newest). One delivery at a time: create when the Event is not known
 // to exist, else patch count/lastTimestamp; 409 on create → patch; 404 on patch (expired or
-// deleted) → create. Retryable failures back off (1 s .. 2 min, Retry-After honoured) and keep
-// the item; other failures drop it and count it.
+// deleted) → create. Retryable failures back off (full jitter, 1 s .. 2 min; Retry-After wins
+// when longer, up to 1 min) and keep the item; other failures drop it and count it.
 import type { EventApi, EventRecord, NodeStatusApi } from '../kube/types';
 import type { AggregatedEvent, EventAggregatorStats } from '../state/event-aggregator';
 import { EventAggregator } from '../state/event-aggregator';
@@ -13,8 +13,8 @@ import type { Clock, ComponentCounters, Logger, NodeEvent, Sink } from '../types
 import { newCounters } from '../types';
 import { capMessage } from '../cap-message';
 import { raceDeadline } from '../deadline';
-import { DEFAULT_BACKOFF, backoffDelay } from './kube-backoff';
-import type { BackoffPolicy } from './kube-backoff';
+import { EVENT_BACKOFF, backoffDelay } from '../backoff';
+import type { BackoffPolicy } from '../backoff';
 
 export { MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../cap-message';
 
@@ -78,7 +78,7 @@ export class EventExporter implements Sink {
   constructor(private readonly opts: EventExporterOptions) {
     this.namespace = opts.namespace ?? 'default';
     this.queueSize = opts.queueSize ?? 1000;
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = opts.backoff ?? EVENT_BACKOFF;
     this.random = opts.random ?? Math.random;
     this.nodeUid = opts.nodeUid;
     this.aggregator = opts.aggregator ?? new EventAggregator(opts.clock, { host: opts.nodeName });

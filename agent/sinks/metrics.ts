@@ -1,6 +1,15 @@
 // metrics.ts: the Prometheus view of the agent, on a prom-client Registry instance that main
 // builds (never the global one). Components keep plain counters on their hot paths; this module
-// reads them at scrape time. It also is a Sink that keeps NPD's problem_counter / problem_gauge.
+// reads them at scrape time. It also is a Sink that keeps NPD's problem_counter / problem_gauge
+// with NPD's exact meaning (checked against NPD's log_monitor.go and problem_metrics.go):
+//   - problem_counter{reason} +1 per Event NPD's log monitor generates: every temporary match,
+//     and every condition change a permanent rule makes (False → True, or a new reason); a
+//     repeat that changes nothing is not counted. Every rule's reason starts at 0.
+//   - problem_gauge{type,reason}: one series per permanent rule's (condition, reason), 0 at
+//     start; a match sets its reason 1 and the type's previous reason 0 (at most one reason is
+//     1 per type). Default (healthy) reasons get no series, as in NPD.
+//   Both stay silent for rule files with metricsReporting: false, as in NPD.
+// Every match, repeats included, is counted in nodewarden_rule_matches_total{source,reason}.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ComponentCounters, Condition, ConditionChange, Problem, RuleFile, Sink } from '../types';
 
@@ -57,6 +66,9 @@ export class Metrics implements Sink {
   private readonly registered: Registered[] = [];
   private readonly problemCounter: Counter<'reason'>;
   private readonly problemGauge: Gauge<'type' | 'reason'>;
+  /** NPD's problemTypeToReason: the reason last set on each type's gauge. */
+  private readonly gaugeReason = new Map<string, string>();
+  private readonly ruleMatches: Counter<'source' | 'reason'>;
   private readonly reloadFailed: Gauge;
   private readonly reloads: Counter<'result'>;
   private readonly dropReaders: (() => Iterable<DropSeries>)[] = [];
@@ -77,6 +89,12 @@ export class Metrics implements Sink {
       name: 'problem_gauge',
       help: 'Whether a specific type of problem is affecting the node or not.',
       labelNames: ['type', 'reason'],
+      registers: [registry],
+    });
+    this.ruleMatches = new Counter({
+      name: 'nodewarden_rule_matches_total',
+      help: 'Lines matched per rule (source, reason), repeats included; problem_counter counts Events, as in NPD.',
+      labelNames: ['source', 'reason'],
       registers: [registry],
     });
     this.reloadFailed = new Gauge({
@@ -223,13 +241,24 @@ export class Metrics implements Sink {
   }
 
   /**
-   * The rule files in force: sources whose file says `metricsReporting: false` get no
-   * problem_counter / problem_gauge series (as in NPD). Series of conditions no longer
-   * declared are dropped; the detector re-announces the current ones after a reload.
+   * The rule files in force. As NPD does at start: every rule's reason gets a problem_counter
+   * series at 0, and every permanent rule's (condition, reason) a problem_gauge series at 0;
+   * sources whose file says `metricsReporting: false` get neither. The gauge is rebuilt on a
+   * reload (types no longer declared disappear); the detector re-announces the current
+   * conditions right after, which sets the True ones back to 1.
    */
   setRuleFiles(files: readonly RuleFile[]): void {
     this.silent = new Set(files.filter((f) => !f.metricsReporting).map((f) => f.source));
     this.problemGauge.reset();
+    this.gaugeReason.clear();
+    for (const f of files) {
+      for (const r of f.rules) this.ruleMatches.labels(f.source, r.reason).inc(0);
+      if (!f.metricsReporting) continue;
+      for (const r of f.rules) {
+        if (r.type === 'permanent' && r.condition !== undefined) this.setGauge(r.condition, r.reason, false);
+        this.problemCounter.labels(r.reason).inc(0);
+      }
+    }
   }
 
   private silent = new Set<string>();
@@ -239,22 +268,51 @@ export class Metrics implements Sink {
     this.reloadFailed.set(ok ? 0 : 1);
   }
 
+  /** Every match; problem_counter only for temporary ones (a permanent one counts when it changes its condition). */
   onProblem(problem: Problem): void {
-    if (this.silent.has(problem.source)) return;
+    this.ruleMatches.labels(problem.source, problem.reason).inc();
+    if (this.silent.has(problem.source) || problem.kind !== 'temporary') return;
     this.problemCounter.labels(problem.reason).inc();
   }
 
+  /**
+   * Conditions at start, after a reload or a late adoption. NPD's start has no True condition;
+   * nodewarden adopts the Node's, so a True one shows 1 at once. False ones create no series.
+   */
   onConditions(source: string, conditions: readonly Condition[]): void {
     if (this.silent.has(source)) return;
-    for (const c of conditions) this.problemGauge.labels(c.type, c.reason).set(c.status === 'True' ? 1 : 0);
+    for (const c of conditions) {
+      if (c.status === 'True') this.setGauge(c.type, c.reason, true);
+      else this.clearGauge(c.type);
+    }
   }
 
+  /**
+   * A permanent rule changed its condition (the detector reports only real changes): one Event,
+   * so problem_counter +1, and the gauge moves to the new reason. A recovery (the recoverAfter
+   * extension; NPD never recovers) sets the gauge 0 and counts nothing: it is not a problem.
+   */
   onConditionChange(change: ConditionChange): void {
     if (this.silent.has(change.source)) return;
-    const prev = change.previous;
-    if (prev) this.problemGauge.labels(prev.type, prev.reason).set(0);
     const c = change.condition;
-    this.problemGauge.labels(c.type, c.reason).set(c.status === 'True' ? 1 : 0);
+    if (c.status === 'True') {
+      this.problemCounter.labels(c.reason).inc();
+      this.setGauge(c.type, c.reason, true);
+    } else {
+      this.clearGauge(c.type);
+    }
+  }
+
+  /** NPD's SetProblemGauge: the type's previous reason goes to 0, this one to the value. */
+  private setGauge(type: string, reason: string, value: boolean): void {
+    this.clearGauge(type);
+    this.gaugeReason.set(type, reason);
+    this.problemGauge.labels(type, reason).set(value ? 1 : 0);
+  }
+
+  private clearGauge(type: string): void {
+    const last = this.gaugeReason.get(type);
+    if (last !== undefined) this.problemGauge.labels(type, last).set(0);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

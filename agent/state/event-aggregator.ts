@@ -170,14 +170,19 @@ export class EventAggregator {
     }
 
     // 2. Counting: the same key within the window continues the same Event.
+    //    firstTimestamp is the log time of the first occurrence the Event counts and stays
+    //    once written (a PATCH carries only count, lastTimestamp and message); lastTimestamp is
+    //    the log time of the latest.
+    const firstTime = ev.firstTime !== undefined && ev.firstTime.getTime() < ev.time.getTime() ? ev.firstTime : ev.time;
     let log = this.logs.get(key);
     if (log === undefined || now - log.lastSeen > this.windowMs) {
-      log = { name: this.newName(ev.involved.name, now), count: 0, first: ev.time, last: ev.time, lastSeen: now, handedOut: false };
+      log = { name: this.newName(ev.involved.name, now), count: 0, first: firstTime, last: ev.time, lastSeen: now, handedOut: false };
     }
     log.count += ev.count !== undefined && ev.count > 0 ? ev.count : 1;
     log.lastSeen = now;
     if (ev.time.getTime() > log.last.getTime()) log.last = ev.time;
-    if (ev.time.getTime() < log.first.getTime()) log.first = ev.time;
+    // Only before the first write: the Event on the server keeps the firstTimestamp it was created with.
+    if (!log.handedOut && firstTime.getTime() < log.first.getTime()) log.first = firstTime;
     this.logs.set(key, log);
 
     // 3. Spam filter per (source, object).

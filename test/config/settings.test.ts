@@ -95,4 +95,26 @@ describe('parseSettings', () => {
     expect(envName('metrics-address')).toBe('NODEWARDEN_METRICS_ADDRESS');
     expect(usage()).toMatch(/--heartbeat-period/);
   });
+
+  it('--help: no flag or command runs into its description, and descriptions share one column', () => {
+    const lines = usage().split('\n');
+    const flagLines = lines.filter((l) => /^  --/.test(l));
+    expect(flagLines.length).toBeGreaterThanOrEqual(19);
+    const columns = new Set<number>();
+    for (const l of flagLines) {
+      // flag, optional VALUE/PATH (with ...), at least two spaces, then the description.
+      const m = /^(  --[a-z-]+(?: (?:VALUE|PATH)(?:\.\.\.)?)?)( {2,})(\S.*)$/.exec(l);
+      expect(m, `help line runs into its description: ${JSON.stringify(l)}`).not.toBeNull();
+      columns.add(m![1]!.length + m![2]!.length);
+    }
+    expect(columns.size).toBe(1);
+    // The regression the issue showed: a placeholder glued to the text after it.
+    for (const l of lines) expect(l).not.toMatch(/(?:VALUE|PATH)(?:\.\.\.)?[^\s.]/);
+    const column = [...columns][0]!;
+    for (const cmd of ['run', 'check-rules PATH...']) {
+      const l = lines.find((x) => x.startsWith(`  ${cmd} `))!;
+      expect(l.slice(0, column).trimEnd()).toBe(`  ${cmd}`);
+      expect(l[column]).toMatch(/\S/);
+    }
+  });
 });

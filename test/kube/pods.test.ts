@@ -39,7 +39,7 @@ afterEach(async () => {
 });
 
 function newIndex(): LocalPodIndex {
-  return new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock: systemClock, logger, backoffMs: [20, 100] });
+  return new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock: systemClock, logger, backoff: { baseMs: 20, capMs: 100 } });
 }
 
 describe('LocalPodIndex', () => {

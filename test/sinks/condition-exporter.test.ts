@@ -94,20 +94,28 @@ describe('ConditionExporter (FakeClock)', () => {
     expect(ex.inSync()).toBe(true);
   });
 
-  it('backs off exponentially with jitter from 1 s to 2 min, honours Retry-After, and converges after recovery', async () => {
+  it('backs off exponentially with full jitter, capped at 10 s; Retry-After wins up to 1 min; success resets the backoff', async () => {
     const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, random: () => 0.5, syncDelayMs: 250 });
     const down: ApiResult<NodeSnapshot> = { ok: false, retryable: true, error: 'network error: ECONNREFUSED' };
-    api.script = Array.from({ length: 10 }, () => down);
+    api.script = Array.from({ length: 8 }, () => down);
+    api.script.push({ ok: false, retryable: true, error: '429', status: 429, retryAfterMs: 2_000 });
     api.script.push({ ok: false, retryable: true, error: '429', status: 429, retryAfterMs: 200_000 });
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date(t0)) });
-    // random 0.5 → delay = 0.75 × min(cap, 1 s × 2^(n-1)).
-    await runFor(clock, 900_000);
+    // random 0.5 → delay = 0.5 × min(10 s, 1 s × 2^(n-1)).
+    await runFor(clock, 300_000);
     const gaps = api.patches.slice(1).map((p, i) => p.at - api.patches[i]!.at);
-    expect(gaps.slice(0, 10)).toEqual([750, 1500, 3000, 6000, 12000, 24000, 48000, 90000, 90000, 90000]); // capped: 0.75 × 120 s
-    expect(gaps[10]).toBe(200_000); // Retry-After wins over the backoff
-    expect(api.patches.length).toBeGreaterThanOrEqual(12); // then heartbeats
+    expect(gaps.slice(0, 8)).toEqual([500, 1000, 2000, 4000, 5000, 5000, 5000, 5000]); // capped: 0.5 × 10 s
+    expect(gaps[8]).toBe(5000); // Retry-After shorter than the jittered delay: the delay stands
+    expect(gaps[9]).toBe(60_000); // Retry-After longer: it wins, capped at 1 min
     expect(ex.inSync()).toBe(true);
-    expect(ex.counters.failures).toBe(11);
+    expect(ex.counters.failures).toBe(10);
+    // Success reset the backoff: the next failure waits one base step again.
+    api.script = [down];
+    ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'False', new Date(t0)) });
+    const n = api.patches.length;
+    await runFor(clock, 2000);
+    expect(api.patches.length).toBe(n + 2);
+    expect(api.patches[n + 1]!.at - api.patches[n]!.at).toBe(500);
   });
 
   it('adopts the node conditions of our types only, and removes types it owned that are no longer declared', async () => {

@@ -1,17 +1,20 @@
 // metrics.test.ts: what /metrics says — every counter a component keeps (named ones, the rest by
-// name), gauges, series present from zero, NPD's problem metrics and metricsReporting: false.
+// name), gauges, series present from zero, NPD's problem metrics (their exact meaning) and
+// metricsReporting: false.
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../agent/sinks/metrics';
-import type { Condition, RuleFile } from '../../agent/types';
+import type { Condition, RuleFile, RuleSpec } from '../../agent/types';
 
 const text = async (m: Metrics): Promise<string> => (await m.render()).body;
 
-function ruleFile(source: string, metricsReporting: boolean): RuleFile {
+function ruleFile(source: string, metricsReporting: boolean, rules: RuleSpec[] = []): RuleFile {
   return {
     path: `/r/${source}.json`, plugin: 'kmsg', pluginConfig: {}, logPath: '/dev/kmsg', lookbackMs: 0, delayMs: 0, bufferSize: 10,
-    source, metricsReporting, skipList: [], conditions: [], rules: [],
+    source, metricsReporting, skipList: [], conditions: [], rules,
   };
 }
+
+const perm = (condition: string, reason: string): RuleSpec => ({ type: 'permanent', condition, reason, pattern: reason });
 
 const cond = (type: string, status: 'True' | 'False', reason: string): Condition => ({
   type, status, reason, message: 'm', lastTransitionTime: new Date(0),
@@ -53,16 +56,57 @@ describe('Metrics', () => {
 
   it('keeps NPD problem metrics, except for rule files with metricsReporting: false', async () => {
     const m = new Metrics({ processMetrics: false });
-    m.setRuleFiles([ruleFile('loud', true), ruleFile('quiet', false)]);
+    m.setRuleFiles([ruleFile('loud', true, [perm('LoudCond', 'Bad')]), ruleFile('quiet', false, [perm('QuietCond', 'Bad')])]);
     m.onProblem({ kind: 'temporary', source: 'loud', reason: 'A', message: '', time: new Date() });
     m.onProblem({ kind: 'temporary', source: 'quiet', reason: 'B', message: '', time: new Date() });
     m.onConditions('loud', [cond('LoudCond', 'False', 'Fine')]);
     m.onConditions('quiet', [cond('QuietCond', 'False', 'Fine')]);
     const t = await text(m);
     expect(t).toContain('problem_counter{reason="A"} 1');
-    expect(t).not.toContain('reason="B"');
-    expect(t).toContain('problem_gauge{type="LoudCond",reason="Fine"} 0');
+    expect(t).not.toContain('problem_counter{reason="B"}');
+    expect(t).toContain('problem_gauge{type="LoudCond",reason="Bad"} 0');
+    expect(t).not.toContain('reason="Fine"'); // NPD gives default reasons no series
     expect(t).not.toContain('QuietCond');
+    expect(t).toContain('nodewarden_rule_matches_total{source="quiet",reason="B"} 1');
+  });
+
+  it('a permanent rule counts once per change: repeats are not counted, a new reason is, and the old reason goes to 0', async () => {
+    const m = new Metrics({ processMetrics: false });
+    m.setRuleFiles([ruleFile('s', true, [perm('Deadlock', 'DockerHung'), perm('Deadlock', 'AufsHung')])]);
+    const problem = (reason: string) => ({ kind: 'permanent' as const, source: 's', condition: 'Deadlock', reason, message: '', time: new Date() });
+    const change = (reason: string, prev: string, status: 'True' | 'False' = 'True') => ({
+      source: 's', condition: cond('Deadlock', status, reason), previous: cond('Deadlock', prev === 'Ok' ? 'False' : 'True', prev),
+    });
+    // What the detector hands over: a problem per match, a change only when the condition changes.
+    m.onProblem(problem('DockerHung'));
+    m.onConditionChange(change('DockerHung', 'Ok'));
+    for (let i = 0; i < 99; i++) m.onProblem(problem('DockerHung'));
+    let t = await text(m);
+    expect(t).toContain('problem_counter{reason="DockerHung"} 1');
+    expect(t).toContain('problem_gauge{type="Deadlock",reason="DockerHung"} 1');
+    expect(t).toContain('problem_gauge{type="Deadlock",reason="AufsHung"} 0');
+    expect(t).toContain('nodewarden_rule_matches_total{source="s",reason="DockerHung"} 100');
+    m.onProblem(problem('AufsHung'));
+    m.onConditionChange(change('AufsHung', 'DockerHung'));
+    t = await text(m);
+    expect(t).toContain('problem_counter{reason="AufsHung"} 1');
+    expect(t).toContain('problem_gauge{type="Deadlock",reason="AufsHung"} 1');
+    expect(t).toContain('problem_gauge{type="Deadlock",reason="DockerHung"} 0');
+    // recoverAfter (nodewarden's extension): the gauge goes to 0, nothing is counted.
+    m.onConditionChange(change('Ok', 'AufsHung', 'False'));
+    t = await text(m);
+    expect(t).toContain('problem_gauge{type="Deadlock",reason="AufsHung"} 0');
+    expect(t).not.toContain('reason="Ok"');
+    expect(t).toContain('problem_counter{reason="AufsHung"} 1');
+  });
+
+  it('an adopted True condition shows 1 from the start', async () => {
+    const m = new Metrics({ processMetrics: false });
+    m.setRuleFiles([ruleFile('s', true, [perm('Deadlock', 'DockerHung')])]);
+    m.onConditions('s', [cond('Deadlock', 'True', 'DockerHung')]);
+    const t = await text(m);
+    expect(t).toContain('problem_gauge{type="Deadlock",reason="DockerHung"} 1');
+    expect(t).toContain('problem_counter{reason="DockerHung"} 0');
   });
 
   it('exports each source\'s health as /healthz judges it, read at every scrape', async () => {
@@ -86,13 +130,13 @@ describe('Metrics', () => {
 
   it('drops problem_gauge series of conditions a reload removed', async () => {
     const m = new Metrics({ processMetrics: false });
-    m.setRuleFiles([ruleFile('s', true)]);
+    m.setRuleFiles([ruleFile('s', true, [perm('Old', 'Bad')])]);
     m.onConditions('s', [cond('Old', 'True', 'Bad')]);
     expect(await text(m)).toContain('problem_gauge{type="Old",reason="Bad"} 1');
-    m.setRuleFiles([ruleFile('s', true)]);
+    m.setRuleFiles([ruleFile('s', true, [perm('New', 'Bad')])]);
     m.onConditions('s', [cond('New', 'False', 'Fine')]);
     const t = await text(m);
     expect(t).not.toContain('type="Old"');
-    expect(t).toContain('problem_gauge{type="New",reason="Fine"} 0');
+    expect(t).toContain('problem_gauge{type="New",reason="Bad"} 0');
   });
 });
