@@ -89,6 +89,7 @@ describe('Grafana dashboard', () => {
     for (const m of [
       'problem_counter',
       'problem_gauge',
+      'nodewarden_rule_matches_total',
       'packet_drops_total',
       'nodewarden_component_received_total',
       'nodewarden_component_dropped_total',
