@@ -14,7 +14,7 @@ import { LocalPodIndex } from './kube/pods';
 import { ReverseDns } from './reverse-dns';
 import { ConditionExporter } from './sinks/condition-exporter';
 import { EventExporter } from './sinks/event-exporter';
-import { startHttpServer } from './sinks/http-server';
+import { healthOf, startHttpServer } from './sinks/http-server';
 import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
@@ -101,7 +101,17 @@ export class Agent {
     this.sinks.push(metrics, new LogSink(this.log, clock), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
+    const startedAt = clock.now();
+    metrics.registerSourceHealth(() => {
+      const sources = this.sourceList();
+      const report = healthOf(sources, clock, settings.stallTimeoutMs, startedAt);
+      return sources.map((s, i) => {
+        const row = report.sources[i];
+        return { id: s.id, healthy: row?.ok === true, degraded: row?.degraded !== undefined, lastPollAt: s.health().lastPollAt };
+      });
+    });
     this.server = await startHttpServer({
+      startedAt,
       host: settings.metricsAddress.host,
       port: settings.metricsAddress.port,
       metrics,

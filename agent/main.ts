@@ -1,6 +1,7 @@
 // main.ts: the nodewarden command. Parses argv and env, loads and validates the rule files,
 // builds the logger, clock, metrics registry and Kubernetes client, and runs a subcommand:
-// `run` (the agent), `check-rules` (validate, exit 2 on errors) or `replay` (offline rule test).
+// `run` (the agent), `check-rules` (validate, exit 2 on errors) or `replay` (offline rule test;
+// with --drops, offline packet-drop parsing).
 // Handles SIGTERM/SIGINT: stop reading, flush within --shutdown-timeout, exit 0.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -9,9 +10,12 @@ import { Agent } from './agent';
 import { systemClock } from './clock';
 import { loadRuleFiles } from './config/rule-files';
 import { parseSettings, usage, type Settings } from './config/settings';
+import { DEFAULT_DROP_PREFIXES, PrefixMatcher, parseDropPrefixes } from './engine/drop-prefixes';
 import { createKubeClient } from './kube/client';
+import { createPeerLookup } from './kube/peers';
 import { createLogger } from './log';
 import { replay } from './replay';
+import { replayDrops, type PeerLookup } from './replay-drops';
 import { Metrics } from './sinks/metrics';
 import { formatConfigError, type RuleFile } from './types';
 
@@ -48,7 +52,38 @@ async function checkRules(settings: Settings): Promise<number> {
   return 0;
 }
 
+/** `replay --drops`: the agent's drop parser and prefixes; pods through a read-only lookup. */
+async function runDropReplay(settings: Settings): Promise<number> {
+  const parsed = settings.dropPrefixes.length > 0 ? parseDropPrefixes(settings.dropPrefixes) : { prefixes: [...DEFAULT_DROP_PREFIXES] };
+  let peers: PeerLookup | undefined;
+  if (settings.kubeconfig !== undefined) {
+    let kube;
+    try {
+      kube = createKubeClient({ kubeconfig: settings.kubeconfig, userAgent: `nodewarden/${VERSION} (replay)` });
+    } catch (e) {
+      process.stderr.write(`nodewarden: ${e instanceof Error ? e.message : String(e)}\n`);
+      return EXIT_CONFIG;
+    }
+    if (kube) {
+      const cache = createPeerLookup(kube.core, systemClock);
+      peers = (ip) => cache.get(ip);
+    }
+  }
+  const result = await replayDrops({
+    input: process.stdin,
+    output: process.stdout,
+    errors: process.stderr,
+    format: settings.format === 'syslog' ? 'syslog' : 'kmsg',
+    matcher: new PrefixMatcher(parsed.prefixes),
+    clock: systemClock,
+    ...(peers ? { peers } : {}),
+  });
+  process.stderr.write(`replay --drops: ${JSON.stringify(result)}\n`);
+  return 0;
+}
+
 async function runReplay(settings: Settings): Promise<number> {
+  if (settings.drops) return runDropReplay(settings);
   const files = await loadRules(defaultRules(settings.rules));
   if (!files) return EXIT_CONFIG;
   const result = await replay({ input: process.stdin, output: process.stdout, files, format: settings.format, clock: systemClock });

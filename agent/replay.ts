@@ -7,8 +7,8 @@
 // kmsg time: records carry microseconds since boot; with no `bootTimeMs` the boot is taken to be
 // the epoch, so times read as time since boot (1970-01-01T00:19:16.246Z = 1156.246 s).
 // Condition time follows the log (recoverAfter is measured between lines of the capture).
-import { createInterface } from 'node:readline';
 import { Detector } from './detector';
+import { JsonLines, readCapture } from './replay-io';
 import { parseKmsgRecord } from './sources/kmsg-record';
 import type { Clock, ConditionChange, Logger, LogLine, NodeEvent, RuleFile, Sink } from './types';
 
@@ -39,23 +39,11 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: ()
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const files = selectFiles(opts.files, opts.format);
-  const out = opts.output;
-  // Backpressure: when the output is full, reading waits for it to drain (memory stays flat
-  // however large the capture and however slow the pipe).
-  let drained: Promise<void> | undefined;
-  const write = (o: object): void => {
-    if (out.write(JSON.stringify(o) + '\n') || drained) return;
-    drained = new Promise<void>((resolve) =>
-      out.once('drain', () => {
-        drained = undefined;
-        resolve();
-      }),
-    );
-  };
+  const out = new JsonLines(opts.output);
   const sink: Sink = {
     name: 'replay',
     onConditionChange(c: ConditionChange) {
-      write({
+      out.write({
         kind: 'condition',
         time: c.condition.lastTransitionTime.toISOString(),
         source: c.source,
@@ -66,7 +54,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       });
     },
     onEvent(e: NodeEvent) {
-      write({ kind: 'event', time: e.time.toISOString(), source: e.component, reason: e.reason, message: e.message });
+      out.write({ kind: 'event', time: e.time.toISOString(), source: e.component, reason: e.reason, message: e.message });
     },
   };
   const detector = new Detector(files, {
@@ -80,50 +68,32 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const bootMs = opts.bootTimeMs ?? 0;
   let lines = 0;
   let skipped = 0;
-  let record: string | undefined;
 
-  const flushRecord = (): void => {
-    if (record === undefined) return;
-    const r = parseKmsgRecord(record);
-    record = undefined;
-    if ('error' in r) {
-      skipped++;
-      return;
-    }
-    detector.handle({ source: 'kmsg', seq: r.seq, time: new Date(bootMs + Math.floor(r.usec / 1000)), text: r.message });
-  };
-
-  const rl = createInterface({ input: opts.input, crlfDelay: Infinity });
-  for await (const raw of rl) {
-    if (drained) await drained;
+  for await (const item of readCapture(opts.input, opts.format === 'kmsg')) {
+    await out.drained();
+    if (out.closed) break;
+    lines++;
     if (opts.format === 'kmsg') {
-      if (raw.startsWith(' ') && record !== undefined) {
-        record += '\n' + raw;
+      const r = parseKmsgRecord(item.text);
+      if ('error' in r) {
+        skipped++;
         continue;
       }
-      flushRecord();
-      if (raw === '') continue;
-      lines++;
-      record = raw;
+      detector.handle({ source: 'kmsg', seq: r.seq, time: new Date(bootMs + Math.floor(r.usec / 1000)), text: r.message });
       continue;
     }
-    lines++;
     if (opts.format === 'plain') {
-      detector.handle({ source: 'kmsg', time: new Date(opts.clock.now()), text: raw });
+      detector.handle({ source: 'kmsg', time: new Date(opts.clock.now()), text: item.text });
       continue;
     }
-    const line: LogLine = { source: REPLAY_FILE, time: new Date(opts.clock.now()), text: raw };
+    const line: LogLine = { source: REPLAY_FILE, time: new Date(opts.clock.now()), text: item.text };
     const before = detector.counterMap().get(REPLAY_FILE)?.unparsed ?? 0;
     detector.handle(line);
     const after = detector.counterMap().get(REPLAY_FILE)?.unparsed ?? 0;
     // A line is skipped when every filelog rule file failed to parse it.
     if (files.length > 0 && after - before === files.length) skipped++;
   }
-  flushRecord();
-  await new Promise<void>((resolve) => {
-    if (!out.write('')) out.once('drain', () => resolve());
-    else resolve();
-  });
+  await out.end();
   return { lines, skipped };
 }
 

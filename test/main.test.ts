@@ -163,6 +163,23 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
     }
   });
 
+  it('a source that cannot open its device fails /healthz and says so in nodewarden_source_healthy', async () => {
+    const port = await freePort();
+    const a = new AgentProcess(['run', '--rules', join(ROOT, 'rules'), '--state-dir', join(tmp, 'dead-state'), '--metrics-address', `127.0.0.1:${port}`, '--kmsg-path', join(tmp, 'no-such-kmsg')]);
+    try {
+      const metrics = await eventually('source health metric', async () => {
+        const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /nodewarden_source_healthy\{source="kmsg"\} 0/.test(t) ? t : undefined;
+      }, { ms: 10_000, agent: () => a });
+      expect(metrics).toMatch(/nodewarden_source_last_poll_timestamp_seconds\{source="kmsg"\} 0/);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(503);
+      expect(((await health.json()) as { sources: { id: string; ok: boolean }[] }).sources).toContainEqual(expect.objectContaining({ id: 'kmsg', ok: false }));
+    } finally {
+      await a.stop();
+    }
+  });
+
   it('refuses to start on invalid rules, listing every error, exit 2', async () => {
     const dir = join(tmp, 'bad-rules');
     mkdirSync(dir, { recursive: true });

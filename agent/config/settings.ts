@@ -34,6 +34,8 @@ export interface Settings {
   readonly logLevel: string;
   /** replay only */
   readonly format: ReplayFormat;
+  /** replay only: packet-drop lines instead of rules (--drops). */
+  readonly drops: boolean;
   /** check-rules: positional paths. */
   readonly paths: readonly string[];
 }
@@ -67,7 +69,8 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   'stall-timeout': { type: 'string', help: '/healthz fails when a source has not polled for this long', default: '60s' },
   'shutdown-timeout': { type: 'string', help: 'how long SIGTERM waits for pending work', default: '5s' },
   'log-level': { type: 'string', help: 'trace | debug | info | warn | error', default: 'info' },
-  format: { type: 'string', help: 'replay input: kmsg | syslog | plain', default: 'kmsg' },
+  format: { type: 'string', help: 'replay input: kmsg | syslog | plain (--drops: kmsg | syslog)', default: 'kmsg' },
+  drops: { type: 'boolean', help: 'replay: print the packet drops a capture holds, one JSON object each' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -82,6 +85,7 @@ export function usage(): string {
     { left: '  run', right: 'watch /dev/kmsg and log files; publish to Kubernetes or run standalone (default)' },
     { left: '  check-rules PATH...', right: 'validate rule files; exit 2 listing every error' },
     { left: '  replay --rules PATH... [--format kmsg|syslog|plain] < capture', right: 'print the events and condition changes a capture would produce' },
+    { left: '  replay --drops [--drop-prefix P...] [--format kmsg|syslog] [--kubeconfig FILE] < capture', right: 'print every packet drop in a capture (with pods, given a kubeconfig)' },
   ];
   const flags = Object.entries(FLAGS).map(([name, def]) => {
     const arg = def.type === 'string' ? ` ${name === 'rules' || name === 'drop-log' ? 'PATH' : 'VALUE'}` : '';
@@ -183,6 +187,9 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   if (format !== 'kmsg' && format !== 'syslog' && format !== 'plain') {
     errors.push(`--format: expected kmsg, syslog or plain, got ${JSON.stringify(format)}`);
   }
+  const drops = values.drops === true || /^(1|true)$/i.test(env[envName('drops')] ?? '');
+  if (drops && command !== 'replay') errors.push('--drops: only for replay');
+  if (drops && format === 'plain') errors.push('--format: replay --drops reads kmsg or syslog, not plain');
   const logLevel = str('log-level') ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     errors.push(`--log-level: expected trace, debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
@@ -234,6 +241,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     shutdownTimeoutMs: duration('shutdown-timeout', 0),
     logLevel,
     format: format as ReplayFormat,
+    drops,
     paths: positionals,
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, settings };

@@ -184,10 +184,14 @@ function verdictOf(p: DropPrefix, action: string | undefined): Verdict {
 export class PrefixMatcher {
   private readonly literal = new Map<string, PrefixMatch>();
   private readonly templates: CompiledTemplate[] = [];
+  /** The literal text each prefix starts with (before any placeholder), for carries(). */
+  private readonly heads: string[] = [];
 
   constructor(prefixes: readonly DropPrefix[]) {
     for (const p of prefixes) {
       const { segments } = splitTemplate(p.template);
+      const head = trimEndSpaces(segments[0]?.literal ?? '');
+      if (head !== '' && !this.heads.includes(head)) this.heads.push(head);
       const only = segments[0];
       if (segments.length === 1 && only !== undefined) {
         const key = trimEndSpaces(only.literal);
@@ -200,6 +204,16 @@ export class PrefixMatcher {
 
   get size(): number {
     return this.literal.size + this.templates.length;
+  }
+
+  /**
+   * Whether a message starts like one of the configured prefixes (or, with `anywhere`, contains
+   * one), whatever follows: tells a drop line that does not parse from a line that is not a drop
+   * line at all. Only for reporting, never on the agent's per-line path.
+   */
+  carries(message: string, anywhere = false): boolean {
+    for (const h of this.heads) if (anywhere ? message.includes(h) : message.startsWith(h)) return true;
+    return false;
   }
 
   match(raw: string): PrefixMatch | undefined {

@@ -89,6 +89,34 @@ function selects(s: ServiceSelector, labels: Readonly<Record<string, string>> | 
 
 type CacheTuning<V> = Omit<PeerCacheOptions<V>, 'clock' | 'lookup'>;
 
+/**
+ * Remote pods by IP, cached (LRU, TTL, negative caching, bounded in flight): a pod found by its
+ * primary address is cached under its other addresses too. Read-only (pods `list`). The agent's
+ * resolver uses it, and so does `nodewarden replay --drops --kubeconfig`, with no node of its own.
+ */
+export function createPeerLookup(
+  core: CoreV1Api,
+  clock: Clock,
+  tuning?: CacheTuning<PeerInfo>,
+  onOtherAddress?: () => void,
+): PeerCache<PeerInfo> {
+  const cache: PeerCache<PeerInfo> = new PeerCache<PeerInfo>({
+    ...tuning,
+    clock,
+    lookup: async (ip) => {
+      const found = await lookupRemotePod(core, ip);
+      if (found === null) return null;
+      for (const other of found.ips) {
+        if (other === ip) continue;
+        cache.set(other, found.peer);
+        onOtherAddress?.();
+      }
+      return found.peer;
+    },
+  });
+  return cache;
+}
+
 export interface PeerResolverOptions {
   readonly index: LocalPodIndex;
   readonly core: CoreV1Api;
@@ -127,20 +155,7 @@ export function createPeerResolver(opts: PeerResolverOptions): PeerResolver {
   const { core, clock } = opts;
   const services = opts.services ?? true;
   const stats: PeerResolverStats = { otherAddressesLearned: 0, namedByService: 0, clusterIPs: 0 };
-  const cache: PeerCache<PeerInfo> = new PeerCache<PeerInfo>({
-    ...opts.cache,
-    clock,
-    lookup: async (ip) => {
-      const found = await lookupRemotePod(core, ip);
-      if (found === null) return null;
-      for (const other of found.ips) {
-        if (other === ip) continue;
-        cache.set(other, found.peer);
-        stats.otherAddressesLearned++;
-      }
-      return found.peer;
-    },
-  });
+  const cache = createPeerLookup(core, clock, opts.cache, () => stats.otherAddressesLearned++);
   const clusterIPCache: PeerCache<ServiceRef> = new PeerCache<ServiceRef>({
     maxEntries: 1024,
     ...opts.clusterIPCache,

@@ -23,6 +23,17 @@ export interface DropSeries {
 
 type Counters = ComponentCounters | NumberBag;
 
+/** One source as /healthz judges it, for the nodewarden_source_* gauges. */
+export interface SourceHealthSample {
+  readonly id: string;
+  /** Alive and polled within the stall timeout (what /healthz checks). */
+  readonly healthy: boolean;
+  /** Running but unable to do its job (a followed path that is a directory or unreadable). */
+  readonly degraded: boolean;
+  /** Epoch ms of the last successful poll; 0 before the first. */
+  readonly lastPollAt: number;
+}
+
 /** How a component's fields are exported: numeric fields are counters unless named here. */
 export interface ComponentShape {
   /** Fields that go up and down (exported as nodewarden_component_gauge). */
@@ -61,6 +72,7 @@ export class Metrics implements Sink {
   private readonly reloadFailed: Gauge;
   private readonly reloads: Counter<'result'>;
   private readonly dropReaders: (() => Iterable<DropSeries>)[] = [];
+  private readonly healthReaders: (() => Iterable<SourceHealthSample>)[] = [];
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -113,6 +125,42 @@ export class Metrics implements Sink {
             dropSeen.set(key, value);
           }
         }
+      },
+    });
+    // Source health, as /healthz sees it, read at scrape time: a dead or stalled source is an
+    // alert (the liveness probe only restarts the container, which may not fix it).
+    const healthReaders = this.healthReaders;
+    const eachSource = (fn: (s: SourceHealthSample) => void): void => {
+      for (const read of healthReaders) for (const s of read()) fn(s);
+    };
+    new Gauge({
+      name: 'nodewarden_source_healthy',
+      help: '1 while a source is alive and has polled within --stall-timeout (what /healthz checks), else 0.',
+      labelNames: ['source'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        eachSource((s) => this.labels(s.id).set(s.healthy ? 1 : 0));
+      },
+    });
+    new Gauge({
+      name: 'nodewarden_source_degraded',
+      help: '1 while a source runs but cannot read its path (a directory, or unreadable), else 0.',
+      labelNames: ['source'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        eachSource((s) => this.labels(s.id).set(s.degraded ? 1 : 0));
+      },
+    });
+    new Gauge({
+      name: 'nodewarden_source_last_poll_timestamp_seconds',
+      help: 'When a source last polled its fd successfully (Unix seconds; 0 before the first poll).',
+      labelNames: ['source'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        eachSource((s) => this.labels(s.id).set(s.lastPollAt / 1000));
       },
     });
     const registered = this.registered;
@@ -185,6 +233,11 @@ export class Metrics implements Sink {
   /** Exposes the packet-drop counts the drop pipeline keeps (read at scrape time). */
   registerPacketDrops(read: () => Iterable<DropSeries>): void {
     this.dropReaders.push(read);
+  }
+
+  /** Exposes the sources' health (read at scrape time): nodewarden_source_{healthy,degraded,...}. */
+  registerSourceHealth(read: () => Iterable<SourceHealthSample>): void {
+    this.healthReaders.push(read);
   }
 
   /**

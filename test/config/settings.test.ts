@@ -62,6 +62,18 @@ describe('parseSettings', () => {
     expect(c.ok && c.settings.paths).toEqual(['a.json', 'dir/']);
     const r = parseSettings(['replay', '--rules', 'r.json', '--format', 'syslog'], {});
     expect(r.ok && r.settings.format).toBe('syslog');
+    expect(r.ok && r.settings.drops).toBe(false);
+  });
+
+  it('parses replay --drops (flag or env), only for replay and not with --format plain', () => {
+    const d = parseSettings(['replay', '--drops', '--format', 'syslog', '--drop-prefix', 'x:=drop'], {});
+    expect(d.ok && [d.settings.drops, d.settings.format, d.settings.dropPrefixes]).toEqual([true, 'syslog', ['x:=drop']]);
+    const e = parseSettings(['replay'], { NODEWARDEN_DROPS: 'true' });
+    expect(e.ok && e.settings.drops).toBe(true);
+    const bad = parseSettings(['run', '--drops'], {});
+    expect(bad.ok ? [] : bad.errors).toEqual(['--drops: only for replay']);
+    const plain = parseSettings(['replay', '--drops', '--format', 'plain'], {});
+    expect(plain.ok ? [] : plain.errors).toEqual(['--format: replay --drops reads kmsg or syslog, not plain']);
   });
 
   it('parses IPv6 and wildcard metrics addresses', () => {

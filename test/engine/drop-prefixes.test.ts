@@ -78,4 +78,14 @@ describe('PrefixMatcher', () => {
   it('size counts both kinds', () => {
     expect(m.size).toBe(6);
   });
+  it('carries: a message that starts like a configured prefix (the literal before any placeholder), or contains one', () => {
+    const c = new PrefixMatcher(parseDropPrefixes(['calico-drop:=drop', 'cali-drop <tier> <kind> <policy>:=drop', '<tier> x:=drop']).prefixes);
+    expect(c.carries('calico-drop: logging suppressed')).toBe(true);
+    expect(c.carries('cali-drop default np shop/den')).toBe(true);
+    expect(c.carries('eth0: link up')).toBe(false);
+    // A template starting with a placeholder has no literal head: it cannot be told from chatter.
+    expect(c.carries('t1 x: IN=')).toBe(false);
+    expect(c.carries('May 1 host kernel: calico-drop: IN=', true)).toBe(true);
+    expect(c.carries('May 1 host kernel: calico-drop: IN=')).toBe(false);
+  });
 });

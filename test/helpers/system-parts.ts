@@ -48,6 +48,9 @@ export const PARTS = {
   logger: { detect: { bin: 'logger' }, apt: 'bsdutils' },
   // dnsmasq-base: the binary without the system service the dnsmasq package starts.
   dnsmasq: { detect: { bin: 'dnsmasq' }, apt: 'dnsmasq-base' },
+  // Debian's Prometheus server and its promtool; no service runs (no systemd), the tests start their own.
+  prometheus: { detect: { bin: 'prometheus' }, apt: 'prometheus' },
+  promtool: { detect: { bin: 'promtool' }, apt: 'prometheus' },
 } as const satisfies Record<string, PartSpec>;
 
 export type PartName = keyof typeof PARTS;

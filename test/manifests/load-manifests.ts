@@ -1,5 +1,7 @@
 // load-manifests.ts: reads every YAML document under manifests/ (the top-level files that
-// `kubectl apply -f manifests/` applies, and manifests/extras/) for the manifest tests.
+// `kubectl apply -f manifests/` applies, and the objects `kubectl apply -k manifests/extras/`
+// applies: its Kustomization's resources and the generated dashboard ConfigMap) for the
+// manifest tests.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -50,9 +52,46 @@ export function loadDir(sub: string): ManifestDoc[] {
   );
 }
 
+export interface ExtrasKustomization {
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly resources: string[];
+  readonly configMapGenerator?: {
+    name: string;
+    files: string[];
+    options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string> };
+  }[];
+}
+
+export function extrasKustomization(): ExtrasKustomization {
+  return parseFile(join(manifestsDir, 'extras', 'Kustomization'))[0] as unknown as ExtrasKustomization;
+}
+
+/**
+ * What `kubectl apply -k manifests/extras/` applies: the listed resources, then each generated
+ * ConfigMap as kustomize builds it (data keyed by file name; namespace and labels applied).
+ */
+export function loadExtras(): ManifestDoc[] {
+  const k = extrasKustomization();
+  const dir = join(manifestsDir, 'extras');
+  const docs = k.resources.flatMap((f) => parseFile(join(dir, f)).map((object) => ({ file: `extras/${f}`, object })));
+  for (const g of k.configMapGenerator ?? []) {
+    const data: Record<string, string> = {};
+    for (const f of g.files) data[f] = readFileSync(join(dir, f), 'utf8');
+    const object: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: g.name, ...(k.namespace !== undefined ? { namespace: k.namespace } : {}), labels: { ...g.options?.labels } },
+      data,
+    };
+    docs.push({ file: `extras/Kustomization#${g.name}`, object });
+  }
+  return docs;
+}
+
 /** The default set (manifests/*.yaml) and the optional extras. */
 export function loadAll(): { base: ManifestDoc[]; extras: ManifestDoc[] } {
-  return { base: loadDir(''), extras: loadDir('extras') };
+  return { base: loadDir(''), extras: loadExtras() };
 }
 
 export function findOne(docs: readonly ManifestDoc[], kind: string, name?: string): K8sObject {

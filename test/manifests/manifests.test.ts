@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { schemaErrors, unknownFields } from './k8s-schema';
-import { applyableFiles, findOne, loadAll, manifestsDir } from './load-manifests';
+import { applyableFiles, extrasKustomization, findOne, loadAll, manifestsDir } from './load-manifests';
 
 const { base, extras } = loadAll();
 
@@ -20,7 +20,11 @@ describe('manifest schema validation', () => {
       'DaemonSet/nodewarden',
       'ServiceAccount/nodewarden',
     ]);
-    expect(extras.map((d) => `${d.object.kind}/${d.object.metadata.name}`)).toEqual(['PodMonitor/nodewarden']);
+    expect(extras.map((d) => `${d.object.kind}/${d.object.metadata.name}`)).toEqual([
+      'PodMonitor/nodewarden',
+      'PrometheusRule/nodewarden',
+      'ConfigMap/nodewarden-grafana-dashboard',
+    ]);
   });
 
   for (const doc of [...base, ...extras]) {
@@ -47,7 +51,7 @@ describe('manifest schema validation', () => {
     const role = structuredClone(findOne(base, 'ClusterRole')) as Record<string, any>;
     role.rules[0].verb = ['get'];
     expect(await schemaErrors(role)).toEqual(['unknown field rules[0].verb (not a field of V1PolicyRule)']);
-    const pm = structuredClone(extras[0]!.object) as Record<string, any>;
+    const pm = structuredClone(findOne(extras, 'PodMonitor')) as Record<string, any>;
     delete pm.spec.selector;
     expect((await schemaErrors(pm)).join()).toMatch(/selector/);
   });
@@ -92,14 +96,31 @@ describe('kubectl apply -f and -k', () => {
     expect(kustomization.resources.filter((r) => /namespace/i.test(r))).toEqual([]);
   });
 
-  it('the PodMonitor (needs prometheus-operator CRDs) is outside the default set', () => {
-    expect(applyableFiles(manifestsDir).some((f) => f.includes('monitor'))).toBe(false);
-    expect(readdirSync(join(manifestsDir, 'extras'))).toEqual(['podmonitor.yaml']);
+  it('the PodMonitor and PrometheusRule (need prometheus-operator CRDs) are outside the default set', () => {
+    expect(applyableFiles(manifestsDir).some((f) => /monitor|prometheus|dashboard/.test(f))).toBe(false);
+    expect(readdirSync(join(manifestsDir, 'extras')).sort()).toEqual(
+      ['Kustomization', 'grafana-dashboard.json', 'podmonitor.yaml', 'prometheusrule.yaml'].sort(),
+    );
+  });
+
+  it('`kubectl apply -k manifests/extras/` lists every extras YAML file and generates the dashboard ConfigMap from the JSON', () => {
+    const k = extrasKustomization();
+    expect(k.kind).toBe('Kustomization');
+    expect(k.namespace).toBe('kube-system');
+    const yamls = applyableFiles(join(manifestsDir, 'extras')).filter((f) => /\.ya?ml$/.test(f));
+    expect([...k.resources].sort()).toEqual(yamls);
+    expect(k.configMapGenerator?.map((g) => g.files)).toEqual([['grafana-dashboard.json']]);
+    const cm = findOne(extras, 'ConfigMap', 'nodewarden-grafana-dashboard') as any;
+    // The Grafana dashboard sidecar (kube-prometheus-stack) imports ConfigMaps with this label.
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    expect(JSON.parse(cm.data['grafana-dashboard.json']).uid).toBe('nodewarden');
+    // Client-side apply keeps the whole object in an annotation, limited to 256 KiB.
+    expect(Buffer.byteLength(JSON.stringify(cm))).toBeLessThan(256 * 1024);
   });
 });
 
 /** Kinds we ship, by scope. A new kind must be added to one of these, or the tests below fail. */
-const NAMESPACED = new Set(['ServiceAccount', 'ConfigMap', 'DaemonSet', 'PodMonitor']);
+const NAMESPACED = new Set(['ServiceAccount', 'ConfigMap', 'DaemonSet', 'PodMonitor', 'PrometheusRule']);
 const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding']);
 
 describe('namespace: kube-system, no Namespace object', () => {
@@ -118,7 +139,7 @@ describe('namespace: kube-system, no Namespace object', () => {
       if (NAMESPACED.has(kind)) expect(metadata.namespace, d.file).toBe('kube-system');
       else expect(metadata.namespace, d.file).toBeUndefined();
     }
-    expect(all.filter((d) => NAMESPACED.has(d.object.kind)).map((d) => d.object.kind).sort()).toEqual([...NAMESPACED].sort());
+    expect([...new Set(all.filter((d) => NAMESPACED.has(d.object.kind)).map((d) => d.object.kind))].sort()).toEqual([...NAMESPACED].sort());
   });
 
   it('every object name starts with "nodewarden", so nothing collides with other kube-system objects', () => {
@@ -164,7 +185,7 @@ describe('references between objects', () => {
   it('the selector matches the pod labels, and the PodMonitor selects the same pods and port', () => {
     const labels = ds.spec.template.metadata.labels;
     for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
-    const pm = extras[0]!.object as any;
+    const pm = findOne(extras, 'PodMonitor') as any;
     for (const [k, v] of Object.entries(pm.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
     expect(pm.metadata.namespace).toBe(ds.metadata.namespace);
     expect(pm.spec.namespaceSelector.matchNames).toEqual([ds.metadata.namespace]);

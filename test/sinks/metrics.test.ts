@@ -109,6 +109,25 @@ describe('Metrics', () => {
     expect(t).toContain('problem_counter{reason="DockerHung"} 0');
   });
 
+  it('exports each source\'s health as /healthz judges it, read at every scrape', async () => {
+    const m = new Metrics({ processMetrics: false });
+    const rows = [{ id: 'kmsg', healthy: true, degraded: false, lastPollAt: 1_700_000_000_500 }];
+    m.registerSourceHealth(() => rows);
+    let t = await text(m);
+    expect(t).toContain('# TYPE nodewarden_source_healthy gauge');
+    expect(t).toContain('nodewarden_source_healthy{source="kmsg"} 1');
+    expect(t).toContain('nodewarden_source_degraded{source="kmsg"} 0');
+    expect(t).toContain('nodewarden_source_last_poll_timestamp_seconds{source="kmsg"} 1700000000.5');
+    rows[0] = { id: 'kmsg', healthy: false, degraded: false, lastPollAt: 1_700_000_000_500 };
+    rows.push({ id: '/var/log/x', healthy: true, degraded: true, lastPollAt: 0 });
+    t = await text(m);
+    expect(t).toContain('nodewarden_source_healthy{source="kmsg"} 0');
+    expect(t).toContain('nodewarden_source_degraded{source="/var/log/x"} 1');
+    rows.shift(); // a source no longer followed disappears
+    t = await text(m);
+    expect(t).not.toContain('source="kmsg"');
+  });
+
   it('drops problem_gauge series of conditions a reload removed', async () => {
     const m = new Metrics({ processMetrics: false });
     m.setRuleFiles([ruleFile('s', true, [perm('Old', 'Bad')])]);
