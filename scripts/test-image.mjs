@@ -26,14 +26,15 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   renameSync,
   rmSync,
   statSync,
@@ -59,7 +60,21 @@ const t0 = Date.now();
 const id = randomBytes(4).toString('hex');
 const keep = process.env.NODEWARDEN_IMAGE_KEEP === '1';
 const cacheDir = process.env.NODEWARDEN_IMAGE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nodewarden', 'image');
-const ulimits = ['--ulimit', 'nofile=65536:65536', '--ulimit', 'nproc=8192:8192'];
+/**
+ * Explicit rlimits: podman's defaults (nofile 1048576, and this machine's nproc hard limit, 96362)
+ * are refused here when runc sets them ("error setting rlimit ... operation not permitted"). This
+ * process's own limits are used, capped at values that work (nofile 65536, nproc 32768).
+ */
+function ulimitArgs() {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const pair = (what, cap) => {
+    const m = new RegExp(`^${what}\\s+(\\S+)\\s+(\\S+)`, 'm').exec(limits);
+    const n = (v) => Math.min(v === 'unlimited' ? cap : Number(v), cap);
+    return m ? `${n(m[1])}:${n(m[2])}` : `${cap}:${cap}`;
+  };
+  return ['--ulimit', `nofile=${pair('Max open files', 65536)}`, '--ulimit', `nproc=${pair('Max processes', 32768)}`];
+}
+const ulimits = ulimitArgs();
 const podmanGlobal = ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs'];
 
 const say = (m) => process.stdout.write(`test:image: [${Math.round((Date.now() - t0) / 1000)}s] ${m}\n`);
@@ -92,10 +107,13 @@ function fail(message) {
 }
 
 /** Runs a command (never through a shell); throws with its output's tail unless allowFail. */
-function run(cmd, args, { timeout = 5 * MINUTE, input, allowFail = false, quiet = false, env, cwd } = {}) {
-  if (!quiet) say(`$ ${[cmd, ...args].join(' ')}`);
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, input, cwd, env: env ?? process.env, maxBuffer: 256 * MiB });
-  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+function run(cmd, args, { timeout = 5 * MINUTE, input, allowFail = false, quiet = false, env, cwd, log } = {}) {
+  if (!quiet) say(`$ ${[cmd, ...args].join(' ')}${log ? `   (output: ${log})` : ''}`);
+  const fd = log ? openSync(log, 'w') : undefined;
+  const stdio = fd === undefined ? 'pipe' : ['ignore', fd, fd];
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, input, cwd, stdio, env: env ?? process.env, maxBuffer: 256 * MiB });
+  if (fd !== undefined) closeSync(fd);
+  const out = fd === undefined ? `${r.stdout ?? ''}${r.stderr ?? ''}` : readFileSync(log, 'utf8');
   if (r.error?.code === 'ETIMEDOUT' || (r.signal && r.status === null)) {
     if (allowFail) return { status: null, stdout: r.stdout ?? '', out };
     throw new Error(`${cmd} ${args.slice(0, 3).join(' ')}... timed out after ${timeout / 1000} s\n${out.slice(-3000)}`);
@@ -193,7 +211,7 @@ async function standIns(from) {
     if (!existsSync(w.tar)) {
       const root = join(work, `rootfs-${w.include.length ? 'build' : 'runtime'}`);
       say(`making the stand-in for ${w.name}: debootstrap ${from.suite} from ${mirror}`);
-      run('debootstrap', ['--variant=minbase', ...(w.include.length ? [`--include=${w.include.join(',')}`] : []), from.suite, root, mirror], { timeout: 30 * MINUTE });
+      run('debootstrap', ['--variant=minbase', ...(w.include.length ? [`--include=${w.include.join(',')}`] : []), from.suite, root, mirror], { timeout: 30 * MINUTE, log: join(work, 'debootstrap.log') });
       for (const junk of ['var/lib/apt/lists', 'var/cache/apt', 'var/log']) {
         for (const e of existsSync(join(root, junk)) ? readdirSync(join(root, junk)) : []) rmSync(join(root, junk, e), { recursive: true, force: true });
       }
@@ -237,8 +255,8 @@ async function standIns(from) {
 function buildImage(tag) {
   const common = ['build', '--pull=never', '--network', 'host', ...ulimits, '--layers', '--force-rm'];
   // The build stage is tagged too, so pruning dangling images keeps its layer cache (npm ci, re2).
-  podman([...common, '--target', 'build', '-t', `${tag}-build`, repo], { timeout: 45 * MINUTE });
-  podman([...common, '-t', tag, repo], { timeout: 15 * MINUTE });
+  podman([...common, '--target', 'build', '-t', `${tag}-build`, repo], { timeout: 45 * MINUTE, log: join(cacheDir, 'build-stage.log') });
+  podman([...common, '-t', tag, repo], { timeout: 15 * MINUTE, log: join(cacheDir, 'build.log') });
 }
 
 function imageSize(name) {
