@@ -98,12 +98,12 @@ describe('collectLicences', () => {
   const root = join(repoRoot, 'test', 'fixtures', 'licences');
 
   it('reads a scoped package licence file, name, version and SPDX id', () => {
-    const [entry] = mod.collectLicences(root, ['node_modules/@scope/has-licence']);
+    const [entry] = mod.collectLicences(root, ['packages/@scope/has-licence']);
     expect(entry).toMatchObject({ name: '@scope/has-licence', version: '2.0.0', license: 'ISC' });
     expect(entry!.files.map((f) => f.text)).toEqual(['ISC License\n\nCopyright (c) fixture']);
   });
 
   it('refuses a package without a licence file, naming it', () => {
-    expect(() => mod.collectLicences(root, ['node_modules/@scope/has-licence', 'node_modules/no-licence'])).toThrow(/no-licence@1\.0\.0 \(node_modules\/no-licence\)/);
+    expect(() => mod.collectLicences(root, ['packages/@scope/has-licence', 'packages/no-licence'])).toThrow(/no-licence@1\.0\.0 \(node_modules\/no-licence\)/);
   });
 });
