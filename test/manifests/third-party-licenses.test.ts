@@ -104,6 +104,6 @@ describe('collectLicences', () => {
   });
 
   it('refuses a package without a licence file, naming it', () => {
-    expect(() => mod.collectLicences(root, ['packages/@scope/has-licence', 'packages/no-licence'])).toThrow(/no-licence@1\.0\.0 \(node_modules\/no-licence\)/);
+    expect(() => mod.collectLicences(root, ['packages/@scope/has-licence', 'packages/no-licence'])).toThrow(/no-licence@1\.0\.0 \(packages\/no-licence\)/);
   });
 });
