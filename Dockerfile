@@ -19,7 +19,8 @@ WORKDIR /src
 # are rebuilt: esbuild, and re2, a native addon that is always compiled here from the
 # lockfile's source against this Node's own headers (/usr/local/include/node):
 #   RE2_DOWNLOAD_FORCE_BUILD  skips re2's prebuilt download from GitHub releases;
-#   npm_config_nodedir        stops node-gyp fetching the headers from nodejs.org.
+#   npm_config_nodedir        stops node-gyp fetching the headers from nodejs.org (node-gyp reads
+#                             it from the environment; npm 11 warns "Unknown env config").
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && RE2_DOWNLOAD_FORCE_BUILD=1 npm_config_nodedir=/usr/local npm rebuild re2 esbuild
