@@ -14,7 +14,8 @@
 // (bin/node, include/node, share/ under /usr/local) and npm from the npm package, imported with
 // `podman import` under the exact names the FROM lines use. They are cached (tarballs under
 // ~/.cache/nodewarden/image, keyed by Debian suite, Node and npm versions) and kept in podman's
-// storage with a label naming that key, so a warm run only builds and runs.
+// storage with a label naming that key, so a warm run only builds and runs. (So on a machine that
+// also pulled the real node images, these names then point at the stand-ins.)
 // Facts of this sandbox, handled here and not in the Dockerfile: crun refuses the hybrid cgroup
 // setup (runc is used); podman's default rlimits exceed the sandbox's (explicit --ulimit); the
 // registry may sit behind a TLS-intercepting proxy (the build stand-in gets the host's CA bundle

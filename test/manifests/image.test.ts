@@ -1,5 +1,6 @@
-// image.test.ts: the Dockerfile builds on Node 24 with npm ci + the esbuild bundle and ships only
-// the bundle, re2's runtime files and rules/; the V8 flags match `npm start`; the build context is
+// image.test.ts: the Dockerfile builds on Node 24 with npm ci + the esbuild bundle (re2 compiled
+// with only the npm registry reachable) and ships only the bundle, its licence notices, re2's
+// runtime files and rules/; the V8 flags match `npm start`; the build context is
 // minimal; and scripts/emulate-image.mjs proves the runtime stage's files run the bundle.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
