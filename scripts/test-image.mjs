@@ -108,11 +108,11 @@ function fail(message) {
 }
 
 /** Runs a command (never through a shell); throws with its output's tail unless allowFail. */
-function run(cmd, args, { timeout = 5 * MINUTE, input, allowFail = false, quiet = false, env, cwd, log } = {}) {
+function run(cmd, args, { timeout = 5 * MINUTE, allowFail = false, quiet = false, env, cwd, log } = {}) {
   if (!quiet) say(`$ ${[cmd, ...args].join(' ')}${log ? `   (output: ${log})` : ''}`);
   const fd = log ? openSync(log, 'w') : undefined;
   const stdio = fd === undefined ? 'pipe' : ['ignore', fd, fd];
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, input, cwd, stdio, env: env ?? process.env, maxBuffer: 256 * MiB });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, cwd, stdio, env: env ?? process.env, maxBuffer: 256 * MiB });
   if (fd !== undefined) closeSync(fd);
   const out = fd === undefined ? `${r.stdout ?? ''}${r.stderr ?? ''}` : readFileSync(log, 'utf8');
   if (r.error?.code === 'ETIMEDOUT' || (r.signal && r.status === null)) {
