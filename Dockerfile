@@ -1,9 +1,12 @@
-# syntax=docker/dockerfile:1
 # Dockerfile: the nodewarden image. Two stages:
 #   build    Node 24 with a toolchain: npm ci, re2 compiled against Node 24, esbuild bundle of
 #            agent/ into dist/nodewarden.cjs (re2 left external: it is a native addon).
-#   runtime  slim Node 24 holding only the bundle, re2's loader and binary, and the default rules.
-# Build:  docker build -t ghcr.io/nodewarden/nodewarden:0.1.0 .
+#   runtime  slim Node 24 holding only the bundle, its third-party licence notices, re2's loader
+#            and binary, and the default rules.
+# Build:  docker build -t ghcr.io/nodewarden/nodewarden:0.1.0 .    (or podman build)
+# It needs only the npm registry: no GitHub, no nodejs.org, and no Dockerfile frontend image
+# (plain Dockerfile syntax, so there is no `# syntax=` line for BuildKit to pull).
+# `npm run test:image` builds it with podman and runs it as the DaemonSet does.
 # scripts/emulate-image.mjs reproduces the runtime stage's COPYs in a temp dir and runs the bundle
 # from there, so the file list below is tested without a Docker engine (test/manifests/).
 ARG NODE_BUILD_IMAGE=node:24-bookworm
@@ -13,10 +16,14 @@ FROM ${NODE_BUILD_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, for layer caching. Lifecycle scripts are skipped here (the project's
 # `prepare` would build before the sources are copied) and the two packages that need theirs
-# are rebuilt: re2 (native addon, built for this Node 24) and esbuild.
+# are rebuilt: esbuild, and re2, a native addon that is always compiled here from the
+# lockfile's source against this Node's own headers (/usr/local/include/node):
+#   RE2_DOWNLOAD_FORCE_BUILD  skips re2's prebuilt download from GitHub releases;
+#   npm_config_nodedir        stops node-gyp fetching the headers from nodejs.org (node-gyp reads
+#                             it from the environment; npm 11 warns "Unknown env config").
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npm rebuild re2 esbuild
+ && RE2_DOWNLOAD_FORCE_BUILD=1 npm_config_nodedir=/usr/local npm rebuild re2 esbuild
 COPY tsconfig.json ./
 COPY scripts/ scripts/
 COPY agent/ agent/
@@ -32,8 +39,9 @@ LABEL org.opencontainers.image.title="nodewarden" \
       org.opencontainers.image.description="Kubernetes node agent: kernel problem detection and packet-drop events" \
       org.opencontainers.image.licenses="Apache-2.0"
 WORKDIR /app
-# The bundle (and its source map and third-party licence notices).
-COPY --from=build /src/dist/ ./dist/
+# The bundle and its third-party licence notices (made by scripts/build.mjs from esbuild's
+# metafile). The source map stays in the build stage (README, Image: what it would cost).
+COPY --from=build /src/dist/nodewarden.cjs /src/dist/THIRD_PARTY_LICENSES.txt ./dist/
 # re2 at run time is its package.json (main), re2.js (the loader) and the compiled addon.
 COPY --from=build /src/node_modules/re2/package.json /src/node_modules/re2/re2.js /src/node_modules/re2/LICENSE ./node_modules/re2/
 COPY --from=build /src/node_modules/re2/build/Release/re2.node ./node_modules/re2/build/Release/

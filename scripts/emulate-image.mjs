@@ -86,7 +86,8 @@ function copyInto(src, dest, many) {
   }
 }
 
-function listFiles(dir, base = dir) {
+/** Files under dir, recursively: { path (from dir, with a leading /), bytes }. */
+export function listFiles(dir, base = dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     return e.isDirectory() ? listFiles(p, base) : [{ path: p.slice(base.length), bytes: statSync(p).size }];

@@ -1,5 +1,6 @@
-// image.test.ts: the Dockerfile builds on Node 24 with npm ci + the esbuild bundle and ships only
-// the bundle, re2's runtime files and rules/; the V8 flags match `npm start`; the build context is
+// image.test.ts: the Dockerfile builds on Node 24 with npm ci + the esbuild bundle (re2 compiled
+// with only the npm registry reachable) and ships only the bundle, its licence notices, re2's
+// runtime files and rules/; the V8 flags match `npm start`; the build context is
 // minimal; and scripts/emulate-image.mjs proves the runtime stage's files run the bundle.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -58,6 +59,10 @@ const copies = (s: Stage): { from?: string; sources: string[]; dest: string }[] 
     });
 
 describe('Dockerfile', () => {
+  it('needs no frontend image: no `# syntax=` directive', () => {
+    expect(dockerfile).not.toMatch(/^#\s*syntax\s*=/im);
+  });
+
   it('has a Node 24 build stage and a slim Node 24 runtime stage', () => {
     expect(stages.map((s) => s.name)).toEqual(['build', 'runtime']);
     expect(build.image).toMatch(/^node:24(\.\d+)*(-bookworm)?$/);
@@ -70,16 +75,19 @@ describe('Dockerfile', () => {
     const ci = body.findIndex((l) => /^RUN npm ci\b/.test(l));
     expect(lock).toBeGreaterThanOrEqual(0);
     expect(ci).toBeGreaterThan(lock);
-    expect(runs(build)).toMatch(/npm rebuild re2\b/);
+    // re2 is compiled from source against the image's own Node headers: only the npm registry is
+    // needed (no GitHub prebuilt download, no nodejs.org headers).
+    expect(runs(build)).toMatch(/RE2_DOWNLOAD_FORCE_BUILD=1 npm_config_nodedir=\/usr\/local npm rebuild re2\b/);
     expect(runs(build)).toMatch(/npm run build\b/);
     expect(runs(build)).toMatch(/check-rules rules\//);
   });
 
-  it('the runtime stage copies only the bundle, re2 runtime files and rules/', () => {
+  it('the runtime stage copies only the bundle, its licence notices, re2 runtime files and rules/', () => {
     const sources = copies(runtime).flatMap((c) => c.sources.map((s) => `${c.from ?? 'context'}:${s}`));
     expect(sources.sort()).toEqual(
       [
-        'build:/src/dist/',
+        'build:/src/dist/nodewarden.cjs',
+        'build:/src/dist/THIRD_PARTY_LICENSES.txt',
         'build:/src/node_modules/re2/LICENSE',
         'build:/src/node_modules/re2/build/Release/re2.node',
         'build:/src/node_modules/re2/package.json',
@@ -134,6 +142,8 @@ describe('runtime layout emulation (scripts/emulate-image.mjs)', () => {
     expect(report.checks.length).toBeGreaterThanOrEqual(7);
     const paths = report.files.map((f) => f.path);
     expect(paths).toContain('/app/dist/nodewarden.cjs');
+    expect(paths).toContain('/app/dist/THIRD_PARTY_LICENSES.txt');
+    expect(paths.filter((p) => p.endsWith('.map') || p.endsWith('.meta.json'))).toEqual([]);
     expect(paths).toContain('/app/node_modules/re2/build/Release/re2.node');
     expect(paths.filter((p) => p.startsWith('/app/node_modules/') && !p.startsWith('/app/node_modules/re2/'))).toEqual([]);
     expect(report.requires).toContain('re2');
