@@ -53,7 +53,8 @@ describe('THIRD_PARTY_LICENSES.txt', () => {
 
   it('the bundle has third-party code from the metafile, the main dependencies among it', () => {
     expect(packages.length).toBeGreaterThan(10);
-    for (const dep of ['@kubernetes/client-node', 'prom-client', 'pino']) expect(packages).toContain(`node_modules/${dep}`);
+    // endsWith: where node_modules entries are links (scripts/node24.sh), esbuild names the real path.
+    for (const dep of ['@kubernetes/client-node', 'prom-client', 'pino']) expect(packages.some((p) => p.endsWith(`node_modules/${dep}`))).toBe(true);
   });
 
   it('every package with bytes in the bundle has an entry holding its licence file text', () => {
