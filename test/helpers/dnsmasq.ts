@@ -36,6 +36,7 @@ export async function startDnsmasq(hosts: readonly (readonly [string, string])[]
   const file = join(dir, 'hosts');
   writeFileSync(file, hosts.map(([ip, name]) => `${ip} ${name}\n`).join(''), { mode: 0o644 });
   // The port may be taken between the probe and dnsmasq's bind: dnsmasq then exits, and we retry.
+  let lastLog = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freeUdpPort();
     const child: ChildProcess = spawn('dnsmasq', [
@@ -47,12 +48,21 @@ export async function startDnsmasq(hosts: readonly (readonly [string, string])[]
       ...(process.getuid?.() === 0 ? ['--user=root'] : []),
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => {
+      log += b.toString();
+      lastLog = log;
+    });
     const ready = await new Promise<boolean>((resolve) => {
       const done = (ok: boolean): void => {
         clearInterval(check);
+        clearTimeout(guard);
         resolve(ok);
       };
+      // Hang guard (it starts in milliseconds): dnsmasq that cannot read its hosts file waits forever.
+      const guard = setTimeout(() => {
+        child.kill('SIGKILL');
+        done(false);
+      }, 10_000);
       const check = setInterval(() => {
         if (new RegExp(`read .*hosts - ${hosts.length} names?`).test(log)) done(true);
       }, 20);
@@ -70,5 +80,5 @@ export async function startDnsmasq(hosts: readonly (readonly [string, string])[]
     }
   }
   rmSync(dir, { recursive: true, force: true });
-  throw new Error('dnsmasq did not start in 5 attempts');
+  throw new Error(`dnsmasq did not start in 5 attempts; its last log: ${lastLog.slice(-500)}`);
 }
