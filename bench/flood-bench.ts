@@ -28,7 +28,7 @@ export interface FloodResult {
 
 const HERE = fileURLToPath(import.meta.url);
 
-export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 20, rate = 2000): Promise<FloodResult> {
+export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 20, rate = 2000, node?: string): Promise<FloodResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-flood-'));
   let api: FakeApiServer | undefined;
   const args = ['--state-dir', join(dir, 'state'), '--node-name', 'flood-node', '--log-level', 'error'];
@@ -37,7 +37,7 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
     api.addNode('flood-node');
     args.push('--kubeconfig', api.writeKubeconfig(dir));
   }
-  const agent = await spawnAgent({ args });
+  const agent = await spawnAgent({ args, node });
   const { pid, port } = agent;
   const corpus = generateCorpus({ lines: Math.min(rate * seconds, 200_000), form: 'kmsg', seed: 7 });
   const prevDevkmsg = readFileSync('/proc/sys/kernel/printk_devkmsg', 'utf8').trim();
