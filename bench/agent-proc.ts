@@ -50,7 +50,7 @@ export interface SpawnAgentOptions {
   readonly args: readonly string[];
   /** The node binary (default: this process's). Its re2 addon must be built for it. */
   readonly node?: string | undefined;
-  /** Extra node flags before the V8 flags (e.g. --heap-snapshot-signal). */
+  /** Extra node flags before the V8 flags (e.g. --heapsnapshot-signal). */
   readonly nodeFlags?: readonly string[];
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
