@@ -6,10 +6,12 @@
 //   - V8 heap spaces (used / committed), from the agent's own /metrics (prom-client);
 //   - the JS heap by node type and the biggest constructors/strings, from a heap snapshot the
 //     agent writes on SIGUSR2 (--heapsnapshot-signal, in a temp cwd), taken after the RSS figures;
+//   - the bundle's live functions by module (heap snapshot locations through the source map);
 //   - the bundle's bytes per dependency, from esbuild's metafile (dist/nodewarden.meta.json).
 // Run: npm run build && npx tsx bench/memory-breakdown.ts [--idle SECONDS] [--node PATH]
 import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import { basename, join } from 'node:path';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
 import { FakePods } from '../test/helpers/fake-apiserver-pods';
@@ -71,14 +73,84 @@ function heapSpaces(text: string): { space: string; used: number; total: number 
 }
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[]; edge_types: [string[], ...unknown[]]; location_fields: string[] } };
   nodes: number[];
+  edges: number[];
+  locations: number[];
   strings: string[];
 }
 
+/** The package (node_modules/<pkg>, @scope/pkg) or agent/ file a bundled source path belongs to. */
+function moduleOf(source: string): string {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+  if (m) return m[1]!;
+  const a = /(agent\/.*)$/.exec(source);
+  return a ? a[1]! : source;
+}
+
+/**
+ * Functions by module: every closure of the bundle (the snapshot's locations: script, line,
+ * column; the bundle's script is the one with minified columns > 10,000) is mapped through
+ * dist/nodewarden.cjs.map to its source. Its self size, its SharedFunctionInfo's and what that
+ * holds (bytecode, feedback metadata, scope info...), each counted once, go to that module.
+ * Objects the functions create are not attributed (a heap snapshot does not say who allocated).
+ */
+function functionsByModule(s: Snapshot): { name: string; bytes: number; functions: number }[] {
+  const meta = s.snapshot.meta;
+  const nf = meta.node_fields.length;
+  const ef = meta.edge_fields.length;
+  const lf = meta.location_fields.length;
+  const iSize = meta.node_fields.indexOf('self_size');
+  const iEdges = meta.node_fields.indexOf('edge_count');
+  const edgeTypes = meta.edge_types[0];
+  const firstEdge = new Int32Array(s.nodes.length / nf);
+  for (let i = 0, e = 0; i < s.nodes.length; i += nf) {
+    firstEdge[i / nf] = e;
+    e += s.nodes[i + iEdges]! * ef;
+  }
+  const children = function* (node: number, nameWanted?: string): Generator<number> {
+    const fe = firstEdge[node / nf]!;
+    for (let k = 0; k < s.nodes[node + iEdges]!; k++) {
+      const b = fe + k * ef;
+      const t = edgeTypes[s.edges[b]!]!;
+      if (t === 'weak') continue;
+      if (nameWanted !== undefined && (t === 'element' || t === 'hidden' || s.strings[s.edges[b + 1]!] !== nameWanted)) continue;
+      yield s.edges[b + 2]!;
+    }
+  };
+  const bigColumns = new Map<number, number>();
+  for (let i = 0; i < s.locations.length; i += lf) if (s.locations[i + 3]! > 10_000) bigColumns.set(s.locations[i + 1]!, (bigColumns.get(s.locations[i + 1]!) ?? 0) + 1);
+  const bundleScript = [...bigColumns.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const map = new SourceMap(JSON.parse(readFileSync(join(ROOT, 'dist/nodewarden.cjs.map'), 'utf8')) as SourceMapPayload);
+  const claimed = new Set<number>();
+  const by = new Map<string, { bytes: number; functions: number }>();
+  const claim = (node: number): number => {
+    if (claimed.has(node)) return 0;
+    claimed.add(node);
+    return s.nodes[node + iSize]!;
+  };
+  for (let i = 0; i < s.locations.length; i += lf) {
+    if (s.locations[i + 1] !== bundleScript) continue;
+    const node = s.locations[i]!;
+    const entry = map.findEntry(s.locations[i + 2]!, s.locations[i + 3]!) as { originalSource?: string };
+    const name = entry.originalSource ? moduleOf(entry.originalSource) : '(unmapped)';
+    let bytes = claim(node);
+    for (const shared of children(node, 'shared')) {
+      bytes += claim(shared);
+      for (const c of children(shared)) bytes += claim(c);
+    }
+    const g = by.get(name) ?? { bytes: 0, functions: 0 };
+    g.bytes += bytes;
+    g.functions++;
+    by.set(name, g);
+  }
+  return [...by.entries()].map(([name, g]) => ({ name, ...g })).sort((a, b) => b.bytes - a.bytes);
+}
+
 /** Self sizes by node type, and the biggest (type, name) groups. */
-function snapshotTables(path: string): { byType: [string, number, number][]; byName: [string, number, number][]; total: number } {
+function snapshotTables(path: string): { byType: [string, number, number][]; byName: [string, number, number][]; total: number; byModule: { name: string; bytes: number; functions: number }[] } {
   const s = JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
+  const byModule = functionsByModule(s);
   const fields = s.snapshot.meta.node_fields;
   const types = s.snapshot.meta.node_types[0];
   const nf = fields.length;
@@ -109,7 +181,7 @@ function snapshotTables(path: string): { byType: [string, number, number][]; byN
     byName.set(key, n);
   }
   const sorted = (m: Map<string, [number, number]>): [string, number, number][] => [...m.entries()].map(([k, [b, c]]): [string, number, number] => [k, b, c]).sort((a, b) => b[1] - a[1]);
-  return { byType: sorted(byType), byName: sorted(byName).slice(0, 15), total };
+  return { byType: sorted(byType), byName: sorted(byName).slice(0, 15), total, byModule };
 }
 
 interface Metafile {
@@ -189,6 +261,13 @@ async function main(): Promise<void> {
     for (const [type, bytes, count] of snap.byType) if (bytes >= 32 * 1024) console.log(`| ${type} | ${f1(bytes)} | ${count.toLocaleString('en-US')} |`);
     console.log('\n| biggest groups (type, name) | MiB | count |\n|---|---:|---:|');
     for (const [key, bytes, count] of snap.byName) console.log(`| ${key.replace('\t', ': ').replace(/\|/g, '\\|')} | ${f1(bytes)} | ${count.toLocaleString('en-US')} |`);
+
+    const fnTotal = snap.byModule.reduce((n, m) => n + m.bytes, 0);
+    console.log(`\n### The bundle's live functions by module: ${f1(fnTotal)} MiB (closures + their SharedFunctionInfo, bytecode...; via the source map)\n`);
+    console.log('| module | KiB | functions |\n|---|---:|---:|');
+    const agentFiles = snap.byModule.filter((m) => m.name.startsWith('agent/'));
+    const rows = [...snap.byModule.filter((m) => !m.name.startsWith('agent/')), { name: 'agent/ (all files)', bytes: agentFiles.reduce((n, m) => n + m.bytes, 0), functions: agentFiles.reduce((n, m) => n + m.functions, 0) }].sort((a, b) => b.bytes - a.bytes);
+    for (const m of rows) if (m.bytes >= 8 * 1024) console.log(`| ${m.name} | ${(m.bytes / 1024).toFixed(0)} | ${m.functions.toLocaleString('en-US')} |`);
 
     const deps = bundleByDependency();
     const all = deps.reduce((n, d) => n + d.bytes, 0);
