@@ -58,6 +58,36 @@ async function until(pred: () => Promise<boolean>, what: string): Promise<void> 
   }
 }
 
+type Drained = Pick<ProcessResult, 'workload' | 'lines' | 'cpuSeconds' | 'linesPerCpuSecond' | 'wallSeconds' | 'idleRssMiB' | 'peakRssMiB' | 'startCpuSeconds'>;
+
+/**
+ * Feeds the settled agent (`feed`), waits until `done`, and returns its CPU seconds and wall time
+ * for that, with its idle RSS (`idleRssMiB`, read before) and peak RSS.
+ */
+async function drain(
+  pid: number,
+  w: { workload: string; lines: number; idleRssMiB: number; startCpuSeconds: number },
+  feed: () => void,
+  done: () => Promise<boolean>,
+  what: string,
+): Promise<Drained> {
+  const before = procCpuSeconds(pid);
+  const t0 = Date.now();
+  feed();
+  await until(done, what);
+  const cpuSeconds = procCpuSeconds(pid) - before;
+  return {
+    workload: w.workload,
+    lines: w.lines,
+    cpuSeconds: cpu(cpuSeconds),
+    linesPerCpuSecond: Math.round(w.lines / cpuSeconds),
+    wallSeconds: cpu((Date.now() - t0) / 1000),
+    idleRssMiB: mib(w.idleRssMiB),
+    peakRssMiB: mib(procStatus(pid, 'VmHWM')),
+    startCpuSeconds: cpu(w.startCpuSeconds),
+  };
+}
+
 /** Per-reason nodewarden_rule_matches_total from /metrics. */
 function matchesByReason(text: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -109,23 +139,15 @@ export async function runFileLogWorkload(o: { lines: number; node?: string | und
     const { pid, port } = agent;
     const startCpuSeconds = procCpuSeconds(pid);
     const idleRssMiB = procStatus(pid, 'VmRSS');
-    const t0 = Date.now();
-    appendFileSync(log, payload);
     let counted: Record<string, number> = {};
-    await until(async () => sameCounts((counted = matchesByReason(await metricsText(port))), expected), 'every expected problem counted');
-    const cpuSeconds = procCpuSeconds(pid) - startCpuSeconds;
-    return {
-      workload: 'W1 kern.log via NPD filelog rules',
-      lines: o.lines,
-      cpuSeconds: cpu(cpuSeconds),
-      linesPerCpuSecond: Math.round(o.lines / cpuSeconds),
-      wallSeconds: cpu((Date.now() - t0) / 1000),
-      idleRssMiB: mib(idleRssMiB),
-      peakRssMiB: mib(procStatus(pid, 'VmHWM')),
-      startCpuSeconds: cpu(startCpuSeconds),
-      expected,
-      counted,
-    };
+    const d = await drain(
+      pid,
+      { workload: 'W1 kern.log via NPD filelog rules', lines: o.lines, idleRssMiB, startCpuSeconds },
+      () => appendFileSync(log, payload),
+      async () => sameCounts((counted = matchesByReason(await metricsText(port))), expected),
+      'every expected problem counted',
+    );
+    return { ...d, expected, counted };
   } finally {
     await agent?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -179,22 +201,17 @@ export async function runDropLogWorkload(o: { lines: number; idleSeconds: number
     // Idle: no input; what is left is timers, the pod watch and the heartbeat.
     await sleep(o.idleSeconds * 1000);
     const idleCpu = procCpuSeconds(pid) - startCpuSeconds;
-    const before = procCpuSeconds(pid);
     const writesBefore = writes();
-    const t0 = Date.now();
-    appendFileSync(log, dropLines(o.lines, Date.now()));
-    await until(async () => dropCount() >= o.lines, 'PacketDrop Event counts summing to the lines');
-    const cpuSeconds = procCpuSeconds(pid) - before;
+    const d = await drain(
+      pid,
+      { workload: 'W3 drop log, fake API server', lines: o.lines, idleRssMiB, startCpuSeconds },
+      () => appendFileSync(log, dropLines(o.lines, Date.now())),
+      async () => dropCount() >= o.lines,
+      'PacketDrop Event counts summing to the lines',
+    );
     await metricsText(port); // still answering
     return {
-      workload: 'W3 drop log, fake API server',
-      lines: o.lines,
-      cpuSeconds: cpu(cpuSeconds),
-      linesPerCpuSecond: Math.round(o.lines / cpuSeconds),
-      wallSeconds: cpu((Date.now() - t0) / 1000),
-      idleRssMiB: mib(idleRssMiB),
-      peakRssMiB: mib(procStatus(pid, 'VmHWM')),
-      startCpuSeconds: cpu(startCpuSeconds),
+      ...d,
       expected: { PacketDrop: o.lines },
       counted: { PacketDrop: dropCount() },
       apiWrites: writes() - writesBefore,
