@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const AGENT = join(ROOT, 'dist/nodewarden.cjs');
+/** The bundle to run; NODEWARDEN_BENCH_AGENT names a copy (e.g. next to a re2 built for another node). */
+export const AGENT = process.env.NODEWARDEN_BENCH_AGENT ?? join(ROOT, 'dist/nodewarden.cjs');
 /** The image's entrypoint flags (Dockerfile, manifests/30-daemonset.yaml); overridable for experiments. */
 export const DAEMONSET_V8_FLAGS = (process.env.NODEWARDEN_BENCH_V8_FLAGS ?? '--max-semi-space-size=1 --max-old-space-size=48').split(' ').filter(Boolean);
 /** USER_HZ: the unit of /proc/<pid>/stat's utime and stime (100 on every Linux build we run on). */

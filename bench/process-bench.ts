@@ -13,8 +13,8 @@
 //       period before the burst.
 //   (W2, the /dev/kmsg flood, is flood-bench.ts.)
 // Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3] [--node PATH]`.
-// --node runs the agent with another node binary; the re2 addon next to dist/ must be built for
-// it (scripts/node24.sh rebuilds one in a copy, NODE24_KEEP=1 keeps it).
+// --node runs the agent with another node binary; the re2 addon the bundle loads must be built
+// for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
