@@ -15,7 +15,7 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import { basename, join } from 'node:path';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
 import { FakePods } from '../test/helpers/fake-apiserver-pods';
-import { metricsText, procStatus, ROOT, sleep, spawnAgent } from './agent-proc';
+import { metricsText, procStatus, ROOT, sleep, spawnAgent, type AgentChild } from './agent-proc';
 import { argValue } from './process-bench';
 
 const MiB = 1024 * 1024;
@@ -210,13 +210,14 @@ async function main(): Promise<void> {
   api.addNode('mem-node');
   const pods = new FakePods(api);
   for (let k = 0; k < 20; k++) pods.put({ namespace: `ns-${k}`, name: `pod-${k}`, node: 'mem-node', ips: [`10.244.1.${10 + k}`] });
-  const agent = await spawnAgent({
-    node,
-    cwd,
-    nodeFlags: ['--heapsnapshot-signal=SIGUSR2'],
-    args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(cwd, 'state'), '--kmsg-path', '', '--node-name', 'mem-node', '--kubeconfig', api.writeKubeconfig(cwd)],
-  });
+  let agent: AgentChild | undefined;
   try {
+    agent = await spawnAgent({
+      node,
+      cwd,
+      nodeFlags: ['--heapsnapshot-signal=SIGUSR2'],
+      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(cwd, 'state'), '--kmsg-path', '', '--node-name', 'mem-node', '--kubeconfig', api.writeKubeconfig(cwd)],
+    });
     await sleep(idleSeconds * 1000);
     const { pid, port } = agent;
     const rss = procStatus(pid, 'VmRSS') * MiB;
@@ -275,7 +276,7 @@ async function main(): Promise<void> {
     console.log('| dependency | KiB | share |\n|---|---:|---:|');
     for (const d of deps) if (d.bytes >= 4096) console.log(`| ${d.name} | ${(d.bytes / 1024).toFixed(0)} | ${((d.bytes / all) * 100).toFixed(0)}% |`);
   } finally {
-    await agent.stop();
+    await agent?.stop();
     await api.close();
     rmSync(cwd, { recursive: true, force: true });
   }
