@@ -37,7 +37,11 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
     api.addNode('flood-node');
     args.push('--kubeconfig', api.writeKubeconfig(dir));
   }
-  const agent = await spawnAgent({ args, node });
+  const agent = await spawnAgent({ args, node }).catch(async (e: unknown) => {
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
   const { pid, port } = agent;
   const corpus = generateCorpus({ lines: Math.min(rate * seconds, 200_000), form: 'kmsg', seed: 7 });
   const prevDevkmsg = readFileSync('/proc/sys/kernel/printk_devkmsg', 'utf8').trim();
