@@ -11,6 +11,8 @@ export interface CorpusOptions {
   readonly matchRate?: number;
   /** Fraction of iptables LOG lines (default 0.7). */
   readonly iptablesRate?: number;
+  /** 'syslog': epoch ms of the first line's timestamp (default 2025-01-31T00:16:40Z). */
+  readonly startMs?: number;
 }
 
 /** mulberry32: small, fast, deterministic. */
@@ -88,7 +90,7 @@ export function generateCorpus(o: CorpusOptions): string[] {
   const ipRate = o.iptablesRate ?? 0.7;
   const out = new Array<string>(o.lines);
   let uptime = 1000;
-  let secOfYear = 0;
+  const startMs = o.startMs ?? Date.UTC(2025, 0, 1) + (1000 + 86400 * 30) * 1000;
   for (let i = 0; i < o.lines; i++) {
     const x = r();
     const msg = x < matchRate ? pick(MATCHING, r)(r) : x < matchRate + ipRate ? iptables(r) : pick(CHATTER, r)(r);
@@ -97,8 +99,7 @@ export function generateCorpus(o: CorpusOptions): string[] {
       continue;
     }
     uptime += rt() * 0.01;
-    secOfYear = Math.floor(uptime) + 86400 * 30;
-    const d = new Date(Date.UTC(2025, 0, 1) + secOfYear * 1000);
+    const d = new Date(startMs + (Math.floor(uptime) - 1000) * 1000);
     const ts = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
     out[i] = `${ts} node-1 kernel: [${uptime.toFixed(6).padStart(12, ' ')}] ${msg}`;
   }

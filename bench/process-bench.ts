@@ -1,0 +1,257 @@
+// process-bench.ts: whole-process benchmarks of the bundled agent, run as the DaemonSet runs it
+// (agent-proc.ts: the image's V8 flags, MALLOC_ARENA_MAX=2). Each workload starts the agent, lets
+// it settle (idle RSS), then feeds it and waits until the agent reports all of it; CPU is the
+// agent's utime + stime delta between those two points (/proc/<pid>/stat), peak is VmHWM.
+//   W1: a generated kern.log corpus (bench/corpus.ts, 1% matching, 70% iptables lines) appended
+//       in one go to a file that NPD's kernel-monitor-filelog.json (a copy whose logPath names
+//       the file) follows; done when nodewarden_rule_matches_total equals, per reason, an
+//       independent count (JS RegExp per rule on the message part; every shipped pattern is
+//       single-line, so NPD's buffer join cannot add matches). Standalone, no /dev/kmsg.
+//   W3: RFC 3339 drop lines for 20 local/remote pod pairs appended to a --drop-log file, the
+//       agent connected to the in-process fake API server (pods listed and watched there); done
+//       when the PacketDrop Events' counts sum to the number of lines. Also idle CPU over a
+//       period before the burst.
+//   (W2, the /dev/kmsg flood, is flood-bench.ts.)
+// Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3] [--node PATH]`.
+// --node runs the agent with another node binary; the re2 addon the bundle loads must be built
+// for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeApiServer } from '../test/helpers/fake-apiserver';
+import { FakePods } from '../test/helpers/fake-apiserver-pods';
+import { metricsText, procCpuSeconds, procStatus, ROOT, sleep, spawnAgent, type AgentChild } from './agent-proc';
+import { generateCorpus } from './corpus';
+
+export interface ProcessResult {
+  readonly workload: string;
+  readonly lines: number;
+  readonly cpuSeconds: number;
+  readonly linesPerCpuSecond: number;
+  /** Wall time from the append to done (includes the drop flush interval for W3). */
+  readonly wallSeconds: number;
+  readonly idleRssMiB: number;
+  readonly peakRssMiB: number;
+  /** CPU seconds from spawn to settled (module load, first list/watch...). */
+  readonly startCpuSeconds: number;
+  readonly expected: Record<string, number>;
+  readonly counted: Record<string, number>;
+  readonly apiWrites?: number;
+  /** W3: CPU over an idle period before the burst, as % of one core. */
+  readonly idleCpuPercent?: number;
+  readonly idleSeconds?: number;
+}
+
+const HERE = fileURLToPath(import.meta.url);
+const SETTLE_MS = 3000;
+const DONE_LIMIT_MS = 300_000; // hang guard only: W1 takes ~10 s, W3 ~15 s here
+
+const mib = (n: number): number => Math.round(n * 10) / 10;
+const cpu = (n: number): number => Math.round(n * 100) / 100;
+
+async function until(pred: () => Promise<boolean>, what: string): Promise<void> {
+  const end = Date.now() + DONE_LIMIT_MS;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`process-bench: ${what} not reached within ${DONE_LIMIT_MS / 1000} s`);
+    await sleep(100);
+  }
+}
+
+type Drained = Pick<ProcessResult, 'workload' | 'lines' | 'cpuSeconds' | 'linesPerCpuSecond' | 'wallSeconds' | 'idleRssMiB' | 'peakRssMiB' | 'startCpuSeconds'>;
+
+/**
+ * Feeds the settled agent (`feed`), waits until `done`, and returns its CPU seconds and wall time
+ * for that, with its idle RSS (`idleRssMiB`, read before) and peak RSS.
+ */
+async function drain(
+  pid: number,
+  w: { workload: string; lines: number; idleRssMiB: number; startCpuSeconds: number },
+  feed: () => void,
+  done: () => Promise<boolean>,
+  what: string,
+): Promise<Drained> {
+  const before = procCpuSeconds(pid);
+  const t0 = Date.now();
+  feed();
+  await until(done, what);
+  const cpuSeconds = procCpuSeconds(pid) - before;
+  return {
+    workload: w.workload,
+    lines: w.lines,
+    cpuSeconds: cpu(cpuSeconds),
+    linesPerCpuSecond: Math.round(w.lines / cpuSeconds),
+    wallSeconds: cpu((Date.now() - t0) / 1000),
+    idleRssMiB: mib(w.idleRssMiB),
+    peakRssMiB: mib(procStatus(pid, 'VmHWM')),
+    startCpuSeconds: cpu(w.startCpuSeconds),
+  };
+}
+
+/** Per-reason nodewarden_rule_matches_total from /metrics. */
+function matchesByReason(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^nodewarden_rule_matches_total\{([^}]*)\} (\d+)/gm)) {
+    const reason = /reason="([^"]*)"/.exec(m[1]!)?.[1] ?? '';
+    out[reason] = (out[reason] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+const sameCounts = (a: Record<string, number>, b: Record<string, number>): boolean =>
+  Object.keys({ ...a, ...b }).every((k) => (a[k] ?? 0) === (b[k] ?? 0));
+
+interface NpdRuleJson {
+  logPath: string;
+  lookback?: string;
+  pluginConfig: { message: string };
+  rules: { reason: string; pattern: string }[];
+}
+
+/** W1: a kern.log corpus through NPD's filelog kernel rules. */
+export async function runFileLogWorkload(o: { lines: number; node?: string | undefined }): Promise<ProcessResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w1-'));
+  const log = join(dir, 'kern.log');
+  writeFileSync(log, '');
+  const rules = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor-filelog.json'), 'utf8')) as NpdRuleJson;
+  mkdirSync(join(dir, 'rules'));
+  writeFileSync(join(dir, 'rules/kernel-monitor-filelog.json'), JSON.stringify({ ...rules, logPath: log }, null, 2));
+
+  // Timestamps end a few minutes before now: after boot (NPD's delay cutoff), and appended lines
+  // are not backlog, so the 5m lookback does not apply to them.
+  const spanMs = o.lines * 5; // corpus.ts advances ~5 ms per line
+  const text = generateCorpus({ lines: o.lines, form: 'syslog', seed: 11, matchRate: 0.01, startMs: Date.now() - spanMs - 120_000 });
+  const msgRe = new RegExp(rules.pluginConfig.message);
+  const ruleRes = rules.rules.map((r) => ({ reason: r.reason, re: new RegExp(`(?:${r.pattern})$`) }));
+  const expected: Record<string, number> = {};
+  for (const line of text) {
+    const msg = msgRe.exec(line)?.[1];
+    if (msg === undefined) continue;
+    for (const r of ruleRes) if (r.re.test(msg)) expected[r.reason] = (expected[r.reason] ?? 0) + 1;
+  }
+  const payload = Buffer.from(text.join('\n') + '\n', 'utf8');
+  text.length = 0;
+
+  let agent: AgentChild | undefined;
+  try {
+    agent = await spawnAgent({ node: o.node, args: ['--rules', join(dir, 'rules'), '--state-dir', join(dir, 'state'), '--kmsg-path', '', '--node-name', 'bench-node'] });
+    await sleep(SETTLE_MS);
+    const { pid, port } = agent;
+    const startCpuSeconds = procCpuSeconds(pid);
+    const idleRssMiB = procStatus(pid, 'VmRSS');
+    let counted: Record<string, number> = {};
+    const d = await drain(
+      pid,
+      { workload: 'W1 kern.log via NPD filelog rules', lines: o.lines, idleRssMiB, startCpuSeconds },
+      () => appendFileSync(log, payload),
+      async () => sameCounts((counted = matchesByReason(await metricsText(port))), expected),
+      'every expected problem counted',
+    );
+    return { ...d, expected, counted };
+  } finally {
+    await agent?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const PAIRS = 20;
+const NODE = 'bench-node';
+
+/** `lines` calico-drop lines, round-robin over the pairs (remote → local, TCP SYN to a fixed port). */
+function dropLines(lines: number, nowMs: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const k = i % PAIRS;
+    // Spread over the last 5 s: well inside --drop-max-age (10m).
+    const t = new Date(nowMs - 5000 + Math.floor((i / lines) * 5000)).toISOString().replace('Z', '000+00:00');
+    out.push(`${t} ${NODE} kernel: [ 9000.${String(i % 1_000_000).padStart(6, '0')}] calico-drop: IN=eth0 OUT=cali${k}abc MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:08:00 SRC=10.244.2.${10 + k} DST=10.244.1.${10 + k} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=${i % 65536} DF PROTO=TCP SPT=${30000 + (i % 30000)} DPT=8080 WINDOW=64240 RES=0x00 SYN URGP=0 `);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** W3: a drop log resolved against the fake API server, until the Events count every line. */
+export async function runDropLogWorkload(o: { lines: number; idleSeconds: number; node?: string | undefined }): Promise<ProcessResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
+  const log = join(dir, 'iptables.log');
+  writeFileSync(log, '');
+  mkdirSync(join(dir, 'rules'));
+  writeFileSync(join(dir, 'rules/kernel-monitor.json'), readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')));
+  const api = await FakeApiServer.start();
+  api.addNode(NODE);
+  api.addNode('other-node');
+  const pods = new FakePods(api);
+  for (let k = 0; k < PAIRS; k++) {
+    pods.put({ namespace: `ns-${k}`, name: `local-${k}`, node: NODE, ips: [`10.244.1.${10 + k}`] });
+    pods.put({ namespace: `peer-${k}`, name: `remote-${k}`, node: 'other-node', ips: [`10.244.2.${10 + k}`] });
+  }
+  const dropCount = (): number =>
+    api.listEvents().filter((e) => e.reason === 'PacketDrop').reduce((n, e) => n + Number(e.count ?? 1), 0);
+  const writes = (): number => api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length;
+
+  let agent: AgentChild | undefined;
+  try {
+    agent = await spawnAgent({
+      node: o.node,
+      args: ['--rules', join(dir, 'rules'), '--state-dir', join(dir, 'state'), '--kmsg-path', '', '--drop-log', log, '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
+    });
+    await sleep(SETTLE_MS);
+    const { pid, port } = agent;
+    const startCpuSeconds = procCpuSeconds(pid);
+    const idleRssMiB = procStatus(pid, 'VmRSS');
+    // Idle: no input; what is left is timers, the pod watch and the heartbeat.
+    await sleep(o.idleSeconds * 1000);
+    const idleCpu = procCpuSeconds(pid) - startCpuSeconds;
+    const writesBefore = writes();
+    const d = await drain(
+      pid,
+      { workload: 'W3 drop log, fake API server', lines: o.lines, idleRssMiB, startCpuSeconds },
+      () => appendFileSync(log, dropLines(o.lines, Date.now())),
+      async () => dropCount() >= o.lines,
+      'PacketDrop Event counts summing to the lines',
+    );
+    await metricsText(port); // still answering
+    return {
+      ...d,
+      expected: { PacketDrop: o.lines },
+      counted: { PacketDrop: dropCount() },
+      apiWrites: writes() - writesBefore,
+      idleCpuPercent: Math.round((idleCpu / o.idleSeconds) * 10000) / 100,
+      idleSeconds: o.idleSeconds,
+    };
+  } finally {
+    await agent?.stop();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ProcessBenchOptions {
+  readonly quick: boolean;
+  readonly only?: 'w1' | 'w3' | undefined;
+  readonly node?: string | undefined;
+}
+
+export async function runProcessBench(o: ProcessBenchOptions): Promise<ProcessResult[]> {
+  const out: ProcessResult[] = [];
+  if (o.only !== 'w3') out.push(await runFileLogWorkload({ lines: o.quick ? 200_000 : 1_000_000, node: o.node }));
+  if (o.only !== 'w1') out.push(await runDropLogWorkload({ lines: o.quick ? 20_000 : 100_000, idleSeconds: o.quick ? 10 : 60, node: o.node }));
+  return out;
+}
+
+export function argValue(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === HERE) {
+  const only = argValue(process.argv, '--only');
+  if (only !== undefined && only !== 'w1' && only !== 'w3') throw new Error('--only takes w1 or w3 (the flood, W2, is flood-bench.ts)');
+  runProcessBench({ quick: process.argv.includes('--quick'), only, node: argValue(process.argv, '--node') })
+    .then((rs) => {
+      for (const r of rs) console.log(JSON.stringify(r));
+    })
+    .catch((e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    });
+}
