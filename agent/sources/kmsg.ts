@@ -23,8 +23,20 @@
 // time is clock.now() minus CLOCK_MONOTONIC (process.hrtime, which libuv reads from
 // CLOCK_MONOTONIC on Linux). Both the printk clock and CLOCK_MONOTONIC stop during suspend, so
 // this stays right after a resume, unlike now - /proc/uptime (CLOCK_BOOTTIME), which is what
-// makes `dmesg -T` wrong after suspend. Measured here: the printk clock led CLOCK_MONOTONIC by
-// about 0.2 ms. Boot time is recomputed on every idle poll, so NTP steps are followed.
+// makes `dmesg -T` wrong after suspend. The two clocks still drift apart: CLOCK_MONOTONIC is
+// slewed by NTP, the printk clock (sched_clock) is not. Measured here: the printk clock led
+// CLOCK_MONOTONIC by about 0.2 ms early on, and lagged it by 6.9 ms after 7 h of uptime; over
+// months that is seconds. Boot time is recomputed on every idle poll, so NTP steps are followed.
+//
+// Backlog. Without a checkpoint, records already in the ring when the source starts are backlog
+// (consumers apply their lookback to them); records written later are new, whatever their
+// timestamp says. The boundary is a sequence number, not a time: run() reads the ring once
+// through a second fd, synchronously before its first await (so before Agent.start resolves),
+// and remembers the newest seq. A timestamp comparison would drop a record written just after
+// start whose printk time, converted with the drifting boot time, falls before the start.
+// When that scan fails (or a fake device is injected), the time comparison is the fallback.
+// The scan costs one read(2) per record: 1.5-5.5 ms for the 1,492 records of the 128 KiB ring
+// here; a 16 MiB ring would take a few hundred ms, once per start without a checkpoint.
 //
 // Position. The checkpoint `{bootId, seq}` (boot id from /proc/sys/kernel/random/boot_id) is
 // saved at most once a second while running (CheckpointStore.saveThrottled) and once on
@@ -61,6 +73,9 @@ const OPEN_RETRY_MAX_MS = 30_000;
 /** At most one warning of a repeating kind per this interval. */
 const LOG_EVERY_MS = 10_000;
 
+/** Ring scan bound: a writer faster than this reader must not keep the start scan going. */
+const SCAN_MAX_RECORDS = 1_000_000;
+
 /** The device, abstracted so tests can drive EPIPE/EINVAL sequences deterministically. */
 export interface KmsgDevice {
   /** Reads one record into buf and returns its length; throws errno errors (EAGAIN, EPIPE, ...). */
@@ -76,6 +91,50 @@ export const openKmsgDevice: KmsgDeviceOpener = (path) => {
     close: () => fs.closeSync(fd),
   };
 };
+
+/**
+ * The seq of the newest record in the ring now (-1 when it is empty), read through its own fd
+ * synchronously. Throws what open/read throw (ENOENT, EPERM). Cost: one read(2) per record in
+ * the ring, once per start without a checkpoint.
+ */
+export function newestKmsgSeq(path: string): number {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  let newest = -1;
+  try {
+    for (let i = 0; i < SCAN_MAX_RECORDS; i++) {
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
+        if (code === 'EPIPE' || code === 'EINVAL' || code === 'EINTR') continue;
+        throw err;
+      }
+      const seq = headerSeq(buf, n);
+      if (seq > newest) newest = seq;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return newest;
+}
+
+/** The second field of "pri,seq,usec,flags;": -1 when it is not a number. */
+function headerSeq(buf: Buffer, n: number): number {
+  let i = buf.indexOf(0x2c);
+  if (i < 0 || i >= n) return -1;
+  let seq = 0;
+  let digits = 0;
+  for (i++; i < n; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    seq = seq * 10 + (c - 0x30);
+    digits++;
+  }
+  return digits > 0 && digits <= 15 ? seq : -1;
+}
 
 export interface KmsgCheckpoint {
   readonly bootId: string;
@@ -101,6 +160,11 @@ export interface KmsgSourceOptions {
   readonly checkpointName?: string;
   /** Device opener; tests inject fakes. */
   readonly openDevice?: KmsgDeviceOpener;
+  /**
+   * The newest seq in the ring at start (see "Backlog" in the header). Default: newestKmsgSeq
+   * with the real device, none (time fallback) when openDevice is injected.
+   */
+  readonly newestSeq?: (path: string) => number;
 }
 
 export interface KmsgStats extends SourceStats {
@@ -143,15 +207,19 @@ export class KmsgSource implements Source {
     this.started = true;
     const { clock, checkpoints } = this.opts;
 
+    // Where to resume, and (without a checkpoint) where the backlog ends: both before the first
+    // await, so that a record written after the caller's start() returns is never backlog.
+    const bootId = this.opts.bootId ?? readBootId(this.log);
+    const saved = bootId === undefined ? undefined : validCheckpoint(checkpoints.load<unknown>(this.ckptName));
+    const resume = saved !== undefined && saved.bootId === bootId;
+    const backlogUpToSeq = resume ? undefined : this.scanBacklogEnd();
+    /** Fallback when the scan failed: records from before this run are backlog. */
+    const backlogBeforeMs = resume ? -Infinity : clock.now();
+
     const dev = await this.openWithRetry(signal);
     if (dev === undefined) return; // aborted before the device could be opened
 
-    const bootId = this.opts.bootId ?? readBootId(this.log);
     let bootTimeMs = this.opts.bootTimeMs ?? monotonicBootTime(clock);
-
-    // Where to resume.
-    const saved = bootId === undefined ? undefined : validCheckpoint(checkpoints.load<unknown>(this.ckptName));
-    const resume = saved !== undefined && saved.bootId === bootId;
     /** Records with seq <= skipUpTo were handled before the restart. */
     let skipUpTo = resume ? saved.seq : -1;
     /** Seq of the last record read (for gap counting); from the checkpoint when resuming. */
@@ -165,8 +233,6 @@ export class KmsgSource implements Source {
     let overrunPending = false;
     let caughtUp = false;
     const startAfterMs = resume ? undefined : this.opts.startAfterMs;
-    /** Without a checkpoint, records from before this run are backlog: consumers apply lookback. */
-    const backlogBeforeMs = resume ? -Infinity : clock.now();
     this.log.info(
       resume
         ? { resumeAfterSeq: saved.seq }
@@ -286,7 +352,8 @@ export class KmsgSource implements Source {
         lastSeq = seq;
 
         const timeMs = bootTimeMs + hdr.usec / 1000;
-        if (startAfterMs !== undefined && timeMs < startAfterMs) {
+        const backlog = backlogUpToSeq !== undefined ? seq <= backlogUpToSeq : timeMs < backlogBeforeMs;
+        if (startAfterMs !== undefined && backlog && timeMs < startAfterMs) {
           stats.skipped++;
           handledSeq = seq;
         } else {
@@ -303,7 +370,7 @@ export class KmsgSource implements Source {
               time: new Date(timeMs),
               text: msg.text,
               ...(msg.truncated ? { truncated: true } : {}),
-              ...(timeMs < backlogBeforeMs ? { backlog: true } : {}),
+              ...(backlog ? { backlog: true } : {}),
             };
             let ok = true;
             try {
@@ -332,6 +399,18 @@ export class KmsgSource implements Source {
       } catch (err) {
         this.log.warn({ err: errTextWithCode(err) }, 'closing the kernel log failed');
       }
+    }
+  }
+
+  /** The newest seq in the ring now, or undefined (time fallback) when it cannot be read. */
+  private scanBacklogEnd(): number | undefined {
+    const scan = this.opts.newestSeq ?? (this.opts.openDevice ? undefined : newestKmsgSeq);
+    if (scan === undefined) return undefined;
+    try {
+      return scan(this.path);
+    } catch (err) {
+      this.log.warn({ err: errTextWithCode(err) }, 'cannot scan the kernel log for where the backlog ends; telling backlog by time');
+      return undefined;
     }
   }
 

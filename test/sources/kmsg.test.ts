@@ -169,6 +169,27 @@ describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
     expect(all.lines.map((l) => l.text)).toEqual([`${m} old`, `${m} new`]);
   });
 
+  it('without a checkpoint, tells backlog by sequence number: a record written after start is new whatever its printk time', async () => {
+    const m = marker();
+    inject(`<5>${m} before\n`);
+    // The printk clock drifts from CLOCK_MONOTONIC (6.9 ms here after 7 h of uptime, seconds
+    // after months). Pretend it lags by a minute: every record's converted time is then a
+    // minute before the moment it was written, so before startAfterMs.
+    const lagMs = 60_000;
+    const now = Date.now();
+    const r = new Run(m, newStateDir(), { startAfterMs: now - 1000, bootTimeMs: now - Number(process.hrtime.bigint()) / 1e6 - lagMs });
+    // run() scanned the ring before returning its promise: this record is after the boundary.
+    inject(`<5>${m} after\n`);
+    await r.waitFor(1);
+    await delay(150);
+    await r.stop();
+    expect(r.lines.map((l) => l.text)).toEqual([`${m} after`]);
+    expect(r.lines[0]!.backlog).toBeUndefined();
+    expect(r.lines[0]!.time.getTime()).toBeLessThan(now - 1000);
+    // "before" was in the ring at start: backlog, and older than startAfterMs, so skipped.
+    expect(r.src.stats.skipped).toBeGreaterThan(0);
+  });
+
   it('stops on abort without waiting for its poll timer, and saves its position', async () => {
     const m = marker();
     const dir = newStateDir();
