@@ -20,6 +20,7 @@ import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
 import { FileSource } from './sources/file';
 import { KmsgSource, monotonicBootTime } from './sources/kmsg';
+import { errText } from './runtime/err-text';
 import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
@@ -305,7 +306,7 @@ export class Agent {
     const stop = new AbortController();
     const signal = AbortSignal.any([this.abort.signal, stop.signal]);
     const done = source.run(onLine, signal).catch((e: unknown) => {
-      this.log.error({ source: source.id, err: e instanceof Error ? e.message : String(e) }, 'source failed');
+      this.log.error({ source: source.id, err: errText(e) }, 'source failed');
     });
     this.sources.set(source.id, { source, stop, done });
     this.stoppedSources.push(done);

@@ -8,6 +8,7 @@ import { conditionChangeMessage } from './engine/go-quote';
 import { Monitor } from './engine/monitor';
 import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
 import { ConditionState, type DeclaredCondition } from './state/conditions';
+import { errText } from './runtime/err-text';
 import type { Clock, Condition, ConditionChange, Logger, LogLine, NodeEvent, Problem, RuleFile, Sink } from './types';
 
 export interface DetectorOptions {
@@ -261,7 +262,7 @@ export class Detector {
       try {
         fn(s);
       } catch (err) {
-        this.opts.logger.error({ sink: s.name, call: what, err: String(err) }, 'sink threw');
+        this.opts.logger.error({ sink: s.name, call: what, err: errText(err) }, 'sink threw');
       }
     }
   }

@@ -12,7 +12,8 @@
 // An address no pod or Service owns is named by reverse DNS when that is enabled, else "unknown". An `audit` prefix (a non-terminating
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
-import { raceDeadline } from './deadline';
+import { raceDeadline } from './runtime/deadline';
+import { errText } from './runtime/err-text';
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
@@ -349,7 +350,7 @@ export class DropPipeline {
         this.opts.onEvent?.(ev);
         for (const s of this.sinks) s.onEvent?.(ev);
       } catch (err) {
-        this.opts.logger.error({ err: String(err) }, 'drop event consumer threw');
+        this.opts.logger.error({ err: errText(err) }, 'drop event consumer threw');
       }
     }
   }

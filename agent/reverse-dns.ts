@@ -17,7 +17,7 @@
 //     `-`, `_`, `.`, at most 253 characters); the trailing dot is dropped.
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { raceDeadline } from './deadline';
+import { raceDeadline } from './runtime/deadline';
 import { PeerCache, type PeerCacheOptions } from './state/peer-cache';
 import type { Clock } from './types';
 

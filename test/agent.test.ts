@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Agent } from '../agent/agent';
-import { systemClock } from '../agent/clock';
+import { systemClock } from '../agent/runtime/clock';
 import { loadRuleFiles } from '../agent/config/rule-files';
 import { parseSettings } from '../agent/config/settings';
 import { createKubeClient } from '../agent/kube/client';

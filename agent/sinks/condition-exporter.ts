@@ -15,9 +15,9 @@ import type { NodeStatusApi, WireCondition } from '../kube/types';
 import { KUBELET_CONDITION_TYPES } from '../kube/types';
 import type { Clock, ComponentCounters, Condition, ConditionChange, Logger, Sink } from '../types';
 import { newCounters } from '../types';
-import { raceDeadline } from '../deadline';
-import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../backoff';
-import type { BackoffPolicy } from '../backoff';
+import { raceDeadline } from '../runtime/deadline';
+import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../runtime/backoff';
+import type { BackoffPolicy } from '../runtime/backoff';
 import { loadOwnedTypes, saveOwnedTypes } from './owned-conditions';
 import type { JsonStore } from './owned-conditions';
 

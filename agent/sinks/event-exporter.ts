@@ -12,9 +12,9 @@ import { EventAggregator } from '../state/event-aggregator';
 import type { Clock, ComponentCounters, Logger, NodeEvent, Sink } from '../types';
 import { newCounters } from '../types';
 import { capMessage } from '../cap-message';
-import { raceDeadline } from '../deadline';
-import { EVENT_BACKOFF, backoffDelay } from '../backoff';
-import type { BackoffPolicy } from '../backoff';
+import { raceDeadline } from '../runtime/deadline';
+import { EVENT_BACKOFF, backoffDelay } from '../runtime/backoff';
+import type { BackoffPolicy } from '../runtime/backoff';
 
 export { MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../cap-message';
 

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errText } from '../err-text';
+import { errText } from '../runtime/err-text';
 import type { Logger } from '../types';
 
 export const DEFAULT_STATE_DIR = '/var/lib/nodewarden';

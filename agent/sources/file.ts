@@ -34,8 +34,8 @@
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
 import * as fsp from 'node:fs/promises';
-import { sleeperFor } from '../clock';
-import { errText } from '../err-text';
+import { sleeperFor } from '../runtime/clock';
+import { errText } from '../runtime/err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
 import { newSourceStats } from '../types';
 import type { CheckpointStore } from './checkpoint';

@@ -40,8 +40,8 @@
 // startAfterMs). `lost` counts records the kernel overwrote before we read them.
 import * as fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { sleeperFor } from '../clock';
-import { errTextWithCode } from '../err-text';
+import { sleeperFor } from '../runtime/clock';
+import { errTextWithCode } from '../runtime/err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
 import { newSourceStats } from '../types';
 import type { CheckpointStore } from './checkpoint';

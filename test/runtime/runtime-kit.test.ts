@@ -1,0 +1,76 @@
+// runtime-kit.test.ts: the small runtime helpers in agent/runtime/ (error text, backoff,
+// deadline race, abortable sleep), all on the fake clock.
+import { describe, expect, it } from 'vitest';
+import { CONDITION_BACKOFF, RETRY_AFTER_CAP_MS, backoffDelay, jitterPeriod } from '../../agent/runtime/backoff';
+import { sleeperFor } from '../../agent/runtime/clock';
+import { raceDeadline } from '../../agent/runtime/deadline';
+import { errText, errTextWithCode } from '../../agent/runtime/err-text';
+import { FakeClock } from '../helpers/fake-clock';
+
+describe('errText', () => {
+  it('gives an Error its message and anything else its string form', () => {
+    expect(errText(new Error('boom'))).toBe('boom');
+    expect(errText('plain')).toBe('plain');
+    expect(errText(42)).toBe('42');
+  });
+  it('prefixes the errno code once', () => {
+    const e = Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    expect(errTextWithCode(e)).toBe('ENOENT: no such file');
+    const f = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    expect(errTextWithCode(f)).toBe('ENOENT: no such file');
+  });
+});
+
+describe('backoffDelay', () => {
+  it('doubles up to the cap, scaled by the injected random', () => {
+    const top = (): number => 0.999999;
+    const steps = [1, 2, 3, 4, 5, 6].map((n) => Math.round(backoffDelay(n, CONDITION_BACKOFF, top)));
+    expect(steps).toEqual([1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect(backoffDelay(3, CONDITION_BACKOFF, () => 0)).toBe(0);
+  });
+  it('honours a longer Retry-After, up to its cap', () => {
+    expect(backoffDelay(1, CONDITION_BACKOFF, () => 0.5, 7000)).toBe(7000);
+    expect(backoffDelay(1, CONDITION_BACKOFF, () => 0.5, 10 * RETRY_AFTER_CAP_MS)).toBe(RETRY_AFTER_CAP_MS);
+    expect(backoffDelay(1, CONDITION_BACKOFF, () => 0.5, 10)).toBe(500);
+  });
+  it('jitters a period by ±10 %', () => {
+    expect(jitterPeriod(1000, () => 0)).toBe(900);
+    expect(jitterPeriod(1000, () => 0.5)).toBe(1000);
+  });
+});
+
+describe('raceDeadline', () => {
+  it('is true when the work settles first and cancels its timer', async () => {
+    const clock = new FakeClock();
+    expect(await raceDeadline(clock, Promise.resolve(1), clock.now() + 1000)).toBe(true);
+    expect(clock.pending()).toBe(0);
+  });
+  it('is false when the deadline passes first', async () => {
+    const clock = new FakeClock();
+    const race = raceDeadline(clock, () => new Promise(() => undefined), clock.now() + 1000);
+    clock.advance(999);
+    await Promise.resolve();
+    clock.advance(1);
+    expect(await race).toBe(false);
+  });
+});
+
+describe('sleeperFor', () => {
+  it('resolves after the delay, or at once on abort', async () => {
+    const clock = new FakeClock();
+    const sleep = sleeperFor(clock);
+    let woke = false;
+    const p = sleep(500).then(() => (woke = true));
+    clock.advance(499);
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    clock.advance(1);
+    await p;
+    expect(woke).toBe(true);
+    const ac = new AbortController();
+    const q = sleep(10_000, ac.signal);
+    ac.abort();
+    await q;
+    expect(clock.pending()).toBe(0);
+  });
+});
