@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Settings } from './config/settings';
 import { watchRuleFiles, type RuleWatcher } from './config/rule-watch';
 import { Detector } from './detector';
-import { DropPipeline, parsePeerNaming, type DropResolver } from './drops';
+import { DropPipeline, parsePeerNaming } from './drops';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes } from './engine/drop-prefixes';
 import type { KubeClient } from './kube/client';
 import { createPeerResolver } from './kube/peers';
@@ -21,7 +21,7 @@ import { CheckpointStore } from './sources/checkpoint';
 import { FileSource } from './sources/file';
 import { KmsgSource, monotonicBootTime } from './sources/kmsg';
 import { errText } from './runtime/err-text';
-import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
+import type { Clock, Condition, DropResolver, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
 const ADOPT_DEADLINE_MS = 30_000;

@@ -17,35 +17,9 @@ import { errText } from './runtime/err-text';
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
-import { DropAggregator, type BucketSpec, type PendingDrop, type PodInfo } from './state/drop-aggregator';
-import type { Clock, Direction, LogLine, Logger, NodeEvent, PacketDrop, Sink, Verdict } from './types';
+import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
+import type { Clock, Direction, DropResolver, LogLine, Logger, NodeEvent, PacketDrop, PeerInfo, Sink, Verdict } from './types';
 
-export type { PodInfo } from './state/drop-aggregator';
-
-/** A Service, by namespace and name. */
-export interface ServiceRef {
-  readonly namespace: string;
-  readonly name: string;
-}
-
-/** Who a remote IP is. */
-export type PeerInfo =
-  /** A pod; `service` when a Service of its namespace selects it. */
-  | { readonly kind: 'pod'; readonly pod: PodInfo; readonly service?: ServiceRef }
-  | { readonly kind: 'node'; readonly name: string }
-  /** A Service's ClusterIP. */
-  | { readonly kind: 'service'; readonly service: ServiceRef }
-  /** An address outside the cluster, named by reverse DNS. */
-  | { readonly kind: 'host'; readonly name: string }
-  | { readonly kind: 'unknown' };
-
-/** Resolves IPs to pods. Implemented by kube/pods.ts (+ state/peer-cache.ts); tests pass fakes. */
-export interface DropResolver {
-  /** A pod on this node that owns `ip` (hostNetwork pods are not indexed). Synchronous. */
-  localPod(ip: string): PodInfo | undefined;
-  /** Who owns a remote IP; cached, never rejects. */
-  peer(ip: string): Promise<PeerInfo>;
-}
 
 /** How the peer is named in the message. */
 export type PeerNaming = 'namespace' | 'pod' | 'namespace/name' | { readonly label: string };

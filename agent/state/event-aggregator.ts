@@ -10,7 +10,7 @@
 // counted in the next one for that key that gets through. Every cache is an LRU bounded at
 // `maxKeys` entries, and keys are hashed, so memory is bounded whatever the kernel writes.
 import { createHash } from 'node:crypto';
-import type { Clock, InvolvedObject, NodeEvent } from '../types';
+import type { Clock, EventBody, InvolvedObject, NodeEvent } from '../types';
 import { TokenBucket } from './token-bucket';
 
 export const COMBINED_PREFIX = '(combined from similar events): ';
@@ -30,21 +30,9 @@ export interface EventAggregatorOptions {
 }
 
 /** The Event to write (create when the caller has not written `name` yet, else patch). */
-export interface AggregatedEvent {
+export interface AggregatedEvent extends EventBody {
   /** Correlation key (hashed); stable for every occurrence that maps to this Event. */
   readonly key: string;
-  /** metadata.name: `<object name>.<hex>` like client-go. */
-  readonly name: string;
-  readonly involved: InvolvedObject;
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
-  readonly component: string;
-  readonly host: string;
-  /** Occurrences since firstTimestamp, suppressed ones included. */
-  readonly count: number;
-  readonly firstTimestamp: Date;
-  readonly lastTimestamp: Date;
   /** True for the first time this Event is handed out (create rather than patch). */
   readonly isNew: boolean;
   /** True when this is a "(combined from similar events)" event. */

@@ -1,13 +1,14 @@
-// peer-cache.ts: a bounded LRU with TTL in front of an expensive lookup (who owns this remote
-// IP?). Positive answers live `ttlMs`, "nobody" answers `negativeTtlMs` (negative caching), and
-// failed lookups `errorTtlMs` so an unhealthy API server is not hammered. Concurrent lookups
+// lookup-cache.ts: a bounded LRU with TTL in front of an expensive lookup (who owns this remote
+// IP, which Services a namespace has, an address's DNS name). Positive answers live `ttlMs`,
+// "nobody" answers `negativeTtlMs` (negative caching), and failed lookups `errorTtlMs` so an
+// unhealthy API server is not hammered. Concurrent lookups
 // of the same key share one call (coalescing); at most `maxInFlight` lookups run at once and at
 // most `maxQueued` wait; beyond that a get() answers null at once and counts it as shed.
 // An answer stored with set() while a lookup of the same key ran (learned elsewhere, e.g. a
 // dual-stack pod's other address) beats that lookup's "nobody".
 import type { Clock } from '../types';
 
-export interface PeerCacheOptions<V> {
+export interface LookupCacheOptions<V> {
   readonly clock: Clock;
   /** The lookup; resolves null for "nobody owns it". A rejection counts as a failure. */
   readonly lookup: (key: string) => Promise<V | null>;
@@ -19,7 +20,7 @@ export interface PeerCacheOptions<V> {
   readonly maxQueued?: number;
 }
 
-export interface PeerCacheStats {
+export interface LookupCacheStats {
   hits: number;
   negativeHits: number;
   misses: number;
@@ -35,8 +36,8 @@ interface Entry<V> {
   expires: number;
 }
 
-export class PeerCache<V> {
-  readonly stats: PeerCacheStats = { hits: 0, negativeHits: 0, misses: 0, lookups: 0, failures: 0, coalesced: 0, shed: 0, evictions: 0 };
+export class LookupCache<V> {
+  readonly stats: LookupCacheStats = { hits: 0, negativeHits: 0, misses: 0, lookups: 0, failures: 0, coalesced: 0, shed: 0, evictions: 0 };
   private readonly entries = new Map<string, Entry<V>>();
   private readonly inFlight = new Map<string, Promise<V | null>>();
   private readonly queue: (() => void)[] = [];
@@ -48,7 +49,7 @@ export class PeerCache<V> {
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
 
-  constructor(private readonly opts: PeerCacheOptions<V>) {
+  constructor(private readonly opts: LookupCacheOptions<V>) {
     this.max = opts.maxEntries ?? 4096;
     this.ttl = opts.ttlMs ?? 300_000;
     this.negTtl = opts.negativeTtlMs ?? 60_000;
