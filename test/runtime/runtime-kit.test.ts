@@ -5,6 +5,7 @@ import { CONDITION_BACKOFF, RETRY_AFTER_CAP_MS, backoffDelay, jitterPeriod } fro
 import { sleeperFor } from '../../agent/runtime/clock';
 import { raceDeadline } from '../../agent/runtime/deadline';
 import { errText, errTextWithCode } from '../../agent/runtime/err-text';
+import { DueTimer } from '../../agent/runtime/timer';
 import { FakeClock } from '../helpers/fake-clock';
 
 describe('errText', () => {
@@ -72,5 +73,38 @@ describe('sleeperFor', () => {
     ac.abort();
     await q;
     expect(clock.pending()).toBe(0);
+  });
+});
+
+describe('DueTimer', () => {
+  it('armBy keeps the earliest time; armAt replaces; it fires once per arming', () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const fired: number[] = [];
+    const timer = new DueTimer(clock, () => fired.push(clock.now() - t0));
+    timer.armBy(t0 + 500);
+    timer.armBy(t0 + 900); // later: ignored
+    expect(timer.at).toBe(t0 + 500);
+    timer.armBy(t0 + 200); // earlier: wins
+    expect(clock.pending()).toBe(1);
+    clock.advance(1000);
+    expect(fired).toEqual([200]);
+    expect(timer.armed).toBe(false);
+    timer.armBy(clock.now() + 100);
+    timer.armAt(clock.now() + 300); // later, but replaces
+    clock.advance(1000);
+    expect(fired).toEqual([200, 1300]);
+  });
+  it('cancel leaves nothing pending, and a past time fires at once', () => {
+    const clock = new FakeClock();
+    let n = 0;
+    const timer = new DueTimer(clock, () => n++);
+    timer.armAt(clock.now() + 100);
+    timer.cancel();
+    expect(clock.pending()).toBe(0);
+    expect(timer.at).toBe(Infinity);
+    timer.armAt(clock.now() - 5);
+    clock.advance(0);
+    expect(n).toBe(1);
   });
 });
