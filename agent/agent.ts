@@ -64,8 +64,6 @@ export class Agent {
   private podIndex: Promise<void> | undefined;
   private server: Server | undefined;
   private watcher: RuleWatcher | undefined;
-  private cancelTick: (() => void) | undefined;
-  private tickAt = Infinity;
   private dropLogs = new Set<string>();
   private ruleLogs = new Set<string>();
   private checkpoints: CheckpointStore | undefined;
@@ -98,8 +96,7 @@ export class Agent {
     metrics.setRuleFiles(this.parts.files);
 
     metrics.registerComponents('source', () => [...this.sources.values()].map((s) => [s.source.id, s.source.stats] as const));
-    // recoverAfter: a condition that turns True gets a timer for its recovery check.
-    this.sinks.push(metrics, new LogSink(this.log, clock), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
+    this.sinks.push(metrics, new LogSink(this.log, clock));
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
     const startedAt = clock.now();
@@ -134,10 +131,7 @@ export class Agent {
         heartbeatPeriodMs: settings.heartbeatPeriodMs,
         store: checkpoints,
         // The API was down at start: the first sync reads the Node before writing anything.
-        onLateAdopt: (conditions) => {
-          this.detector?.adoptLate(conditions);
-          this.scheduleTick(); // an adopted True condition may have recoverAfter
-        },
+        onLateAdopt: (conditions) => this.detector?.adoptLate(conditions),
       });
       // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
       // deadline, start from the defaults rather than not at all.
@@ -165,6 +159,7 @@ export class Agent {
       sinks: this.sinks,
       initialConditions,
       applyLookback: true,
+      recoveryTimer: true,
       // NPD's `delay` counts from boot; the kernel's clock is CLOCK_MONOTONIC.
       bootTimeMs: monotonicBootTime(clock),
     });
@@ -242,13 +237,11 @@ export class Agent {
         this.syncFileSources(files);
         metrics.setReloadResult(true);
         this.log.info({ files: files.map((f) => f.path) }, 'rules reloaded');
-        this.scheduleTick();
       },
       onInvalid: () => metrics.setReloadResult(false),
     });
     metrics.registerComponent('config', 'rules', this.watcher.stats as unknown as Record<string, number>, { skip: ['lastCheckAt'] });
 
-    this.scheduleTick();
     this.log.info(
       {
         mode: kube ? `kubernetes (${kube.source})` : 'standalone',
@@ -312,22 +305,6 @@ export class Agent {
     this.stoppedSources.push(done);
   }
 
-  /** recoverAfter: wake the detector when the next condition is due. */
-  private scheduleTick(): void {
-    const detector = this.detector;
-    if (!detector || this.abort.signal.aborted) return;
-    const due = detector.nextDueAt();
-    if (due === undefined || due >= this.tickAt) return;
-    this.cancelTick?.();
-    this.tickAt = due;
-    this.cancelTick = this.parts.clock.setTimer(() => {
-      this.tickAt = Infinity;
-      this.cancelTick = undefined;
-      detector.tick();
-      this.scheduleTick();
-    }, Math.max(0, due - this.parts.clock.now()));
-  }
-
   /** Stops reading, flushes pending work until the deadline, closes everything. Idempotent. */
   stop(timeoutMs = this.parts.settings.shutdownTimeoutMs): Promise<void> {
     this.stopping ??= this.doStop(timeoutMs);
@@ -347,7 +324,7 @@ export class Agent {
       });
     this.log.info({ timeoutMs }, 'stopping');
     this.abort.abort();
-    this.cancelTick?.();
+    this.detector?.stop();
     this.watcher?.stop();
     // Sources stop within one poll and save their positions; a read stuck on a dead filesystem
     // must not hold shutdown past the deadline.

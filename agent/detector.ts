@@ -2,13 +2,15 @@
 // to the monitors of its source (kmsg lines to the kmsg rule files; file lines to the filelog rule
 // files whose logPath is that file, after parsing the raw line with the file's pluginConfig),
 // drops lines from before the start window like NPD's watchers, applies problems to the condition
-// state, and hands problems, events and condition changes to the sinks. No I/O, no timers: the
-// caller schedules tick() from nextDueAt().
+// state, and hands problems, events and condition changes to the sinks. No I/O. Its one timer,
+// with `recoveryTimer`, is recoverAfter's: a DueTimer on the injected clock, re-armed from
+// nextDueAt() whenever the condition state changes (without it the caller runs tick()).
 import { conditionChangeMessage } from './engine/go-quote';
 import { Monitor } from './engine/monitor';
 import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
 import { ConditionState, type DeclaredCondition } from './state/conditions';
 import { errText } from './runtime/err-text';
+import { DueTimer } from './runtime/timer';
 import type { Clock, Condition, ConditionChange, Logger, LogLine, NodeEvent, Problem, RuleFile, Sink } from './types';
 
 export interface DetectorOptions {
@@ -27,6 +29,8 @@ export interface DetectorOptions {
    * then measured in log time, and tick() runs before every line.
    */
   readonly lineTime?: boolean;
+  /** Run recoverAfter on a timer on `clock` (the agent); stop() cancels it. Off: call tick(). */
+  readonly recoveryTimer?: boolean;
 }
 
 /** Per-source counters (keyed by LogLine.source), read by the metrics module at scrape time. */
@@ -71,6 +75,8 @@ export class Detector {
   private readonly startMs: number;
   private readonly stateClock: Clock;
   private lineNow = Number.NEGATIVE_INFINITY;
+  private readonly recovery: DueTimer | undefined;
+  private stopped = false;
 
   constructor(files: readonly RuleFile[], private readonly opts: DetectorOptions) {
     this.startMs = opts.clock.now();
@@ -78,9 +84,11 @@ export class Detector {
       ? { now: () => (this.lineNow === Number.NEGATIVE_INFINITY ? opts.clock.now() : this.lineNow), setTimer: (fn, ms) => opts.clock.setTimer(fn, ms) }
       : opts.clock;
     this.state = new ConditionState(declared(files), this.stateClock);
+    this.recovery = opts.recoveryTimer ? new DueTimer(opts.clock, () => this.tick()) : undefined;
     if (opts.initialConditions) this.state.adopt(opts.initialConditions);
     this.install(files);
     for (const source of sourcesOf(files)) this.emitConditions(source);
+    this.armRecovery();
   }
 
   /** Handles one line. Never throws for bad input. */
@@ -151,11 +159,26 @@ export class Detector {
    */
   adoptLate(existing: readonly Condition[]): void {
     for (const source of this.state.adoptWhereUntouched(existing)) this.emitConditions(source);
+    this.armRecovery(); // an adopted True condition may have recoverAfter
   }
 
-  /** Runs recoverAfter; the caller schedules it from nextDueAt(). */
+  /** Runs recoverAfter: by the recovery timer, or by the caller from nextDueAt(). */
   tick(): void {
     for (const change of this.state.tick(this.stateClock.now())) this.emitChange(change);
+    this.armRecovery();
+  }
+
+  /** Cancels the recovery timer; it is not armed again. Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.recovery?.cancel();
+  }
+
+  /** Arms the recovery timer for the next condition due, unless it is already armed earlier. */
+  private armRecovery(): void {
+    if (this.recovery === undefined || this.stopped) return;
+    const due = this.state.nextDueAt();
+    if (due !== undefined) this.recovery.armBy(due);
   }
 
   nextDueAt(): number | undefined {
@@ -167,6 +190,7 @@ export class Detector {
     this.install(files);
     this.state.replaceSpecs(declared(files));
     for (const source of sourcesOf(files)) this.emitConditions(source);
+    this.armRecovery();
   }
 
   conditions(): Condition[] {
@@ -232,6 +256,7 @@ export class Detector {
 
   private emitChange(change: ConditionChange): void {
     const c = change.condition;
+    this.armRecovery();
     this.call('onConditionChange', (s) => s.onConditionChange?.(change));
     // NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise.
     this.emitEvent({

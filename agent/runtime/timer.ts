@@ -23,19 +23,24 @@ export class DueTimer {
 
   /** Fires at epoch ms `at`, unless already armed to fire no later (the earliest wins). */
   armBy(at: number): void {
-    if (this.cancelPending !== undefined && this.dueAt <= at) return;
-    this.armAt(at);
+    this.armWithin(at - this.clock.now());
   }
 
-  /** Fires at epoch ms `at`, replacing any pending arming. */
-  armAt(at: number): void {
+  /** Fires in `delayMs`, unless already armed to fire no later (the earliest wins). */
+  armWithin(delayMs: number): void {
+    if (this.cancelPending !== undefined && this.dueAt <= this.clock.now() + delayMs) return;
+    this.armIn(delayMs);
+  }
+
+  /** Fires in `delayMs`, replacing any pending arming. */
+  armIn(delayMs: number): void {
     this.cancelPending?.();
-    this.dueAt = at;
+    this.dueAt = this.clock.now() + delayMs;
     this.cancelPending = this.clock.setTimer(() => {
       this.cancelPending = undefined;
       this.dueAt = Infinity;
       this.fire();
-    }, Math.max(0, at - this.clock.now()));
+    }, Math.max(0, delayMs));
   }
 
   cancel(): void {

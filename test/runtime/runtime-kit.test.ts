@@ -77,7 +77,7 @@ describe('sleeperFor', () => {
 });
 
 describe('DueTimer', () => {
-  it('armBy keeps the earliest time; armAt replaces; it fires once per arming', () => {
+  it('armBy/armWithin keep the earliest time; armIn replaces; it fires once per arming', () => {
     const clock = new FakeClock();
     const t0 = clock.now();
     const fired: number[] = [];
@@ -90,8 +90,8 @@ describe('DueTimer', () => {
     clock.advance(1000);
     expect(fired).toEqual([200]);
     expect(timer.armed).toBe(false);
-    timer.armBy(clock.now() + 100);
-    timer.armAt(clock.now() + 300); // later, but replaces
+    timer.armWithin(100);
+    timer.armIn(300); // later, but replaces
     clock.advance(1000);
     expect(fired).toEqual([200, 1300]);
   });
@@ -99,11 +99,11 @@ describe('DueTimer', () => {
     const clock = new FakeClock();
     let n = 0;
     const timer = new DueTimer(clock, () => n++);
-    timer.armAt(clock.now() + 100);
+    timer.armIn(100);
     timer.cancel();
     expect(clock.pending()).toBe(0);
     expect(timer.at).toBe(Infinity);
-    timer.armAt(clock.now() - 5);
+    timer.armBy(clock.now() - 5);
     clock.advance(0);
     expect(n).toBe(1);
   });
