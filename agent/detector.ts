@@ -9,8 +9,8 @@ import { conditionChangeMessage } from './engine/go-quote';
 import { Monitor } from './engine/monitor';
 import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
 import { ConditionState, type DeclaredCondition } from './state/conditions';
-import { errText } from './runtime/err-text';
 import { DueTimer } from './runtime/timer';
+import { Fanout } from './sinks/fanout';
 import type { Clock, Condition, ConditionChange, Logger, LogLine, NodeEvent, Problem, RuleFile, Sink } from './types';
 
 export interface DetectorOptions {
@@ -76,10 +76,13 @@ export class Detector {
   private readonly stateClock: Clock;
   private lineNow = Number.NEGATIVE_INFINITY;
   private readonly recovery: DueTimer | undefined;
+  /** opts.sinks, each call isolated per sink. */
+  private readonly out: Fanout;
   private stopped = false;
 
   constructor(files: readonly RuleFile[], private readonly opts: DetectorOptions) {
     this.startMs = opts.clock.now();
+    this.out = new Fanout(opts.sinks, opts.logger);
     this.stateClock = opts.lineTime
       ? { now: () => (this.lineNow === Number.NEGATIVE_INFINITY ? opts.clock.now() : this.lineNow), setTimer: (fn, ms) => opts.clock.setTimer(fn, ms) }
       : opts.clock;
@@ -243,7 +246,7 @@ export class Detector {
 
   private deliver(problems: readonly Problem[]): number {
     for (const p of problems) {
-      this.call('onProblem', (s) => s.onProblem?.(p));
+      this.out.onProblem(p);
       if (p.kind === 'temporary') {
         this.emitEvent({ involved: this.node(), type: 'Warning', reason: p.reason, message: p.message, component: p.source, time: p.time });
       } else {
@@ -257,7 +260,7 @@ export class Detector {
   private emitChange(change: ConditionChange): void {
     const c = change.condition;
     this.armRecovery();
-    this.call('onConditionChange', (s) => s.onConditionChange?.(change));
+    this.out.onConditionChange(change);
     // NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise.
     this.emitEvent({
       involved: this.node(),
@@ -270,26 +273,16 @@ export class Detector {
   }
 
   private emitEvent(e: NodeEvent): void {
-    this.call('onEvent', (s) => s.onEvent?.(e));
+    this.out.onEvent(e);
   }
 
   private emitConditions(source: string): void {
     const conds = this.state.currentFor(source);
-    this.call('onConditions', (s) => s.onConditions?.(source, conds));
+    this.out.onConditions(source, conds);
   }
 
   private node(): NodeEvent['involved'] {
     return { kind: 'Node', name: this.opts.nodeName };
-  }
-
-  private call(what: string, fn: (s: Sink) => void): void {
-    for (const s of this.opts.sinks) {
-      try {
-        fn(s);
-      } catch (err) {
-        this.opts.logger.error({ sink: s.name, call: what, err: errText(err) }, 'sink threw');
-      }
-    }
   }
 }
 

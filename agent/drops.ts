@@ -13,6 +13,7 @@
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
 import { raceDeadline } from './runtime/deadline';
+import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
@@ -130,7 +131,7 @@ export class DropPipeline {
   private readonly maxAgeMs: number;
   private readonly naming: PeerNaming;
   private readonly flushMs: number;
-  private readonly sinks: readonly Sink[];
+  private readonly sinks: Fanout;
   private cancelTimer: (() => void) | undefined;
   private flushing: Promise<void> | undefined;
   private stopped = false;
@@ -140,7 +141,7 @@ export class DropPipeline {
     this.maxAgeMs = opts.maxAgeMs ?? 600_000;
     this.naming = opts.peerNaming ?? 'namespace';
     this.flushMs = opts.flushIntervalMs ?? 10_000;
-    this.sinks = opts.sinks ?? [];
+    this.sinks = new Fanout(opts.sinks ?? [], opts.logger);
     const aggOpts: { maxKeys?: number; perPod?: BucketSpec; perNode?: BucketSpec } = {};
     if (opts.maxKeys !== undefined) aggOpts.maxKeys = opts.maxKeys;
     if (opts.perPod !== undefined) aggOpts.perPod = opts.perPod;
@@ -187,7 +188,7 @@ export class DropPipeline {
   /** Counts, forwards and aggregates one parsed drop (also the entry point for other parsers). */
   record(d: PacketDrop): void {
     this.stats.byVerdict[d.verdict]++;
-    for (const s of this.sinks) s.onPacketDrop?.(d);
+    this.sinks.onPacketDrop(d);
     const res = this.opts.resolver;
     const srcPod = res.localPod(d.src);
     const dstPod = res.localPod(d.dst);
@@ -322,10 +323,10 @@ export class DropPipeline {
       this.stats.events++;
       try {
         this.opts.onEvent?.(ev);
-        for (const s of this.sinks) s.onEvent?.(ev);
       } catch (err) {
         this.opts.logger.error({ err: errText(err) }, 'drop event consumer threw');
       }
+      this.sinks.onEvent(ev);
     }
   }
 }
