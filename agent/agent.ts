@@ -92,7 +92,7 @@ export class Agent {
     const signal = this.abort.signal;
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
     this.checkpoints = checkpoints;
-    metrics.registerComponent('state', 'checkpoints', checkpoints.stats as unknown as Record<string, number>);
+    metrics.registerComponent('state', 'checkpoints', checkpoints.stats);
     metrics.setRuleFiles(this.parts.files);
 
     metrics.registerComponents('source', () => [...this.sources.values()].map((s) => [s.source.id, s.source.stats] as const));
@@ -164,7 +164,7 @@ export class Agent {
       bootTimeMs: monotonicBootTime(clock),
     });
     this.detector = detector;
-    metrics.registerComponents('detector', () => detector.counterMap() as ReadonlyMap<string, unknown> as ReadonlyMap<string, Record<string, number>>);
+    metrics.registerComponents('detector', () => detector.counterMap());
 
     // Packet drops: from kmsg always, and from the files named by --drop-log.
     const parsed = settings.dropPrefixes.length > 0 ? parseDropPrefixes(settings.dropPrefixes) : { prefixes: [...DEFAULT_DROP_PREFIXES], errors: [] };
@@ -178,14 +178,14 @@ export class Agent {
         ...(dns ? { hostName: (ip: string) => dns.name(ip) } : {}),
       });
       resolver = peers;
-      metrics.registerComponent('resolver', 'local-pods', index.stats as unknown as Record<string, number>, { gauges: ['pods', 'ips'] });
-      metrics.registerComponent('resolver', 'peer-cache', peers.cache.stats as unknown as Record<string, number>);
-      metrics.registerComponent('resolver', 'peers', peers.stats as unknown as Record<string, number>);
+      metrics.registerComponent('resolver', 'local-pods', index.stats, { gauges: ['pods', 'ips'] });
+      metrics.registerComponent('resolver', 'peer-cache', peers.cache.stats);
+      metrics.registerComponent('resolver', 'peers', peers.stats);
       if (settings.dropPeerServices) {
-        metrics.registerComponent('resolver', 'service-ips', peers.clusterIPCache.stats as unknown as Record<string, number>);
-        metrics.registerComponent('resolver', 'namespace-services', peers.namespaceCache.stats as unknown as Record<string, number>);
+        metrics.registerComponent('resolver', 'service-ips', peers.clusterIPCache.stats);
+        metrics.registerComponent('resolver', 'namespace-services', peers.namespaceCache.stats);
       }
-      if (dns) metrics.registerComponent('resolver', 'reverse-dns', dns.stats as unknown as Record<string, number>);
+      if (dns) metrics.registerComponent('resolver', 'reverse-dns', dns.stats);
     }
     const naming = parsePeerNaming(settings.dropPeerName) ?? 'namespace';
     this.drops = new DropPipeline({
@@ -199,7 +199,7 @@ export class Agent {
       peerNaming: naming,
     });
     this.drops.start(signal);
-    metrics.registerComponent('transform', 'packet-drops', this.drops.stats as unknown as Record<string, number>);
+    metrics.registerComponent('transform', 'packet-drops', this.drops.stats);
     const drops = this.drops;
     metrics.registerPacketDrops(() => drops.counts.values());
 
@@ -240,7 +240,7 @@ export class Agent {
       },
       onInvalid: () => metrics.setReloadResult(false),
     });
-    metrics.registerComponent('config', 'rules', this.watcher.stats as unknown as Record<string, number>, { skip: ['lastCheckAt'] });
+    metrics.registerComponent('config', 'rules', this.watcher.stats, { skip: ['lastCheckAt'] });
 
     this.log.info(
       {
