@@ -7,6 +7,7 @@
 // An answer stored with set() while a lookup of the same key ran (learned elsewhere, e.g. a
 // dual-stack pod's other address) beats that lookup's "nobody".
 import type { Clock } from '../types';
+import { Lru } from './lru';
 
 export interface LookupCacheOptions<V> {
   readonly clock: Clock;
@@ -38,11 +39,10 @@ interface Entry<V> {
 
 export class LookupCache<V> {
   readonly stats: LookupCacheStats = { hits: 0, negativeHits: 0, misses: 0, lookups: 0, failures: 0, coalesced: 0, shed: 0, evictions: 0 };
-  private readonly entries = new Map<string, Entry<V>>();
+  private readonly entries: Lru<string, Entry<V>>;
   private readonly inFlight = new Map<string, Promise<V | null>>();
   private readonly queue: (() => void)[] = [];
   private running = 0;
-  private readonly max: number;
   private readonly ttl: number;
   private readonly negTtl: number;
   private readonly errTtl: number;
@@ -50,7 +50,7 @@ export class LookupCache<V> {
   private readonly maxQueued: number;
 
   constructor(private readonly opts: LookupCacheOptions<V>) {
-    this.max = opts.maxEntries ?? 4096;
+    this.entries = new Lru(opts.maxEntries ?? 4096);
     this.ttl = opts.ttlMs ?? 300_000;
     this.negTtl = opts.negativeTtlMs ?? 60_000;
     this.errTtl = opts.errorTtlMs ?? 10_000;
@@ -64,15 +64,13 @@ export class LookupCache<V> {
 
   /** Cached answer without a lookup: value, null (known nobody), or undefined (unknown/expired). */
   peek(key: string): V | null | undefined {
-    const e = this.entries.get(key);
+    const e = this.entries.peek(key);
     if (e === undefined) return undefined;
     if (e.expires <= this.opts.clock.now()) {
       this.entries.delete(key);
       return undefined;
     }
-    // refresh LRU position
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    this.entries.get(key); // refresh its LRU position
     return e.value;
   }
 
@@ -102,13 +100,7 @@ export class LookupCache<V> {
   /** Stores an answer learned elsewhere (e.g. from the local pod watch). */
   set(key: string, value: V | null, ttlMs?: number): void {
     const ttl = ttlMs ?? (value === null ? this.negTtl : this.ttl);
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: this.opts.clock.now() + ttl });
-    while (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-      this.stats.evictions++;
-    }
+    this.stats.evictions += this.entries.set(key, { value, expires: this.opts.clock.now() + ttl });
   }
 
   delete(key: string): void {

@@ -11,6 +11,7 @@
 // `maxKeys` entries, and keys are hashed, so memory is bounded whatever the kernel writes.
 import { createHash } from 'node:crypto';
 import type { Clock, EventBody, InvolvedObject, NodeEvent } from '../types';
+import { Lru } from '../runtime/lru';
 import { TokenBucket } from './token-bucket';
 
 export const COMBINED_PREFIX = '(combined from similar events): ';
@@ -53,28 +54,6 @@ export interface EventAggregatorStats {
   combined: number;
 }
 
-/** A Map used as an LRU: get() refreshes, set() evicts the oldest beyond `max`. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(k: string): V | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
-  }
-  set(k: string, v: V): void {
-    this.map.delete(k);
-    this.map.set(k, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
-
 interface AggregateRecord {
   messages: Set<string>;
   lastSeen: number;
@@ -106,9 +85,9 @@ export class EventAggregator {
   private readonly maxSimilar: number;
   private readonly burst: number;
   private readonly refillMs: number;
-  private readonly buckets: Lru<TokenBucket>;
-  private readonly aggregates: Lru<AggregateRecord>;
-  private readonly logs: Lru<LogRecord>;
+  private readonly buckets: Lru<string, TokenBucket>;
+  private readonly aggregates: Lru<string, AggregateRecord>;
+  private readonly logs: Lru<string, LogRecord>;
   private seq = 0;
 
   constructor(

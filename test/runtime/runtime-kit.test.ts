@@ -5,6 +5,7 @@ import { CONDITION_BACKOFF, RETRY_AFTER_CAP_MS, backoffDelay, jitterPeriod } fro
 import { sleeperFor } from '../../agent/runtime/clock';
 import { raceDeadline } from '../../agent/runtime/deadline';
 import { errText, errTextWithCode } from '../../agent/runtime/err-text';
+import { Lru } from '../../agent/runtime/lru';
 import { DueTimer } from '../../agent/runtime/timer';
 import { FakeClock } from '../helpers/fake-clock';
 
@@ -106,5 +107,24 @@ describe('DueTimer', () => {
     timer.armBy(clock.now() - 5);
     clock.advance(0);
     expect(n).toBe(1);
+  });
+});
+
+describe('Lru', () => {
+  it('evicts the least recently used beyond its bound; get refreshes, peek and has do not', () => {
+    const lru = new Lru<string, number>(2);
+    expect(lru.set('a', 1)).toBe(0);
+    expect(lru.set('b', 2)).toBe(0);
+    expect(lru.get('a')).toBe(1); // a is now the newest
+    expect(lru.set('c', 3)).toBe(1); // evicts b
+    expect(lru.has('b')).toBe(false);
+    expect(lru.peek('a')).toBe(1); // no refresh: a stays the oldest
+    expect(lru.set('d', 4)).toBe(1); // evicts a
+    expect(lru.has('a')).toBe(false);
+    expect(lru.has('c') && lru.has('d')).toBe(true);
+    expect(lru.set('c', 30)).toBe(0); // replacing is not growing
+    expect(lru.size).toBe(2);
+    expect(lru.delete('c')).toBe(true);
+    expect(lru.size).toBe(1);
   });
 });
