@@ -20,6 +20,7 @@ import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
 import { FileSource } from './sources/file';
 import { KmsgSource, monotonicBootTime } from './sources/kmsg';
+import { valueBy } from './runtime/deadline';
 import { errText } from './runtime/err-text';
 import type { Clock, Condition, DropResolver, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
@@ -314,14 +315,7 @@ export class Agent {
   private async doStop(timeoutMs: number): Promise<void> {
     const { clock } = this.parts;
     const deadline = clock.now() + timeoutMs;
-    const withinDeadline = (p: Promise<unknown>): Promise<unknown> =>
-      new Promise((resolve) => {
-        const cancel = clock.setTimer(() => resolve(undefined), Math.max(0, deadline - clock.now()));
-        void p.finally(() => {
-          cancel();
-          resolve(undefined);
-        });
-      });
+    const withinDeadline = (p: Promise<unknown>): Promise<unknown> => valueBy(clock, p, deadline, undefined);
     this.log.info({ timeoutMs }, 'stopping');
     this.abort.abort();
     this.detector?.stop();

@@ -12,7 +12,7 @@
 // An address no pod or Service owns is named by reverse DNS when that is enabled, else "unknown". An `audit` prefix (a non-terminating
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
-import { raceDeadline } from './runtime/deadline';
+import { raceDeadline, valueBy } from './runtime/deadline';
 import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
 import { parseSyslogLine } from './engine/drop-time';
@@ -286,15 +286,7 @@ export class DropPipeline {
 
   /** Who owns a peer IP, or unknown once `by` (epoch ms) has passed. Never rejects. */
   private lookup(ip: string, by: number): Promise<PeerInfo> {
-    const unknown: PeerInfo = { kind: 'unknown' };
-    const found = this.opts.resolver.peer(ip).catch(() => unknown);
-    return new Promise<PeerInfo>((resolve) => {
-      const cancel = this.opts.clock.setTimer(() => resolve(unknown), Math.max(0, by - this.opts.clock.now()));
-      void found.then((v) => {
-        cancel();
-        resolve(v);
-      });
-    });
+    return valueBy<PeerInfo>(this.opts.clock, this.opts.resolver.peer(ip), by, { kind: 'unknown' });
   }
 
   private async emit(force = false, lookupsBy = this.opts.clock.now() + this.flushMs): Promise<void> {

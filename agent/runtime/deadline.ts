@@ -28,3 +28,15 @@ export async function raceDeadline(
   }
   return !timedOut;
 }
+
+/** The work's value, or `fallback` once the deadline (epoch ms) passes or the work rejects. */
+export async function valueBy<T>(clock: Clock, work: Promise<T>, deadline: number, fallback: T): Promise<T> {
+  let value = fallback;
+  const settled = work.then(
+    (v) => {
+      value = v;
+    },
+    () => undefined,
+  );
+  return (await raceDeadline(clock, settled, deadline)) ? value : fallback;
+}

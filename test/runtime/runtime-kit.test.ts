@@ -3,8 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { CONDITION_BACKOFF, RETRY_AFTER_CAP_MS, backoffDelay, jitterPeriod } from '../../agent/runtime/backoff';
 import { sleeperFor } from '../../agent/runtime/clock';
-import { raceDeadline } from '../../agent/runtime/deadline';
+import { raceDeadline, valueBy } from '../../agent/runtime/deadline';
 import { errText, errTextWithCode } from '../../agent/runtime/err-text';
+import { LogThrottle } from '../../agent/runtime/log-throttle';
 import { Lru } from '../../agent/runtime/lru';
 import { DueTimer } from '../../agent/runtime/timer';
 import { FakeClock } from '../helpers/fake-clock';
@@ -54,6 +55,20 @@ describe('raceDeadline', () => {
     await Promise.resolve();
     clock.advance(1);
     expect(await race).toBe(false);
+  });
+});
+
+describe('valueBy', () => {
+  it('gives the value when it comes in time, the fallback after the deadline or on rejection', async () => {
+    const clock = new FakeClock();
+    expect(await valueBy(clock, Promise.resolve('pod'), clock.now() + 10, 'unknown')).toBe('pod');
+    expect(await valueBy(clock, Promise.reject(new Error('x')), clock.now() + 10, 'unknown')).toBe('unknown');
+    let resolve!: (v: string) => void;
+    const late = valueBy(clock, new Promise<string>((r) => (resolve = r)), clock.now() + 10, 'unknown');
+    clock.advance(10);
+    resolve('pod'); // too late
+    expect(await late).toBe('unknown');
+    expect(clock.pending()).toBe(0);
   });
 });
 
@@ -126,5 +141,29 @@ describe('Lru', () => {
     expect(lru.size).toBe(2);
     expect(lru.delete('c')).toBe(true);
     expect(lru.size).toBe(1);
+  });
+});
+
+describe('LogThrottle', () => {
+  it('admits perWindow messages per key and window, then reports how many it suppressed', () => {
+    const clock = new FakeClock();
+    const reports: [string, number][] = [];
+    const t = new LogThrottle(clock, { windowMs: 1000, perWindow: 2, onSuppressed: (k, n) => reports.push([k, n]) });
+    expect([t.admit('a'), t.admit('a'), t.admit('a'), t.admit('b')]).toEqual([true, true, false, true]);
+    clock.advance(999);
+    expect(t.admit('a')).toBe(false);
+    clock.advance(1);
+    expect(t.admit('a')).toBe(true); // a new window; the old one suppressed 2
+    expect(reports).toEqual([['a', 2]]);
+    clock.advance(1000);
+    expect(t.admit('b')).toBe(true); // b's window suppressed nothing: no report
+    expect(reports).toEqual([['a', 2]]);
+  });
+  it('defaults to one message per window', () => {
+    const clock = new FakeClock();
+    const t = new LogThrottle(clock, { windowMs: 10_000 });
+    expect([t.admit('k'), t.admit('k')]).toEqual([true, false]);
+    clock.advance(10_000);
+    expect(t.admit('k')).toBe(true);
   });
 });
