@@ -42,6 +42,7 @@ import * as fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { sleeperFor } from '../runtime/clock';
 import { errTextWithCode } from '../runtime/err-text';
+import { LogThrottle } from '../runtime/log-throttle';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
 import { newSourceStats } from '../types';
 import type { CheckpointStore } from './checkpoint';
@@ -122,7 +123,7 @@ export class KmsgSource implements Source {
   private lastPollAt = 0;
   private lastError: string | undefined;
   private started = false;
-  private readonly lastLogAt = new Map<string, number>();
+  private readonly throttle: LogThrottle;
 
   constructor(private readonly opts: KmsgSourceOptions) {
     this.path = opts.path ?? DEFAULT_KMSG_PATH;
@@ -130,6 +131,7 @@ export class KmsgSource implements Source {
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.ckptName = opts.checkpointName ?? KMSG_CHECKPOINT_NAME;
     this.log = opts.logger.child({ source: 'kmsg', path: this.path });
+    this.throttle = new LogThrottle(opts.clock, { windowMs: LOG_EVERY_MS });
   }
 
   health(): SourceHealth {
@@ -372,10 +374,7 @@ export class KmsgSource implements Source {
   }
 
   private rateLimitedWarn(kind: string, obj: object, msg: string): void {
-    const now = this.opts.clock.now();
-    const last = this.lastLogAt.get(kind);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.lastLogAt.set(kind, now);
+    if (!this.throttle.admit(kind)) return;
     this.log.warn({ ...obj, stats: { ...this.stats } }, msg);
   }
 }
