@@ -17,7 +17,7 @@ import { EventExporter } from './sinks/event-exporter';
 import { healthOf, startHttpServer } from './sinks/http-server';
 import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
-import { CheckpointStore } from './sources/checkpoint';
+import { CheckpointStore, checkpointName } from './sources/checkpoint';
 import { FileSource } from './sources/file';
 import { KmsgSource, monotonicBootTime } from './sources/kmsg';
 import { valueBy } from './runtime/deadline';
@@ -269,7 +269,7 @@ export class Agent {
       // Forget its position once it has saved it: if a later reload names the file again, its
       // content is backlog (filtered by lookback), not days of "new" lines.
       const checkpoints = this.checkpoints;
-      void s.done.then(() => checkpoints?.forget(`file:${id}`));
+      void s.done.then(() => checkpoints?.forget(checkpointName({ kind: 'file', path: id })));
     }
     for (const path of wanted) if (!this.sources.has(path)) this.addFileSource(path);
   }

@@ -13,7 +13,7 @@ import { loadRuleFiles } from '../agent/config/rule-files';
 import { parseSettings } from '../agent/config/settings';
 import { createKubeClient } from '../agent/kube/client';
 import { Metrics } from '../agent/sinks/metrics';
-import { CheckpointStore } from '../agent/sources/checkpoint';
+import { CheckpointStore, checkpointName } from '../agent/sources/checkpoint';
 import type { Logger } from '../agent/types';
 import { eventually } from './helpers/eventually';
 import { FakeApiServer } from './helpers/fake-apiserver';
@@ -165,7 +165,7 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     await eventually('line read', () => agent.sourceList().find((s) => s.id === log)!.stats.sent > 0 || undefined, { ms: 5000 });
     writeFileSync(t.rulesPath, JSON.stringify(rules(t.marker)));
     await eventually('file no longer followed', () => !agent.sourceList().some((s) => s.id === log) || undefined, { ms: 5000 });
-    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(`file:${log}`);
+    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(checkpointName({ kind: 'file', path: log }));
     await eventually('its position forgotten', () => !existsSync(checkpoint) || undefined, { ms: 5000 });
     expect(agent.sourceList().map((s) => s.id)).toEqual(['kmsg']);
     await agent.stop();

@@ -45,12 +45,11 @@ import { errTextWithCode } from '../runtime/err-text';
 import { LogThrottle } from '../runtime/log-throttle';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
 import { newSourceStats } from '../types';
-import type { CheckpointStore } from './checkpoint';
+import { checkpointName, type CheckpointStore } from './checkpoint';
 import { decodeMessage, newKmsgHeader, parseKmsgHeader } from './kmsg-record';
 import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
 
 export const DEFAULT_KMSG_PATH = '/dev/kmsg';
-export const KMSG_CHECKPOINT_NAME = 'kmsg';
 const READ_BUFFER_BYTES = 16 * 1024;
 /** Give timers and I/O a turn after this many records, even under a flood. */
 const YIELD_EVERY = 64;
@@ -129,7 +128,7 @@ export class KmsgSource implements Source {
     this.path = opts.path ?? DEFAULT_KMSG_PATH;
     this.pollIntervalMs = Math.min(100, Math.max(1, opts.pollIntervalMs ?? 100));
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.ckptName = opts.checkpointName ?? KMSG_CHECKPOINT_NAME;
+    this.ckptName = opts.checkpointName ?? checkpointName({ kind: 'kmsg' });
     this.log = opts.logger.child({ source: 'kmsg', path: this.path });
     this.throttle = new LogThrottle(opts.clock, { windowMs: LOG_EVERY_MS });
   }
