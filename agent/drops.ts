@@ -15,6 +15,7 @@
 import { raceDeadline, valueBy } from './runtime/deadline';
 import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
+import { DueTimer } from './runtime/timer';
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
@@ -132,7 +133,7 @@ export class DropPipeline {
   private readonly naming: PeerNaming;
   private readonly flushMs: number;
   private readonly sinks: Fanout;
-  private cancelTimer: (() => void) | undefined;
+  private readonly flushTimer: DueTimer;
   private flushing: Promise<void> | undefined;
   private stopped = false;
 
@@ -147,6 +148,7 @@ export class DropPipeline {
     if (opts.perPod !== undefined) aggOpts.perPod = opts.perPod;
     if (opts.perNode !== undefined) aggOpts.perNode = opts.perNode;
     this.agg = new DropAggregator(opts.clock.now(), aggOpts);
+    this.flushTimer = new DueTimer(opts.clock, () => this.tick());
   }
 
   /** Handles one line. Synchronous and never throws: kernel text is untrusted. */
@@ -239,23 +241,23 @@ export class DropPipeline {
 
   /** Starts the flush timer; stops at the signal (with a final flush through flush()). */
   start(signal: AbortSignal): void {
-    if (this.stopped || this.cancelTimer) return;
-    const tick = (): void => {
-      this.cancelTimer = undefined;
-      if (this.stopped) return;
-      void this.flushOnce().finally(() => {
-        if (!this.stopped) this.cancelTimer = this.opts.clock.setTimer(tick, this.flushMs);
-      });
-    };
-    this.cancelTimer = this.opts.clock.setTimer(tick, this.flushMs);
+    if (this.stopped || this.flushTimer.armed) return;
+    this.flushTimer.armIn(this.flushMs);
     signal.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  /** One timed flush; the next is armed when it has finished. */
+  private tick(): void {
+    if (this.stopped) return;
+    void this.flushOnce().finally(() => {
+      if (!this.stopped) this.flushTimer.armIn(this.flushMs);
+    });
   }
 
   /** Stops the timer. Idempotent. */
   stop(): void {
     this.stopped = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    this.flushTimer.cancel();
   }
 
   /** Emits what the buckets allow now. Concurrent calls share one run. */
