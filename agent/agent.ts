@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Settings } from './config/settings';
 import { watchRuleFiles, type RuleWatcher } from './config/rule-watch';
 import { Detector } from './detector';
-import { DropPipeline, parsePeerNaming, type DropResolver } from './drops';
+import { DropPipeline, parsePeerNaming } from './drops';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes } from './engine/drop-prefixes';
 import type { KubeClient } from './kube/client';
 import { createPeerResolver } from './kube/peers';
@@ -17,10 +17,12 @@ import { EventExporter } from './sinks/event-exporter';
 import { healthOf, startHttpServer } from './sinks/http-server';
 import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
-import { CheckpointStore } from './sources/checkpoint';
+import { CheckpointStore, checkpointName } from './sources/checkpoint';
 import { FileSource } from './sources/file';
 import { KmsgSource, monotonicBootTime } from './sources/kmsg';
-import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
+import { valueBy } from './runtime/deadline';
+import { errText } from './runtime/err-text';
+import type { Clock, Condition, DropResolver, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
 const ADOPT_DEADLINE_MS = 30_000;
@@ -63,8 +65,6 @@ export class Agent {
   private podIndex: Promise<void> | undefined;
   private server: Server | undefined;
   private watcher: RuleWatcher | undefined;
-  private cancelTick: (() => void) | undefined;
-  private tickAt = Infinity;
   private dropLogs = new Set<string>();
   private ruleLogs = new Set<string>();
   private checkpoints: CheckpointStore | undefined;
@@ -93,12 +93,11 @@ export class Agent {
     const signal = this.abort.signal;
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
     this.checkpoints = checkpoints;
-    metrics.registerComponent('state', 'checkpoints', checkpoints.stats as unknown as Record<string, number>);
+    metrics.registerComponent('state', 'checkpoints', checkpoints.stats);
     metrics.setRuleFiles(this.parts.files);
 
     metrics.registerComponents('source', () => [...this.sources.values()].map((s) => [s.source.id, s.source.stats] as const));
-    // recoverAfter: a condition that turns True gets a timer for its recovery check.
-    this.sinks.push(metrics, new LogSink(this.log, clock), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
+    this.sinks.push(metrics, new LogSink(this.log, clock));
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
     const startedAt = clock.now();
@@ -133,10 +132,7 @@ export class Agent {
         heartbeatPeriodMs: settings.heartbeatPeriodMs,
         store: checkpoints,
         // The API was down at start: the first sync reads the Node before writing anything.
-        onLateAdopt: (conditions) => {
-          this.detector?.adoptLate(conditions);
-          this.scheduleTick(); // an adopted True condition may have recoverAfter
-        },
+        onLateAdopt: (conditions) => this.detector?.adoptLate(conditions),
       });
       // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
       // deadline, start from the defaults rather than not at all.
@@ -164,11 +160,12 @@ export class Agent {
       sinks: this.sinks,
       initialConditions,
       applyLookback: true,
+      recoveryTimer: true,
       // NPD's `delay` counts from boot; the kernel's clock is CLOCK_MONOTONIC.
       bootTimeMs: monotonicBootTime(clock),
     });
     this.detector = detector;
-    metrics.registerComponents('detector', () => detector.counterMap() as ReadonlyMap<string, unknown> as ReadonlyMap<string, Record<string, number>>);
+    metrics.registerComponents('detector', () => detector.counterMap());
 
     // Packet drops: from kmsg always, and from the files named by --drop-log.
     const parsed = settings.dropPrefixes.length > 0 ? parseDropPrefixes(settings.dropPrefixes) : { prefixes: [...DEFAULT_DROP_PREFIXES], errors: [] };
@@ -182,14 +179,14 @@ export class Agent {
         ...(dns ? { hostName: (ip: string) => dns.name(ip) } : {}),
       });
       resolver = peers;
-      metrics.registerComponent('resolver', 'local-pods', index.stats as unknown as Record<string, number>, { gauges: ['pods', 'ips'] });
-      metrics.registerComponent('resolver', 'peer-cache', peers.cache.stats as unknown as Record<string, number>);
-      metrics.registerComponent('resolver', 'peers', peers.stats as unknown as Record<string, number>);
+      metrics.registerComponent('resolver', 'local-pods', index.stats, { gauges: ['pods', 'ips'] });
+      metrics.registerComponent('resolver', 'peer-cache', peers.cache.stats);
+      metrics.registerComponent('resolver', 'peers', peers.stats);
       if (settings.dropPeerServices) {
-        metrics.registerComponent('resolver', 'service-ips', peers.clusterIPCache.stats as unknown as Record<string, number>);
-        metrics.registerComponent('resolver', 'namespace-services', peers.namespaceCache.stats as unknown as Record<string, number>);
+        metrics.registerComponent('resolver', 'service-ips', peers.clusterIPCache.stats);
+        metrics.registerComponent('resolver', 'namespace-services', peers.namespaceCache.stats);
       }
-      if (dns) metrics.registerComponent('resolver', 'reverse-dns', dns.stats as unknown as Record<string, number>);
+      if (dns) metrics.registerComponent('resolver', 'reverse-dns', dns.stats);
     }
     const naming = parsePeerNaming(settings.dropPeerName) ?? 'namespace';
     this.drops = new DropPipeline({
@@ -203,7 +200,7 @@ export class Agent {
       peerNaming: naming,
     });
     this.drops.start(signal);
-    metrics.registerComponent('transform', 'packet-drops', this.drops.stats as unknown as Record<string, number>);
+    metrics.registerComponent('transform', 'packet-drops', this.drops.stats);
     const drops = this.drops;
     metrics.registerPacketDrops(() => drops.counts.values());
 
@@ -241,13 +238,11 @@ export class Agent {
         this.syncFileSources(files);
         metrics.setReloadResult(true);
         this.log.info({ files: files.map((f) => f.path) }, 'rules reloaded');
-        this.scheduleTick();
       },
       onInvalid: () => metrics.setReloadResult(false),
     });
-    metrics.registerComponent('config', 'rules', this.watcher.stats as unknown as Record<string, number>, { skip: ['lastCheckAt'] });
+    metrics.registerComponent('config', 'rules', this.watcher.stats, { skip: ['lastCheckAt'] });
 
-    this.scheduleTick();
     this.log.info(
       {
         mode: kube ? `kubernetes (${kube.source})` : 'standalone',
@@ -274,7 +269,7 @@ export class Agent {
       // Forget its position once it has saved it: if a later reload names the file again, its
       // content is backlog (filtered by lookback), not days of "new" lines.
       const checkpoints = this.checkpoints;
-      void s.done.then(() => checkpoints?.forget(`file:${id}`));
+      void s.done.then(() => checkpoints?.forget(checkpointName({ kind: 'file', path: id })));
     }
     for (const path of wanted) if (!this.sources.has(path)) this.addFileSource(path);
   }
@@ -305,26 +300,10 @@ export class Agent {
     const stop = new AbortController();
     const signal = AbortSignal.any([this.abort.signal, stop.signal]);
     const done = source.run(onLine, signal).catch((e: unknown) => {
-      this.log.error({ source: source.id, err: e instanceof Error ? e.message : String(e) }, 'source failed');
+      this.log.error({ source: source.id, err: errText(e) }, 'source failed');
     });
     this.sources.set(source.id, { source, stop, done });
     this.stoppedSources.push(done);
-  }
-
-  /** recoverAfter: wake the detector when the next condition is due. */
-  private scheduleTick(): void {
-    const detector = this.detector;
-    if (!detector || this.abort.signal.aborted) return;
-    const due = detector.nextDueAt();
-    if (due === undefined || due >= this.tickAt) return;
-    this.cancelTick?.();
-    this.tickAt = due;
-    this.cancelTick = this.parts.clock.setTimer(() => {
-      this.tickAt = Infinity;
-      this.cancelTick = undefined;
-      detector.tick();
-      this.scheduleTick();
-    }, Math.max(0, due - this.parts.clock.now()));
   }
 
   /** Stops reading, flushes pending work until the deadline, closes everything. Idempotent. */
@@ -336,17 +315,10 @@ export class Agent {
   private async doStop(timeoutMs: number): Promise<void> {
     const { clock } = this.parts;
     const deadline = clock.now() + timeoutMs;
-    const withinDeadline = (p: Promise<unknown>): Promise<unknown> =>
-      new Promise((resolve) => {
-        const cancel = clock.setTimer(() => resolve(undefined), Math.max(0, deadline - clock.now()));
-        void p.finally(() => {
-          cancel();
-          resolve(undefined);
-        });
-      });
+    const withinDeadline = (p: Promise<unknown>): Promise<unknown> => valueBy(clock, p, deadline, undefined);
     this.log.info({ timeoutMs }, 'stopping');
     this.abort.abort();
-    this.cancelTick?.();
+    this.detector?.stop();
     this.watcher?.stop();
     // Sources stop within one poll and save their positions; a read stuck on a dead filesystem
     // must not hold shutdown past the deadline.

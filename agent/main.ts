@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Agent } from './agent';
-import { systemClock } from './clock';
+import { systemClock } from './runtime/clock';
+import { errText } from './runtime/err-text';
 import { loadRuleFiles } from './config/rule-files';
 import { parseSettings, usage, type Settings } from './config/settings';
 import { DEFAULT_DROP_PREFIXES, PrefixMatcher, parseDropPrefixes } from './engine/drop-prefixes';
@@ -61,7 +62,7 @@ async function runDropReplay(settings: Settings): Promise<number> {
     try {
       kube = createKubeClient({ kubeconfig: settings.kubeconfig, userAgent: `nodewarden/${VERSION} (replay)` });
     } catch (e) {
-      process.stderr.write(`nodewarden: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(`nodewarden: ${errText(e)}\n`);
       return EXIT_CONFIG;
     }
     if (kube) {
@@ -103,7 +104,7 @@ async function run(settings: Settings): Promise<number> {
   try {
     kube = createKubeClient({ ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}), userAgent: `nodewarden/${VERSION}` });
   } catch (e) {
-    process.stderr.write(`nodewarden: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`nodewarden: ${errText(e)}\n`);
     return EXIT_CONFIG;
   }
   const agent = new Agent({
@@ -134,7 +135,7 @@ async function run(settings: Settings): Promise<number> {
         process.exit(0);
       },
       (e: unknown) => {
-        logger.error({ err: String(e) }, 'shutdown failed');
+        logger.error({ err: errText(e) }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -144,7 +145,7 @@ async function run(settings: Settings): Promise<number> {
   try {
     await agent.start();
   } catch (e) {
-    logger.error({ err: e instanceof Error ? e.message : String(e) }, 'failed to start');
+    logger.error({ err: errText(e) }, 'failed to start');
     await agent.stop(1000).catch(() => undefined);
     logger.flush();
     return 1;

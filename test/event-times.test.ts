@@ -5,11 +5,11 @@
 // kernel lines (detector → event aggregator), against the fake API server over HTTP.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Detector } from '../agent/detector';
-import { DropPipeline, type DropResolver } from '../agent/drops';
+import { DropPipeline } from '../agent/drops';
 import { DEFAULT_DROP_PREFIXES } from '../agent/engine/drop-prefixes';
 import { createKubeClient, type KubeClient } from '../agent/kube/client';
 import { EventExporter } from '../agent/sinks/event-exporter';
-import type { Logger, RuleFile } from '../agent/types';
+import type { DropResolver, Logger, RuleFile } from '../agent/types';
 import { FakeApiServer } from './helpers/fake-apiserver';
 import { FakeClock } from './helpers/fake-clock';
 

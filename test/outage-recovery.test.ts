@@ -5,7 +5,7 @@
 // (issue 13): the condition is on the Node within 15 s of fake time after recovery (the policy
 // gives ≤ 10 s: full jitter capped at 10 s), and the pod watch resumes within 30 s (≤ 20 s).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONDITION_BACKOFF, WATCH_BACKOFF } from '../agent/backoff';
+import { CONDITION_BACKOFF, WATCH_BACKOFF } from '../agent/runtime/backoff';
 import { createKubeClient, type KubeClient } from '../agent/kube/client';
 import { LocalPodIndex } from '../agent/kube/pods';
 import type { ApiResult, NodeStatusApi } from '../agent/kube/types';

@@ -72,7 +72,7 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import RE2 from 're2';
-import { errText } from '../err-text';
+import { errText } from '../runtime/err-text';
 import type { ConditionSpec, ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
 import { parseNonNegativeDuration, parsePositiveDuration } from './duration';
 import { parseJson, type JsonObject, type JsonValue } from './json-parse';

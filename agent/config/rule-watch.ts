@@ -22,7 +22,7 @@
 // logged, never propagated. The watcher stops when `signal` aborts or on stop(); both idempotent.
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errText } from '../err-text';
+import { errText } from '../runtime/err-text';
 import { formatConfigError } from '../types';
 import type { Clock, ConfigError, Logger, RuleFile } from '../types';
 import { loadRuleFiles } from './rule-files';

@@ -15,9 +15,10 @@ import type { NodeStatusApi, WireCondition } from '../kube/types';
 import { KUBELET_CONDITION_TYPES } from '../kube/types';
 import type { Clock, ComponentCounters, Condition, ConditionChange, Logger, Sink } from '../types';
 import { newCounters } from '../types';
-import { raceDeadline } from '../deadline';
-import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../backoff';
-import type { BackoffPolicy } from '../backoff';
+import { raceDeadline } from '../runtime/deadline';
+import { DueTimer } from '../runtime/timer';
+import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../runtime/backoff';
+import type { BackoffPolicy } from '../runtime/backoff';
 import { loadOwnedTypes, saveOwnedTypes } from './owned-conditions';
 import type { JsonStore } from './owned-conditions';
 
@@ -71,8 +72,7 @@ export class ConditionExporter implements Sink {
   private version = 0;
   private syncedVersion = -1;
   private attempt = 0;
-  private cancelTimer: (() => void) | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DueTimer;
   private inFlight: Promise<void> | undefined;
   private stopped = false;
   private lastError: string | undefined;
@@ -92,6 +92,7 @@ export class ConditionExporter implements Sink {
     this.backoff = opts.backoff ?? CONDITION_BACKOFF;
     this.random = opts.random ?? Math.random;
     this.log = opts.logger.child({ component: this.name });
+    this.timer = new DueTimer(opts.clock, () => void this.sync());
   }
 
   /**
@@ -179,8 +180,7 @@ export class ConditionExporter implements Sink {
   /** Cancels timers; later calls do nothing. Idempotent. */
   stop(): void {
     this.stopped = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    this.timer.cancel();
   }
 
   private set(c: Condition): void {
@@ -204,15 +204,8 @@ export class ConditionExporter implements Sink {
 
   private schedule(delayMs: number, force = false): void {
     if (this.stopped) return;
-    const at = this.opts.clock.now() + delayMs;
-    if (!force && this.cancelTimer && this.timerAt <= at) return;
-    this.cancelTimer?.();
-    this.timerAt = at;
-    this.cancelTimer = this.opts.clock.setTimer(() => {
-      this.cancelTimer = undefined;
-      this.timerAt = Infinity;
-      void this.sync();
-    }, delayMs);
+    if (force) this.timer.armIn(delayMs);
+    else this.timer.armWithin(delayMs);
   }
 
   private sync(): Promise<void> {

@@ -12,9 +12,10 @@ import { EventAggregator } from '../state/event-aggregator';
 import type { Clock, ComponentCounters, Logger, NodeEvent, Sink } from '../types';
 import { newCounters } from '../types';
 import { capMessage } from '../cap-message';
-import { raceDeadline } from '../deadline';
-import { EVENT_BACKOFF, backoffDelay } from '../backoff';
-import type { BackoffPolicy } from '../backoff';
+import { raceDeadline } from '../runtime/deadline';
+import { Lru } from '../runtime/lru';
+import { EVENT_BACKOFF, backoffDelay } from '../runtime/backoff';
+import type { BackoffPolicy } from '../runtime/backoff';
 
 export { MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../cap-message';
 
@@ -61,7 +62,7 @@ export class EventExporter implements Sink {
   readonly aggregator: EventAggregator;
   private readonly queue = new Map<string, Pending>();
   /** Names known to exist on the server (bounded: oldest forgotten first). */
-  private readonly known = new Set<string>();
+  private readonly known = new Lru<string, true>(4096);
   private nodeUid: string | undefined;
   private uidLookupDone = false;
   private attempt = 0;
@@ -222,22 +223,16 @@ export class EventExporter implements Sink {
     }
     const c = await this.opts.api.createEvent(record);
     if (c.ok) {
-      this.remember(id);
+      this.known.set(id, true);
       return { ok: true };
     }
     if (c.status === 409) {
       // It exists already (our earlier create whose answer was lost): bring its count up to date.
       const p = await this.opts.api.patchEvent(item.namespace, e.name, patch);
-      if (p.ok) this.remember(id);
+      if (p.ok) this.known.set(id, true);
       return p.ok ? { ok: true } : p;
     }
     return c;
-  }
-
-  private remember(id: string): void {
-    this.known.delete(id);
-    this.known.add(id);
-    if (this.known.size > 4096) this.known.delete(this.known.values().next().value as string);
   }
 
   private async lookupUid(): Promise<void> {

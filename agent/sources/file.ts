@@ -34,11 +34,11 @@
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
 import * as fsp from 'node:fs/promises';
-import { sleeperFor } from '../clock';
-import { errText } from '../err-text';
+import { sleeperFor } from '../runtime/clock';
+import { errText } from '../runtime/err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
 import { newSourceStats } from '../types';
-import type { CheckpointStore } from './checkpoint';
+import { checkpointName, type CheckpointStore } from './checkpoint';
 import { LineAssembler, type RawLine } from './file-lines';
 import { identOf, openCopyByFingerprint, openSiblingByIdent, sameIdent, type FileIdent } from './file-rotation';
 import { DEFAULT_MAX_LINE_BYTES, guardText } from './text-guard';
@@ -209,7 +209,7 @@ export class FileSource implements Source {
     this.log = opts.logger.child({ source: 'file', path: opts.path });
     this.sleep = opts.sleep ?? sleeperFor(opts.clock);
     this.checkpoints = opts.checkpoints;
-    this.cpName = opts.checkpointName ?? `file:${opts.path}`;
+    this.cpName = opts.checkpointName ?? checkpointName({ kind: 'file', path: opts.path });
     this.pollMs = Math.max(1, opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.maxLineBytes = Math.max(1, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.graceMs = Math.max(0, opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import type { ApiResult, NodeSnapshot, NodeStatusApi, WireCondition } from '../../agent/kube/types';
 import { ConditionExporter } from '../../agent/sinks/condition-exporter';

@@ -2,7 +2,7 @@
 // fields, counting by PATCH, 409/404 handling, retries, a bounded queue while the API is down,
 // and flush deadlines.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import type { KubeClient } from '../../agent/kube/client';
 import { EventAggregator } from '../../agent/state/event-aggregator';
