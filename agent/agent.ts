@@ -12,6 +12,7 @@ import type { KubeClient } from './kube/client';
 import { createPeerResolver } from './kube/peers';
 import { LocalPodIndex } from './kube/pods';
 import { ReverseDns } from './reverse-dns';
+import { NodeAdoption } from './kube/node-adoption';
 import { ConditionExporter } from './sinks/condition-exporter';
 import { EventExporter } from './sinks/event-exporter';
 import { healthOf, startHttpServer } from './sinks/http-server';
@@ -60,6 +61,7 @@ export class Agent {
   private readonly log: Logger;
   private detector: Detector | undefined;
   private drops: DropPipeline | undefined;
+  private adoption: NodeAdoption | undefined;
   private conditionExporter: ConditionExporter | undefined;
   private eventExporter: EventExporter | undefined;
   private podIndex: Promise<void> | undefined;
@@ -123,7 +125,10 @@ export class Agent {
 
     // Kubernetes: adopt the node's conditions of our types before the detector sets defaults.
     let initialConditions: Condition[] = [];
+    let adoptLater = false;
     if (kube) {
+      const adoption = new NodeAdoption({ api: kube.nodes, nodeName, clock, logger: this.log });
+      this.adoption = adoption;
       this.conditionExporter = new ConditionExporter({
         api: kube.nodes,
         nodeName,
@@ -131,22 +136,26 @@ export class Agent {
         logger: this.log,
         heartbeatPeriodMs: settings.heartbeatPeriodMs,
         store: checkpoints,
-        // The API was down at start: the first sync reads the Node before writing anything.
-        onLateAdopt: (conditions) => this.detector?.adoptLate(conditions),
       });
+      // Nothing is written to the Node before it has been read.
+      this.conditionExporter.hold();
+      this.conditionExporter.declare(declaredTypes(this.parts.files));
       // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
-      // deadline, start from the defaults rather than not at all.
-      initialConditions = await this.conditionExporter.adoptConditions(declaredTypes(this.parts.files), {
-        deadline: clock.now() + ADOPT_DEADLINE_MS,
-      });
+      // deadline, start from the defaults rather than not at all, and adopt when it answers.
+      const found = await adoption.read(declaredTypes(this.parts.files), clock.now() + ADOPT_DEADLINE_MS);
+      if (found) {
+        initialConditions = found;
+        this.conditionExporter.release();
+      } else {
+        adoptLater = true;
+      }
       this.eventExporter = new EventExporter({
         api: kube.events,
         nodeName,
         clock,
         logger: this.log,
         namespace: settings.eventNamespace,
-        nodes: kube.nodes,
-        ...(this.conditionExporter.nodeUid !== undefined ? { nodeUid: this.conditionExporter.nodeUid } : {}),
+        nodeUid: () => adoption.nodeUid(),
       });
       this.sinks.push(this.conditionExporter, this.eventExporter);
       metrics.registerComponent('sink', 'kube-conditions', this.conditionExporter.counters);
@@ -165,6 +174,18 @@ export class Agent {
       bootTimeMs: monotonicBootTime(clock),
     });
     this.detector = detector;
+    if (adoptLater && this.adoption) {
+      // Downstream only: the Node's conditions go to the detector, which re-announces them to the
+      // held exporter; then the exporter may write.
+      const exporter = this.conditionExporter;
+      this.adoption.readLater(
+        () => declaredTypes(detector.ruleFiles()),
+        (conditions) => {
+          detector.adoptLate(conditions);
+          exporter?.release();
+        },
+      );
+    }
     metrics.registerComponents('detector', () => detector.counterMap());
 
     // Packet drops: from kmsg always, and from the files named by --drop-log.
@@ -324,7 +345,10 @@ export class Agent {
     // must not hold shutdown past the deadline.
     await withinDeadline(Promise.all(this.stoppedSources));
     await this.drops?.flush(deadline);
+    // The API may have come back since the last late-adoption try: one more, so the flush can write.
+    if (this.adoption?.pending) await withinDeadline(this.adoption.tryNow());
     await Promise.all(this.sinks.map((s) => s.flush?.(deadline)));
+    this.adoption?.stop();
     this.conditionExporter?.stop();
     this.eventExporter?.stop();
     if (this.podIndex) await withinDeadline(this.podIndex);

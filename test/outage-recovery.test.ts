@@ -80,7 +80,7 @@ describe('conditions after an API server outage (fake clock, real HTTP)', () => 
       }
     };
     // Connected and adopted, as in a running agent.
-    await ex.adoptConditions(['XfsShutdown']);
+    ex.declare(['XfsShutdown']);
     ex.onConditions('kernel-monitor', [cond('False', new Date(clock.now()))]);
     for (let i = 0; i < 20; i++) await step(STEP_MS);
     expect(ex.inSync()).toBe(true);
