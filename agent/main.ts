@@ -11,7 +11,7 @@ import { systemClock } from './runtime/clock';
 import { errText } from './runtime/err-text';
 import { loadRuleFiles } from './config/rule-files';
 import { parseSettings, usage, type Settings } from './config/settings';
-import { DEFAULT_DROP_PREFIXES, PrefixMatcher, parseDropPrefixes } from './engine/drop-prefixes';
+import { PrefixMatcher } from './engine/drop-prefixes';
 import { createKubeClient } from './kube/client';
 import { createPeerLookup } from './kube/peers';
 import { createLogger } from './log';
@@ -55,7 +55,6 @@ async function checkRules(settings: Settings): Promise<number> {
 
 /** `replay --drops`: the agent's drop parser and prefixes; pods through a read-only lookup. */
 async function runDropReplay(settings: Settings): Promise<number> {
-  const parsed = settings.dropPrefixes.length > 0 ? parseDropPrefixes(settings.dropPrefixes) : { prefixes: [...DEFAULT_DROP_PREFIXES] };
   let peers: PeerLookup | undefined;
   if (settings.kubeconfig !== undefined) {
     let kube;
@@ -75,7 +74,7 @@ async function runDropReplay(settings: Settings): Promise<number> {
     output: process.stdout,
     errors: process.stderr,
     format: settings.format === 'syslog' ? 'syslog' : 'kmsg',
-    matcher: new PrefixMatcher(parsed.prefixes),
+    matcher: new PrefixMatcher(settings.dropPrefixes),
     clock: systemClock,
     ...(peers ? { peers } : {}),
   });

@@ -321,11 +321,6 @@ export interface DropResolver {
 // Sinks
 // ---------------------------------------------------------------------------------------------
 
-/** What a sink call returns. Sinks never throw for expected API failures. */
-export type SinkResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly retryable: boolean; readonly error: string; readonly retryAfterMs?: number };
-
 /** Something that consumes engine output. All methods are non-blocking and never throw. */
 export interface Sink {
   readonly name: string;

@@ -525,6 +525,14 @@ function arrayOf(ctx: Ctx, field: string, v: JsonValue | undefined): [number, Js
 // Many files: expand directories, read everything, check across files
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The rule files a `--rules` directory holds: `*.json`, not hidden, in name order. The loader and
+ * the reload watcher (rule-watch.ts) both list directories with this, so they always agree.
+ */
+export async function ruleDirNames(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+}
+
 /** Expands `--rules` paths into the rule files to read, in order, reporting unreadable paths. */
 export async function expandRulePaths(paths: readonly string[]): Promise<{ files: string[]; errors: ConfigError[] }> {
   const files: string[] = [];
@@ -547,7 +555,7 @@ export async function expandRulePaths(paths: readonly string[]): Promise<{ files
     }
     let names: string[];
     try {
-      names = (await readdir(p)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+      names = await ruleDirNames(p);
     } catch (e) {
       errors.push({ file: p, field: '', message: `cannot read directory: ${fsMessage(e)}` });
       continue;

@@ -3,7 +3,7 @@
 // agent/kube/, so sinks and tests can use in-memory fakes.
 import type { ConditionStatus, EventBody } from '../types';
 
-/** A failed call, classified. Structurally a `SinkResult` failure, plus the HTTP details. */
+/** A failed call, classified: retryable or not, with the HTTP details. */
 export interface ApiFailure {
   readonly ok: false;
   readonly retryable: boolean;

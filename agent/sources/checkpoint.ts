@@ -12,7 +12,6 @@ import * as path from 'node:path';
 import { errText } from '../runtime/err-text';
 import type { Logger } from '../types';
 
-export const DEFAULT_STATE_DIR = '/var/lib/nodewarden';
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
 /** The one place checkpoint names are made: `kmsg` for the kernel log, `file:<path>` for a file. */
