@@ -13,7 +13,7 @@
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
 import { raceDeadline } from './deadline';
-import { parseSyslogLine } from './engine/drop-time';
+import { parseSyslogLine, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
 import { DropAggregator, type BucketSpec, type PendingDrop, type PodInfo } from './state/drop-aggregator';
@@ -159,8 +159,10 @@ export class DropPipeline {
   private cancelTimer: (() => void) | undefined;
   private flushing: Promise<void> | undefined;
   private stopped = false;
+  private readonly timeOpts: DropTimeOptions;
 
   constructor(private readonly opts: DropPipelineOptions) {
+    this.timeOpts = { now: () => opts.clock.now(), ...(opts.fileZone ? { zone: opts.fileZone } : {}) };
     this.matcher = new PrefixMatcher(opts.prefixes);
     this.maxAgeMs = opts.maxAgeMs ?? 600_000;
     this.naming = opts.peerNaming ?? 'namespace';
@@ -184,7 +186,7 @@ export class DropPipeline {
         this.stats.ignored++;
         return;
       }
-      const st = parseSyslogLine(text, { now: () => this.opts.clock.now(), ...(this.opts.fileZone ? { zone: this.opts.fileZone } : {}) });
+      const st = parseSyslogLine(text, this.timeOpts);
       if (st === null) {
         this.stats.unparsed++;
         return;
