@@ -16,7 +16,7 @@ import { raceDeadline, valueBy } from './runtime/deadline';
 import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
 import { DueTimer } from './runtime/timer';
-import { parseSyslogLine } from './engine/drop-time';
+import { parseSyslogLine, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
 import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
@@ -136,8 +136,10 @@ export class DropPipeline {
   private readonly flushTimer: DueTimer;
   private flushing: Promise<void> | undefined;
   private stopped = false;
+  private readonly timeOpts: DropTimeOptions;
 
   constructor(private readonly opts: DropPipelineOptions) {
+    this.timeOpts = { now: () => opts.clock.now(), ...(opts.fileZone ? { zone: opts.fileZone } : {}) };
     this.matcher = new PrefixMatcher(opts.prefixes);
     this.maxAgeMs = opts.maxAgeMs ?? 600_000;
     this.naming = opts.peerNaming ?? 'namespace';
@@ -162,7 +164,7 @@ export class DropPipeline {
         this.stats.ignored++;
         return;
       }
-      const st = parseSyslogLine(text, { now: () => this.opts.clock.now(), ...(this.opts.fileZone ? { zone: this.opts.fileZone } : {}) });
+      const st = parseSyslogLine(text, this.timeOpts);
       if (st === null) {
         this.stats.unparsed++;
         return;

@@ -74,6 +74,8 @@ export class LogSink implements Sink {
 
   // Every drop at debug: under a flood the aggregated Events and packet_drops_total carry them.
   onPacketDrop(d: PacketDrop): void {
+    // Called per drop: build the record only when debug is on (a time string per drop is not free).
+    if (this.logger.isLevelEnabled?.('debug') === false) return;
     this.logger.debug(
       {
         verdict: d.verdict,
