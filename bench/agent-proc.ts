@@ -1,5 +1,5 @@
 // agent-proc.ts: the bundled agent (dist/nodewarden.cjs) as a benchmark child process, run as the
-// DaemonSet runs it (the image's V8 flags, MALLOC_ARENA_MAX=2), and what the benchmarks read about
+// DaemonSet runs it (the image's V8 flags and malloc environment), and what the benchmarks read about
 // it from outside: CPU seconds (utime + stime from /proc/<pid>/stat), VmRSS/VmHWM from
 // /proc/<pid>/status, and its /metrics. Shared by flood-bench, process-bench and memory-breakdown.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +12,14 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const AGENT = process.env.NODEWARDEN_BENCH_AGENT ?? join(ROOT, 'dist/nodewarden.cjs');
 /** The image's entrypoint flags (Dockerfile, manifests/30-daemonset.yaml); overridable for experiments. */
 export const DAEMONSET_V8_FLAGS = (process.env.NODEWARDEN_BENCH_V8_FLAGS ?? '--max-semi-space-size=1 --max-old-space-size=48').split(' ').filter(Boolean);
+/**
+ * The image's glibc malloc environment (Dockerfile ENV, manifests/30-daemonset.yaml, `npm start`;
+ * test/manifests/image.test.ts checks they agree). The caller's environment overrides each one.
+ */
+export const DAEMONSET_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768',
+};
 /** USER_HZ: the unit of /proc/<pid>/stat's utime and stime (100 on every Linux build we run on). */
 const CLK_TCK = 100;
 
@@ -66,7 +74,7 @@ export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentChild> {
   const child = spawn(o.node ?? process.execPath, args, {
     cwd: o.cwd,
     stdio: ['ignore', o.stdout ?? 'ignore', 'inherit'],
-    env: { ...process.env, KUBECONFIG: '', TZ: 'UTC', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...o.env },
+    env: { ...DAEMONSET_MALLOC_ENV, ...process.env, KUBECONFIG: '', TZ: 'UTC', ...o.env },
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async (): Promise<void> => {

@@ -2,7 +2,7 @@
 // real /dev/kmsg flood — 2,000 records/s for 20 s of the benchmark corpus — standalone and
 // connected to an API server (the in-process fake, over HTTP). Reports peak RSS (VmHWM), CPU
 // seconds, records per CPU-second, records the agent saw vs wrote, and API writes. The agent runs
-// as the DaemonSet runs it: the same V8 flags and MALLOC_ARENA_MAX=2.
+// as the DaemonSet runs it: the same V8 flags and malloc environment (agent-proc.ts).
 // Run alone: `npx tsx bench/flood-bench.ts [seconds] [rate]` (root: it writes /dev/kmsg).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,12 +1,14 @@
 // image.test.ts: the Dockerfile builds on Node 24 with npm ci + the esbuild bundle (re2 compiled
 // with only the npm registry reachable) and ships only the bundle, its licence notices, re2's
-// runtime files and rules/; the V8 flags match `npm start`; the build context is
+// runtime files and rules/; the V8 flags match `npm start`; the glibc malloc environment is the
+// same in the image, the DaemonSet, `npm start` and the benchmarks; the build context is
 // minimal; and scripts/emulate-image.mjs proves the runtime stage's files run the bundle.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './load-manifests';
+import { DAEMONSET_MALLOC_ENV, DAEMONSET_V8_FLAGS } from '../../bench/agent-proc';
+import { findOne, loadAll, repoRoot } from './load-manifests';
 
 interface Instruction {
   readonly op: string;
@@ -110,6 +112,30 @@ describe('Dockerfile', () => {
     expect(runtime.body.find((i) => i.op === 'WORKDIR')!.args).toBe('/app');
     expect(runtime.body.filter((i) => i.op === 'USER').map((i) => i.args)).toEqual(['root']);
     expect(dockerfile).toMatch(/root[^\n]*\n[^\n]*\/dev\/kmsg|\/dev\/kmsg[^\n]*CAP_SYSLOG/);
+  });
+
+  it('the image, the DaemonSet, `npm start` and the benchmarks set the same malloc environment and V8 flags', () => {
+    expect(Object.keys(DAEMONSET_MALLOC_ENV).sort()).toEqual(['GLIBC_TUNABLES', 'MALLOC_ARENA_MAX']);
+    expect(DAEMONSET_MALLOC_ENV.GLIBC_TUNABLES).toMatch(/^glibc\.malloc\.mmap_threshold=\d+$/);
+    const imageEnv = Object.fromEntries(
+      runtime.body
+        .filter((i) => i.op === 'ENV')
+        .flatMap((i) => i.args.split(' ').map((kv) => kv.split('=')))
+        .map(([k, ...v]) => [k!, v.join('=')]),
+    );
+    const container = (findOne(loadAll().base, 'DaemonSet') as any).spec.template.spec.containers[0];
+    const dsEnv = Object.fromEntries(container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const startEnv = Object.fromEntries(
+      pkg.scripts.start!.split(' ').filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+    );
+    for (const [name, value] of Object.entries(DAEMONSET_MALLOC_ENV)) {
+      expect(imageEnv[name], `Dockerfile ENV ${name}`).toBe(value);
+      expect(dsEnv[name], `DaemonSet env ${name}`).toBe(value);
+      expect(startEnv[name], `npm start ${name}`).toBe(value);
+    }
+    const entrypoint = JSON.parse(runtime.body.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
+    if (process.env.NODEWARDEN_BENCH_V8_FLAGS === undefined) expect(DAEMONSET_V8_FLAGS).toEqual(entrypoint.filter((w) => w.startsWith('--')));
   });
 
   it('.dockerignore admits exactly what the stages copy from the build context', () => {
