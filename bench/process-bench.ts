@@ -12,10 +12,13 @@
 //       when the PacketDrop Events' counts sum to the number of lines. Also idle CPU over a
 //       period before the burst.
 //   (W2, the /dev/kmsg flood, is flood-bench.ts.)
-// Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3] [--node PATH]`.
+//   idle: the agent as the DaemonSet runs it (shipped rules, /dev/kmsg), connected, nothing to
+//       read: CPU and wake-ups (voluntary context switches) over 60 s (10 s with --quick,
+//       --seconds N to choose).
+// Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3|idle] [--node PATH]`.
 // --node runs the agent with another node binary; the re2 addon the bundle loads must be built
 // for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -225,6 +228,109 @@ export async function runDropLogWorkload(o: { lines: number; idleSeconds: number
   }
 }
 
+/** Voluntary + involuntary context switches of every thread: each is a thread waking up, or being preempted. */
+export function procContextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+      involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return { voluntary, involuntary };
+}
+
+/** CPU time of every live thread in ns (/proc/<pid>/task/<tid>/schedstat): finer than utime + stime's 10 ms ticks. */
+export function procSchedNs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns;
+}
+
+export interface IdleResult {
+  readonly workload: string;
+  readonly idleSeconds: number;
+  readonly idleCpuPercent: number;
+  /** The same from the threads' schedstat (ns; threads that ended during the period are missed). */
+  readonly idleCpuPercentSched: number;
+  /** Voluntary context switches per second, all threads: the wake-ups. */
+  readonly wakeupsPerSecond: number;
+  readonly kmsg: boolean;
+  /** Records the kmsg source received during the idle period (other processes' writes). */
+  readonly kmsgRecords: number;
+  readonly idleRssMiB: number;
+}
+
+/** nodewarden_component_received_total of the kmsg source. */
+const kmsgReceived = async (port: number): Promise<number> =>
+  Number(/^nodewarden_component_received_total\{[^}]*component_id="kmsg"[^}]*\} (\d+)/m.exec(await metricsText(port))?.[1] ?? 0);
+
+/**
+ * Idle: the agent as the DaemonSet runs it (the shipped rules/, /dev/kmsg when this process may
+ * read it, drops from the kernel log), connected to the fake API server with the W3 pods, and
+ * nothing written to read. CPU and context switches over idleSeconds, after SETTLE_MS.
+ */
+export async function runIdleWorkload(o: { idleSeconds: number; node?: string | undefined }): Promise<IdleResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-idle-'));
+  let kmsg = true;
+  try {
+    closeSync(openSync('/dev/kmsg', 'r'));
+  } catch {
+    kmsg = false;
+  }
+  const api = await FakeApiServer.start();
+  api.addNode(NODE);
+  api.addNode('other-node');
+  const pods = new FakePods(api);
+  for (let k = 0; k < PAIRS; k++) {
+    pods.put({ namespace: `ns-${k}`, name: `local-${k}`, node: NODE, ips: [`10.244.1.${10 + k}`] });
+    pods.put({ namespace: `peer-${k}`, name: `remote-${k}`, node: 'other-node', ips: [`10.244.2.${10 + k}`] });
+  }
+  let agent: AgentChild | undefined;
+  try {
+    agent = await spawnAgent({
+      node: o.node,
+      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(dir, 'state'), ...(kmsg ? [] : ['--kmsg-path', '']), '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
+    });
+    await sleep(SETTLE_MS);
+    const { pid, port } = agent;
+    const records0 = kmsg ? await kmsgReceived(port) : 0;
+    const cpu0 = procCpuSeconds(pid);
+    const cs0 = procContextSwitches(pid);
+    const ns0 = procSchedNs(pid);
+    const idleRssMiB = procStatus(pid, 'VmRSS');
+    await sleep(o.idleSeconds * 1000);
+    const cpu1 = procCpuSeconds(pid);
+    const cs1 = procContextSwitches(pid);
+    const ns1 = procSchedNs(pid);
+    const records1 = kmsg ? await kmsgReceived(port) : 0;
+    return {
+      workload: kmsg ? 'idle, connected, /dev/kmsg' : 'idle, connected, no /dev/kmsg',
+      idleSeconds: o.idleSeconds,
+      idleCpuPercent: Math.round(((cpu1 - cpu0) / o.idleSeconds) * 10000) / 100,
+      idleCpuPercentSched: Math.round(((ns1 - ns0) / 1e9 / o.idleSeconds) * 10000) / 100,
+      wakeupsPerSecond: Math.round(((cs1.voluntary - cs0.voluntary) / o.idleSeconds) * 10) / 10,
+      kmsg,
+      kmsgRecords: records1 - records0,
+      idleRssMiB: mib(idleRssMiB),
+    };
+  } finally {
+    await agent?.stop();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export interface ProcessBenchOptions {
   readonly quick: boolean;
   readonly only?: 'w1' | 'w3' | undefined;
@@ -245,9 +351,12 @@ export function argValue(argv: readonly string[], name: string): string | undefi
 
 if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const only = argValue(process.argv, '--only');
-  if (only !== undefined && only !== 'w1' && only !== 'w3') throw new Error('--only takes w1 or w3 (the flood, W2, is flood-bench.ts)');
-  runProcessBench({ quick: process.argv.includes('--quick'), only, node: argValue(process.argv, '--node') })
-    .then((rs) => {
+  if (only !== undefined && only !== 'w1' && only !== 'w3' && only !== 'idle') throw new Error('--only takes w1, w3 or idle (the flood, W2, is flood-bench.ts)');
+  const quick = process.argv.includes('--quick');
+  const node = argValue(process.argv, '--node');
+  const seconds = argValue(process.argv, '--seconds');
+  (only === 'idle' ? runIdleWorkload({ idleSeconds: seconds !== undefined ? Number(seconds) : quick ? 10 : 60, node }).then((r) => [r]) : runProcessBench({ quick, only, node }))
+    .then((rs: readonly object[]) => {
       for (const r of rs) console.log(JSON.stringify(r));
     })
     .catch((e: unknown) => {
