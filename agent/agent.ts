@@ -19,7 +19,7 @@ import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
 import { FileSource } from './sources/file';
-import { KmsgSource, monotonicBootTime } from './sources/kmsg';
+import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime } from './sources/kmsg';
 import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
@@ -217,6 +217,9 @@ export class Agent {
         clock,
         logger: this.log.child({ component: 'kmsg' }),
         startAfterMs: clock.now() - lookback,
+        // An idle ring is polled every second at most; more often under a short --stall-timeout,
+        // so that /healthz never sees a quiet ring as a stalled source.
+        idlePollIntervalMs: Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4),
       });
       this.addSource(kmsg, (line) => {
         detector.handle(line);
