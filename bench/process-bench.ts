@@ -14,7 +14,8 @@
 //   (W2, the /dev/kmsg flood, is flood-bench.ts.)
 //   idle: the agent as the DaemonSet runs it (shipped rules, /dev/kmsg), connected, nothing to
 //       read: CPU and wake-ups (voluntary context switches) over 60 s (10 s with --quick,
-//       --seconds N to choose).
+//       --seconds N to choose) from 3 s after /healthz answered (--settle N); --drop-log
+//       follows an empty drop log too, as W3 does.
 // Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3|idle] [--node PATH]`.
 // --node runs the agent with another node binary; the re2 addon the bundle loads must be built
 // for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
@@ -280,8 +281,10 @@ const kmsgReceived = async (port: number): Promise<number> =>
  * read it, drops from the kernel log), connected to the fake API server with the W3 pods, and
  * nothing written to read. CPU and context switches over idleSeconds, after SETTLE_MS.
  */
-export async function runIdleWorkload(o: { idleSeconds: number; node?: string | undefined }): Promise<IdleResult> {
+export async function runIdleWorkload(o: { idleSeconds: number; settleSeconds?: number; dropLog?: boolean; node?: string | undefined }): Promise<IdleResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-idle-'));
+  const dropLog = join(dir, 'iptables.log');
+  if (o.dropLog === true) writeFileSync(dropLog, '');
   let kmsg = true;
   try {
     closeSync(openSync('/dev/kmsg', 'r'));
@@ -300,9 +303,9 @@ export async function runIdleWorkload(o: { idleSeconds: number; node?: string | 
   try {
     agent = await spawnAgent({
       node: o.node,
-      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(dir, 'state'), ...(kmsg ? [] : ['--kmsg-path', '']), '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
+      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(dir, 'state'), ...(kmsg ? [] : ['--kmsg-path', '']), ...(o.dropLog === true ? ['--drop-log', dropLog] : []), '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
     });
-    await sleep(SETTLE_MS);
+    await sleep(o.settleSeconds !== undefined ? o.settleSeconds * 1000 : SETTLE_MS);
     const { pid, port } = agent;
     const records0 = kmsg ? await kmsgReceived(port) : 0;
     const cpu0 = procCpuSeconds(pid);
@@ -315,7 +318,7 @@ export async function runIdleWorkload(o: { idleSeconds: number; node?: string | 
     const ns1 = procSchedNs(pid);
     const records1 = kmsg ? await kmsgReceived(port) : 0;
     return {
-      workload: kmsg ? 'idle, connected, /dev/kmsg' : 'idle, connected, no /dev/kmsg',
+      workload: `idle, connected, ${kmsg ? '/dev/kmsg' : 'no /dev/kmsg'}${o.dropLog === true ? ', a drop log' : ''}`,
       idleSeconds: o.idleSeconds,
       idleCpuPercent: Math.round(((cpu1 - cpu0) / o.idleSeconds) * 10000) / 100,
       idleCpuPercentSched: Math.round(((ns1 - ns0) / 1e9 / o.idleSeconds) * 10000) / 100,
@@ -355,7 +358,14 @@ if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const quick = process.argv.includes('--quick');
   const node = argValue(process.argv, '--node');
   const seconds = argValue(process.argv, '--seconds');
-  (only === 'idle' ? runIdleWorkload({ idleSeconds: seconds !== undefined ? Number(seconds) : quick ? 10 : 60, node }).then((r) => [r]) : runProcessBench({ quick, only, node }))
+  const settle = argValue(process.argv, '--settle');
+  const idle = {
+    idleSeconds: seconds !== undefined ? Number(seconds) : quick ? 10 : 60,
+    ...(settle !== undefined ? { settleSeconds: Number(settle) } : {}),
+    dropLog: process.argv.includes('--drop-log'),
+    node,
+  };
+  (only === 'idle' ? runIdleWorkload(idle).then((r) => [r]) : runProcessBench({ quick, only, node }))
     .then((rs: readonly object[]) => {
       for (const r of rs) console.log(JSON.stringify(r));
     })
