@@ -48,6 +48,11 @@ class FakeDevice implements KmsgDevice {
 const rec = (seq: number, msg = `m${seq}`, usec = seq * 1000): string => `6,${seq},${usec},-;${msg}\n`;
 const seqs = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => rec(from + i));
 
+/** Lets the source's pending promise chains run (fake-clock tests). */
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-kmsg-fake-'));
@@ -227,9 +232,6 @@ describe('KmsgSource with a fake device', () => {
     const lines: LogLine[] = [];
     const ac = new AbortController();
     const done = src.run((l) => void lines.push(l), ac.signal);
-    const flush = async (): Promise<void> => {
-      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-    };
     const t0 = clock.now();
     await flush();
     expect(attempts).toEqual([t0]);
@@ -272,9 +274,6 @@ describe('KmsgSource with a fake device', () => {
     const lines: LogLine[] = [];
     const ac = new AbortController();
     const done = src.run((l) => void lines.push(l), ac.signal);
-    const flush = async (): Promise<void> => {
-      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-    };
     const t0 = clock.now();
     const step = async (ms: number): Promise<void> => {
       for (let i = 0; i < ms; i += 50) {
