@@ -173,13 +173,8 @@ function dropLines(lines: number, nowMs: number): string {
   return out.join('\n') + '\n';
 }
 
-/** W3: a drop log resolved against the fake API server, until the Events count every line. */
-export async function runDropLogWorkload(o: { lines: number; idleSeconds: number; node?: string | undefined }): Promise<ProcessResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
-  const log = join(dir, 'iptables.log');
-  writeFileSync(log, '');
-  mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'rules/kernel-monitor.json'), readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')));
+/** The fake API server with this node, another, and the PAIRS local/remote pods on them. */
+async function apiWithPods(): Promise<FakeApiServer> {
   const api = await FakeApiServer.start();
   api.addNode(NODE);
   api.addNode('other-node');
@@ -188,6 +183,17 @@ export async function runDropLogWorkload(o: { lines: number; idleSeconds: number
     pods.put({ namespace: `ns-${k}`, name: `local-${k}`, node: NODE, ips: [`10.244.1.${10 + k}`] });
     pods.put({ namespace: `peer-${k}`, name: `remote-${k}`, node: 'other-node', ips: [`10.244.2.${10 + k}`] });
   }
+  return api;
+}
+
+/** W3: a drop log resolved against the fake API server, until the Events count every line. */
+export async function runDropLogWorkload(o: { lines: number; idleSeconds: number; node?: string | undefined }): Promise<ProcessResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
+  const log = join(dir, 'iptables.log');
+  writeFileSync(log, '');
+  mkdirSync(join(dir, 'rules'));
+  writeFileSync(join(dir, 'rules/kernel-monitor.json'), readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')));
+  const api = await apiWithPods();
   const dropCount = (): number =>
     api.listEvents().filter((e) => e.reason === 'PacketDrop').reduce((n, e) => n + Number(e.count ?? 1), 0);
   const writes = (): number => api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length;
@@ -291,14 +297,7 @@ export async function runIdleWorkload(o: { idleSeconds: number; settleSeconds?: 
   } catch {
     kmsg = false;
   }
-  const api = await FakeApiServer.start();
-  api.addNode(NODE);
-  api.addNode('other-node');
-  const pods = new FakePods(api);
-  for (let k = 0; k < PAIRS; k++) {
-    pods.put({ namespace: `ns-${k}`, name: `local-${k}`, node: NODE, ips: [`10.244.1.${10 + k}`] });
-    pods.put({ namespace: `peer-${k}`, name: `remote-${k}`, node: 'other-node', ips: [`10.244.2.${10 + k}`] });
-  }
+  const api = await apiWithPods();
   let agent: AgentChild | undefined;
   try {
     agent = await spawnAgent({
