@@ -1,29 +1,43 @@
-// agent.ts: builds the running agent from settings and the parts main hands in (logger, clock,
-// metrics registry, optional Kubernetes client), starts sources → detector/drop pipeline → sinks,
-// and stops it: one AbortSignal, idempotent stop, flush with a deadline.
+// agent.ts: the composition root. Builds the running agent from parsed settings and the ports
+// main hands in (logger, clock, metrics registry, optional Kubernetes client, source factory),
+// and owns the start and stop order:
+//   start: checkpoints → /healthz → the cluster reads the Node (adoption) → detector and drop
+//          pipeline, whose sinks are all known by then → sources → rule watcher;
+//   stop:  abort (sources stop and save positions) → drop flush → sink flush (deadline) → close.
+// One AbortSignal runs through everything; stop is idempotent. The parts: app/cluster.ts (the
+// Kubernetes half), app/source-runner.ts and app/file-source-set.ts (which sources run).
 import type { Server } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import type { Settings } from './config/settings';
 import { watchRuleFiles, type RuleWatcher } from './config/rule-watch';
 import { Detector } from './detector';
-import { DropPipeline, parsePeerNaming, type DropResolver } from './drops';
-import { DEFAULT_DROP_PREFIXES, parseDropPrefixes } from './engine/drop-prefixes';
+import { DropPipeline } from './drops';
 import type { KubeClient } from './kube/client';
-import { createPeerResolver } from './kube/peers';
-import { LocalPodIndex } from './kube/pods';
-import { ReverseDns } from './reverse-dns';
-import { ConditionExporter } from './sinks/condition-exporter';
-import { EventExporter } from './sinks/event-exporter';
 import { healthOf, startHttpServer } from './sinks/http-server';
 import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
-import { FileSource } from './sources/file';
-import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime } from './sources/kmsg';
-import type { Clock, Condition, LineHandler, Logger, LogLine, RuleFile, Sink, Source } from './types';
+import { FileSource, type FileSourceOptions } from './sources/file';
+import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime, type KmsgSourceOptions } from './sources/kmsg';
+import { valueBy } from './runtime/deadline';
+import type { Clock, Condition, DropResolver, LogLine, Logger, RuleFile, Sink, Source } from './types';
+import { Cluster } from './app/cluster';
+import { FileSourceSet, type FileRole } from './app/file-source-set';
+import { SourceRunner } from './app/source-runner';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
 const ADOPT_DEADLINE_MS = 30_000;
+
+/** Builds the sources; tests inject in-memory ones (the wiring then needs no root, no /dev/kmsg). */
+export interface SourceFactory {
+  kmsg(opts: KmsgSourceOptions): Source;
+  file(opts: FileSourceOptions): Source;
+}
+
+export const realSources: SourceFactory = {
+  kmsg: (opts) => new KmsgSource(opts),
+  file: (opts) => new FileSource(opts),
+};
 
 export interface AgentParts {
   readonly settings: Settings;
@@ -36,6 +50,8 @@ export interface AgentParts {
   readonly nodeName: string;
   /** Absent: standalone (log + metrics only). */
   readonly kube?: KubeClient;
+  /** Default realSources. */
+  readonly sources?: SourceFactory;
 }
 
 /** Resolves a path from settings against the working directory. */
@@ -49,31 +65,22 @@ const standaloneResolver: DropResolver = {
   peer: async () => ({ kind: 'unknown' }),
 };
 
-const KMSG_ID = 'kmsg';
-
 export class Agent {
   private readonly abort = new AbortController();
-  private readonly sources = new Map<string, { source: Source; stop: AbortController; done: Promise<void> }>();
-  private readonly sinks: Sink[] = [];
   private readonly log: Logger;
+  private readonly runner: SourceRunner;
   private detector: Detector | undefined;
   private drops: DropPipeline | undefined;
-  private conditionExporter: ConditionExporter | undefined;
-  private eventExporter: EventExporter | undefined;
-  private podIndex: Promise<void> | undefined;
+  private cluster: Cluster | undefined;
+  private sinks: readonly Sink[] = [];
   private server: Server | undefined;
   private watcher: RuleWatcher | undefined;
-  private cancelTick: (() => void) | undefined;
-  private tickAt = Infinity;
-  private dropLogs = new Set<string>();
-  private ruleLogs = new Set<string>();
   private checkpoints: CheckpointStore | undefined;
-  /** Run promises of every source ever started (stopped ones too), awaited at shutdown. */
-  private readonly stoppedSources: Promise<void>[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly parts: AgentParts) {
     this.log = parts.logger;
+    this.runner = new SourceRunner(this.abort.signal, this.log);
   }
 
   get signal(): AbortSignal {
@@ -85,20 +92,18 @@ export class Agent {
   }
 
   sourceList(): Source[] {
-    return [...this.sources.values()].map((s) => s.source);
+    return this.runner.list();
   }
 
   async start(): Promise<void> {
-    const { settings, clock, metrics, nodeName, kube } = this.parts;
+    const { settings, clock, metrics, nodeName, kube, files } = this.parts;
+    const factory = this.parts.sources ?? realSources;
     const signal = this.abort.signal;
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
     this.checkpoints = checkpoints;
-    metrics.registerComponent('state', 'checkpoints', checkpoints.stats as unknown as Record<string, number>);
-    metrics.setRuleFiles(this.parts.files);
-
-    metrics.registerComponents('source', () => [...this.sources.values()].map((s) => [s.source.id, s.source.stats] as const));
-    // recoverAfter: a condition that turns True gets a timer for its recovery check.
-    this.sinks.push(metrics, new LogSink(this.log, clock), { name: 'recovery-timer', onConditionChange: () => this.scheduleTick() });
+    metrics.registerComponent('state', 'checkpoints', checkpoints.stats);
+    metrics.setRuleFiles(files);
+    metrics.registerComponents('source', () => this.runner.list().map((s) => [s.id, s.stats] as const));
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
     const startedAt = clock.now();
@@ -122,110 +127,91 @@ export class Agent {
       logger: this.log,
     });
 
-    // Kubernetes: adopt the node's conditions of our types before the detector sets defaults.
-    let initialConditions: Condition[] = [];
+    // Kubernetes: read the Node's conditions of our types before the detector sets defaults. A
+    // restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
+    // deadline, start from the defaults rather than not at all, and adopt when it answers.
+    let initialConditions: readonly Condition[] = [];
+    let adoptLater = false;
     if (kube) {
-      this.conditionExporter = new ConditionExporter({
-        api: kube.nodes,
-        nodeName,
-        clock,
-        logger: this.log,
-        heartbeatPeriodMs: settings.heartbeatPeriodMs,
-        store: checkpoints,
-        // The API was down at start: the first sync reads the Node before writing anything.
-        onLateAdopt: (conditions) => {
-          this.detector?.adoptLate(conditions);
-          this.scheduleTick(); // an adopted True condition may have recoverAfter
-        },
-      });
-      // A restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
-      // deadline, start from the defaults rather than not at all.
-      initialConditions = await this.conditionExporter.adoptConditions(declaredTypes(this.parts.files), {
-        deadline: clock.now() + ADOPT_DEADLINE_MS,
-      });
-      this.eventExporter = new EventExporter({
-        api: kube.events,
-        nodeName,
-        clock,
-        logger: this.log,
-        namespace: settings.eventNamespace,
-        nodes: kube.nodes,
-        ...(this.conditionExporter.nodeUid !== undefined ? { nodeUid: this.conditionExporter.nodeUid } : {}),
-      });
-      this.sinks.push(this.conditionExporter, this.eventExporter);
-      metrics.registerComponent('sink', 'kube-conditions', this.conditionExporter.counters);
-      metrics.registerComponent('sink', 'kube-events', this.eventExporter.counters);
+      this.cluster = new Cluster({ kube, settings, nodeName, clock, logger: this.log, metrics, checkpoints });
+      const found = await this.cluster.adopt(declaredTypes(files), clock.now() + ADOPT_DEADLINE_MS);
+      initialConditions = found ?? [];
+      adoptLater = found === undefined;
     }
+    // Every sink is known before the detector announces its first conditions.
+    this.sinks = [metrics, new LogSink(this.log, clock), ...(this.cluster?.sinks ?? [])];
 
-    const detector = new Detector(this.parts.files, {
+    const detector = new Detector(files, {
       clock,
       logger: this.log.child({ component: 'detector' }),
       nodeName,
       sinks: this.sinks,
       initialConditions,
       applyLookback: true,
+      recoveryTimer: true,
       // NPD's `delay` counts from boot; the kernel's clock is CLOCK_MONOTONIC.
       bootTimeMs: monotonicBootTime(clock),
     });
     this.detector = detector;
-    metrics.registerComponents('detector', () => detector.counterMap() as ReadonlyMap<string, unknown> as ReadonlyMap<string, Record<string, number>>);
+    metrics.registerComponents('detector', () => detector.counterMap());
+    // Downstream only: the Node's conditions go to the detector, which re-announces them to the
+    // held exporter; then the exporter may write.
+    if (adoptLater) this.cluster?.adoptLater(() => declaredTypes(detector.ruleFiles()), (c) => detector.adoptLate(c));
 
     // Packet drops: from kmsg always, and from the files named by --drop-log.
-    const parsed = settings.dropPrefixes.length > 0 ? parseDropPrefixes(settings.dropPrefixes) : { prefixes: [...DEFAULT_DROP_PREFIXES], errors: [] };
-    let resolver = standaloneResolver;
-    if (kube) {
-      const index = new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName, clock, logger: this.log });
-      this.podIndex = index.run(signal);
-      const dns = settings.dropPeerDns.kind === 'off' ? undefined : new ReverseDns({ clock, setting: settings.dropPeerDns, timeoutMs: settings.dropPeerDnsTimeoutMs });
-      const peers = createPeerResolver({
-        index, core: kube.core, clock, nodeName, services: settings.dropPeerServices,
-        ...(dns ? { hostName: (ip: string) => dns.name(ip) } : {}),
-      });
-      resolver = peers;
-      metrics.registerComponent('resolver', 'local-pods', index.stats as unknown as Record<string, number>, { gauges: ['pods', 'ips'] });
-      metrics.registerComponent('resolver', 'peer-cache', peers.cache.stats as unknown as Record<string, number>);
-      metrics.registerComponent('resolver', 'peers', peers.stats as unknown as Record<string, number>);
-      if (settings.dropPeerServices) {
-        metrics.registerComponent('resolver', 'service-ips', peers.clusterIPCache.stats as unknown as Record<string, number>);
-        metrics.registerComponent('resolver', 'namespace-services', peers.namespaceCache.stats as unknown as Record<string, number>);
-      }
-      if (dns) metrics.registerComponent('resolver', 'reverse-dns', dns.stats as unknown as Record<string, number>);
-    }
-    const naming = parsePeerNaming(settings.dropPeerName) ?? 'namespace';
-    this.drops = new DropPipeline({
-      prefixes: parsed.prefixes,
+    const drops = new DropPipeline({
+      prefixes: settings.dropPrefixes,
       clock,
       logger: this.log.child({ component: 'drops' }),
-      resolver,
+      resolver: this.cluster?.resolver(signal) ?? standaloneResolver,
       maxAgeMs: settings.dropMaxAgeMs,
       flushIntervalMs: settings.dropFlushIntervalMs,
       sinks: this.sinks,
-      peerNaming: naming,
+      peerNaming: settings.dropPeerName,
     });
-    this.drops.start(signal);
-    metrics.registerComponent('transform', 'packet-drops', this.drops.stats as unknown as Record<string, number>);
-    const drops = this.drops;
+    this.drops = drops;
+    drops.start(signal);
+    metrics.registerComponent('transform', 'packet-drops', drops.stats);
     metrics.registerPacketDrops(() => drops.counts.values());
 
-    // Sources.
-    this.dropLogs = new Set(settings.dropLogs.map(abs));
+    // Sources. An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU),
+    // or every quarter of --stall-timeout when that is shorter, so that /healthz never takes a
+    // quiet source for a stalled one.
+    const idlePollIntervalMs = Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4);
     if (settings.kmsgPath !== '') {
-      const lookback = Math.max(settings.dropMaxAgeMs, ...this.parts.files.filter((f) => f.plugin === 'kmsg').map((f) => f.lookbackMs));
-      const kmsg = new KmsgSource({
+      const lookback = Math.max(settings.dropMaxAgeMs, ...files.filter((f) => f.plugin === 'kmsg').map((f) => f.lookbackMs));
+      const kmsg = factory.kmsg({
         path: settings.kmsgPath,
         checkpoints,
         clock,
         logger: this.log.child({ component: 'kmsg' }),
         startAfterMs: clock.now() - lookback,
-        idlePollIntervalMs: this.idlePollMs(),
+        idlePollIntervalMs,
       });
-      this.addSource(kmsg, (line) => {
+      this.runner.add(kmsg, (line) => {
         detector.handle(line);
         drops.handle(line);
       });
     }
-    this.ruleLogs = this.ruleLogPaths(this.parts.files);
-    this.syncFileSources(this.parts.files);
+    const dropLogs = new Set(settings.dropLogs);
+    const fileSet = new FileSourceSet({
+      runner: this.runner,
+      makeSource: (path, startAtEnd) => factory.file({ path, checkpoints, clock, logger: this.log, startAtEnd, idlePollIntervalMs }),
+      handlerFor: (role: FileRole) =>
+        role.drops
+          ? (line: LogLine) => {
+              detector.handle(line);
+              drops.handle(line);
+            }
+          : (line: LogLine) => detector.handle(line),
+      forget: (name) => checkpoints.forget(name),
+      logger: this.log,
+    });
+    const followed = (ruleFiles: readonly RuleFile[]): Map<string, FileRole> => {
+      const ruleLogs = new Set(ruleFiles.filter((f) => f.plugin === 'filelog').map((f) => abs(f.logPath)));
+      return new Map([...dropLogs, ...ruleLogs].map((p) => [p, { rules: ruleLogs.has(p), drops: dropLogs.has(p) }]));
+    };
+    fileSet.sync(followed(files));
 
     this.watcher = watchRuleFiles({
       paths: this.parts.rulePaths,
@@ -233,110 +219,28 @@ export class Agent {
       clock,
       logger: this.log,
       signal,
-      initial: this.parts.files,
-      onReload: (files) => {
-        metrics.setRuleFiles(files);
-        detector.reload(files);
-        this.conditionExporter?.redeclare(declaredTypes(files));
-        this.ruleLogs = this.ruleLogPaths(files);
-        this.syncFileSources(files);
+      initial: files,
+      onReload: (reloaded) => {
+        metrics.setRuleFiles(reloaded);
+        detector.reload(reloaded);
+        this.cluster?.conditions.redeclare(declaredTypes(reloaded));
+        fileSet.sync(followed(reloaded));
         metrics.setReloadResult(true);
-        this.log.info({ files: files.map((f) => f.path) }, 'rules reloaded');
-        this.scheduleTick();
+        this.log.info({ files: reloaded.map((f) => f.path) }, 'rules reloaded');
       },
       onInvalid: () => metrics.setReloadResult(false),
     });
-    metrics.registerComponent('config', 'rules', this.watcher.stats as unknown as Record<string, number>, { skip: ['lastCheckAt'] });
+    metrics.registerComponent('config', 'rules', this.watcher.stats, { skip: ['lastCheckAt'] });
 
-    this.scheduleTick();
     this.log.info(
       {
         mode: kube ? `kubernetes (${kube.source})` : 'standalone',
-        rules: this.parts.files.map((f) => f.path),
-        sources: [...this.sources.keys()],
+        rules: files.map((f) => f.path),
+        sources: this.runner.ids(),
         conditions: detector.conditions().map((c) => `${c.type}=${c.status}`),
       },
       'nodewarden started',
     );
-  }
-
-  /**
-   * The longest sleep of an idle source between polls: 1 s (a wake-up costs 0.2-0.4 ms of CPU),
-   * or a quarter of --stall-timeout when that is shorter, so /healthz never takes a quiet
-   * source for a stalled one.
-   */
-  private idlePollMs(): number {
-    return Math.min(DEFAULT_IDLE_POLL_MS, this.parts.settings.stallTimeoutMs / 4);
-  }
-
-  private ruleLogPaths(files: readonly RuleFile[]): Set<string> {
-    return new Set(files.filter((f) => f.plugin === 'filelog').map((f) => abs(f.logPath)));
-  }
-
-  /** Follows every file the rules or --drop-log name, and stops following files no longer named. */
-  private syncFileSources(files: readonly RuleFile[]): void {
-    const wanted = new Set([...this.dropLogs, ...this.ruleLogPaths(files)]);
-    for (const [id, s] of this.sources) {
-      if (id === KMSG_ID || wanted.has(id)) continue;
-      this.log.info({ path: id }, 'no longer named by the rules: stop following');
-      s.stop.abort();
-      this.sources.delete(id);
-      // Forget its position once it has saved it: if a later reload names the file again, its
-      // content is backlog (filtered by lookback), not days of "new" lines.
-      const checkpoints = this.checkpoints;
-      void s.done.then(() => checkpoints?.forget(`file:${id}`));
-    }
-    for (const path of wanted) if (!this.sources.has(path)) this.addFileSource(path);
-  }
-
-  private addFileSource(path: string): void {
-    const detector = this.detector;
-    const drops = this.drops;
-    const checkpoints = this.checkpoints;
-    if (!detector || !drops || !checkpoints) return;
-    const isDropLog = this.dropLogs.has(path);
-    const source = new FileSource({
-      path,
-      checkpoints,
-      clock: this.parts.clock,
-      logger: this.log,
-      // A drop log seen for the first time is read from its end: its old lines are past
-      // --drop-max-age anyway, and a multi-GB iptables.log must not be parsed to find that out.
-      // (A rule-file log is read from its start, as NPD does, and filtered by lookback.)
-      startAtEnd: isDropLog && !this.ruleLogs.has(path),
-      // A quiet file is polled every second at most (250 ms after data); see the kmsg source.
-      idlePollIntervalMs: this.idlePollMs(),
-    });
-    this.addSource(source, (line: LogLine) => {
-      detector.handle(line);
-      if (isDropLog) drops.handle(line);
-    });
-  }
-
-  private addSource(source: Source, onLine: LineHandler): void {
-    const stop = new AbortController();
-    const signal = AbortSignal.any([this.abort.signal, stop.signal]);
-    const done = source.run(onLine, signal).catch((e: unknown) => {
-      this.log.error({ source: source.id, err: e instanceof Error ? e.message : String(e) }, 'source failed');
-    });
-    this.sources.set(source.id, { source, stop, done });
-    this.stoppedSources.push(done);
-  }
-
-  /** recoverAfter: wake the detector when the next condition is due. */
-  private scheduleTick(): void {
-    const detector = this.detector;
-    if (!detector || this.abort.signal.aborted) return;
-    const due = detector.nextDueAt();
-    if (due === undefined || due >= this.tickAt) return;
-    this.cancelTick?.();
-    this.tickAt = due;
-    this.cancelTick = this.parts.clock.setTimer(() => {
-      this.tickAt = Infinity;
-      this.cancelTick = undefined;
-      detector.tick();
-      this.scheduleTick();
-    }, Math.max(0, due - this.parts.clock.now()));
   }
 
   /** Stops reading, flushes pending work until the deadline, closes everything. Idempotent. */
@@ -348,26 +252,20 @@ export class Agent {
   private async doStop(timeoutMs: number): Promise<void> {
     const { clock } = this.parts;
     const deadline = clock.now() + timeoutMs;
-    const withinDeadline = (p: Promise<unknown>): Promise<unknown> =>
-      new Promise((resolve) => {
-        const cancel = clock.setTimer(() => resolve(undefined), Math.max(0, deadline - clock.now()));
-        void p.finally(() => {
-          cancel();
-          resolve(undefined);
-        });
-      });
+    const withinDeadline = (p: Promise<unknown>): Promise<unknown> => valueBy(clock, p, deadline, undefined);
     this.log.info({ timeoutMs }, 'stopping');
     this.abort.abort();
-    this.cancelTick?.();
+    this.detector?.stop();
     this.watcher?.stop();
     // Sources stop within one poll and save their positions; a read stuck on a dead filesystem
     // must not hold shutdown past the deadline.
-    await withinDeadline(Promise.all(this.stoppedSources));
+    await withinDeadline(this.runner.stopped());
     await this.drops?.flush(deadline);
+    // The API may have come back since the last late-adoption try: one more, so the flush can write.
+    if (this.cluster) await withinDeadline(this.cluster.beforeFlush());
     await Promise.all(this.sinks.map((s) => s.flush?.(deadline)));
-    this.conditionExporter?.stop();
-    this.eventExporter?.stop();
-    if (this.podIndex) await withinDeadline(this.podIndex);
+    this.cluster?.stop();
+    if (this.cluster) await withinDeadline(this.cluster.stopped());
     this.checkpoints?.flush();
     this.server?.closeAllConnections?.();
     await withinDeadline(new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done())));

@@ -2,12 +2,15 @@
 // to the monitors of its source (kmsg lines to the kmsg rule files; file lines to the filelog rule
 // files whose logPath is that file, after parsing the raw line with the file's pluginConfig),
 // drops lines from before the start window like NPD's watchers, applies problems to the condition
-// state, and hands problems, events and condition changes to the sinks. No I/O, no timers: the
-// caller schedules tick() from nextDueAt().
+// state, and hands problems, events and condition changes to the sinks. No I/O. Its one timer,
+// with `recoveryTimer`, is recoverAfter's: a DueTimer on the injected clock, re-armed from
+// nextDueAt() whenever the condition state changes (without it the caller runs tick()).
 import { conditionChangeMessage } from './engine/go-quote';
 import { Monitor } from './engine/monitor';
 import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
 import { ConditionState, type DeclaredCondition } from './state/conditions';
+import { DueTimer } from './runtime/timer';
+import { Fanout } from './sinks/fanout';
 import type { Clock, Condition, ConditionChange, Logger, LogLine, NodeEvent, Problem, RuleFile, Sink } from './types';
 
 export interface DetectorOptions {
@@ -26,6 +29,8 @@ export interface DetectorOptions {
    * then measured in log time, and tick() runs before every line.
    */
   readonly lineTime?: boolean;
+  /** Run recoverAfter on a timer on `clock` (the agent); stop() cancels it. Off: call tick(). */
+  readonly recoveryTimer?: boolean;
 }
 
 /** Per-source counters (keyed by LogLine.source), read by the metrics module at scrape time. */
@@ -70,16 +75,23 @@ export class Detector {
   private readonly startMs: number;
   private readonly stateClock: Clock;
   private lineNow = Number.NEGATIVE_INFINITY;
+  private readonly recovery: DueTimer | undefined;
+  /** opts.sinks, each call isolated per sink. */
+  private readonly out: Fanout;
+  private stopped = false;
 
   constructor(files: readonly RuleFile[], private readonly opts: DetectorOptions) {
     this.startMs = opts.clock.now();
+    this.out = new Fanout(opts.sinks, opts.logger);
     this.stateClock = opts.lineTime
       ? { now: () => (this.lineNow === Number.NEGATIVE_INFINITY ? opts.clock.now() : this.lineNow), setTimer: (fn, ms) => opts.clock.setTimer(fn, ms) }
       : opts.clock;
     this.state = new ConditionState(declared(files), this.stateClock);
+    this.recovery = opts.recoveryTimer ? new DueTimer(opts.clock, () => this.tick()) : undefined;
     if (opts.initialConditions) this.state.adopt(opts.initialConditions);
     this.install(files);
     for (const source of sourcesOf(files)) this.emitConditions(source);
+    this.armRecovery();
   }
 
   /** Handles one line. Never throws for bad input. */
@@ -150,11 +162,26 @@ export class Detector {
    */
   adoptLate(existing: readonly Condition[]): void {
     for (const source of this.state.adoptWhereUntouched(existing)) this.emitConditions(source);
+    this.armRecovery(); // an adopted True condition may have recoverAfter
   }
 
-  /** Runs recoverAfter; the caller schedules it from nextDueAt(). */
+  /** Runs recoverAfter: by the recovery timer, or by the caller from nextDueAt(). */
   tick(): void {
     for (const change of this.state.tick(this.stateClock.now())) this.emitChange(change);
+    this.armRecovery();
+  }
+
+  /** Cancels the recovery timer; it is not armed again. Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.recovery?.cancel();
+  }
+
+  /** Arms the recovery timer for the next condition due, unless it is already armed earlier. */
+  private armRecovery(): void {
+    if (this.recovery === undefined || this.stopped) return;
+    const due = this.state.nextDueAt();
+    if (due !== undefined) this.recovery.armBy(due);
   }
 
   nextDueAt(): number | undefined {
@@ -166,6 +193,7 @@ export class Detector {
     this.install(files);
     this.state.replaceSpecs(declared(files));
     for (const source of sourcesOf(files)) this.emitConditions(source);
+    this.armRecovery();
   }
 
   conditions(): Condition[] {
@@ -218,7 +246,7 @@ export class Detector {
 
   private deliver(problems: readonly Problem[]): number {
     for (const p of problems) {
-      this.call('onProblem', (s) => s.onProblem?.(p));
+      this.out.onProblem(p);
       if (p.kind === 'temporary') {
         this.emitEvent({ involved: this.node(), type: 'Warning', reason: p.reason, message: p.message, component: p.source, time: p.time });
       } else {
@@ -231,7 +259,8 @@ export class Detector {
 
   private emitChange(change: ConditionChange): void {
     const c = change.condition;
-    this.call('onConditionChange', (s) => s.onConditionChange?.(change));
+    this.armRecovery();
+    this.out.onConditionChange(change);
     // NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise.
     this.emitEvent({
       involved: this.node(),
@@ -244,26 +273,16 @@ export class Detector {
   }
 
   private emitEvent(e: NodeEvent): void {
-    this.call('onEvent', (s) => s.onEvent?.(e));
+    this.out.onEvent(e);
   }
 
   private emitConditions(source: string): void {
     const conds = this.state.currentFor(source);
-    this.call('onConditions', (s) => s.onConditions?.(source, conds));
+    this.out.onConditions(source, conds);
   }
 
   private node(): NodeEvent['involved'] {
     return { kind: 'Node', name: this.opts.nodeName };
-  }
-
-  private call(what: string, fn: (s: Sink) => void): void {
-    for (const s of this.opts.sinks) {
-      try {
-        fn(s);
-      } catch (err) {
-        this.opts.logger.error({ sink: s.name, call: what, err: String(err) }, 'sink threw');
-      }
-    }
   }
 }
 

@@ -12,39 +12,16 @@
 // An address no pod or Service owns is named by reverse DNS when that is enabled, else "unknown". An `audit` prefix (a non-terminating
 // rule: the packet may have been allowed) reports a would-be drop, with the same tail:
 //   Packet would be dropped when sending traffic to <peer> (<ip>) on port <dport>/<proto>
-import { raceDeadline } from './deadline';
-import { parseSyslogLine } from './engine/drop-time';
+import { raceDeadline, valueBy } from './runtime/deadline';
+import { Fanout } from './sinks/fanout';
+import { errText } from './runtime/err-text';
+import { DueTimer } from './runtime/timer';
+import { parseSyslogLine, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
-import { DropAggregator, type BucketSpec, type PendingDrop, type PodInfo } from './state/drop-aggregator';
-import type { Clock, Direction, LogLine, Logger, NodeEvent, PacketDrop, Sink, Verdict } from './types';
+import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
+import type { Clock, Direction, DropResolver, LogLine, Logger, NodeEvent, PacketDrop, PeerInfo, Sink, Verdict } from './types';
 
-export type { PodInfo } from './state/drop-aggregator';
-
-/** A Service, by namespace and name. */
-export interface ServiceRef {
-  readonly namespace: string;
-  readonly name: string;
-}
-
-/** Who a remote IP is. */
-export type PeerInfo =
-  /** A pod; `service` when a Service of its namespace selects it. */
-  | { readonly kind: 'pod'; readonly pod: PodInfo; readonly service?: ServiceRef }
-  | { readonly kind: 'node'; readonly name: string }
-  /** A Service's ClusterIP. */
-  | { readonly kind: 'service'; readonly service: ServiceRef }
-  /** An address outside the cluster, named by reverse DNS. */
-  | { readonly kind: 'host'; readonly name: string }
-  | { readonly kind: 'unknown' };
-
-/** Resolves IPs to pods. Implemented by kube/pods.ts (+ state/peer-cache.ts); tests pass fakes. */
-export interface DropResolver {
-  /** A pod on this node that owns `ip` (hostNetwork pods are not indexed). Synchronous. */
-  localPod(ip: string): PodInfo | undefined;
-  /** Who owns a remote IP; cached, never rejects. */
-  peer(ip: string): Promise<PeerInfo>;
-}
 
 /** How the peer is named in the message. */
 export type PeerNaming = 'namespace' | 'pod' | 'namespace/name' | { readonly label: string };
@@ -155,22 +132,25 @@ export class DropPipeline {
   private readonly maxAgeMs: number;
   private readonly naming: PeerNaming;
   private readonly flushMs: number;
-  private readonly sinks: readonly Sink[];
-  private cancelTimer: (() => void) | undefined;
+  private readonly sinks: Fanout;
+  private readonly flushTimer: DueTimer;
   private flushing: Promise<void> | undefined;
   private stopped = false;
+  private readonly timeOpts: DropTimeOptions;
 
   constructor(private readonly opts: DropPipelineOptions) {
+    this.timeOpts = { now: () => opts.clock.now(), ...(opts.fileZone ? { zone: opts.fileZone } : {}) };
     this.matcher = new PrefixMatcher(opts.prefixes);
     this.maxAgeMs = opts.maxAgeMs ?? 600_000;
     this.naming = opts.peerNaming ?? 'namespace';
     this.flushMs = opts.flushIntervalMs ?? 10_000;
-    this.sinks = opts.sinks ?? [];
+    this.sinks = new Fanout(opts.sinks ?? [], opts.logger);
     const aggOpts: { maxKeys?: number; perPod?: BucketSpec; perNode?: BucketSpec } = {};
     if (opts.maxKeys !== undefined) aggOpts.maxKeys = opts.maxKeys;
     if (opts.perPod !== undefined) aggOpts.perPod = opts.perPod;
     if (opts.perNode !== undefined) aggOpts.perNode = opts.perNode;
     this.agg = new DropAggregator(opts.clock.now(), aggOpts);
+    this.flushTimer = new DueTimer(opts.clock, () => this.tick());
   }
 
   /** Handles one line. Synchronous and never throws: kernel text is untrusted. */
@@ -184,7 +164,7 @@ export class DropPipeline {
         this.stats.ignored++;
         return;
       }
-      const st = parseSyslogLine(text, { now: () => this.opts.clock.now(), ...(this.opts.fileZone ? { zone: this.opts.fileZone } : {}) });
+      const st = parseSyslogLine(text, this.timeOpts);
       if (st === null) {
         this.stats.unparsed++;
         return;
@@ -212,7 +192,7 @@ export class DropPipeline {
   /** Counts, forwards and aggregates one parsed drop (also the entry point for other parsers). */
   record(d: PacketDrop): void {
     this.stats.byVerdict[d.verdict]++;
-    for (const s of this.sinks) s.onPacketDrop?.(d);
+    this.sinks.onPacketDrop(d);
     const res = this.opts.resolver;
     const srcPod = res.localPod(d.src);
     const dstPod = res.localPod(d.dst);
@@ -263,23 +243,23 @@ export class DropPipeline {
 
   /** Starts the flush timer; stops at the signal (with a final flush through flush()). */
   start(signal: AbortSignal): void {
-    if (this.stopped || this.cancelTimer) return;
-    const tick = (): void => {
-      this.cancelTimer = undefined;
-      if (this.stopped) return;
-      void this.flushOnce().finally(() => {
-        if (!this.stopped) this.cancelTimer = this.opts.clock.setTimer(tick, this.flushMs);
-      });
-    };
-    this.cancelTimer = this.opts.clock.setTimer(tick, this.flushMs);
+    if (this.stopped || this.flushTimer.armed) return;
+    this.flushTimer.armIn(this.flushMs);
     signal.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  /** One timed flush; the next is armed when it has finished. */
+  private tick(): void {
+    if (this.stopped) return;
+    void this.flushOnce().finally(() => {
+      if (!this.stopped) this.flushTimer.armIn(this.flushMs);
+    });
   }
 
   /** Stops the timer. Idempotent. */
   stop(): void {
     this.stopped = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    this.flushTimer.cancel();
   }
 
   /** Emits what the buckets allow now. Concurrent calls share one run. */
@@ -310,15 +290,7 @@ export class DropPipeline {
 
   /** Who owns a peer IP, or unknown once `by` (epoch ms) has passed. Never rejects. */
   private lookup(ip: string, by: number): Promise<PeerInfo> {
-    const unknown: PeerInfo = { kind: 'unknown' };
-    const found = this.opts.resolver.peer(ip).catch(() => unknown);
-    return new Promise<PeerInfo>((resolve) => {
-      const cancel = this.opts.clock.setTimer(() => resolve(unknown), Math.max(0, by - this.opts.clock.now()));
-      void found.then((v) => {
-        cancel();
-        resolve(v);
-      });
-    });
+    return valueBy<PeerInfo>(this.opts.clock, this.opts.resolver.peer(ip), by, { kind: 'unknown' });
   }
 
   private async emit(force = false, lookupsBy = this.opts.clock.now() + this.flushMs): Promise<void> {
@@ -347,10 +319,10 @@ export class DropPipeline {
       this.stats.events++;
       try {
         this.opts.onEvent?.(ev);
-        for (const s of this.sinks) s.onEvent?.(ev);
       } catch (err) {
-        this.opts.logger.error({ err: String(err) }, 'drop event consumer threw');
+        this.opts.logger.error({ err: errText(err) }, 'drop event consumer threw');
       }
+      this.sinks.onEvent(ev);
     }
   }
 }

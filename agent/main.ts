@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Agent } from './agent';
-import { systemClock } from './clock';
+import { systemClock } from './runtime/clock';
+import { errText } from './runtime/err-text';
 import { loadRuleFiles } from './config/rule-files';
 import { parseSettings, usage, type Settings } from './config/settings';
-import { DEFAULT_DROP_PREFIXES, PrefixMatcher, parseDropPrefixes } from './engine/drop-prefixes';
+import { PrefixMatcher } from './engine/drop-prefixes';
 import { createKubeClient } from './kube/client';
 import { createPeerLookup } from './kube/peers';
 import { createLogger } from './log';
@@ -54,14 +55,13 @@ async function checkRules(settings: Settings): Promise<number> {
 
 /** `replay --drops`: the agent's drop parser and prefixes; pods through a read-only lookup. */
 async function runDropReplay(settings: Settings): Promise<number> {
-  const parsed = settings.dropPrefixes.length > 0 ? parseDropPrefixes(settings.dropPrefixes) : { prefixes: [...DEFAULT_DROP_PREFIXES] };
   let peers: PeerLookup | undefined;
   if (settings.kubeconfig !== undefined) {
     let kube;
     try {
       kube = createKubeClient({ kubeconfig: settings.kubeconfig, userAgent: `nodewarden/${VERSION} (replay)` });
     } catch (e) {
-      process.stderr.write(`nodewarden: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(`nodewarden: ${errText(e)}\n`);
       return EXIT_CONFIG;
     }
     if (kube) {
@@ -74,7 +74,7 @@ async function runDropReplay(settings: Settings): Promise<number> {
     output: process.stdout,
     errors: process.stderr,
     format: settings.format === 'syslog' ? 'syslog' : 'kmsg',
-    matcher: new PrefixMatcher(parsed.prefixes),
+    matcher: new PrefixMatcher(settings.dropPrefixes),
     clock: systemClock,
     ...(peers ? { peers } : {}),
   });
@@ -103,7 +103,7 @@ async function run(settings: Settings): Promise<number> {
   try {
     kube = createKubeClient({ ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}), userAgent: `nodewarden/${VERSION}` });
   } catch (e) {
-    process.stderr.write(`nodewarden: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`nodewarden: ${errText(e)}\n`);
     return EXIT_CONFIG;
   }
   const agent = new Agent({
@@ -134,7 +134,7 @@ async function run(settings: Settings): Promise<number> {
         process.exit(0);
       },
       (e: unknown) => {
-        logger.error({ err: String(e) }, 'shutdown failed');
+        logger.error({ err: errText(e) }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -144,7 +144,7 @@ async function run(settings: Settings): Promise<number> {
   try {
     await agent.start();
   } catch (e) {
-    logger.error({ err: e instanceof Error ? e.message : String(e) }, 'failed to start');
+    logger.error({ err: errText(e) }, 'failed to start');
     await agent.stop(1000).catch(() => undefined);
     logger.flush();
     return 1;

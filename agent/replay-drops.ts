@@ -8,7 +8,7 @@
 // lines are counted as ignored. With a peer lookup (--kubeconfig), each address is resolved to
 // `namespace/name` through the agent's cached, read-only lookup; at most WINDOW drops wait for
 // their lookups at once (then reading waits: backpressure), and output keeps the input's order.
-import type { PeerInfo } from './drops';
+import type { PeerInfo } from './types';
 import type { PrefixMatcher } from './engine/drop-prefixes';
 import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog, skipKernelTime } from './engine/packet-log';

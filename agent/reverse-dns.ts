@@ -17,8 +17,8 @@
 //     `-`, `_`, `.`, at most 253 characters); the trailing dot is dropped.
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { raceDeadline } from './deadline';
-import { PeerCache, type PeerCacheOptions } from './state/peer-cache';
+import { raceDeadline } from './runtime/deadline';
+import { LookupCache, type LookupCacheOptions } from './runtime/lookup-cache';
 import type { Clock } from './types';
 
 /** `--drop-peer-dns`: off, the system's resolver, or one server ("1.2.3.4:53", "[::1]:53"). */
@@ -78,7 +78,7 @@ export interface ReverseDnsOptions {
   readonly setting: Exclude<DnsSetting, { kind: 'off' }>;
   /** One try of this long per query (default 1 s). */
   readonly timeoutMs?: number;
-  readonly cache?: Omit<PeerCacheOptions<string>, 'clock' | 'lookup'>;
+  readonly cache?: Omit<LookupCacheOptions<string>, 'clock' | 'lookup'>;
   /** Makes the resolver for one query. Default: a node:dns Resolver for `setting`. */
   readonly resolver?: () => PtrResolver;
 }
@@ -114,14 +114,14 @@ class DnsTimeout extends Error {}
 
 export class ReverseDns {
   readonly stats: ReverseDnsStats;
-  private readonly cache: PeerCache<string>;
+  private readonly cache: LookupCache<string>;
   private readonly resolver: () => PtrResolver;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: ReverseDnsOptions) {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.resolver = opts.resolver ?? (() => ReverseDns.nodeResolver(opts.setting, this.timeoutMs));
-    this.cache = new PeerCache<string>({
+    this.cache = new LookupCache<string>({
       maxEntries: 1024, ttlMs: 300_000, negativeTtlMs: 60_000, errorTtlMs: 30_000, maxInFlight: 2, maxQueued: 64,
       ...opts.cache,
       clock: opts.clock,

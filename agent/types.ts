@@ -23,6 +23,8 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether a level is logged (pino has it); per-item hot paths skip building what is not. */
+  isLevelEnabled?(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
 
 /**
@@ -241,6 +243,25 @@ export interface NodeEvent {
   readonly count?: number;
 }
 
+/**
+ * An Event as aggregated and written: what the EventAggregator hands out (plus its key and
+ * flags) and what kube/ writes (plus namespace and reporting fields). Declared once here.
+ */
+export interface EventBody {
+  /** metadata.name: `<object name>.<hex>` like client-go. */
+  readonly name: string;
+  readonly involved: InvolvedObject;
+  readonly type: NodeEvent['type'];
+  readonly reason: string;
+  readonly message: string;
+  readonly component: string;
+  readonly host: string;
+  /** Occurrences since firstTimestamp, suppressed ones included. */
+  readonly count: number;
+  readonly firstTimestamp: Date;
+  readonly lastTimestamp: Date;
+}
+
 export type Verdict = 'drop' | 'audit';
 export type Direction = 'sending' | 'receiving';
 
@@ -265,14 +286,42 @@ export interface PacketDrop {
   readonly icmpCode?: number;
 }
 
+/** A pod as the drop pipeline knows it. */
+export interface PodInfo {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** A Service, by namespace and name. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** Who a remote IP is. */
+export type PeerInfo =
+  /** A pod; `service` when a Service of its namespace selects it. */
+  | { readonly kind: 'pod'; readonly pod: PodInfo; readonly service?: ServiceRef }
+  | { readonly kind: 'node'; readonly name: string }
+  /** A Service's ClusterIP. */
+  | { readonly kind: 'service'; readonly service: ServiceRef }
+  /** An address outside the cluster, named by reverse DNS. */
+  | { readonly kind: 'host'; readonly name: string }
+  | { readonly kind: 'unknown' };
+
+/** Resolves IPs to pods. Implemented by kube/peers.ts; tests pass fakes. */
+export interface DropResolver {
+  /** A pod on this node that owns `ip` (hostNetwork pods are not indexed). Synchronous. */
+  localPod(ip: string): PodInfo | undefined;
+  /** Who owns a remote IP; cached, never rejects. */
+  peer(ip: string): Promise<PeerInfo>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sinks
 // ---------------------------------------------------------------------------------------------
-
-/** What a sink call returns. Sinks never throw for expected API failures. */
-export type SinkResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly retryable: boolean; readonly error: string; readonly retryAfterMs?: number };
 
 /** Something that consumes engine output. All methods are non-blocking and never throw. */
 export interface Sink {

@@ -2,11 +2,11 @@
 // in lines per CPU-second, and the API writes a 100k-line burst causes once the events go
 // through the event exporter's aggregator. Run alone: `npx tsx bench/drops-bench.ts`.
 import { DEFAULT_DROP_PREFIXES } from '../agent/engine/drop-prefixes';
-import { DropPipeline, type DropResolver, type PeerInfo } from '../agent/drops';
-import { PeerCache } from '../agent/state/peer-cache';
+import { DropPipeline } from '../agent/drops';
+import type { DropResolver, PeerInfo, PodInfo } from '../agent/types';
+import { LookupCache } from '../agent/runtime/lookup-cache';
 import { EventAggregator } from '../agent/state/event-aggregator';
 import type { Clock, LogLine, Logger, NodeEvent } from '../agent/types';
-import type { PodInfo } from '../agent/state/drop-aggregator';
 
 export interface DropsBenchResult {
   readonly lines: number;
@@ -93,7 +93,7 @@ export function makeCorpus(n: number, dropShare = 0.7): { lines: string[]; local
 }
 
 function resolverFor(clock: Clock, local: Map<string, PodInfo>, remote: string[]): DropResolver {
-  const cache = new PeerCache<PeerInfo>({
+  const cache = new LookupCache<PeerInfo>({
     clock,
     lookup: async (ip) => ({ kind: 'pod', pod: { namespace: 'remote', name: `peer-${ip}` } }),
   });

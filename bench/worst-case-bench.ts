@@ -6,7 +6,7 @@
 // calls runWorstCaseBench().
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { systemClock } from '../agent/clock';
+import { systemClock } from '../agent/runtime/clock';
 import { loadRuleFiles } from '../agent/config/rule-files';
 import { parseDropPrefixes, PrefixMatcher } from '../agent/engine/drop-prefixes';
 import { parsePacketLog } from '../agent/engine/packet-log';

@@ -8,15 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Agent } from '../agent/agent';
-import { systemClock } from '../agent/clock';
+import { systemClock } from '../agent/runtime/clock';
 import { loadRuleFiles } from '../agent/config/rule-files';
 import { parseSettings } from '../agent/config/settings';
 import { createKubeClient } from '../agent/kube/client';
 import { Metrics } from '../agent/sinks/metrics';
-import { CheckpointStore } from '../agent/sources/checkpoint';
-import type { Logger } from '../agent/types';
+import { CheckpointStore, checkpointName } from '../agent/sources/checkpoint';
+import type { Clock, Logger } from '../agent/types';
 import { eventually } from './helpers/eventually';
 import { FakeApiServer } from './helpers/fake-apiserver';
+import { FakeClock } from './helpers/fake-clock';
 import { describeWithParts } from './helpers/system-parts';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
@@ -33,7 +34,7 @@ interface Cond {
   lastTransitionTime?: string;
 }
 
-async function setup(ruleFile: (marker: string) => object, extraArgs: readonly string[] = []) {
+async function setup(ruleFile: (marker: string) => object, extraArgs: readonly string[] = [], clock: Clock = systemClock) {
   const marker = `nwagent${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +59,7 @@ async function setup(ruleFile: (marker: string) => object, extraArgs: readonly s
       files,
       rulePaths: [rulesPath],
       logger: quiet,
-      clock: systemClock,
+      clock,
       metrics,
       nodeName: node,
       kube,
@@ -166,7 +167,7 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     await eventually('line read', () => agent.sourceList().find((s) => s.id === log)!.stats.sent > 0 || undefined, { ms: 5000 });
     writeFileSync(t.rulesPath, JSON.stringify(rules(t.marker)));
     await eventually('file no longer followed', () => !agent.sourceList().some((s) => s.id === log) || undefined, { ms: 5000 });
-    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(`file:${log}`);
+    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(checkpointName({ kind: 'file', path: log }));
     await eventually('its position forgotten', () => !existsSync(checkpoint) || undefined, { ms: 5000 });
     expect(agent.sourceList().map((s) => s.id)).toEqual(['kmsg']);
     await agent.stop();
@@ -186,5 +187,43 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
       return (!types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
     }, { ms: 5000 });
     await agent.stop();
+  });
+
+  it('API down at start past the adoption deadline: nothing is written until the Node is read, then the True condition it shows is kept', async () => {
+    const clock = new FakeClock(Date.now());
+    const t = await setup((m) => rules(m), ['--kmsg-path', ''], clock);
+    const since = '2026-01-01T00:00:00Z';
+    t.api.addNode(t.node, [{ type: 'AgentTestBroken', status: 'True', reason: 'AgentTestBrokeDown', message: 'from before the restart', lastTransitionTime: since }]);
+    // 503 for everything: requests are recorded, so what the agent tried while down shows.
+    t.api.failNext(Number.MAX_SAFE_INTEGER, { code: 503 });
+    let agent: Agent | undefined;
+    const starting = t.start().then((a) => (agent = a));
+    // Fake time runs past the 30 s adoption deadline; real time only lets the refused connects happen.
+    for (let i = 0; i < 120 && agent === undefined; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await starting;
+    expect(agent!.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'False' }); // the default, for now
+    for (let i = 0; i < 30; i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Down for 60 s: the agent kept trying to read the Node, and never tried to write it.
+    expect(t.api.requestsTo('GET', new RegExp(`/nodes/${t.node}$`)).length).toBeGreaterThan(3);
+    expect(t.api.requestsTo('PATCH', /\/nodes\//)).toHaveLength(0);
+    t.api.clearFaults();
+    const patched = (): boolean => t.api.requestsTo('PATCH', /\/nodes\/.*\/status/).length > 0;
+    // The late read retries with backoff capped at 10 s; the guard is 60 s of fake time.
+    for (let i = 0; i < 60 && !patched(); i++) {
+      clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(patched()).toBe(true);
+    expect(t.api.requestsTo('GET', new RegExp(`/nodes/${t.node}$`)).length).toBeGreaterThanOrEqual(1);
+    for (const r of t.api.requestsTo('PATCH', /\/nodes\/.*\/status/)) expect(r.body).not.toContain('AgentTestFine');
+    const conds = t.api.conditionsOf(t.node) as unknown as Cond[];
+    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown', lastTransitionTime: since });
+    expect(agent!.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown' });
   });
 });

@@ -95,6 +95,37 @@ describe('Detector', () => {
     expect(got.events.at(-1)).toMatchObject({ type: 'Normal', reason: 'FilesystemIsNotReadOnly', message: 'Node condition ReadonlyFilesystem is now: False, reason: FilesystemIsNotReadOnly, message: "Filesystem is not read-only"' });
   });
 
+  it('recoverAfter via its own timer on the clock: a repeat moves the recovery, stop() cancels it', () => {
+    const { got, kmsg, d, clock } = setup({ recoveryTimer: true });
+    expect(clock.pending()).toBe(0); // nothing due at start
+    kmsg('EXT4-fs (sda1): Remounting filesystem read-only');
+    expect(clock.pending()).toBe(1);
+    clock.advance(30_000);
+    kmsg('EXT4-fs (sda1): Remounting filesystem read-only'); // still True; due again 60 s from here
+    clock.advance(30_000); // the timer fires, finds nothing due yet, and re-arms
+    expect(got.changes.map((c) => c.condition.status)).toEqual(['True']);
+    expect(clock.pending()).toBe(1);
+    clock.advance(30_000);
+    expect(got.changes.map((c) => c.condition.status)).toEqual(['True', 'False']);
+    expect(clock.pending()).toBe(0);
+    kmsg('EXT4-fs (sda1): Remounting filesystem read-only');
+    expect(clock.pending()).toBe(1);
+    d.stop();
+    expect(clock.pending()).toBe(0);
+    clock.advance(120_000);
+    expect(got.changes.map((c) => c.condition.status)).toEqual(['True', 'False', 'True']);
+  });
+
+  it('recoverAfter of a condition adopted late (from the Node) is armed too', () => {
+    const { got, d, clock } = setup({ recoveryTimer: true });
+    const t = new Date(clock.now());
+    d.adoptLate([{ type: 'ReadonlyFilesystem', status: 'True', reason: 'FilesystemIsReadOnly', message: 'ro', lastTransitionTime: t }]);
+    expect(d.conditions().find((c) => c.type === 'ReadonlyFilesystem')?.status).toBe('True');
+    expect(clock.pending()).toBe(1);
+    clock.advance(60_000);
+    expect(got.changes.map((c) => [c.condition.type, c.condition.status])).toEqual([['ReadonlyFilesystem', 'False']]);
+  });
+
   it('drops lines older than start − lookback when applyLookback; keeps them otherwise', () => {
     const a = setup();
     a.kmsg('Killed process 1 (x) total-vm:1kB', 6 * 60_000, true);

@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDropPrefixes, PrefixMatcher, DEFAULT_DROP_PREFIX_SPECS } from '../agent/engine/drop-prefixes';
 import { parsePacketLog } from '../agent/engine/packet-log';
 import { parseSyslogLine } from '../agent/engine/drop-time';
-import { DropPipeline, type PodInfo } from '../agent/drops';
-import type { Logger, NodeEvent, PacketDrop } from '../agent/types';
+import { DropPipeline } from '../agent/drops';
+import type { Logger, NodeEvent, PacketDrop, PodInfo } from '../agent/types';
 import { createVethPair, deleteNetns, enableLogAllNetns, inNs, readKmsg, sh } from './helpers/netns';
 import { describeWithParts, type PartName } from './helpers/system-parts';
 

@@ -2,9 +2,9 @@
 // NodeEvents on local pods, with a fake resolver and a fake clock; and the flood budget.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes } from '../agent/engine/drop-prefixes';
-import { DropPipeline, dropMessage, parsePeerNaming, type DropResolver, type PeerInfo, type PodInfo } from '../agent/drops';
+import { DropPipeline, dropMessage, parsePeerNaming } from '../agent/drops';
 import { EventAggregator } from '../agent/state/event-aggregator';
-import type { Logger, NodeEvent, PacketDrop, Sink } from '../agent/types';
+import type { DropResolver, Logger, NodeEvent, PacketDrop, PeerInfo, PodInfo, Sink } from '../agent/types';
 import { FakeClock } from './helpers/fake-clock';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };

@@ -5,11 +5,12 @@
 // kernel lines (detector → event aggregator), against the fake API server over HTTP.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Detector } from '../agent/detector';
-import { DropPipeline, type DropResolver } from '../agent/drops';
+import { DropPipeline } from '../agent/drops';
 import { DEFAULT_DROP_PREFIXES } from '../agent/engine/drop-prefixes';
 import { createKubeClient, type KubeClient } from '../agent/kube/client';
+import { NodeAdoption } from '../agent/kube/node-adoption';
 import { EventExporter } from '../agent/sinks/event-exporter';
-import type { Logger, RuleFile } from '../agent/types';
+import type { DropResolver, Logger, RuleFile } from '../agent/types';
 import { FakeApiServer } from './helpers/fake-apiserver';
 import { FakeClock } from './helpers/fake-clock';
 
@@ -35,7 +36,8 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
     server.addNode('n1');
     kube = createKubeClient({ kubeconfig: server.writeKubeconfig() })!;
     clock = new FakeClock(Date.parse('2026-03-01T21:55:30Z'));
-    ex = new EventExporter({ api: kube.events, nodes: kube.nodes, nodeName: 'n1', clock, logger });
+    const adoption = new NodeAdoption({ api: kube.nodes, nodeName: 'n1', clock, logger });
+    ex = new EventExporter({ api: kube.events, nodeUid: () => adoption.nodeUid(), nodeName: 'n1', clock, logger });
   });
   afterEach(async () => {
     ex.stop();

@@ -5,7 +5,7 @@
 // (issue 13): the condition is on the Node within 15 s of fake time after recovery (the policy
 // gives ≤ 10 s: full jitter capped at 10 s), and the pod watch resumes within 30 s (≤ 20 s).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONDITION_BACKOFF, WATCH_BACKOFF } from '../agent/backoff';
+import { CONDITION_BACKOFF, WATCH_BACKOFF } from '../agent/runtime/backoff';
 import { createKubeClient, type KubeClient } from '../agent/kube/client';
 import { LocalPodIndex } from '../agent/kube/pods';
 import type { ApiResult, NodeStatusApi } from '../agent/kube/types';
@@ -80,7 +80,7 @@ describe('conditions after an API server outage (fake clock, real HTTP)', () => 
       }
     };
     // Connected and adopted, as in a running agent.
-    await ex.adoptConditions(['XfsShutdown']);
+    ex.declare(['XfsShutdown']);
     ex.onConditions('kernel-monitor', [cond('False', new Date(clock.now()))]);
     for (let i = 0; i < 20; i++) await step(STEP_MS);
     expect(ex.inSync()).toBe(true);

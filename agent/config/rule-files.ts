@@ -1,7 +1,8 @@
 // rule-files.ts: loads and validates rule files in node-problem-detector's system-log-monitor
 // format (kernel-monitor.json and friends) into RuleFile objects. Every file is read and every
 // error reported at once, as ConfigError {file, field, message}. Runs at start and on reload,
-// never per log line. Patterns are compiled here only to validate them; the engine compiles its own.
+// never per log line. Rule patterns are compiled here exactly as the engine runs them
+// (engine/compiled-rules.ts), and the compiled forms are kept with the RuleFile for the engine.
 //
 // ## Rule file format (for the README)
 //
@@ -72,7 +73,9 @@
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import RE2 from 're2';
-import { errText } from '../err-text';
+import { errText } from '../runtime/err-text';
+import { compileRule, compileRulePrefilter, keepCompiled, type CompiledRule } from '../engine/compiled-rules';
+import type { Prefilter } from '../engine/prefilter';
 import type { ConditionSpec, ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
 import { parseNonNegativeDuration, parsePositiveDuration } from './duration';
 import { parseJson, type JsonObject, type JsonValue } from './json-parse';
@@ -251,23 +254,63 @@ function duration(ctx: Ctx, field: string, v: JsonValue | undefined, positive: b
   return r;
 }
 
-/** Compiles `pattern` with RE2 (and, when asked, inside an RE2.Set); returns false on error. */
-function checkRegex(ctx: Ctx, field: string, pattern: string, inSet: boolean): boolean {
+/** Compiles a pluginConfig `pattern` with RE2 as syslog-line.ts does (`u`); false on error. */
+function checkRegex(ctx: Ctx, field: string, pattern: string): boolean {
   try {
-    new RE2(pattern);
+    new RE2(pattern, 'u');
   } catch (e) {
     report(ctx, field, `invalid RE2 pattern: ${errText(e)}`);
     return false;
   }
-  if (inSet) {
-    try {
-      new RE2.Set([pattern]);
-    } catch (e) {
-      report(ctx, field, `pattern does not compile in an RE2.Set (the engine's prefilter): ${errText(e)}`);
-      return false;
-    }
-  }
   return true;
+}
+
+/** A rule that compiled, with where its errors go in the file's list (document order). */
+interface CheckedRule {
+  readonly field: string;
+  readonly rule: CompiledRule;
+  readonly at: number;
+}
+
+/** Compiles a rule as the engine runs it (compiled-rules.ts); undefined (reported) on error. */
+function checkRule(ctx: Ctx, field: string, spec: RuleSpec): CompiledRule | undefined {
+  try {
+    return compileRule(spec);
+  } catch (e) {
+    // RE2's message about the pattern as written, not the anchored form (error path only).
+    let message = errText(e);
+    try {
+      new RE2(spec.pattern, 'u');
+    } catch (raw) {
+      message = errText(raw);
+    }
+    report(ctx, field, `invalid RE2 pattern: ${message}`);
+    return undefined;
+  }
+}
+
+/**
+ * The engine's prefilter over the file's single-line rules. When RE2.Set refuses them, each is
+ * tried alone so the error names the rule at fault when there is one.
+ */
+function checkPrefilter(ctx: Ctx, compiled: readonly CheckedRule[]): Prefilter | undefined {
+  try {
+    return compileRulePrefilter(compiled.map((c) => c.rule));
+  } catch (e) {
+    const named: { at: number; error: ConfigError }[] = [];
+    for (const c of compiled) {
+      if (c.rule.slow) continue;
+      try {
+        compileRulePrefilter([c.rule]);
+      } catch (one) {
+        named.push({ at: c.at, error: { file: ctx.file, field: c.field, message: `pattern does not compile in an RE2.Set (the engine's prefilter): ${errText(one)}` } });
+      }
+    }
+    // In document order: each where its rule's other errors are.
+    for (const n of named.reverse()) ctx.errors.splice(n.at, 0, n.error);
+    if (named.length === 0) report(ctx, 'rules', `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errText(e)}`);
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,8 +395,8 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
         if (!pc.has(k)) report(ctx, `pluginConfig.${k}`, 'is required for plugin filelog');
       }
     }
-    if (pluginConfig.timestamp !== undefined) checkRegex(ctx, 'pluginConfig.timestamp', pluginConfig.timestamp, false);
-    if (pluginConfig.message !== undefined) checkRegex(ctx, 'pluginConfig.message', pluginConfig.message, false);
+    if (pluginConfig.timestamp !== undefined) checkRegex(ctx, 'pluginConfig.timestamp', pluginConfig.timestamp);
+    if (pluginConfig.message !== undefined) checkRegex(ctx, 'pluginConfig.message', pluginConfig.message);
     if (pluginConfig.timestampFormat !== undefined && /%[a-zA-Z]/.test(pluginConfig.timestampFormat)) {
       report(
         ctx,
@@ -439,7 +482,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
 
   // rules
   const rules: RuleSpec[] = [];
-  const setPatterns: string[] = [];
+  const compiled: CheckedRule[] = [];
   for (const [i, r] of arrayOf(ctx, 'rules', top.get('rules'))) {
     const field = `rules[${i}]`;
     if (!isObject(r)) {
@@ -468,31 +511,26 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     }
     const reason = str(ctx, `${field}.reason`, keys.get('reason'), { required: true, nonEmpty: true });
     const pattern = str(ctx, `${field}.pattern`, keys.get('pattern'), { required: true });
-    let patternOk = false;
     if (pattern === '') report(ctx, `${field}.pattern`, 'must not be empty');
-    else if (pattern !== undefined) patternOk = checkRegex(ctx, `${field}.pattern`, pattern, true);
     const suffix = str(ctx, `${field}.patternGeneratedMessageSuffix`, keys.get('patternGeneratedMessageSuffix'));
 
-    if (type !== undefined && reason !== undefined && pattern !== undefined && patternOk) {
-      setPatterns.push(pattern);
-      const spec: { -readonly [K in keyof RuleSpec]: RuleSpec[K] } = { type, reason, pattern };
+    if (pattern !== undefined && pattern !== '') {
+      const spec: { -readonly [K in keyof RuleSpec]: RuleSpec[K] } = { type: type ?? 'temporary', reason: reason ?? '', pattern };
       if (type === 'permanent' && condition !== undefined) spec.condition = condition;
       if (suffix !== undefined && suffix !== '') spec.patternGeneratedMessageSuffix = suffix;
-      rules.push(spec);
+      const rule = checkRule(ctx, `${field}.pattern`, spec);
+      if (rule !== undefined && type !== undefined && reason !== undefined) {
+        compiled.push({ field: `${field}.pattern`, rule, at: ctx.errors.length });
+        rules.push(spec);
+      }
     }
   }
+  const prefilter = checkPrefilter(ctx, compiled);
   for (const [field, keys] of ctx.duplicates) {
     for (const key of keys) report(ctx, field, `duplicate key ${JSON.stringify(key)} (JSON keeps only the last one)`);
   }
-  if (setPatterns.length > 1) {
-    try {
-      new RE2.Set(setPatterns);
-    } catch (e) {
-      report(ctx, 'rules', `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errText(e)}`);
-    }
-  }
 
-  if (ctx.errors.length > 0 || plugin === undefined || source === undefined || logPath === undefined) {
+  if (ctx.errors.length > 0 || plugin === undefined || source === undefined || logPath === undefined || prefilter === undefined) {
     return { path, errors: ctx.errors, declared };
   }
   const file: RuleFile = {
@@ -509,6 +547,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     conditions,
     rules,
   };
+  keepCompiled(file, { rules: compiled.map((c) => c.rule), prefilter });
   return { path, file, errors: ctx.errors, declared };
 }
 
@@ -524,6 +563,14 @@ function arrayOf(ctx: Ctx, field: string, v: JsonValue | undefined): [number, Js
 // ---------------------------------------------------------------------------------------------
 // Many files: expand directories, read everything, check across files
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The rule files a `--rules` directory holds: `*.json`, not hidden, in name order. The loader and
+ * the reload watcher (rule-watch.ts) both list directories with this, so they always agree.
+ */
+export async function ruleDirNames(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+}
 
 /** Expands `--rules` paths into the rule files to read, in order, reporting unreadable paths. */
 export async function expandRulePaths(paths: readonly string[]): Promise<{ files: string[]; errors: ConfigError[] }> {
@@ -547,7 +594,7 @@ export async function expandRulePaths(paths: readonly string[]): Promise<{ files
     }
     let names: string[];
     try {
-      names = (await readdir(p)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+      names = await ruleDirNames(p);
     } catch (e) {
       errors.push({ file: p, field: '', message: `cannot read directory: ${fsMessage(e)}` });
       continue;

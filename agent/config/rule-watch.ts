@@ -20,12 +20,12 @@
 // first valid set after an invalid one (so the caller can clear its "rules invalid" metric).
 // onInvalid(errors) runs once per change that leaves the set invalid. Callback exceptions are
 // logged, never propagated. The watcher stops when `signal` aborts or on stop(); both idempotent.
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errText } from '../err-text';
+import { errText } from '../runtime/err-text';
 import { formatConfigError } from '../types';
 import type { Clock, ConfigError, Logger, RuleFile } from '../types';
-import { loadRuleFiles } from './rule-files';
+import { loadRuleFiles, ruleDirNames } from './rule-files';
 
 export const DEFAULT_RULE_POLL_MS = 10_000;
 /** Files modified this recently (by the filesystem's wall clock) are re-read on the next poll. */
@@ -225,7 +225,7 @@ async function fingerprint(paths: readonly string[]): Promise<Fingerprint> {
     }
     let names: string[];
     try {
-      names = (await readdir(p)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+      names = await ruleDirNames(p);
     } catch (e) {
       parts.push(`${p}/\u0000!${errCode(e)}`);
       continue;

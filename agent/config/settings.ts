@@ -1,7 +1,9 @@
 // settings.ts: the agent's command line. Parses argv (node:util parseArgs) and NODEWARDEN_<FLAG>
 // environment variables into one validated Settings object, and reports every problem at once.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDropPrefixes } from '../engine/drop-prefixes';
+import { DEFAULT_DROP_PREFIXES, parseDropPrefixes, type DropPrefix } from '../engine/drop-prefixes';
+import { parsePeerNaming, type PeerNaming } from '../drops';
 import { parseDnsSetting, type DnsSetting } from '../reverse-dns';
 import { parseDuration } from './duration';
 
@@ -18,9 +20,11 @@ export interface Settings {
   readonly heartbeatPeriodMs: number;
   readonly eventNamespace: string;
   readonly kmsgPath: string;
+  /** Absolute paths. */
   readonly dropLogs: readonly string[];
-  readonly dropPrefixes: readonly string[];
-  readonly dropPeerName: string;
+  /** Parsed; DEFAULT_DROP_PREFIXES when no --drop-prefix is given. */
+  readonly dropPrefixes: readonly DropPrefix[];
+  readonly dropPeerName: PeerNaming;
   /** Name Services (ClusterIP peers, and pods a Service selects). */
   readonly dropPeerServices: boolean;
   /** Reverse DNS for peers nobody in the cluster owns. */
@@ -195,17 +199,18 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     errors.push(`--log-level: expected trace, debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
   }
   const peer = str('drop-peer-name') ?? 'namespace';
-  if (!['namespace', 'pod', 'namespace/name'].includes(peer) && !/^label:.+/.test(peer)) {
-    errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
-  }
+  const peerNaming = parsePeerNaming(peer);
+  if (peerNaming === null) errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
   const services = str('drop-peer-services') ?? 'true';
   if (services !== 'true' && services !== 'false') {
     errors.push(`--drop-peer-services: expected true or false, got ${JSON.stringify(services)}`);
   }
   const dns = parseDnsSetting(str('drop-peer-dns') ?? 'off');
   if (typeof dns === 'string') errors.push(`--drop-peer-dns: ${dns}`);
-  const dropPrefixes = prefixList();
-  for (const e of parseDropPrefixes(dropPrefixes).errors) errors.push(`--drop-prefix: ${e}`);
+  const prefixSpecs = prefixList();
+  const parsedPrefixes = parseDropPrefixes(prefixSpecs);
+  for (const e of parsedPrefixes.errors) errors.push(`--drop-prefix: ${e}`);
+  const dropPrefixes = prefixSpecs.length > 0 ? parsedPrefixes.prefixes : DEFAULT_DROP_PREFIXES;
   const eventNamespace = str('event-namespace') ?? 'default';
   // A real API server accepts core/v1 Events about a cluster-scoped object (the Node) only in
   // "default" (legacy event validation); anything else would be refused on every post.
@@ -228,9 +233,9 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     heartbeatPeriodMs: duration('heartbeat-period', 1000),
     eventNamespace,
     kmsgPath: str('kmsg-path') ?? '/dev/kmsg',
-    dropLogs: values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined ? list('drop-log') : [],
+    dropLogs: values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined ? list('drop-log').map((p) => resolve(p)) : [],
     dropPrefixes,
-    dropPeerName: peer,
+    dropPeerName: peerNaming ?? 'namespace',
     dropPeerServices: services !== 'false',
     dropPeerDns: typeof dns === 'string' ? { kind: 'off' } : dns,
     dropPeerDnsTimeoutMs: duration('drop-peer-dns-timeout', 10),

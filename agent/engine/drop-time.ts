@@ -41,6 +41,13 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/** Milliseconds of the fraction digits s[start, end): the first three, padded with zeros (none: 0). */
+function fracMs(s: string, start: number, end: number): number {
+  let v = 0;
+  for (let k = start; k < start + 3; k++) v = v * 10 + (k < end ? s.charCodeAt(k) - 48 : 0);
+  return v;
+}
+
 /** Skips host and tag ("host kernel: ", "host kernel[12]: ", "host kernel "), returns the message. */
 function afterHostAndTag(line: string, pos: number): string | null {
   let p = pos;
@@ -77,8 +84,7 @@ function parseIso(line: string, zone: 'local' | 'utc'): [number, number] | null 
     const f0 = p;
     while (isDigit(line.charCodeAt(p)) && p - f0 < 12) p++;
     if (p === f0) return null;
-    const frac = line.slice(f0, Math.min(p, f0 + 3)).padEnd(3, '0');
-    ms = Number(frac);
+    ms = fracMs(line, f0, p);
   }
   const c = line[p];
   let offsetMin: number | null = null;
@@ -133,7 +139,7 @@ function parseTraditional(line: string, now: number, zone: 'local' | 'utc'): [nu
   if (line[p] === '.') {
     const f0 = ++p;
     while (isDigit(line.charCodeAt(p)) && p - f0 < 12) p++;
-    ms = Number(line.slice(f0, Math.min(p, f0 + 3)).padEnd(3, '0'));
+    ms = fracMs(line, f0, p);
   }
   if (p < line.length && line.charCodeAt(p) !== 32) return null;
   const at = (year: number): number =>

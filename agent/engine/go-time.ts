@@ -169,14 +169,56 @@ function localMs(y: number, mo: number, d: number, h: number, mi: number, s: num
   return t.getTime();
 }
 function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s, ms);
   const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
-  if (y < 100 && y >= 0) t.setUTCFullYear(y);
+  if (y >= 0) t.setUTCFullYear(y);
   return t.getTime();
+}
+
+/**
+ * Per-parser memo of the local-time conversions, which cost more than the rest of a parse (the
+ * zone lookup behind `new Date(y, m, d, ...)` and `getFullYear`). Exact, not approximate:
+ * - localMs: the epoch ms of the start of the last local minute seen. Inside one minute the
+ *   result is that plus s*1000 + ms, provided the zone's offset is the same at the minute's first
+ *   and last millisecond (checked when the minute is computed; otherwise every call converts).
+ *   Zone transitions are months apart, so the offset cannot change and change back in a minute.
+ * - yearOf(now): the local year is constant within one UTC second, since zone offsets are whole
+ *   seconds (tzdata has nothing finer), so the local year can only change on a second boundary.
+ */
+class LocalTimeMemo {
+  private minuteKey = -1;
+  private minuteMs = 0;
+  private linear = false;
+  private yearSecond = Number.NaN;
+  private year = 0;
+
+  localMs(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+    if (y < 100 || s > 59 || ms > 999) return localMs(y, mo, d, h, mi, s, ms);
+    // Below 2^53 for any 4-digit year (the parsers read at most 4 year digits).
+    const key = (((y * 16 + mo) * 32 + d) * 32 + h) * 64 + mi;
+    if (key !== this.minuteKey) {
+      const base = localMs(y, mo, d, h, mi, 0, 0);
+      this.minuteKey = key;
+      this.minuteMs = base;
+      this.linear = localMs(y, mo, d, h, mi, 59, 999) === base + 59_999;
+    }
+    return this.linear ? this.minuteMs + s * 1000 + ms : localMs(y, mo, d, h, mi, s, ms);
+  }
+
+  yearOf(now: number): number {
+    const second = Math.floor(now / 1000);
+    if (second !== this.yearSecond) {
+      this.yearSecond = second;
+      this.year = new Date(now).getFullYear();
+    }
+    return this.year;
+  }
 }
 
 const DAY_MS = 86_400_000;
 
 function buildTime(
+  memo: LocalTimeMemo,
   y: number, month: number, day: number, yday: number, hour: number, min: number, sec: number, ms: number,
   zoneMs: number | undefined, hasYear: boolean,
 ): number | undefined {
@@ -193,7 +235,7 @@ function buildTime(
     d = dd;
   }
   if (d < 1 || d > daysIn(mo, hasYear ? y : 0)) return undefined;
-  if (zoneMs === undefined) return localMs(y, mo, d, hour, min, sec, ms);
+  if (zoneMs === undefined) return memo.localMs(y, mo, d, hour, min, sec, ms);
   return utcMs(y, mo, d, hour, min, sec, ms) - zoneMs;
 }
 
@@ -307,6 +349,7 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
   });
 
   const cur = new Cursor();
+  const memo = new LocalTimeMemo();
   return (s, start = 0, end = s.length) => {
     cur.s = s;
     cur.p = start;
@@ -483,13 +526,13 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
     else if (amSet && hour === 12) hour = 0;
 
 
-    if (hasYear) return buildTime(year, month, day, yday, hour, min, sec, ms, zoneMs, true);
+    if (hasYear) return buildTime(memo, year, month, day, yday, hour, min, sec, ms, zoneMs, true);
     // No year: Go gives year 0 (a leap year, so Feb 29 parses) and NPD adds the current year.
     const now = opts.now();
-    const y = new Date(now).getFullYear();
-    const t = buildTime(y, month, day, yday, hour, min, sec, ms, zoneMs, false);
+    const y = memo.yearOf(now);
+    const t = buildTime(memo, y, month, day, yday, hour, min, sec, ms, zoneMs, false);
     if (t === undefined) return undefined;
-    if (t > now + DAY_MS) return buildTime(y - 1, month, day, yday, hour, min, sec, ms, zoneMs, false);
+    if (t > now + DAY_MS) return buildTime(memo, y - 1, month, day, yday, hour, min, sec, ms, zoneMs, false);
     return t;
   };
 }

@@ -3,19 +3,11 @@
 // the newest line. Rules that can only match inside the newest line run behind a single
 // prefilter pass over the line's bytes; the rest (multi-line or start-anchored) run on the joined
 // buffer for every line, as NPD does. Nothing is compiled or validated per line.
-import RE2 from 're2';
 import type { LogLine, Problem, RuleFile, RuleSpec } from '../types';
+import { compiledRules, type CompiledRule } from './compiled-rules';
 import { LogRing, type RingLine } from './log-ring';
-import { anchorAtEnd, mayCrossLines } from './pattern-shape';
-import { compilePrefilter, type Prefilter, type PrefilterKind } from './prefilter';
+import type { Prefilter, PrefilterKind } from './prefilter';
 import { Utf8Scratch } from './utf8-scratch';
-
-interface CompiledRule {
-  readonly spec: RuleSpec;
-  readonly re: RE2;
-  /** True: may match across lines or uses a start anchor, so it runs on the joined buffer. */
-  readonly slow: boolean;
-}
 
 const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
 
@@ -36,12 +28,10 @@ export class Monitor {
 
   constructor(file: RuleFile, opts: MonitorOptions = {}) {
     this.file = file;
-    this.rules = file.rules.map((spec) => {
-      const slow = mayCrossLines(spec.pattern);
-      return { spec, slow, re: new RE2(anchorAtEnd(spec.pattern), 'u') };
-    });
-    const fast = this.rules.filter((r) => !r.slow).map((r) => anchorAtEnd(r.spec.pattern));
-    this.prefilter = compilePrefilter(fast, opts.prefilter);
+    // Compiled (and validated) once by the loader; compiled here only for files built in code.
+    const compiled = compiledRules(file, opts.prefilter);
+    this.rules = compiled.rules;
+    this.prefilter = compiled.prefilter;
     this.hasSlow = this.rules.some((r) => r.slow);
     this.ring = new LogRing(Math.max(1, file.bufferSize));
     this.scratch = opts.scratch ?? new Utf8Scratch();

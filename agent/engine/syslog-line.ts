@@ -70,6 +70,53 @@ function tailGroupPrefix(re: string): string | undefined {
   return p;
 }
 
+/** RE2 metacharacters; anything else outside an escape is itself. */
+const META = new Set(['\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '|', '^', '$']);
+
+/**
+ * `A.*B` or `A`, where A and B are literal text (ASCII punctuation may be escaped) → their texts,
+ * else undefined. With a `(.*)` after it, NPD's `kernel: \[.*\] (.*)` has this shape.
+ */
+export function literalShape(p: string): { readonly head: string; readonly tail?: string } | undefined {
+  const parts: string[] = [''];
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      const n = p[i + 1];
+      // Only escaped ASCII punctuation is a literal; \d, \Q, \x41... are not.
+      if (n === undefined || !/^[!-/:-@[-`{-~]$/.test(n)) return undefined;
+      parts[parts.length - 1] += n;
+      i++;
+    } else if (c === '.' && p[i + 1] === '*' && parts.length === 1) {
+      const after = p[i + 2];
+      if (after === '?' || after === '+' || after === '*' || after === '{') return undefined;
+      parts.push('');
+      i++;
+    } else if (META.has(c)) {
+      return undefined;
+    } else {
+      parts[parts.length - 1] += c;
+    }
+  }
+  return parts.length === 1 ? { head: parts[0]! } : { head: parts[0]!, tail: parts[1]! };
+}
+
+/**
+ * End of the leftmost-first match of literalShape's pattern in `raw`, which holds no "\n", or -1.
+ * The match starts at the first `head` (a later one could only see fewer `tail`s after it), and
+ * the greedy `.*` takes it to the last `tail` that starts after that `head`.
+ */
+function literalShapeEnd(raw: string, head: string, tail: string | undefined): number {
+  const i = raw.indexOf(head);
+  if (i < 0) return -1;
+  if (tail === undefined) return i + head.length;
+  const j = raw.lastIndexOf(tail);
+  return j < i + head.length ? -1 : j + tail.length;
+}
+
+/** String.prototype.isWellFormed (Node 20; not in the ES2023 lib typings): no lone surrogate. */
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
 export function compileSyslogParser(cfg: PluginConfig, clock: Clock): SyslogParser {
   const tsRe = cfg.timestamp ?? '';
   const msgRe = cfg.message ?? '';
@@ -80,6 +127,7 @@ export function compileSyslogParser(cfg: PluginConfig, clock: Clock): SyslogPars
   const tsGeneral = width === undefined ? new RE2(tsRe, 'u') : undefined;
   const prefix = tailGroupPrefix(msgRe);
   const msgFast = prefix !== undefined ? new RE2(prefix, 'gu') : undefined;
+  const shape = prefix !== undefined ? literalShape(prefix) : undefined;
   const msgGeneral = prefix === undefined ? new RE2(msgRe, 'u') : undefined;
 
   const timeOf = (raw: string): number | undefined => {
@@ -102,6 +150,14 @@ export function compileSyslogParser(cfg: PluginConfig, clock: Clock): SyslogPars
   return (raw) => {
     const t = timeOf(raw);
     if (t === undefined) return undefined;
+    // Literal shape: string search, no RE2 pass. A line holding "\n" (the message ends at the
+    // first one) or a lone surrogate (the RE2 path sees U+FFFD there) takes the RE2 path.
+    if (shape !== undefined && raw.indexOf('\n') < 0 && isWellFormed(raw)) {
+      const e = literalShapeEnd(raw, shape.head, shape.tail);
+      if (e < 0) return undefined;
+      const message = raw.slice(e);
+      return { time: new Date(t), message, bytes: scratch.encode(message) };
+    }
     if (msgFast !== undefined) {
       const b = scratch.encode(raw);
       msgFast.lastIndex = 0;

@@ -20,9 +20,8 @@
 // with TTL, negative caching, coalescing and bounded lookups in flight.
 // RBAC: pods list (remote pods), services list (ClusterIPs and each namespace's Services).
 import type { CoreV1Api, V1Service } from '@kubernetes/client-node';
-import type { DropResolver, PeerInfo, PodInfo, ServiceRef } from '../drops';
-import { PeerCache, type PeerCacheOptions } from '../state/peer-cache';
-import type { Clock } from '../types';
+import { LookupCache, type LookupCacheOptions } from '../runtime/lookup-cache';
+import type { Clock, DropResolver, PeerInfo, PodInfo, ServiceRef } from '../types';
 import { isTerminal, podIPs, podInfo, type LocalPodIndex } from './pods';
 
 /** One namespace's Service, as far as naming a selected pod needs. */
@@ -87,7 +86,7 @@ function selects(s: ServiceSelector, labels: Readonly<Record<string, string>> | 
   return labels !== undefined && s.selector.every(([k, v]) => labels[k] === v);
 }
 
-type CacheTuning<V> = Omit<PeerCacheOptions<V>, 'clock' | 'lookup'>;
+type CacheTuning<V> = Omit<LookupCacheOptions<V>, 'clock' | 'lookup'>;
 
 /**
  * Remote pods by IP, cached (LRU, TTL, negative caching, bounded in flight): a pod found by its
@@ -99,8 +98,8 @@ export function createPeerLookup(
   clock: Clock,
   tuning?: CacheTuning<PeerInfo>,
   onOtherAddress?: () => void,
-): PeerCache<PeerInfo> {
-  const cache: PeerCache<PeerInfo> = new PeerCache<PeerInfo>({
+): LookupCache<PeerInfo> {
+  const cache: LookupCache<PeerInfo> = new LookupCache<PeerInfo>({
     ...tuning,
     clock,
     lookup: async (ip) => {
@@ -145,9 +144,9 @@ export interface PeerResolverStats {
 
 export interface PeerResolver extends DropResolver {
   readonly stats: PeerResolverStats;
-  readonly cache: PeerCache<PeerInfo>;
-  readonly clusterIPCache: PeerCache<ServiceRef>;
-  readonly namespaceCache: PeerCache<readonly ServiceSelector[]>;
+  readonly cache: LookupCache<PeerInfo>;
+  readonly clusterIPCache: LookupCache<ServiceRef>;
+  readonly namespaceCache: LookupCache<readonly ServiceSelector[]>;
 }
 
 /** The DropResolver the pipeline uses in a cluster (see the header for the order). */
@@ -156,7 +155,7 @@ export function createPeerResolver(opts: PeerResolverOptions): PeerResolver {
   const services = opts.services ?? true;
   const stats: PeerResolverStats = { otherAddressesLearned: 0, namedByService: 0, clusterIPs: 0 };
   const cache = createPeerLookup(core, clock, opts.cache, () => stats.otherAddressesLearned++);
-  const clusterIPCache: PeerCache<ServiceRef> = new PeerCache<ServiceRef>({
+  const clusterIPCache: LookupCache<ServiceRef> = new LookupCache<ServiceRef>({
     maxEntries: 1024,
     ...opts.clusterIPCache,
     clock,
@@ -167,7 +166,7 @@ export function createPeerResolver(opts: PeerResolverOptions): PeerResolver {
       return found.service;
     },
   });
-  const namespaceCache = new PeerCache<readonly ServiceSelector[]>({
+  const namespaceCache = new LookupCache<readonly ServiceSelector[]>({
     maxEntries: 32, ttlMs: 30_000, negativeTtlMs: 30_000, maxInFlight: 2, maxQueued: 64,
     ...opts.namespaceCache,
     clock,

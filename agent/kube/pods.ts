@@ -18,11 +18,10 @@
 // Remote IPs (pods elsewhere, Services) are looked up lazily by kube/peers.ts.
 // RBAC: pods list, watch.
 import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { WATCH_BACKOFF, backoffDelay, type BackoffPolicy } from '../backoff';
-import { sleeperFor } from '../clock';
+import { WATCH_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff';
+import { sleeperFor } from '../runtime/clock';
 import { normaliseIP } from '../engine/packet-log';
-import type { PodInfo } from '../state/drop-aggregator';
-import type { Clock, Logger, Sleep } from '../types';
+import type { Clock, Logger, PodInfo, Sleep } from '../types';
 import { classifyApiError } from './errors';
 
 export interface PodIndexStats {

@@ -1,9 +1,9 @@
 // kube/types.ts: what the rest of nodewarden sees of the Kubernetes API. Plain data and two
 // small interfaces (NodeStatusApi, EventApi); no @kubernetes/client-node types leak out of
 // agent/kube/, so sinks and tests can use in-memory fakes.
-import type { ConditionStatus, InvolvedObject } from '../types';
+import type { ConditionStatus, EventBody } from '../types';
 
-/** A failed call, classified. Structurally a `SinkResult` failure, plus the HTTP details. */
+/** A failed call, classified: retryable or not, with the HTTP details. */
 export interface ApiFailure {
   readonly ok: false;
   readonly retryable: boolean;
@@ -43,18 +43,8 @@ export interface NodeStatusApi {
 }
 
 /** A core/v1 Event as nodewarden writes it. */
-export interface EventRecord {
+export interface EventRecord extends EventBody {
   readonly namespace: string;
-  readonly name: string;
-  readonly involved: InvolvedObject;
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
-  readonly component: string;
-  readonly host: string;
-  readonly count: number;
-  readonly firstTimestamp: Date;
-  readonly lastTimestamp: Date;
   readonly reportingComponent: string;
   readonly reportingInstance: string;
 }

@@ -7,17 +7,21 @@
 //   resync period), so the Node converges within about 10 s of the API server answering again;
 //   Retry-After wins when longer (up to 1 min); success resets the backoff. While backing off,
 //   changes wait for the retry (they are merged into it).
-// - At start, adoptConditions() reads the Node so the detector starts from the conditions it
-//   already shows (NPD #304), and schedules the removal (`$patch: delete`) of types nodewarden
-//   owned on an earlier run but the rules no longer declare (NPD #423). Kubelet types are never
-//   written or removed.
+// - declare() takes the condition types the rules own and schedules the removal
+//   (`$patch: delete`) of types nodewarden owned on an earlier run but the rules no longer
+//   declare (NPD #423). Kubelet types are never written or removed.
+// - It never reads the Node: NodeAdoption (kube/node-adoption.ts) does, upstream of the detector.
+//   While the Node has not been read (API down at start), the composition root holds this
+//   exporter: changes accumulate, nothing is written, so the defaults never overwrite what the
+//   Node shows; release() lets the next sync carry everything.
 import type { NodeStatusApi, WireCondition } from '../kube/types';
 import { KUBELET_CONDITION_TYPES } from '../kube/types';
 import type { Clock, ComponentCounters, Condition, ConditionChange, Logger, Sink } from '../types';
 import { newCounters } from '../types';
-import { raceDeadline } from '../deadline';
-import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../backoff';
-import type { BackoffPolicy } from '../backoff';
+import { raceDeadline } from '../runtime/deadline';
+import { DueTimer } from '../runtime/timer';
+import { CONDITION_BACKOFF, backoffDelay, jitterPeriod } from '../runtime/backoff';
+import type { BackoffPolicy } from '../runtime/backoff';
 import { loadOwnedTypes, saveOwnedTypes } from './owned-conditions';
 import type { JsonStore } from './owned-conditions';
 
@@ -36,12 +40,6 @@ export interface ConditionExporterOptions {
   readonly store?: JsonStore;
   /** [0, 1) source for jitter (default Math.random). */
   readonly random?: () => number;
-  /**
-   * Called once with the Node's conditions of our types when adoptConditions could not read the
-   * Node at start: the first sync reads it before writing, so the defaults never overwrite what
-   * the Node shows. The callback may call onConditions/onConditionChange synchronously.
-   */
-  readonly onLateAdopt?: (conditions: Condition[]) => void;
 }
 
 export interface ConditionExporterCounters extends ComponentCounters {
@@ -53,17 +51,9 @@ export interface ConditionExporterCounters extends ComponentCounters {
   removed: number;
 }
 
-export interface AdoptOptions {
-  /** Give up reading the Node at this epoch ms (default: now + 10 s). */
-  readonly deadline?: number;
-}
-
 export class ConditionExporter implements Sink {
   readonly name = 'kube-conditions';
   readonly counters: ConditionExporterCounters = { ...newCounters(), syncs: 0, failures: 0, removed: 0 };
-  /** The Node's uid once it has been read (adoptConditions or a patch response). */
-  nodeUid: string | undefined;
-
   private readonly desired = new Map<string, Condition>();
   private readonly declared = new Set<string>();
   private pendingRemove = new Set<string>();
@@ -71,15 +61,12 @@ export class ConditionExporter implements Sink {
   private version = 0;
   private syncedVersion = -1;
   private attempt = 0;
-  private cancelTimer: (() => void) | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DueTimer;
   private inFlight: Promise<void> | undefined;
   private stopped = false;
   private lastError: string | undefined;
-  /** Whether the Node's conditions have been read (at start, or late before the first write). */
-  private adopted = false;
-  /** adoptConditions has returned: late adoption may run (its receiver exists by then). */
-  private adoptionSettled = false;
+  /** Held: nothing is written until release() (the Node has not been read yet). */
+  private held = false;
   private readonly heartbeatMs: number;
   private readonly syncDelayMs: number;
   private readonly backoff: BackoffPolicy;
@@ -92,14 +79,14 @@ export class ConditionExporter implements Sink {
     this.backoff = opts.backoff ?? CONDITION_BACKOFF;
     this.random = opts.random ?? Math.random;
     this.log = opts.logger.child({ component: this.name });
+    this.timer = new DueTimer(opts.clock, () => void this.sync());
   }
 
   /**
-   * Declares the condition types the rules own, schedules removal of types owned before but
-   * no longer declared, and returns the Node's current conditions of the declared types (for
-   * the detector to start from). On failure to read the Node it returns [] and logs.
+   * Declares the condition types the rules own at start, and schedules removal of types owned
+   * before but no longer declared.
    */
-  async adoptConditions(declaredTypes: readonly string[], options: AdoptOptions = {}): Promise<Condition[]> {
+  declare(declaredTypes: readonly string[]): void {
     for (const t of declaredTypes) {
       if (KUBELET_CONDITION_TYPES.has(t)) this.log.warn({ type: t }, 'rules declare a kubelet condition type; it will not be written');
       else this.declared.add(t);
@@ -112,24 +99,20 @@ export class ConditionExporter implements Sink {
       this.log.info({ types: [...this.pendingRemove] }, 'removing condition types the rules no longer declare');
       this.bump();
     }
+  }
 
-    const deadline = options.deadline ?? this.opts.clock.now() + 10_000;
-    for (let attempt = 1; ; attempt++) {
-      const r = await this.opts.api.getNode(this.opts.nodeName);
-      if (r.ok) {
-        this.adopted = true;
-        this.adoptionSettled = true;
-        this.nodeUid = r.value.uid;
-        return this.ours(r.value.conditions);
-      }
-      const wait = backoffDelay(attempt, this.backoff, this.random, r.retryAfterMs);
-      if (!r.retryable || this.opts.clock.now() + wait >= deadline || this.stopped) {
-        this.log.warn({ error: r.error }, 'cannot read the Node to adopt its conditions yet; the first sync will read it before writing');
-        this.adoptionSettled = true;
-        return [];
-      }
-      await new Promise<void>((resolve) => this.opts.clock.setTimer(resolve, wait));
-    }
+  /** Writes nothing until release(). */
+  hold(): void {
+    this.held = true;
+    this.timer.cancel();
+  }
+
+  /** Ends a hold: what accumulated is synced soon. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.attempt = 0;
+    if (!this.inSync()) this.schedule(this.syncDelayMs, true);
   }
 
   /**
@@ -171,7 +154,7 @@ export class ConditionExporter implements Sink {
   }
 
   async flush(deadline: number): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     if (this.inFlight) await raceDeadline(this.opts.clock, this.inFlight, deadline);
     if (!this.inSync() && this.opts.clock.now() < deadline) await raceDeadline(this.opts.clock, this.sync(), deadline);
   }
@@ -179,8 +162,7 @@ export class ConditionExporter implements Sink {
   /** Cancels timers; later calls do nothing. Idempotent. */
   stop(): void {
     this.stopped = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    this.timer.cancel();
   }
 
   private set(c: Condition): void {
@@ -198,21 +180,15 @@ export class ConditionExporter implements Sink {
 
   private bump(): void {
     this.version++;
+    if (this.held) return;
     // While backing off, the retry carries the change; otherwise sync soon.
     if (this.attempt === 0) this.schedule(this.syncDelayMs);
   }
 
   private schedule(delayMs: number, force = false): void {
     if (this.stopped) return;
-    const at = this.opts.clock.now() + delayMs;
-    if (!force && this.cancelTimer && this.timerAt <= at) return;
-    this.cancelTimer?.();
-    this.timerAt = at;
-    this.cancelTimer = this.opts.clock.setTimer(() => {
-      this.cancelTimer = undefined;
-      this.timerAt = Infinity;
-      void this.sync();
-    }, delayMs);
+    if (force) this.timer.armIn(delayMs);
+    else this.timer.armWithin(delayMs);
   }
 
   private sync(): Promise<void> {
@@ -226,26 +202,8 @@ export class ConditionExporter implements Sink {
     return this.inFlight;
   }
 
-  /** The Node's conditions of our declared types, as Conditions. */
-  private ours(conditions: readonly WireCondition[]): Condition[] {
-    const now = new Date(this.opts.clock.now());
-    return conditions
-      .filter((c) => this.declared.has(c.type))
-      .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime ?? now }));
-  }
-
   private async doSync(): Promise<void> {
-    if (this.stopped) return;
-    if (!this.adopted && this.adoptionSettled && this.opts.onLateAdopt) {
-      const node = await this.opts.api.getNode(this.opts.nodeName);
-      if (this.stopped) return;
-      if (!node.ok) return this.failed(node);
-      this.adopted = true;
-      this.nodeUid = node.value.uid;
-      const found = this.ours(node.value.conditions);
-      this.log.info({ conditions: found.map((c) => `${c.type}=${c.status}`) }, 'read the Node late; adopting its conditions');
-      this.opts.onLateAdopt(found);
-    }
+    if (this.stopped || this.held) return;
     const version = this.version;
     const now = new Date(this.opts.clock.now());
     const conditions: WireCondition[] = [...this.desired.values()].map((c) => ({ ...c, lastHeartbeatTime: now }));
@@ -253,7 +211,6 @@ export class ConditionExporter implements Sink {
     const r = await this.opts.api.patchNodeConditions(this.opts.nodeName, conditions, remove);
     if (this.stopped) return;
     if (r.ok) {
-      this.nodeUid = r.value.uid;
       this.counters.sent += conditions.length;
       this.counters.syncs++;
       if (this.lastError !== undefined) this.log.info({ failures: this.attempt }, 'node conditions synced again');
@@ -273,6 +230,7 @@ export class ConditionExporter implements Sink {
   }
 
   private failed(r: { readonly error: string; readonly retryable: boolean; readonly retryAfterMs?: number }): void {
+    if (this.held) return;
     this.counters.failures++;
     this.counters.errors++;
     this.attempt++;

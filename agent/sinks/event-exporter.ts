@@ -6,15 +6,16 @@
 // to exist, else patch count/lastTimestamp; 409 on create → patch; 404 on patch (expired or
 // deleted) → create. Retryable failures back off (full jitter, 1 s .. 2 min; Retry-After wins
 // when longer, up to 1 min) and keep the item; other failures drop it and count it.
-import type { EventApi, EventRecord, NodeStatusApi } from '../kube/types';
+import type { EventApi, EventRecord } from '../kube/types';
 import type { AggregatedEvent, EventAggregatorStats } from '../state/event-aggregator';
 import { EventAggregator } from '../state/event-aggregator';
 import type { Clock, ComponentCounters, Logger, NodeEvent, Sink } from '../types';
 import { newCounters } from '../types';
 import { capMessage } from '../cap-message';
-import { raceDeadline } from '../deadline';
-import { EVENT_BACKOFF, backoffDelay } from '../backoff';
-import type { BackoffPolicy } from '../backoff';
+import { raceDeadline } from '../runtime/deadline';
+import { Lru } from '../runtime/lru';
+import { EVENT_BACKOFF, backoffDelay } from '../runtime/backoff';
+import type { BackoffPolicy } from '../runtime/backoff';
 
 export { MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../cap-message';
 
@@ -25,10 +26,12 @@ export interface EventExporterOptions {
   readonly logger: Logger;
   /** Namespace of Node events (default "default"; the API only accepts "default" for them). */
   readonly namespace?: string;
-  /** Used once to learn the Node's uid for involvedObject.uid. */
-  readonly nodes?: NodeStatusApi;
-  /** Known Node uid (skips the lookup). */
-  readonly nodeUid?: string;
+  /**
+   * The Node's uid for involvedObject.uid (kubectl describe node lists Events by it), asked
+   * before each delivery until known: NodeAdoption.nodeUid, which reads the Node; this exporter
+   * never reads it itself.
+   */
+  readonly nodeUid?: () => Promise<string | undefined>;
   /** Queued Events at most (default 1000). */
   readonly queueSize?: number;
   readonly backoff?: BackoffPolicy;
@@ -61,9 +64,8 @@ export class EventExporter implements Sink {
   readonly aggregator: EventAggregator;
   private readonly queue = new Map<string, Pending>();
   /** Names known to exist on the server (bounded: oldest forgotten first). */
-  private readonly known = new Set<string>();
+  private readonly known = new Lru<string, true>(4096);
   private nodeUid: string | undefined;
-  private uidLookupDone = false;
   private attempt = 0;
   private notBefore = 0;
   private pumping: Promise<void> | undefined;
@@ -80,7 +82,6 @@ export class EventExporter implements Sink {
     this.queueSize = opts.queueSize ?? 1000;
     this.backoff = opts.backoff ?? EVENT_BACKOFF;
     this.random = opts.random ?? Math.random;
-    this.nodeUid = opts.nodeUid;
     this.aggregator = opts.aggregator ?? new EventAggregator(opts.clock, { host: opts.nodeName });
     this.log = opts.logger.child({ component: this.name });
     if (this.namespace !== 'default') {
@@ -222,29 +223,20 @@ export class EventExporter implements Sink {
     }
     const c = await this.opts.api.createEvent(record);
     if (c.ok) {
-      this.remember(id);
+      this.known.set(id, true);
       return { ok: true };
     }
     if (c.status === 409) {
       // It exists already (our earlier create whose answer was lost): bring its count up to date.
       const p = await this.opts.api.patchEvent(item.namespace, e.name, patch);
-      if (p.ok) this.remember(id);
+      if (p.ok) this.known.set(id, true);
       return p.ok ? { ok: true } : p;
     }
     return c;
   }
 
-  private remember(id: string): void {
-    this.known.delete(id);
-    this.known.add(id);
-    if (this.known.size > 4096) this.known.delete(this.known.values().next().value as string);
-  }
-
   private async lookupUid(): Promise<void> {
-    if (this.nodeUid !== undefined || this.uidLookupDone || !this.opts.nodes) return;
-    const r = await this.opts.nodes.getNode(this.opts.nodeName);
-    if (r.ok) this.nodeUid = r.value.uid;
-    // A retryable failure is tried again with the next delivery; a 403/404 is final.
-    if (r.ok || !r.retryable) this.uidLookupDone = true;
+    if (this.nodeUid !== undefined || !this.opts.nodeUid) return;
+    this.nodeUid = await this.opts.nodeUid();
   }
 }

@@ -1,6 +1,7 @@
 // log-sink.ts: writes what the agent finds as JSON log lines (pino). This is the standalone
 // output, and stays on beside the Kubernetes exporter. Kernel text goes in a field, never into
 // the message template. The log's own time is `logTime` (pino's `time` is when it was written).
+import { LogThrottle } from '../runtime/log-throttle';
 import type { Clock, ConditionChange, Logger, NodeEvent, PacketDrop, Problem, Sink } from '../types';
 
 /** Problems logged per reason per window; the rest are counted and summarised (a flood of matching lines must not flood the log). */
@@ -11,15 +12,23 @@ const MAX_REASONS = 256;
 
 export class LogSink implements Sink {
   readonly name = 'log';
-  private readonly windows = new Map<string, { start: number; logged: number; suppressed: number }>();
+  /** A fixed window per reason; when a window with suppressed problems ends, says how many. */
+  private readonly throttle: LogThrottle;
 
   constructor(
     private readonly logger: Logger,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.throttle = new LogThrottle(clock, {
+      windowMs: WINDOW_MS,
+      perWindow: PROBLEMS_PER_WINDOW,
+      maxKeys: MAX_REASONS,
+      onSuppressed: (reason, suppressed) => this.logger.warn({ reason, suppressed, windowMs: WINDOW_MS }, 'more problems not logged'),
+    });
+  }
 
   onProblem(p: Problem): void {
-    if (!this.admit(p.reason)) return;
+    if (!this.throttle.admit(p.reason)) return;
     this.logger.warn(
       {
         kind: p.kind,
@@ -31,27 +40,6 @@ export class LogSink implements Sink {
       },
       'problem',
     );
-  }
-
-  /** A fixed window per reason; when a window with suppressed problems ends, says how many. */
-  private admit(reason: string): boolean {
-    const now = this.clock.now();
-    let w = this.windows.get(reason);
-    if (w && now - w.start >= WINDOW_MS) {
-      if (w.suppressed > 0) this.logger.warn({ reason, suppressed: w.suppressed, windowMs: WINDOW_MS }, 'more problems not logged');
-      w = undefined;
-    }
-    if (!w) {
-      if (this.windows.size >= MAX_REASONS) this.windows.clear();
-      w = { start: now, logged: 0, suppressed: 0 };
-      this.windows.set(reason, w);
-    }
-    if (w.logged < PROBLEMS_PER_WINDOW) {
-      w.logged++;
-      return true;
-    }
-    w.suppressed++;
-    return false;
   }
 
   onConditionChange(c: ConditionChange): void {
@@ -86,6 +74,8 @@ export class LogSink implements Sink {
 
   // Every drop at debug: under a flood the aggregated Events and packet_drops_total carry them.
   onPacketDrop(d: PacketDrop): void {
+    // Called per drop: build the record only when debug is on (a time string per drop is not free).
+    if (this.logger.isLevelEnabled?.('debug') === false) return;
     this.logger.debug(
       {
         verdict: d.verdict,

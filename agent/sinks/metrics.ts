@@ -11,10 +11,8 @@
 //   Both stay silent for rule files with metricsReporting: false, as in NPD.
 // Every match, repeats included, is counted in nodewarden_rule_matches_total{source,reason}.
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { Condition, ConditionChange, Problem, RuleFile, Sink } from '../types';
 import { registerProcessMetrics } from './process-metrics';
-import type { ComponentCounters, Condition, ConditionChange, Problem, RuleFile, Sink } from '../types';
-
-type NumberBag = Readonly<Record<string, number>>;
 
 /** One packet_drops_total series: bounded label values only (no IPs, no pod names). */
 export interface DropSeries {
@@ -22,7 +20,8 @@ export interface DropSeries {
   readonly value: number;
 }
 
-type Counters = ComponentCounters | NumberBag;
+/** A component's stats object: its numeric fields are exported, other fields are ignored. */
+type Counters = object;
 
 /** One source as /healthz judges it, for the nodewarden_source_* gauges. */
 export interface SourceHealthSample {
@@ -36,17 +35,23 @@ export interface SourceHealthSample {
 }
 
 /** How a component's fields are exported: numeric fields are counters unless named here. */
-export interface ComponentShape {
+export interface ComponentShape<T extends object = object> {
   /** Fields that go up and down (exported as nodewarden_component_gauge). */
-  readonly gauges?: readonly string[];
+  readonly gauges?: readonly (keyof T & string)[];
   /** Fields not to export (timestamps, internal numbers). */
+  readonly skip?: readonly (keyof T & string)[];
+}
+
+/** A ComponentShape once registered: its field names checked, kept as plain strings. */
+interface FieldShape {
+  readonly gauges?: readonly string[];
   readonly skip?: readonly string[];
 }
 
 interface Registered {
   readonly kind: string;
   readonly read: () => Iterable<readonly [string, Counters]>;
-  readonly shape: ComponentShape;
+  readonly shape: FieldShape;
 }
 
 /** Fields with a metric of their own: nodewarden_component_<field>_total (Vector's habit). */
@@ -167,7 +172,7 @@ export class Metrics implements Sink {
     });
     const registered = this.registered;
     // One pass over every component's numeric fields, at scrape time.
-    const each = (fn: (kind: string, id: string, field: string, value: number, shape: ComponentShape) => void): void => {
+    const each = (fn: (kind: string, id: string, field: string, value: number, shape: FieldShape) => void): void => {
       for (const r of registered) {
         for (const [id, counters] of r.read()) {
           for (const [field, value] of Object.entries(counters)) {
@@ -177,7 +182,7 @@ export class Metrics implements Sink {
         }
       }
     };
-    const isGauge = (shape: ComponentShape, field: string): boolean => shape.gauges?.includes(field) === true;
+    const isGauge = (shape: FieldShape, field: string): boolean => shape.gauges?.includes(field) === true;
     const counterSink = (select: (field: string) => boolean, labels: (kind: string, id: string, field: string) => string[]) => {
       const last = new Map<string, number>();
       return function collect(this: Counter<string>): void {
@@ -223,12 +228,12 @@ export class Metrics implements Sink {
   }
 
   /** Exposes a component's counters; every numeric field is exported (see ComponentShape). */
-  registerComponent(kind: string, id: string, counters: Counters, shape: ComponentShape = {}): void {
+  registerComponent<T extends object>(kind: string, id: string, counters: T, shape: ComponentShape<T> = {}): void {
     this.registered.push({ kind, read: () => [[id, counters]], shape });
   }
 
   /** Exposes components that come and go (per-source detector counters): read at each scrape. */
-  registerComponents(kind: string, read: () => Iterable<readonly [string, Counters]>, shape: ComponentShape = {}): void {
+  registerComponents<T extends object>(kind: string, read: () => Iterable<readonly [string, T]>, shape: ComponentShape<T> = {}): void {
     this.registered.push({ kind, read, shape });
   }
 

@@ -9,11 +9,15 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errText } from '../err-text';
+import { errText } from '../runtime/err-text';
 import type { Logger } from '../types';
 
-export const DEFAULT_STATE_DIR = '/var/lib/nodewarden';
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+
+/** The one place checkpoint names are made: `kmsg` for the kernel log, `file:<path>` for a file. */
+export function checkpointName(source: { readonly kind: 'kmsg' } | { readonly kind: 'file'; readonly path: string }): string {
+  return source.kind === 'kmsg' ? 'kmsg' : `file:${source.path}`;
+}
 
 /** Counters for the metrics module; plain numbers bumped in place. */
 export interface CheckpointStats {

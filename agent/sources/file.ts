@@ -36,12 +36,12 @@
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
 import * as fsp from 'node:fs/promises';
-import { backoffStep } from '../backoff';
-import { sleeperFor } from '../clock';
-import { errText } from '../err-text';
+import { backoffStep } from '../runtime/backoff';
+import { sleeperFor } from '../runtime/clock';
+import { errText } from '../runtime/err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
 import { newSourceStats } from '../types';
-import type { CheckpointStore } from './checkpoint';
+import { checkpointName, type CheckpointStore } from './checkpoint';
 import { LineAssembler, type RawLine } from './file-lines';
 import { identOf, openCopyByFingerprint, openSiblingByIdent, sameIdent, type FileIdent } from './file-rotation';
 import { DEFAULT_MAX_LINE_BYTES, guardText } from './text-guard';
@@ -218,7 +218,7 @@ export class FileSource implements Source {
     this.log = opts.logger.child({ source: 'file', path: opts.path });
     this.sleep = opts.sleep ?? sleeperFor(opts.clock);
     this.checkpoints = opts.checkpoints;
-    this.cpName = opts.checkpointName ?? `file:${opts.path}`;
+    this.cpName = opts.checkpointName ?? checkpointName({ kind: 'file', path: opts.path });
     this.pollMs = Math.max(1, opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.idlePollMs = Math.max(this.pollMs, opts.idlePollIntervalMs ?? this.pollMs);
     this.maxLineBytes = Math.max(1, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
@@ -499,7 +499,7 @@ export class FileSource implements Source {
   /** Emits the unterminated last line of the current file, if any, and closes it. */
   private async leaveFile(onLine: LineHandler): Promise<void> {
     const last = this.lines.flush();
-    if (last) await this.deliver(last, this.readOffset, onLine);
+    if (last) await this.deliver(last, this.readOffset, new Date(this.clock.now()), onLine);
     await this.closeFd();
     this.ident = null;
     this.setPosition(0, Buffer.alloc(0));
@@ -520,7 +520,7 @@ export class FileSource implements Source {
       try {
         await this.readAvailable(copy.fh, onLine, signal);
         const last = this.lines.flush();
-        if (last && !signal.aborted) await this.deliver(last, this.readOffset, onLine);
+        if (last && !signal.aborted) await this.deliver(last, this.readOffset, new Date(this.clock.now()), onLine);
         // Stopped early (shutdown): the rest of the copy is not read; say so.
         if (signal.aborted && this.readOffset < copy.size) this.stats.lostBytes += copy.size - this.readOffset;
       } finally {
@@ -581,13 +581,14 @@ export class FileSource implements Source {
       total += n;
       this.remember(view);
       this.lastPollAt = this.clock.now();
-      await this.scan(view, base, onLine, signal);
+      // Every line of one read was read at the same moment: one Date for all of them.
+      await this.scan(view, base, new Date(this.lastPollAt), onLine, signal);
       if (!this.inCopy) this.checkpointThrottled(this.lastPollAt);
     }
     return total;
   }
 
-  private async scan(view: Buffer, base: number, onLine: LineHandler, signal: AbortSignal): Promise<void> {
+  private async scan(view: Buffer, base: number, time: Date, onLine: LineHandler, signal: AbortSignal): Promise<void> {
     let pos = 0;
     const n = view.length;
     while (pos < n) {
@@ -601,7 +602,7 @@ export class FileSource implements Source {
         this.skipToNewline = false;
         this.committed = end;
       } else {
-        const p = this.deliver(this.lines.finish(view, pos, nl), end, onLine);
+        const p = this.deliver(this.lines.finish(view, pos, nl), end, time, onLine);
         if (p) await p;
       }
       pos = nl + 1;
@@ -609,8 +610,11 @@ export class FileSource implements Source {
     }
   }
 
-  /** Hands one line on; returns a promise only when the handler did (backpressure). */
-  private deliver(raw: RawLine, seq: number, onLine: LineHandler): void | Promise<void> {
+  /**
+   * Hands one line on; returns a promise only when the handler did (backpressure). `time` is when
+   * it was read (shared by the lines of one read; consumers do not modify it).
+   */
+  private deliver(raw: RawLine, seq: number, time: Date, onLine: LineHandler): void | Promise<void> {
     const stats = this.stats;
     stats.received++;
     const g = guardText(raw.buf, raw.start, raw.end, this.maxLineBytes, stats);
@@ -618,14 +622,9 @@ export class FileSource implements Source {
       this.committed = seq;
       return;
     }
-    const line: LogLine = {
-      source: this.path,
-      seq,
-      time: new Date(this.clock.now()),
-      text: g.text,
-      ...(g.truncated ? { truncated: true } : {}),
-      ...(seq <= this.backlogEnd ? { backlog: true } : {}),
-    };
+    const line: { -readonly [K in keyof LogLine]: LogLine[K] } = { source: this.path, seq, time, text: g.text };
+    if (g.truncated) line.truncated = true;
+    if (seq <= this.backlogEnd) line.backlog = true;
     let r: void | Promise<void>;
     try {
       r = onLine(line);

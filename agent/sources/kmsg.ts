@@ -62,17 +62,17 @@
 // startAfterMs). `lost` counts records the kernel overwrote before we read them.
 import * as fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { backoffStep } from '../backoff';
-import { sleeperFor } from '../clock';
-import { errTextWithCode } from '../err-text';
+import { backoffStep } from '../runtime/backoff';
+import { sleeperFor } from '../runtime/clock';
+import { errTextWithCode } from '../runtime/err-text';
+import { LogThrottle } from '../runtime/log-throttle';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
 import { newSourceStats } from '../types';
-import type { CheckpointStore } from './checkpoint';
+import { checkpointName, type CheckpointStore } from './checkpoint';
 import { decodeMessage, newKmsgHeader, parseKmsgHeader } from './kmsg-record';
 import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
 
 export const DEFAULT_KMSG_PATH = '/dev/kmsg';
-export const KMSG_CHECKPOINT_NAME = 'kmsg';
 const READ_BUFFER_BYTES = 16 * 1024;
 /** The longest sleep between two polls of an idle ring (see "Polling" above). */
 export const DEFAULT_IDLE_POLL_MS = 1_000;
@@ -205,15 +205,16 @@ export class KmsgSource implements Source {
   private lastPollAt = 0;
   private lastError: string | undefined;
   private started = false;
-  private readonly lastLogAt = new Map<string, number>();
+  private readonly throttle: LogThrottle;
 
   constructor(private readonly opts: KmsgSourceOptions) {
     this.path = opts.path ?? DEFAULT_KMSG_PATH;
     this.pollIntervalMs = Math.min(100, Math.max(1, opts.pollIntervalMs ?? 100));
     this.idlePollIntervalMs = Math.max(this.pollIntervalMs, opts.idlePollIntervalMs ?? DEFAULT_IDLE_POLL_MS);
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.ckptName = opts.checkpointName ?? KMSG_CHECKPOINT_NAME;
+    this.ckptName = opts.checkpointName ?? checkpointName({ kind: 'kmsg' });
     this.log = opts.logger.child({ source: 'kmsg', path: this.path });
+    this.throttle = new LogThrottle(opts.clock, { windowMs: LOG_EVERY_MS });
   }
 
   health(): SourceHealth {
@@ -476,10 +477,7 @@ export class KmsgSource implements Source {
   }
 
   private rateLimitedWarn(kind: string, obj: object, msg: string): void {
-    const now = this.opts.clock.now();
-    const last = this.lastLogAt.get(kind);
-    if (last !== undefined && now - last < LOG_EVERY_MS) return;
-    this.lastLogAt.set(kind, now);
+    if (!this.throttle.admit(kind)) return;
     this.log.warn({ ...obj, stats: { ...this.stats } }, msg);
   }
 }

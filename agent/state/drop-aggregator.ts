@@ -7,16 +7,8 @@
 // the metrics counters upstream still count its drops. The final flush at shutdown (`force`)
 // hands out every pending key regardless of the buckets: the sources' checkpoints have already
 // moved past those lines, so a refused key would be lost for good. It is bounded by maxKeys.
-import type { Direction, Verdict } from '../types';
+import type { Direction, PodInfo, Verdict } from '../types';
 import { TokenBucket } from './token-bucket';
-
-/** A pod as the drop pipeline knows it. */
-export interface PodInfo {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-}
 
 export interface DropKeyParts {
   readonly pod: PodInfo;

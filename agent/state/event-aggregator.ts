@@ -10,7 +10,8 @@
 // counted in the next one for that key that gets through. Every cache is an LRU bounded at
 // `maxKeys` entries, and keys are hashed, so memory is bounded whatever the kernel writes.
 import { createHash } from 'node:crypto';
-import type { Clock, InvolvedObject, NodeEvent } from '../types';
+import type { Clock, EventBody, InvolvedObject, NodeEvent } from '../types';
+import { Lru } from '../runtime/lru';
 import { TokenBucket } from './token-bucket';
 
 export const COMBINED_PREFIX = '(combined from similar events): ';
@@ -30,21 +31,9 @@ export interface EventAggregatorOptions {
 }
 
 /** The Event to write (create when the caller has not written `name` yet, else patch). */
-export interface AggregatedEvent {
+export interface AggregatedEvent extends EventBody {
   /** Correlation key (hashed); stable for every occurrence that maps to this Event. */
   readonly key: string;
-  /** metadata.name: `<object name>.<hex>` like client-go. */
-  readonly name: string;
-  readonly involved: InvolvedObject;
-  readonly type: 'Normal' | 'Warning';
-  readonly reason: string;
-  readonly message: string;
-  readonly component: string;
-  readonly host: string;
-  /** Occurrences since firstTimestamp, suppressed ones included. */
-  readonly count: number;
-  readonly firstTimestamp: Date;
-  readonly lastTimestamp: Date;
   /** True for the first time this Event is handed out (create rather than patch). */
   readonly isNew: boolean;
   /** True when this is a "(combined from similar events)" event. */
@@ -63,28 +52,6 @@ export interface EventAggregatorStats {
   suppressed: number;
   /** Turned into a combined event. */
   combined: number;
-}
-
-/** A Map used as an LRU: get() refreshes, set() evicts the oldest beyond `max`. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(k: string): V | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
-  }
-  set(k: string, v: V): void {
-    this.map.delete(k);
-    this.map.set(k, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-  get size(): number {
-    return this.map.size;
-  }
 }
 
 interface AggregateRecord {
@@ -118,9 +85,9 @@ export class EventAggregator {
   private readonly maxSimilar: number;
   private readonly burst: number;
   private readonly refillMs: number;
-  private readonly buckets: Lru<TokenBucket>;
-  private readonly aggregates: Lru<AggregateRecord>;
-  private readonly logs: Lru<LogRecord>;
+  private readonly buckets: Lru<string, TokenBucket>;
+  private readonly aggregates: Lru<string, AggregateRecord>;
+  private readonly logs: Lru<string, LogRecord>;
   private seq = 0;
 
   constructor(

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { editDistance, loadRuleFiles, parseRuleFile } from '../../agent/config/rule-files';
+import { compiledRules, keptCompiled } from '../../agent/engine/compiled-rules';
 import { formatConfigError, type ConfigError } from '../../agent/types';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -368,12 +369,29 @@ describe('parseRuleFile', () => {
     }
   });
 
-  it('checks that the patterns of a file compile together in one RE2.Set', () => {
-    // Each compiles alone in a set; together they exceed the set's default memory budget.
-    const rules = ['a', 'b'].map((p) => ({ type: 'temporary', reason: `R${p}`, pattern: `${p}\\pL{100}` }));
+  it('checks that the single-line patterns of a file compile together in the prefilter, as the engine compiles them', () => {
+    // A class of 1,024 code points in 512 ranges: each pattern compiles alone in a set; together
+    // they exceed the set's default memory budget.
+    let cls = '[';
+    for (let c = 0x100; c < 0x800; c += 2) cls += String.fromCodePoint(c);
+    cls += ']';
+    const rules = ['a', 'b'].map((p) => ({ type: 'temporary', reason: `R${p}`, pattern: `${p}${cls}{150}` }));
     expect(errorsOf(kmsg({ rules }))).toEqual([
       "f.json: rules: the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): RE2.Set could not be compiled.",
     ]);
+    // \pL may match across lines (mayCrossLines), so these run on the joined buffer, outside the
+    // prefilter: the engine compiles them fine, and so the loader accepts them.
+    const slow = ['a', 'b'].map((p) => ({ type: 'temporary', reason: `R${p}`, pattern: `${p}\\pL{100}` }));
+    expect(errorsOf(kmsg({ rules: slow }))).toEqual([]);
+  });
+
+  it('keeps the compiled rules with the file, so the engine does not compile them again', () => {
+    const r = parseRuleFile('f.json', JSON.stringify(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern: 'x \\d+' }] })));
+    const kept = keptCompiled(r.file!);
+    expect(kept?.rules.map((c) => c.spec)).toEqual(r.file!.rules);
+    expect(compiledRules(r.file!)).toBe(kept);
+    expect(kept!.prefilter.test(Buffer.from('x 12'))).toBe(true);
+    expect(kept!.prefilter.test(Buffer.from('x 12 y'))).toBe(false);
   });
 
   it('reports an empty file plainly', () => {

@@ -1,6 +1,7 @@
 // settings.test.ts: the command line and NODEWARDEN_* environment parsing.
 import { describe, expect, it } from 'vitest';
 import { envName, parseSettings, usage } from '../../agent/config/settings';
+import { DEFAULT_DROP_PREFIXES } from '../../agent/engine/drop-prefixes';
 
 describe('parseSettings', () => {
   it('defaults to run with the documented defaults', () => {
@@ -67,7 +68,7 @@ describe('parseSettings', () => {
 
   it('parses replay --drops (flag or env), only for replay and not with --format plain', () => {
     const d = parseSettings(['replay', '--drops', '--format', 'syslog', '--drop-prefix', 'x:=drop'], {});
-    expect(d.ok && [d.settings.drops, d.settings.format, d.settings.dropPrefixes]).toEqual([true, 'syslog', ['x:=drop']]);
+    expect(d.ok && [d.settings.drops, d.settings.format, d.settings.dropPrefixes]).toEqual([true, 'syslog', [{ template: 'x:', verdict: 'drop' }]]);
     const e = parseSettings(['replay'], { NODEWARDEN_DROPS: 'true' });
     expect(e.ok && e.settings.drops).toBe(true);
     const bad = parseSettings(['run', '--drops'], {});
@@ -103,7 +104,13 @@ describe('parseSettings', () => {
     expect(!r.ok && r.errors.some((e) => e.startsWith('--drop-prefix: ') && e.includes('dorp'))).toBe(true);
     expect(!r.ok && r.errors.some((e) => e.startsWith('--event-namespace: '))).toBe(true);
     const ok = parseSettings(['run', '--drop-prefix', 'calico-drop:=drop', '--drop-prefix', 'my-audit:=audit'], {});
-    expect(ok.ok && ok.settings.dropPrefixes).toEqual(['calico-drop:=drop', 'my-audit:=audit']);
+    expect(ok.ok && ok.settings.dropPrefixes).toEqual([
+      { template: 'calico-drop:', verdict: 'drop' },
+      { template: 'my-audit:', verdict: 'audit' },
+    ]);
+    // none given: the defaults, parsed
+    const none = parseSettings(['run'], {});
+    expect(none.ok && none.settings.dropPrefixes).toEqual(DEFAULT_DROP_PREFIXES);
   });
 
   it('rejects unknown flags', () => {

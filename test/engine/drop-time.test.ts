@@ -23,6 +23,11 @@ describe('parseSyslogLine', () => {
     ['Dec 31 23:59:59 h kernel: m', '2021-12-31T23:59:59.000Z', 'm'], // > 1 day ahead: last year
     ['Jan  2 11:00:00.250 h kernel[0]: m', '2022-01-02T11:00:00.250Z', 'm'],
     ['2021-12-05T14:44:59Z host m', '2021-12-05T14:44:59.000Z', 'm'], // no tag
+    ['2021-12-05T14:44:59,07Z host kernel: msg', '2021-12-05T14:44:59.070Z', 'msg'],
+    ['2021-12-05T14:44:59.999999999999Z host kernel: msg', '2021-12-05T14:44:59.999Z', 'msg'],
+    ['Jan  2 11:00:00.2 h kernel: m', '2022-01-02T11:00:00.200Z', 'm'],
+    ['Jan  2 11:00:00.098765 h kernel: m', '2022-01-02T11:00:00.098Z', 'm'],
+    ['Jan  2 11:00:00. h kernel: m', '2022-01-02T11:00:00.000Z', 'm'], // a dot and no digits
   ];
   for (const [line, time, msg] of cases) {
     it(line.slice(0, 40), () => {

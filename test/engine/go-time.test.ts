@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { compileGoLayout } from '../../agent/engine/go-time';
 
 // Tests run with whatever TZ the machine has; compare against local-time construction.
@@ -56,4 +56,63 @@ describe('go-time', () => {
     t = new Date(2027, 5, 1).getTime();
     expect(parse('Feb 29 10:00:00')).toBe(new Date(2027, 2, 1, 10, 0, 0).getTime()); // Go: year 0 is leap, AddDate normalises
   });
+
+  describe('local-time memo (per minute, per second for the year) is exact', () => {
+    const saved = process.env.TZ;
+    afterAll(() => {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    });
+
+    // Zones with a 1 h and a 30 min daylight-saving shift; every second across each transition
+    // (gaps and repeated hours included) must equal the direct local-time construction.
+    // Each zone with the [year, month, day, first hour] of both of its 2024 transitions.
+    const zones: [string, [number, number, number, number][]][] = [
+      ['Europe/Berlin', [[2024, 2, 31, 1], [2024, 9, 27, 1]]],
+      ['Australia/Lord_Howe', [[2024, 3, 7, 0], [2024, 9, 6, 1]]],
+      ['America/St_Johns', [[2024, 2, 10, 1], [2024, 10, 3, 0]]],
+    ];
+    it.each(zones)('%s', (zone, starts) => {
+      process.env.TZ = zone;
+      const parse = compileGoLayout('2006 Jan _2 15:04:05.000', { now: () => new Date(2024, 5, 1).getTime() });
+      const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+      const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+      let checked = 0;
+      for (const [y, mo, d, h0] of starts) {
+        for (let h = h0; h < h0 + 3; h++) {
+          for (let mi = 0; mi < 60; mi++) {
+            for (const [s, ms] of [[0, 0], [0, 1], [17, 250], [59, 999], [30, 0]] as const) {
+              const text = `${y} ${months[mo]!} ${String(d).padStart(2, ' ')} ${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}`;
+              expect(parse(text), text).toBe(new Date(y, mo, d, h, mi, s, ms).getTime());
+              checked++;
+            }
+          }
+        }
+      }
+      expect(checked).toBe(2 * 3 * 60 * 5);
+    });
+
+    it('a zone offset with seconds (Berlin, 1893: LMT +0:53:28 to CET) changes mid-minute', () => {
+      process.env.TZ = 'Europe/Berlin';
+      const parse = compileGoLayout('2006-01-02 15:04:05', { now: () => 0 });
+      for (let mi = 0; mi < 10; mi++) {
+        for (let s = 0; s < 60; s++) {
+          const text = `1893-04-01 00:${String(mi).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+          expect(parse(text), text).toBe(new Date(1893, 3, 1, 0, mi, s).getTime());
+        }
+      }
+    });
+
+    it('the year follows the clock across a local new year, also within one minute', () => {
+      process.env.TZ = 'Pacific/Kiritimati'; // UTC+14: the local year changes at 10:00 UTC
+      let t = new Date(2026, 11, 31, 23, 59, 59, 999).getTime();
+      const parse = compileGoLayout('Jan _2 15:04:05', { now: () => t });
+      expect(parse('Dec 31 23:59:58')).toBe(new Date(2026, 11, 31, 23, 59, 58).getTime());
+      t += 1; // 2027-01-01 00:00:00.000 local
+      expect(parse('Jan  1 00:00:00')).toBe(new Date(2027, 0, 1, 0, 0, 0).getTime());
+      expect(parse('Dec 31 23:59:58')).toBe(new Date(2026, 11, 31, 23, 59, 58).getTime()); // a day behind: last year
+      expect(parse('Jun  1 00:00:00')).toBe(new Date(2026, 5, 1).getTime()); // > a day ahead: last year
+    });
+  });
 });
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capturingGroupStarts, compileSyslogParser } from '../../agent/engine/syslog-line';
+import { capturingGroupStarts, compileSyslogParser, literalShape } from '../../agent/engine/syslog-line';
 import { FakeClock } from '../helpers/fake-clock';
 
 const clock = new FakeClock(new Date(2026, 5, 15, 12).getTime());
@@ -47,6 +47,65 @@ describe('syslog-line (NPD filelog translator)', () => {
       const b = general(l);
       expect(a && { t: a.time.getTime(), m: a.message }).toEqual(b && { t: b.time.getTime(), m: b.message });
     }
+  });
+
+  it('recognises literal shapes A.*B and A, nothing else', () => {
+    expect(literalShape('kernel: \\[.*\\] ')).toEqual({ head: 'kernel: [', tail: '] ' });
+    expect(literalShape('kernel: ')).toEqual({ head: 'kernel: ' });
+    expect(literalShape('.*x')).toEqual({ head: '', tail: 'x' });
+    expect(literalShape('a\\.b.*')).toEqual({ head: 'a.b', tail: '' });
+    expect(literalShape('')).toEqual({ head: '' });
+    for (const p of ['a.*b.*c', 'a.*?b', 'a.+b', 'a.b', 'a\\db', 'a\\Qb', '[ab]', 'a|b', '^a', 'a$', 'a{2}', '(a)', 'a\\', 'a.**b']) {
+      expect(literalShape(p), p).toBeUndefined();
+    }
+  });
+
+  // The literal-shape path (string search) against the RE2 path on the same message regex:
+  // the RE2 path is forced by an equivalent regex the shape parser does not take ([.] for \.).
+  it.each([
+    ['kernel: \\[.*\\] (.*)', 'kernel: [[].*[]] (.*)'],
+    ['kernel: (.*)', 'kernel[:] (.*)'],
+    ['.*\\] (.*)', '.*[]] (.*)'],
+    ['a\\.b.*(.*)', 'a[.]b.*(.*)'],
+    ['] k(.*)', '[]] k(.*)'],
+  ])('literal shape %s agrees with RE2 on edge cases and random lines', (fast, slow) => {
+    const ts = { timestamp: '^.{15}', timestampFormat: 'Jan _2 15:04:05' };
+    const a = compileSyslogParser({ ...ts, message: fast }, clock);
+    const b = compileSyslogParser({ ...ts, message: slow }, clock);
+    const pieces = ['kernel: [', '] ', ']', '[', 'kernel: ', 'a.b', 'a', '.', ' ', 'x', 'é', '😀', '\r', '] k', 'k'];
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 48271) % 2147483647; // Park-Miller
+      return Math.floor((seed / 2147483647) * n);
+    };
+    const bodies = [
+      ' n kernel: [ 1.0] a [b] c] d',
+      ' n kernel: [ 1.0] ',
+      ' n kernel: [ 1.0]',
+      ' n ] before kernel: [ x',
+      ' n kernel: kernel: [ 1] ] k x',
+      ' n a.b a.b',
+      ' n kernel: [ 1.0] first\nkernel: [ 2.0] second',
+      ' n kernel: [ 1.0] lone \ud800 surrogate',
+      ' n \ud83d kernel: [ 1.0] x',
+      '',
+    ];
+    for (let k = 0; k < 3000; k++) {
+      let body = ' ';
+      for (let n = rnd(10); n > 0; n--) body += pieces[rnd(pieces.length)];
+      bodies.push(body);
+    }
+    let matched = 0;
+    for (const body of bodies) {
+      const line = `Jun 12 03:42:14${body}`;
+      const x = a(line);
+      const y = b(line);
+      expect(x && { t: x.time.getTime(), m: x.message, b: x.bytes?.toString('hex') }, JSON.stringify(line)).toEqual(
+        y && { t: y.time.getTime(), m: y.message, b: y.bytes?.toString('hex') },
+      );
+      if (x) matched++;
+    }
+    expect(matched).toBeGreaterThan(50);
   });
 
   it('the timestamp uses the last submatch, the general path handles RFC3339 files', () => {

@@ -1,9 +1,11 @@
 // system-parts.test.ts: the real-parts table's plumbing: detection on PATH, the one install
-// command, the skip line and the run's summary of skipped suites.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// command, the skip line and the run's summary of skipped suites; and the `system` vitest
+// project lists exactly the suites that use real parts or the bundle.
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SYSTEM_SUITES } from '../../vitest.config';
 import { ALL_PARTS, installCommand, missingParts, packagesFor, PARTS, requireParts, skipLine, skippedSummary } from './system-parts';
 
 const savedPath = process.env['PATH'];
@@ -57,5 +59,17 @@ describe('system parts', () => {
     expect(requireParts({ NODEWARDEN_REQUIRE_SYSTEM_PARTS: '1' })).toBe(true);
     expect(requireParts({ NODEWARDEN_REQUIRE_SYSTEM_PARTS: '0' })).toBe(false);
     expect(requireParts({})).toBe(false);
+  });
+});
+
+describe('vitest projects', () => {
+  it('the system project holds every suite that needs real parts or runs the bundle, and only those', () => {
+    const root = resolve(__dirname, '../..');
+    const files = (readdirSync(join(root, 'test'), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.test.ts') && !f.startsWith('e2e/'))
+      .map((f) => relative(root, join(root, 'test', f)));
+    const needs = /describeWithParts|needsParts|dist\/nodewarden\.cjs|dist\/THIRD_PARTY|emulate-image/;
+    const system = files.filter((f) => f !== 'test/helpers/system-parts.test.ts' && needs.test(readFileSync(join(root, f), 'utf8'))).sort();
+    expect([...SYSTEM_SUITES].sort()).toEqual(system);
   });
 });

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKubeClient, type KubeClient } from '../../agent/kube/client';
 import { LocalPodIndex } from '../../agent/kube/pods';
 import { createPeerResolver, lookupClusterIP, lookupRemotePod, MAX_SERVICES_PER_NAMESPACE, type PeerResolverOptions } from '../../agent/kube/peers';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import type { Logger } from '../../agent/types';
 import { eventually } from '../helpers/eventually';
 import { FakeApiServer } from '../helpers/fake-apiserver';

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKubeClient, type KubeClient } from '../../agent/kube/client';
 import { LocalPodIndex } from '../../agent/kube/pods';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import type { Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { FakePods } from '../helpers/fake-apiserver-pods';

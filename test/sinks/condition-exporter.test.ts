@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import type { ApiResult, NodeSnapshot, NodeStatusApi, WireCondition } from '../../agent/kube/types';
+import { NodeAdoption } from '../../agent/kube/node-adoption';
 import { ConditionExporter } from '../../agent/sinks/condition-exporter';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import type { Condition, Logger } from '../../agent/types';
@@ -133,9 +134,12 @@ describe('ConditionExporter (FakeClock)', () => {
         ],
       };
       const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, store });
-      const adopted = await ex.adoptConditions(['KernelDeadlock', 'ReadonlyFilesystem', 'Ready']);
+      ex.declare(['KernelDeadlock', 'ReadonlyFilesystem', 'Ready']);
+      const adoption = new NodeAdoption({ api, nodeName: 'n1', clock, logger });
+      const adopted = (await adoption.read(['KernelDeadlock', 'ReadonlyFilesystem', 'Ready'], t0 + 10_000))!;
       expect(adopted).toEqual([{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'hung', lastTransitionTime: new Date(t0 - 5000) }]);
-      expect(ex.nodeUid).toBe('uid-1');
+      expect(adoption.uid).toBe('uid-1');
+      expect(await adoption.nodeUid()).toBe('uid-1');
       ex.onConditions('kernel-monitor', [...adopted, cond('ReadonlyFilesystem', 'False', new Date(t0))]);
       await runFor(clock, 1000);
       expect(api.patches).toHaveLength(1);
@@ -144,7 +148,7 @@ describe('ConditionExporter (FakeClock)', () => {
       expect(store.load('owned-conditions')).toEqual({ node: 'n1', types: ['KernelDeadlock', 'ReadonlyFilesystem'] });
       // A restart with the same rules removes nothing.
       const ex2 = new ConditionExporter({ api, nodeName: 'n1', clock, logger, store });
-      await ex2.adoptConditions(['KernelDeadlock', 'ReadonlyFilesystem']);
+      ex2.declare(['KernelDeadlock', 'ReadonlyFilesystem']);
       ex2.onConditions('kernel-monitor', [cond('KernelDeadlock', 'False', new Date(t0))]);
       await runFor(clock, 1000);
       expect(api.patches[1]!.remove).toEqual([]);
@@ -161,7 +165,7 @@ describe('ConditionExporter (FakeClock)', () => {
       const store = new CheckpointStore(dir, logger);
       store.save('owned-conditions', { node: 'other-node', types: ['OldType'] });
       const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, store });
-      await ex.adoptConditions(['KernelDeadlock']);
+      ex.declare(['KernelDeadlock']);
       ex.onConditionChange({ source: 's', condition: cond('Ready', 'False', new Date(t0)) });
       ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date(t0)) });
       await runFor(clock, 1000);
@@ -176,7 +180,7 @@ describe('ConditionExporter (FakeClock)', () => {
 
   it('redeclare (rule reload) removes the types no longer declared', async () => {
     const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger });
-    await ex.adoptConditions(['A', 'B']);
+    ex.declare(['A', 'B']);
     ex.onConditions('s', [cond('A', 'False', new Date(t0)), cond('B', 'True', new Date(t0))]);
     await runFor(clock, 1000);
     ex.redeclare(['A', 'C']);
@@ -189,43 +193,78 @@ describe('ConditionExporter (FakeClock)', () => {
     ex.stop();
   });
 
-  it('adoption gives up at its deadline when the API is down, returning []', async () => {
+  it('adoption gives up at its deadline when the API is down, returning undefined', async () => {
     api.script = Array.from({ length: 100 }, () => ({ ok: false as const, retryable: true, error: 'down' }));
-    const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, random: () => 0.5 });
-    const p = ex.adoptConditions(['KernelDeadlock'], { deadline: t0 + 5000 });
+    const adoption = new NodeAdoption({ api, nodeName: 'n1', clock, logger, random: () => 0.5 });
+    const p = adoption.read(['KernelDeadlock'], t0 + 5000);
     await runFor(clock, 10_000);
-    expect(await p).toEqual([]);
+    expect(await p).toBeUndefined();
     expect(api.script.length).toBeGreaterThan(90);
+    expect(api.patches).toHaveLength(0);
   });
 
-  it('after a failed adoption, the first sync reads the Node before writing, so the defaults never overwrite a True condition', async () => {
+  it('after a failed adoption, a held exporter writes nothing until the late read, so the defaults never overwrite a True condition', async () => {
     api.script = [
       ...Array.from({ length: 3 }, () => ({ ok: false as const, retryable: true, error: 'down' })),
     ];
     const since = new Date(t0 - 3_600_000);
     const adopted: Condition[][] = [];
-    const ex: ConditionExporter = new ConditionExporter({
-      api, nodeName: 'n1', clock, logger, random: () => 0.5, syncDelayMs: 100,
-      // What the agent wires: the detector adopts where nothing changed, and re-announces.
-      onLateAdopt: (found) => {
+    const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, random: () => 0.5, syncDelayMs: 100 });
+    const adoption = new NodeAdoption({ api, nodeName: 'n1', clock, logger, random: () => 0.5 });
+    ex.hold();
+    ex.declare(['KernelDeadlock', 'XfsShutdown']);
+    const p = adoption.read(['KernelDeadlock', 'XfsShutdown'], t0 + 1500);
+    await runFor(clock, 3000);
+    expect(await p).toBeUndefined();
+    // What the agent wires: the detector adopts where nothing changed and re-announces; then release.
+    adoption.readLater(
+      () => ['KernelDeadlock', 'XfsShutdown'],
+      (found) => {
         adopted.push(found);
         ex.onConditions('s', found);
+        ex.release();
       },
-    });
-    const p = ex.adoptConditions(['KernelDeadlock', 'XfsShutdown'], { deadline: t0 + 1500 });
-    await runFor(clock, 3000);
-    expect(await p).toEqual([]);
+    );
+    ex.onConditions('s', [cond('KernelDeadlock', 'False', new Date(t0)), cond('XfsShutdown', 'False', new Date(t0))]);
+    // Still down for a while: nothing is written, and the late read keeps trying.
+    api.script = Array.from({ length: 1000 }, () => ({ ok: false as const, retryable: true, error: 'down' }));
+    await runFor(clock, 20_000);
+    expect(api.script.length).toBeLessThan(1000);
+    expect(api.patches).toHaveLength(0);
+    expect(adoption.pending).toBe(true);
     // The API comes back; the Node shows KernelDeadlock True from before the restart.
     api.script = [];
     api.node = { name: 'n1', uid: 'uid-1', conditions: [{ ...cond('KernelDeadlock', 'True', since), lastHeartbeatTime: since }, { ...cond('Ready', 'True', since), lastHeartbeatTime: since }] };
-    ex.onConditions('s', [cond('KernelDeadlock', 'False', new Date(t0)), cond('XfsShutdown', 'False', new Date(t0))]);
-    await runFor(clock, 5000);
+    await runFor(clock, 11_000); // the retry backoff is capped at 10 s
     expect(adopted).toEqual([[cond('KernelDeadlock', 'True', since)]]);
+    expect(adoption.pending).toBe(false);
+    expect(adoption.uid).toBe('uid-1');
     const first = api.patches[0];
     expect(first?.conditions.find((c) => c.type === 'KernelDeadlock')).toMatchObject({ status: 'True', lastTransitionTime: since });
     expect(first?.conditions.find((c) => c.type === 'XfsShutdown')).toMatchObject({ status: 'False' });
     expect(api.patches.every((p) => !p.conditions.some((c) => c.type === 'KernelDeadlock' && c.status === 'False'))).toBe(true);
     ex.stop();
+    adoption.stop();
+  });
+
+  it('nodeUid reads the Node once when unknown, shares a read in flight, and does not ask again after a 403', async () => {
+    let gets = 0;
+    const counting: NodeStatusApi = {
+      getNode: async () => {
+        gets++;
+        return api.getNode();
+      },
+      patchNodeConditions: (n, c, r) => api.patchNodeConditions(n, c, r),
+    };
+    const a = new NodeAdoption({ api: counting, nodeName: 'n1', clock, logger });
+    expect(await Promise.all([a.nodeUid(), a.nodeUid()])).toEqual(['uid-1', 'uid-1']);
+    expect(await a.nodeUid()).toBe('uid-1');
+    expect(gets).toBe(1);
+    api.script = [{ ok: false, retryable: false, error: 'forbidden', status: 403 }];
+    const b = new NodeAdoption({ api: counting, nodeName: 'n1', clock, logger });
+    expect(await b.nodeUid()).toBeUndefined();
+    expect(await b.nodeUid()).toBeUndefined();
+    expect(gets).toBe(2);
   });
 });
 

@@ -2,8 +2,10 @@
 // fields, counting by PATCH, 409/404 handling, retries, a bounded queue while the API is down,
 // and flush deadlines.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
+import { NodeAdoption } from '../../agent/kube/node-adoption';
+import type { NodeStatusApi } from '../../agent/kube/types';
 import type { KubeClient } from '../../agent/kube/client';
 import { EventAggregator } from '../../agent/state/event-aggregator';
 import { EventExporter, MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } from '../../agent/sinks/event-exporter';
@@ -14,6 +16,11 @@ import { FakeClock, RecordingClock } from '../helpers/fake-clock';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 const fast = { baseMs: 20, capMs: 200 };
+/** The uid port the agent wires: NodeAdoption, the one reader of the Node. */
+const uidFrom = (nodes: NodeStatusApi): (() => Promise<string | undefined>) => {
+  const adoption = new NodeAdoption({ api: nodes, nodeName: 'n1', clock: systemClock, logger });
+  return () => adoption.nodeUid();
+};
 const T = new Date('2026-02-01T08:00:00Z');
 
 /** Polls `pred`; `ms` only guards against a hang (≥ 10× what any wait here takes). */
@@ -47,7 +54,7 @@ describe('EventExporter over HTTP', () => {
   let kube: KubeClient;
   let ex: EventExporter;
   const make = (over: Partial<EventExporterOptions> = {}): EventExporter =>
-    new EventExporter({ api: kube.events, nodes: kube.nodes, nodeName: 'n1', clock: systemClock, logger, backoff: fast, ...over });
+    new EventExporter({ api: kube.events, nodeUid: uidFrom(kube.nodes), nodeName: 'n1', clock: systemClock, logger, backoff: fast, ...over });
 
   beforeEach(async () => {
     server = await FakeApiServer.start();
@@ -196,7 +203,7 @@ describe('EventExporter over HTTP', () => {
   it('flush delivers what is queued, and returns by its deadline when the API hangs', async () => {
     const clock = new FakeClock();
     const patient = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 60_000 })!;
-    ex = make({ clock, api: patient.events, nodes: patient.nodes });
+    ex = make({ clock, api: patient.events, nodeUid: uidFrom(patient.nodes) });
     server.setHang(true);
     ex.onEvent(ev());
     let returned = false;

@@ -37,4 +37,27 @@ describe('LogSink', () => {
     expect(lines.find((l) => l.msg === 'more problems not logged')?.obj).toMatchObject({ reason: 'Flood', suppressed: 490 });
     expect(lines.at(-1)?.msg).toBe('problem');
   });
+
+  it('logs each packet drop at debug, and builds nothing when debug is off', () => {
+    const drop = {
+      time: new Date('2026-01-01T00:00:00Z'), prefix: 'calico-drop:', verdict: 'drop' as const, inIf: 'eth0', outIf: 'cali1',
+      family: 4 as const, src: '10.0.0.1', dst: '10.0.0.2', proto: 'tcp', dstPort: 80,
+    };
+    for (const level of ['debug', 'info'] as const) {
+      const { logger, lines } = capture();
+      let asked = 0;
+      const sink = new LogSink({ ...logger, isLevelEnabled: (l) => (asked++, l === 'error' || l === 'warn' || l === 'info' || level === 'debug') }, new FakeClock());
+      sink.onPacketDrop(drop);
+      expect(asked).toBe(1);
+      expect(lines).toEqual(
+        level === 'debug'
+          ? [{ obj: { verdict: 'drop', src: '10.0.0.1', dst: '10.0.0.2', proto: 'tcp', dport: 80, in: 'eth0', out: 'cali1', logTime: drop.time.toISOString() }, msg: 'packet dropped' }]
+          : [],
+      );
+    }
+    // A logger that cannot say (no isLevelEnabled) gets every call, as before.
+    const { logger, lines } = capture();
+    new LogSink(logger, new FakeClock()).onPacketDrop(drop);
+    expect(lines).toHaveLength(1);
+  });
 });

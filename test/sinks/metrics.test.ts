@@ -43,6 +43,20 @@ describe('Metrics', () => {
     expect(t).toContain('field="pods"} 4');
   });
 
+  it('takes any stats object without a cast, and checks gauge and skip names against its fields', async () => {
+    const m = new Metrics({ processMetrics: false });
+    interface PodStats { pods: number; lastCheckAt: number }
+    const stats: PodStats = { pods: 1, lastCheckAt: 0 };
+    m.registerComponent('resolver', 'x', stats, { gauges: ['pods'], skip: ['lastCheckAt'] });
+    // @ts-expect-error a field the stats type does not have (npm test type-checks this file)
+    m.registerComponent('resolver', 'y', stats, { gauges: ['podz'] });
+    m.registerComponents('detector', () => new Map<string, PodStats>([['kmsg', stats]]), { gauges: ['pods'] });
+    const t = await text(m);
+    expect(t).toContain('nodewarden_component_gauge{component_kind="resolver",component_id="x",field="pods"} 1');
+    expect(t).toContain('nodewarden_component_gauge{component_kind="detector",component_id="kmsg",field="pods"} 1');
+    expect(t).toContain('component_id="y",counter="pods"} 1'); // y's misspelled gauge name: pods stays a counter
+  });
+
   it('follows components that appear later (per-source detector counters)', async () => {
     const m = new Metrics({ processMetrics: false });
     const map = new Map<string, { received: number; matched: number }>();

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckpointStore } from '../../agent/sources/checkpoint';
+import { CheckpointStore, checkpointName } from '../../agent/sources/checkpoint';
 import type { Logger } from '../../agent/types';
 
 interface Logged {
@@ -130,5 +130,13 @@ describe('CheckpointStore', () => {
     expect(s.stats.saves).toBe(3);
     s.flush(); // nothing pending: no write
     expect(s.stats.saves).toBe(3);
+  });
+});
+
+describe('checkpointName', () => {
+  it('names the kernel log and each file, distinctly', () => {
+    expect(checkpointName({ kind: 'kmsg' })).toBe('kmsg');
+    expect(checkpointName({ kind: 'file', path: '/var/log/a.log' })).toBe('file:/var/log/a.log');
+    expect(checkpointName({ kind: 'file', path: 'kmsg' })).not.toBe(checkpointName({ kind: 'kmsg' }));
   });
 });

@@ -444,7 +444,7 @@ describe('FileSource errors and shutdown', () => {
     writeLines(log, 1, 50);
     const { CheckpointStore } = await import('../../agent/sources/checkpoint');
     const { FileSource } = await import('../../agent/sources/file');
-    const { systemClock } = await import('../../agent/clock');
+    const { systemClock } = await import('../../agent/runtime/clock');
     const { quietLogger } = await import('../fixtures/files/follow-harness');
     const src = new FileSource({ path: log, checkpoints: new CheckpointStore(state, quietLogger), clock: systemClock, logger: quietLogger, pollIntervalMs: 20 });
     let inFlight = 0;

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemClock } from '../../agent/clock';
+import { systemClock } from '../../agent/runtime/clock';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import { KmsgSource, openKmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
 import type { Logger, LogLine } from '../../agent/types';
@@ -212,7 +212,7 @@ describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
     const rel = (p: string): string => path.resolve(__dirname, '../../agent/', p);
     fs.writeFileSync(
       script,
-      `import { systemClock } from ${JSON.stringify(rel('clock'))};
+      `import { systemClock } from ${JSON.stringify(rel('runtime/clock'))};
 import { CheckpointStore } from ${JSON.stringify(rel('sources/checkpoint'))};
 import { KmsgSource } from ${JSON.stringify(rel('sources/kmsg'))};
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };

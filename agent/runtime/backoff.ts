@@ -3,7 +3,7 @@
 // (uniform in [0, current step]) so a fleet that lost its API server together comes back spread
 // over the whole cap instead of in waves. Retry-After wins when it is longer, up to
 // RETRY_AFTER_CAP_MS. The caller resets its attempt count on success. Pure: randomness injected.
-// backoffStep alone (no jitter) paces idle polling (kmsg.ts).
+// backoffStep alone (no jitter) paces idle polling (the kmsg and file sources).
 export interface BackoffPolicy {
   /** First step (the first retry waits up to this long). */
   readonly baseMs: number;

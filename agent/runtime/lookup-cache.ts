@@ -1,13 +1,15 @@
-// peer-cache.ts: a bounded LRU with TTL in front of an expensive lookup (who owns this remote
-// IP?). Positive answers live `ttlMs`, "nobody" answers `negativeTtlMs` (negative caching), and
-// failed lookups `errorTtlMs` so an unhealthy API server is not hammered. Concurrent lookups
+// lookup-cache.ts: a bounded LRU with TTL in front of an expensive lookup (who owns this remote
+// IP, which Services a namespace has, an address's DNS name). Positive answers live `ttlMs`,
+// "nobody" answers `negativeTtlMs` (negative caching), and failed lookups `errorTtlMs` so an
+// unhealthy API server is not hammered. Concurrent lookups
 // of the same key share one call (coalescing); at most `maxInFlight` lookups run at once and at
 // most `maxQueued` wait; beyond that a get() answers null at once and counts it as shed.
 // An answer stored with set() while a lookup of the same key ran (learned elsewhere, e.g. a
 // dual-stack pod's other address) beats that lookup's "nobody".
 import type { Clock } from '../types';
+import { Lru } from './lru';
 
-export interface PeerCacheOptions<V> {
+export interface LookupCacheOptions<V> {
   readonly clock: Clock;
   /** The lookup; resolves null for "nobody owns it". A rejection counts as a failure. */
   readonly lookup: (key: string) => Promise<V | null>;
@@ -19,7 +21,7 @@ export interface PeerCacheOptions<V> {
   readonly maxQueued?: number;
 }
 
-export interface PeerCacheStats {
+export interface LookupCacheStats {
   hits: number;
   negativeHits: number;
   misses: number;
@@ -35,21 +37,20 @@ interface Entry<V> {
   expires: number;
 }
 
-export class PeerCache<V> {
-  readonly stats: PeerCacheStats = { hits: 0, negativeHits: 0, misses: 0, lookups: 0, failures: 0, coalesced: 0, shed: 0, evictions: 0 };
-  private readonly entries = new Map<string, Entry<V>>();
+export class LookupCache<V> {
+  readonly stats: LookupCacheStats = { hits: 0, negativeHits: 0, misses: 0, lookups: 0, failures: 0, coalesced: 0, shed: 0, evictions: 0 };
+  private readonly entries: Lru<string, Entry<V>>;
   private readonly inFlight = new Map<string, Promise<V | null>>();
   private readonly queue: (() => void)[] = [];
   private running = 0;
-  private readonly max: number;
   private readonly ttl: number;
   private readonly negTtl: number;
   private readonly errTtl: number;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
 
-  constructor(private readonly opts: PeerCacheOptions<V>) {
-    this.max = opts.maxEntries ?? 4096;
+  constructor(private readonly opts: LookupCacheOptions<V>) {
+    this.entries = new Lru(opts.maxEntries ?? 4096);
     this.ttl = opts.ttlMs ?? 300_000;
     this.negTtl = opts.negativeTtlMs ?? 60_000;
     this.errTtl = opts.errorTtlMs ?? 10_000;
@@ -63,15 +64,13 @@ export class PeerCache<V> {
 
   /** Cached answer without a lookup: value, null (known nobody), or undefined (unknown/expired). */
   peek(key: string): V | null | undefined {
-    const e = this.entries.get(key);
+    const e = this.entries.peek(key);
     if (e === undefined) return undefined;
     if (e.expires <= this.opts.clock.now()) {
       this.entries.delete(key);
       return undefined;
     }
-    // refresh LRU position
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    this.entries.get(key); // refresh its LRU position
     return e.value;
   }
 
@@ -101,13 +100,7 @@ export class PeerCache<V> {
   /** Stores an answer learned elsewhere (e.g. from the local pod watch). */
   set(key: string, value: V | null, ttlMs?: number): void {
     const ttl = ttlMs ?? (value === null ? this.negTtl : this.ttl);
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: this.opts.clock.now() + ttl });
-    while (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-      this.stats.evictions++;
-    }
+    this.stats.evictions += this.entries.set(key, { value, expires: this.opts.clock.now() + ttl });
   }
 
   delete(key: string): void {

@@ -1,6 +1,6 @@
-// peer-cache.test.ts: LRU + TTL + negative caching + coalescing + bounded in-flight lookups.
+// lookup-cache.test.ts: LRU + TTL + negative caching + coalescing + bounded in-flight lookups.
 import { describe, expect, it } from 'vitest';
-import { PeerCache } from '../../agent/state/peer-cache';
+import { LookupCache } from '../../agent/runtime/lookup-cache';
 import { FakeClock } from '../helpers/fake-clock';
 
 function deferred<T>() {
@@ -13,11 +13,11 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-describe('PeerCache', () => {
+describe('LookupCache', () => {
   it('caches positive answers for ttlMs and negative ones for negativeTtlMs', async () => {
     const clock = new FakeClock();
     const calls: string[] = [];
-    const c = new PeerCache<string>({
+    const c = new LookupCache<string>({
       clock, ttlMs: 1000, negativeTtlMs: 100,
       lookup: async (k) => {
         calls.push(k);
@@ -41,7 +41,7 @@ describe('PeerCache', () => {
 
   it('is an LRU bounded at maxEntries', async () => {
     const clock = new FakeClock();
-    const c = new PeerCache<string>({ clock, maxEntries: 2, lookup: async (k) => k });
+    const c = new LookupCache<string>({ clock, maxEntries: 2, lookup: async (k) => k });
     await c.get('a');
     await c.get('b');
     expect(c.peek('a')).toBe('a'); // a is now most recent
@@ -55,7 +55,7 @@ describe('PeerCache', () => {
   it('an answer set() while a lookup of that key runs beats the lookup\'s "nobody"', async () => {
     const clock = new FakeClock();
     const d = deferred<string | null>();
-    const c = new PeerCache<string>({ clock, lookup: () => d.promise });
+    const c = new LookupCache<string>({ clock, lookup: () => d.promise });
     const p = c.get('v6');
     c.set('v6', 'learned-from-v4');
     d.resolve(null);
@@ -63,7 +63,7 @@ describe('PeerCache', () => {
     expect(c.peek('v6')).toBe('learned-from-v4');
     // Without anything learned, "nobody" is cached as before.
     const d2 = deferred<string | null>();
-    const c2 = new PeerCache<string>({ clock, lookup: () => d2.promise });
+    const c2 = new LookupCache<string>({ clock, lookup: () => d2.promise });
     const p2 = c2.get('v6');
     d2.resolve(null);
     expect(await p2).toBeNull();
@@ -74,7 +74,7 @@ describe('PeerCache', () => {
     const clock = new FakeClock();
     const d = deferred<string | null>();
     let n = 0;
-    const c = new PeerCache<string>({ clock, lookup: () => (n++, d.promise) });
+    const c = new LookupCache<string>({ clock, lookup: () => (n++, d.promise) });
     const ps = [c.get('k'), c.get('k'), c.get('k')];
     d.resolve('v');
     expect(await Promise.all(ps)).toEqual(['v', 'v', 'v']);
@@ -87,7 +87,7 @@ describe('PeerCache', () => {
     const waiting: { k: string; d: ReturnType<typeof deferred<string | null>> }[] = [];
     let running = 0;
     let peak = 0;
-    const c = new PeerCache<string>({
+    const c = new LookupCache<string>({
       clock, maxInFlight: 2, maxQueued: 3,
       lookup: async (k) => {
         running++;
@@ -128,7 +128,7 @@ describe('PeerCache', () => {
   it('a failed lookup is cached briefly as unknown, then retried', async () => {
     const clock = new FakeClock();
     let n = 0;
-    const c = new PeerCache<string>({
+    const c = new LookupCache<string>({
       clock, errorTtlMs: 50,
       lookup: async () => {
         n++;
@@ -146,7 +146,7 @@ describe('PeerCache', () => {
 
   it('set() seeds answers learned elsewhere', async () => {
     const clock = new FakeClock();
-    const c = new PeerCache<string>({ clock, lookup: async () => 'looked-up' });
+    const c = new LookupCache<string>({ clock, lookup: async () => 'looked-up' });
     c.set('k', 'seeded');
     expect(await c.get('k')).toBe('seeded');
     c.delete('k');

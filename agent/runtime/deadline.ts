@@ -1,7 +1,7 @@
 // deadline.ts: races work against a deadline (epoch ms) on the injected Clock, so shutdown flushes
 // stay bounded and tests drive the deadline with the fake clock. The timer is cancelled once the
 // race settles; the work itself is not cancelled (it keeps running, unawaited).
-import type { Clock } from './types';
+import type { Clock } from '../types';
 
 /**
  * Waits for `work` or the deadline, whichever comes first; true when the work settled first.
@@ -27,4 +27,16 @@ export async function raceDeadline(
     cancel?.();
   }
   return !timedOut;
+}
+
+/** The work's value, or `fallback` once the deadline (epoch ms) passes or the work rejects. */
+export async function valueBy<T>(clock: Clock, work: Promise<T>, deadline: number, fallback: T): Promise<T> {
+  let value = fallback;
+  const settled = work.then(
+    (v) => {
+      value = v;
+    },
+    () => undefined,
+  );
+  return (await raceDeadline(clock, settled, deadline)) ? value : fallback;
 }

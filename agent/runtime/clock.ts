@@ -1,6 +1,6 @@
 // clock.ts: the real clock and an abortable sleep. main builds one and hands it down; tests pass
 // test/helpers/fake-clock.ts instead.
-import type { Clock, Sleep } from './types';
+import type { Clock, Sleep } from '../types';
 
 export const systemClock: Clock = {
   now: () => Date.now(),
