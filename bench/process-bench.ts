@@ -12,10 +12,14 @@
 //       when the PacketDrop Events' counts sum to the number of lines. Also idle CPU over a
 //       period before the burst.
 //   (W2, the /dev/kmsg flood, is flood-bench.ts.)
-// Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3] [--node PATH]`.
+//   idle: the agent as the DaemonSet runs it (shipped rules, /dev/kmsg), connected, nothing to
+//       read: CPU and wake-ups (voluntary context switches) over 60 s (10 s with --quick,
+//       --seconds N to choose) from 3 s after /healthz answered (--settle N); --drop-log
+//       follows an empty drop log too, as W3 does.
+// Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3|idle] [--node PATH]`.
 // --node runs the agent with another node binary; the re2 addon the bundle loads must be built
 // for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,13 +173,8 @@ function dropLines(lines: number, nowMs: number): string {
   return out.join('\n') + '\n';
 }
 
-/** W3: a drop log resolved against the fake API server, until the Events count every line. */
-export async function runDropLogWorkload(o: { lines: number; idleSeconds: number; node?: string | undefined }): Promise<ProcessResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
-  const log = join(dir, 'iptables.log');
-  writeFileSync(log, '');
-  mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'rules/kernel-monitor.json'), readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')));
+/** The fake API server with this node, another, and the PAIRS local/remote pods on them. */
+async function apiWithPods(): Promise<FakeApiServer> {
   const api = await FakeApiServer.start();
   api.addNode(NODE);
   api.addNode('other-node');
@@ -184,6 +183,17 @@ export async function runDropLogWorkload(o: { lines: number; idleSeconds: number
     pods.put({ namespace: `ns-${k}`, name: `local-${k}`, node: NODE, ips: [`10.244.1.${10 + k}`] });
     pods.put({ namespace: `peer-${k}`, name: `remote-${k}`, node: 'other-node', ips: [`10.244.2.${10 + k}`] });
   }
+  return api;
+}
+
+/** W3: a drop log resolved against the fake API server, until the Events count every line. */
+export async function runDropLogWorkload(o: { lines: number; idleSeconds: number; node?: string | undefined }): Promise<ProcessResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
+  const log = join(dir, 'iptables.log');
+  writeFileSync(log, '');
+  mkdirSync(join(dir, 'rules'));
+  writeFileSync(join(dir, 'rules/kernel-monitor.json'), readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')));
+  const api = await apiWithPods();
   const dropCount = (): number =>
     api.listEvents().filter((e) => e.reason === 'PacketDrop').reduce((n, e) => n + Number(e.count ?? 1), 0);
   const writes = (): number => api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length;
@@ -225,6 +235,104 @@ export async function runDropLogWorkload(o: { lines: number; idleSeconds: number
   }
 }
 
+/** Voluntary + involuntary context switches of every thread: each is a thread waking up, or being preempted. */
+export function procContextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+      involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return { voluntary, involuntary };
+}
+
+/** CPU time of every live thread in ns (/proc/<pid>/task/<tid>/schedstat): finer than utime + stime's 10 ms ticks. */
+export function procSchedNs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns;
+}
+
+export interface IdleResult {
+  readonly workload: string;
+  readonly idleSeconds: number;
+  readonly idleCpuPercent: number;
+  /** The same from the threads' schedstat (ns; threads that ended during the period are missed). */
+  readonly idleCpuPercentSched: number;
+  /** Voluntary context switches per second, all threads: the wake-ups. */
+  readonly wakeupsPerSecond: number;
+  readonly kmsg: boolean;
+  /** Records the kmsg source received during the idle period (other processes' writes). */
+  readonly kmsgRecords: number;
+  readonly idleRssMiB: number;
+}
+
+/** nodewarden_component_received_total of the kmsg source. */
+const kmsgReceived = async (port: number): Promise<number> =>
+  Number(/^nodewarden_component_received_total\{[^}]*component_id="kmsg"[^}]*\} (\d+)/m.exec(await metricsText(port))?.[1] ?? 0);
+
+/**
+ * Idle: the agent as the DaemonSet runs it (the shipped rules/, /dev/kmsg when this process may
+ * read it, drops from the kernel log), connected to the fake API server with the W3 pods, and
+ * nothing written to read. CPU and context switches over idleSeconds, after SETTLE_MS.
+ */
+export async function runIdleWorkload(o: { idleSeconds: number; settleSeconds?: number; dropLog?: boolean; node?: string | undefined }): Promise<IdleResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-idle-'));
+  const dropLog = join(dir, 'iptables.log');
+  if (o.dropLog === true) writeFileSync(dropLog, '');
+  let kmsg = true;
+  try {
+    closeSync(openSync('/dev/kmsg', 'r'));
+  } catch {
+    kmsg = false;
+  }
+  const api = await apiWithPods();
+  let agent: AgentChild | undefined;
+  try {
+    agent = await spawnAgent({
+      node: o.node,
+      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(dir, 'state'), ...(kmsg ? [] : ['--kmsg-path', '']), ...(o.dropLog === true ? ['--drop-log', dropLog] : []), '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
+    });
+    await sleep(o.settleSeconds !== undefined ? o.settleSeconds * 1000 : SETTLE_MS);
+    const { pid, port } = agent;
+    const records0 = kmsg ? await kmsgReceived(port) : 0;
+    const cpu0 = procCpuSeconds(pid);
+    const cs0 = procContextSwitches(pid);
+    const ns0 = procSchedNs(pid);
+    const idleRssMiB = procStatus(pid, 'VmRSS');
+    await sleep(o.idleSeconds * 1000);
+    const cpu1 = procCpuSeconds(pid);
+    const cs1 = procContextSwitches(pid);
+    const ns1 = procSchedNs(pid);
+    const records1 = kmsg ? await kmsgReceived(port) : 0;
+    return {
+      workload: `idle, connected, ${kmsg ? '/dev/kmsg' : 'no /dev/kmsg'}${o.dropLog === true ? ', a drop log' : ''}`,
+      idleSeconds: o.idleSeconds,
+      idleCpuPercent: Math.round(((cpu1 - cpu0) / o.idleSeconds) * 10000) / 100,
+      idleCpuPercentSched: Math.round(((ns1 - ns0) / 1e9 / o.idleSeconds) * 10000) / 100,
+      wakeupsPerSecond: Math.round(((cs1.voluntary - cs0.voluntary) / o.idleSeconds) * 10) / 10,
+      kmsg,
+      kmsgRecords: records1 - records0,
+      idleRssMiB: mib(idleRssMiB),
+    };
+  } finally {
+    await agent?.stop();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export interface ProcessBenchOptions {
   readonly quick: boolean;
   readonly only?: 'w1' | 'w3' | undefined;
@@ -245,9 +353,19 @@ export function argValue(argv: readonly string[], name: string): string | undefi
 
 if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const only = argValue(process.argv, '--only');
-  if (only !== undefined && only !== 'w1' && only !== 'w3') throw new Error('--only takes w1 or w3 (the flood, W2, is flood-bench.ts)');
-  runProcessBench({ quick: process.argv.includes('--quick'), only, node: argValue(process.argv, '--node') })
-    .then((rs) => {
+  if (only !== undefined && only !== 'w1' && only !== 'w3' && only !== 'idle') throw new Error('--only takes w1, w3 or idle (the flood, W2, is flood-bench.ts)');
+  const quick = process.argv.includes('--quick');
+  const node = argValue(process.argv, '--node');
+  const seconds = argValue(process.argv, '--seconds');
+  const settle = argValue(process.argv, '--settle');
+  const idle = {
+    idleSeconds: seconds !== undefined ? Number(seconds) : quick ? 10 : 60,
+    ...(settle !== undefined ? { settleSeconds: Number(settle) } : {}),
+    dropLog: process.argv.includes('--drop-log'),
+    node,
+  };
+  (only === 'idle' ? runIdleWorkload(idle).then((r) => [r]) : runProcessBench({ quick, only, node }))
+    .then((rs: readonly object[]) => {
       for (const r of rs) console.log(JSON.stringify(r));
     })
     .catch((e: unknown) => {

@@ -1,10 +1,10 @@
 // run.ts: `npm run bench`. Runs every benchmark and prints one table. First the agent as a
 // process, as the DaemonSet runs it (process-bench.ts: W1 kern.log through NPD's filelog rules,
-// W3 drop log against the fake API server; flood-bench.ts: W2 the /dev/kmsg flood, standalone
-// and connected): CPU-seconds from /proc/<pid>/stat, VmHWM, idle RSS. Then, secondary, the
+// W3 drop log against the fake API server, idle CPU with nothing to read; flood-bench.ts: W2 the
+// /dev/kmsg flood, standalone and connected): CPU-seconds from /proc/<pid>/stat, VmHWM, idle RSS. Then, secondary, the
 // in-process loops: the engine (matching; parse + match), packet drops (parse + resolve +
 // aggregate, API writes of a 100k-line burst) and the worst-case inputs.
-// Flags: --quick (smaller runs), --only w1|w3|flood|loops (one part), --no-flood (skip the kmsg
+// Flags: --quick (smaller runs), --only w1|w3|idle|flood|loops (one part), --no-flood (skip the kmsg
 // flood, which needs root), --node PATH (the agent's node binary). It refuses to run while a
 // vitest process runs (`npm test` uses /dev/kmsg too; --force overrides). The README quotes this output.
 import { execFileSync } from 'node:child_process';
@@ -12,12 +12,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { runDropsBench } from './drops-bench';
 import { runEngineBench } from './engine-bench';
 import { runFloodBench } from './flood-bench';
-import { argValue, runProcessBench } from './process-bench';
+import { argValue, runIdleWorkload, runProcessBench } from './process-bench';
 import { runWorstCaseBench } from './worst-case-bench';
 
 const quick = process.argv.includes('--quick');
 const only = argValue(process.argv, '--only');
-if (only !== undefined && !['w1', 'w3', 'flood', 'loops'].includes(only)) throw new Error('--only takes w1, w3, flood or loops');
+if (only !== undefined && !['w1', 'w3', 'idle', 'flood', 'loops'].includes(only)) throw new Error('--only takes w1, w3, idle, flood or loops');
 const flood = !process.argv.includes('--no-flood') && (only === undefined || only === 'flood');
 const loops = only === undefined || only === 'loops';
 const node = argValue(process.argv, '--node');
@@ -67,6 +67,12 @@ async function main(): Promise<void> {
       if (r.apiWrites !== undefined) note(`agent ${tag}: API writes`, `${r.apiWrites}`, '');
       if (r.idleCpuPercent !== undefined) note(`agent ${tag}: idle CPU over ${r.idleSeconds} s, connected`, `${r.idleCpuPercent}% of a core`, 'target < 0.2%');
     }
+  }
+  if (only === undefined || only === 'idle') {
+    const r = await runIdleWorkload({ idleSeconds: quick ? 10 : 60, node });
+    note(`agent ${r.workload}: CPU over ${r.idleSeconds} s`, `${r.idleCpuPercent}% of a core`, 'target < 0.2%');
+    note('agent idle: wake-ups (voluntary context switches, all threads)', `${r.wakeupsPerSecond}/s`, '');
+    if (r.kmsgRecords > 0) note('agent idle: kmsg records others wrote meanwhile (not idle)', `${r.kmsgRecords}`, '');
   }
   if (flood) {
     for (const mode of ['standalone', 'connected'] as const) {

@@ -106,7 +106,8 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     const agent = await t.start();
     kmsg(`${t.marker} blip 1`);
     kmsg(`${t.marker} broke down hard`);
-    await eventually('detection', () => agent.conditions().find((c) => c.type === 'AgentTestBroken' && c.status === 'True'), { ms: 5000 });
+    // Hang guard: ≥ 10× the at most 1 s an idle kmsg poll takes to see the record.
+    await eventually('detection', () => agent.conditions().find((c) => c.type === 'AgentTestBroken' && c.status === 'True'), { ms: 15_000 });
     const first = agent.stop(5000);
     expect(agent.stop(5000)).toBe(first);
     await first;
@@ -139,7 +140,7 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     t.api.setHang(true);
     cleanups.push(() => t.api.setHang(false));
     kmsg(`${t.marker} blip 2`);
-    await eventually('line handled', () => agent.sourceList().some((src) => src.stats.sent > 0) || undefined, { ms: 5000 });
+    await eventually('line handled', () => agent.sourceList().some((src) => src.stats.sent > 0) || undefined, { ms: 15_000 }); // hang guard, as above
     await eventually('a request hangs', () => t.api.hungRequests() > 0 || undefined, { ms: 5000 });
     await agent.stop(800);
     // Order, not time: stop returned while a request was still hanging, neither answered nor

@@ -3,6 +3,7 @@
 // (uniform in [0, current step]) so a fleet that lost its API server together comes back spread
 // over the whole cap instead of in waves. Retry-After wins when it is longer, up to
 // RETRY_AFTER_CAP_MS. The caller resets its attempt count on success. Pure: randomness injected.
+// backoffStep alone (no jitter) paces idle polling (the kmsg and file sources).
 export interface BackoffPolicy {
   /** First step (the first retry waits up to this long). */
   readonly baseMs: number;
@@ -26,10 +27,14 @@ export const WATCH_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 20_000 };
  */
 export const RETRY_AFTER_CAP_MS = 60_000;
 
+/** The un-jittered step for `attempt` (1 = first): baseMs doubling, capped at capMs. */
+export function backoffStep(attempt: number, policy: BackoffPolicy): number {
+  return Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+}
+
 /** Delay before retry number `attempt` (1 = first retry). `random` returns [0, 1). */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number, retryAfterMs?: number): number {
-  const step = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
-  const jittered = random() * step;
+  const jittered = random() * backoffStep(attempt, policy);
   return retryAfterMs !== undefined ? Math.max(jittered, Math.min(retryAfterMs, RETRY_AFTER_CAP_MS)) : jittered;
 }
 

@@ -10,8 +10,9 @@
 //     1 per type). Default (healthy) reasons get no series, as in NPD.
 //   Both stay silent for rule files with metricsReporting: false, as in NPD.
 // Every match, repeats included, is counted in nodewarden_rule_matches_total{source,reason}.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Condition, ConditionChange, Problem, RuleFile, Sink } from '../types';
+import { registerProcessMetrics } from './process-metrics';
 
 /** One packet_drops_total series: bounded label values only (no IPs, no pod names). */
 export interface DropSeries {
@@ -82,7 +83,8 @@ export class Metrics implements Sink {
   constructor(opts: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
     this.registry = registry;
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+    // prom-client's default process metrics; the event-loop delay sampled once a second.
+    if (opts.processMetrics !== false) registerProcessMetrics(registry);
     // NPD's names, so existing dashboards keep working.
     this.problemCounter = new Counter({
       name: 'problem_counter',

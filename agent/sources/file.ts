@@ -4,6 +4,8 @@
 // How it follows (all by polling; no fs.watch, which misses events on overlay/NFS and in
 // containers):
 // - It reads the open fd at its own offset until EOF, then sleeps pollIntervalMs (abortable).
+//   With idlePollIntervalMs above it, each poll that read nothing doubles the sleep up to that,
+//   back to pollIntervalMs after a poll that read something (the agent: 250 ms to 1 s).
 // - Rename rotation: stat(path) names another inode than fstat(fd). The old fd is drained
 //   until it has been quiet (no new bytes) for rotateGraceMs measured from the later of "saw
 //   the rotation" and "last bytes read": rsyslog and other writers keep writing to the renamed
@@ -34,6 +36,7 @@
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
 import * as fsp from 'node:fs/promises';
+import { backoffStep } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
 import { errText } from '../runtime/err-text';
 import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
@@ -60,6 +63,11 @@ export interface FileSourceOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly pollIntervalMs?: number;
+  /**
+   * Longest sleep between polls: each poll in a row that read nothing doubles the sleep from
+   * pollIntervalMs up to this. Default pollIntervalMs (a fixed interval).
+   */
+  readonly idlePollIntervalMs?: number;
   /** Lines longer than this are cut (and counted in stats.truncated). Default 16 KiB. */
   readonly maxLineBytes?: number;
   /** Size of one read(). Default 64 KiB. */
@@ -153,6 +161,7 @@ export class FileSource implements Source {
   private readonly checkpoints: FileSourceOptions['checkpoints'];
   private readonly cpName: string;
   private readonly pollMs: number;
+  private readonly idlePollMs: number;
   private readonly maxLineBytes: number;
   private readonly graceMs: number;
   private readonly startAtEnd: boolean;
@@ -211,6 +220,7 @@ export class FileSource implements Source {
     this.checkpoints = opts.checkpoints;
     this.cpName = opts.checkpointName ?? checkpointName({ kind: 'file', path: opts.path });
     this.pollMs = Math.max(1, opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.idlePollMs = Math.max(this.pollMs, opts.idlePollIntervalMs ?? this.pollMs);
     this.maxLineBytes = Math.max(1, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.graceMs = Math.max(0, opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
     this.startAtEnd = opts.startAtEnd ?? false;
@@ -238,8 +248,12 @@ export class FileSource implements Source {
     this.running = true;
     try {
       await this.start(onLine, signal);
+      const pace = { baseMs: this.pollMs, capMs: this.idlePollMs };
+      /** Polls in a row that read nothing: the sleep doubles with each. */
+      let emptyPolls = 0;
       while (!signal.aborted) {
         let busy = false;
+        const bytesBefore = this.stats.bytesRead;
         try {
           busy = await this.poll(onLine, signal);
         } catch (err) {
@@ -247,7 +261,8 @@ export class FileSource implements Source {
           this.noteError(err, 'poll failed');
         }
         this.accountPoll();
-        if (!busy && !signal.aborted) await this.sleep(this.pollMs, signal);
+        emptyPolls = this.stats.bytesRead === bytesBefore ? emptyPolls + 1 : 0;
+        if (!busy && !signal.aborted) await this.sleep(backoffStep(emptyPolls + 1, pace), signal);
       }
     } catch (err) {
       this.alive = false;

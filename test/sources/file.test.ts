@@ -405,6 +405,41 @@ describe('FileSource errors and shutdown', () => {
     expect(f.source.health().state).toBe('stopped');
   });
 
+  it('sleeps longer and longer while the file is quiet, and the short interval again after data', async () => {
+    writeLines(log, 1, 3);
+    const asked: number[] = [];
+    let wake: (() => void) | undefined;
+    // The sleep asked for is recorded; the test decides when it ends (no time passes).
+    const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+      new Promise<void>((resolve) => {
+        asked.push(ms);
+        wake = resolve;
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    const f = follow(log, state, { pollIntervalMs: 250, idlePollIntervalMs: 1000, sleep });
+    const sleeps = async (n: number): Promise<void> => {
+      while (asked.length < n) {
+        await until(() => wake !== undefined);
+        const w = wake!;
+        wake = undefined;
+        if (asked.length >= n) {
+          wake = w; // leave the last sleep pending
+          break;
+        }
+        w();
+      }
+    };
+    await until(() => asked.length === 1);
+    expect(f.lines).toHaveLength(3);
+    await sleeps(6);
+    expect(asked).toEqual([250, 500, 1000, 1000, 1000, 1000]);
+    writeLines(log, 4, 4);
+    await sleeps(9);
+    expect(f.lines).toHaveLength(4);
+    expect(asked.slice(6)).toEqual([250, 500, 1000]); // the poll that read line 4 is followed by 250 ms
+    await f.stop();
+  });
+
   it('awaits the handler (backpressure): no line is handed on before the previous one settled', async () => {
     writeLines(log, 1, 50);
     const { CheckpointStore } = await import('../../agent/sources/checkpoint');

@@ -48,6 +48,11 @@ class FakeDevice implements KmsgDevice {
 const rec = (seq: number, msg = `m${seq}`, usec = seq * 1000): string => `6,${seq},${usec},-;${msg}\n`;
 const seqs = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => rec(from + i));
 
+/** Lets the source's pending promise chains run (fake-clock tests). */
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nw-kmsg-fake-'));
@@ -147,6 +152,7 @@ describe('KmsgSource with a fake device', () => {
       clock: systemClock,
       logger: quiet,
       pollIntervalMs: 5,
+      idlePollIntervalMs: 5, // no idle back-off: the records pushed below are read within 5 ms
       bootTimeMs: 0,
       bootId: 'boot-a',
       openDevice: () => dev,
@@ -226,9 +232,6 @@ describe('KmsgSource with a fake device', () => {
     const lines: LogLine[] = [];
     const ac = new AbortController();
     const done = src.run((l) => void lines.push(l), ac.signal);
-    const flush = async (): Promise<void> => {
-      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-    };
     const t0 = clock.now();
     await flush();
     expect(attempts).toEqual([t0]);
@@ -254,6 +257,48 @@ describe('KmsgSource with a fake device', () => {
     ac.abort();
     await done;
     expect(dev.closed).toBe(true);
+  });
+
+  it('polls an idle ring less and less often, and at the short interval again after a record', async () => {
+    const clock = new FakeClock();
+    const dev = new FakeDevice(seqs(1, 2));
+    const reads: number[] = [];
+    const timed: KmsgDevice = {
+      read: (buf) => {
+        reads.push(clock.now());
+        return dev.read(buf);
+      },
+      close: () => dev.close(),
+    };
+    const src = new KmsgSource({ checkpoints: new CheckpointStore(dir, quiet), clock, logger: quiet, bootTimeMs: 0, bootId: 'b', openDevice: () => timed });
+    const lines: LogLine[] = [];
+    const ac = new AbortController();
+    const done = src.run((l) => void lines.push(l), ac.signal);
+    const t0 = clock.now();
+    const step = async (ms: number): Promise<void> => {
+      for (let i = 0; i < ms; i += 50) {
+        clock.advance(50);
+        await flush();
+      }
+    };
+    await flush();
+    // Two records and the first EAGAIN at t0; then sleeps of 100, 200, 400, 800, 1000, 1000 ms.
+    await step(5000);
+    const polls = (from: number): number[] => reads.filter((t) => t >= from).map((t) => t - t0);
+    expect(polls(t0)).toEqual([0, 0, 0, 100, 300, 700, 1500, 2500, 3500, 4500]);
+    expect(lines.map((l) => l.seq)).toEqual([1, 2]);
+    // A record written now is read at the next poll (at most 1 s later), and the sleeps start
+    // over at 100 ms.
+    dev.push(rec(3));
+    const t1 = clock.now();
+    await step(3000);
+    expect(lines.map((l) => l.seq)).toEqual([1, 2, 3]);
+    expect(polls(t1)).toEqual([5500, 5500, 5600, 5800, 6200, 7000, 8000]);
+    // Health stays fresh: the last poll is at most one idle interval old.
+    expect(clock.now() - src.health().lastPollAt).toBeLessThanOrEqual(1000);
+    ac.abort();
+    await done;
+    expect(clock.pending()).toBe(0);
   });
 
   it('marks itself dead after repeated read errors and alive again when reads work', async () => {

@@ -50,8 +50,11 @@ class Run {
       return handler?.(l);
     }, this.ac.signal);
   }
-  /** `timeoutMs` only guards against a hang (≥ 10× what a wait here takes). */
-  async waitFor(n: number, timeoutMs = 5000): Promise<void> {
+  /**
+   * `timeoutMs` only guards against a hang: ≥ 10× what a wait here takes, which is at most one
+   * idle poll interval (1 s) after the write.
+   */
+  async waitFor(n: number, timeoutMs = 15_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (this.lines.length < n && Date.now() < end) await delay(5);
     expect(this.lines.length).toBeGreaterThanOrEqual(n);
