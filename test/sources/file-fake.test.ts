@@ -84,6 +84,23 @@ function start(
 
 const seq = (prefix: string, from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
 
+/** A file holding lines `${prefix}1..n`, and a source started on it that has read them. */
+async function startOn(prefix: string, n: number, opts: Parameters<typeof start>[1] = {}) {
+  const fs = new MemoryFs();
+  fs.lines(PATH, prefix, 1, n);
+  const f = start(fs, opts);
+  await f.ready();
+  return { fs, f };
+}
+
+/** A source started on fs, run until it has read what is there, then stopped (a restart). */
+async function runOnce(fs: MemoryFs, opts: Parameters<typeof start>[1] = {}) {
+  const f = start(fs, opts);
+  await f.ready();
+  await f.stop();
+  return f;
+}
+
 describe('file states: pure decisions', () => {
   const file = (ino: string): OpenFile => ({ fh: { read: async () => ({ bytesRead: 0 }), stat: async () => Promise.reject(new Error('unused')), close: async () => undefined }, ident: { dev: '1', ino }, size: 0 });
   const a = file('10');
@@ -118,10 +135,7 @@ describe('file states: pure decisions', () => {
 
 describe('FileSource on the fake clock and an in-memory file system', () => {
   it('rename rotation: drains the old file while it is still written, switches once it has been quiet for the grace', async () => {
-    const fs = new MemoryFs();
-    fs.lines(PATH, 'old ', 1, 3);
-    const f = start(fs);
-    await f.ready();
+    const { fs, f } = await startOn('old ', 3);
     expect(f.texts()).toEqual(seq('old ', 1, 3));
     expect(f.source.health().state).toBe('following');
 
@@ -157,10 +171,7 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
   });
 
   it('renamed away with nothing at the path: keeps reading the old file (reported waiting), then drains into the new one', async () => {
-    const fs = new MemoryFs();
-    fs.lines(PATH, 'a', 1, 2);
-    const f = start(fs);
-    await f.ready();
+    const { fs, f } = await startOn('a', 2);
     fs.rename(PATH, `${PATH}.1`);
     await f.advance(POLL_MS);
     expect(f.source.health().state).toBe('waiting');
@@ -177,10 +188,7 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
   });
 
   it('a deleted file is let go of once quiet, and one created again is read from the start', async () => {
-    const fs = new MemoryFs();
-    fs.lines(PATH, 'a', 1, 2);
-    const f = start(fs);
-    await f.ready();
+    const { fs, f } = await startOn('a', 2);
     fs.unlink(PATH);
     // The next poll sees it gone; the grace runs from then.
     await f.advance(POLL_MS);
@@ -197,10 +205,7 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
   });
 
   it('copytruncate (smaller than our offset): the unread rest comes from the copy, then the file from 0', async () => {
-    const fs = new MemoryFs();
-    fs.lines(PATH, 'line ', 1, 5);
-    const f = start(fs);
-    await f.ready();
+    const { fs, f } = await startOn('line ', 5);
     fs.lines(PATH, 'line ', 6, 8); // written, not read yet
     fs.copy(PATH, `${PATH}.1`);
     fs.truncate(PATH, 0);
@@ -247,10 +252,7 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
   });
 
   it('a read error: counted, degraded after a few polls in a row (still alive), recovers with nothing lost', async () => {
-    const fs = new MemoryFs();
-    fs.lines(PATH, 'l', 1, 2);
-    const f = start(fs);
-    await f.ready();
+    const { fs, f } = await startOn('l', 2);
     fs.failReads(PATH, 'EIO');
     fs.lines(PATH, 'l', 3, 4);
     await f.advance(POLL_MS * (UNREADABLE_AFTER_POLLS - 1));
@@ -303,34 +305,26 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
     const fs = new MemoryFs();
     fs.lines(PATH, 'a', 1, 3);
     const cps = new MemoryCheckpoints();
-    const f = start(fs, { checkpoints: cps });
-    await f.ready();
-    await f.stop();
+    const f = await runOnce(fs, { checkpoints: cps });
     expect(f.texts()).toEqual(['a1', 'a2', 'a3']);
     expect(f.lines.every((l) => l.backlog)).toBe(true);
 
     fs.lines(PATH, 'a', 4, 5);
-    const g = start(fs, { checkpoints: cps, clock: f.clock });
-    await g.ready();
-    await g.stop();
+    const g = await runOnce(fs, { checkpoints: cps, clock: f.clock });
     expect(g.texts()).toEqual(['a4', 'a5']);
     expect(g.lines.some((l) => l.backlog)).toBe(false);
 
     // Replaced: deleted and created again (another inode); the old one is nowhere to be found.
     fs.unlink(PATH);
     fs.lines(PATH, 'b', 1, 2);
-    const h = start(fs, { checkpoints: cps, clock: f.clock });
-    await h.ready();
-    await h.stop();
+    const h = await runOnce(fs, { checkpoints: cps, clock: f.clock });
     expect(h.texts()).toEqual(['b1', 'b2']);
     expect(cps.position()).toMatchObject({ ...fs.ident(PATH), offset: 6 });
 
     // Same inode, rewritten with other content at least as long: the fingerprint tells.
     fs.truncate(PATH, 0);
     fs.lines(PATH, 'c', 1, 3);
-    const k = start(fs, { checkpoints: cps, clock: f.clock });
-    await k.ready();
-    await k.stop();
+    const k = await runOnce(fs, { checkpoints: cps, clock: f.clock });
     expect(k.texts()).toEqual(['c1', 'c2', 'c3']);
   });
 
@@ -338,16 +332,12 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
     const fs = new MemoryFs();
     fs.lines(PATH, 'a', 1, 3);
     const cps = new MemoryCheckpoints();
-    const f = start(fs, { checkpoints: cps });
-    await f.ready();
-    await f.stop();
+    const f = await runOnce(fs, { checkpoints: cps });
     fs.lines(PATH, 'a', 4, 5);
     fs.copy(PATH, `${PATH}-20260101`);
     fs.truncate(PATH, 0);
     fs.lines(PATH, 'b', 1, 1);
-    const g = start(fs, { checkpoints: cps, clock: f.clock });
-    await g.ready();
-    await g.stop();
+    const g = await runOnce(fs, { checkpoints: cps, clock: f.clock });
     expect(g.texts()).toEqual(['a4', 'a5', 'b1']);
     expect(g.source.stats).toMatchObject({ truncations: 1, copiesRecovered: 1 });
     expect(fs.openHandles).toBe(0);
