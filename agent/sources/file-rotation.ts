@@ -3,8 +3,9 @@
 // logrotate moved it) and after copytruncate (read the part we had not read yet from the copy).
 // Siblings are the names logrotate and savelog give: `path.0`, `path.1` and `path-<date>`
 // (dateext); compressed ones (.gz, .xz, ...) are ignored, since nobody can still be writing them.
-import * as fsp from 'node:fs/promises';
+// All I/O goes through the follower's FilePort.
 import * as nodePath from 'node:path';
+import type { FileHandlePort, FilePort } from './file-port';
 
 /** A file's identity: device and inode numbers as decimal strings (inodes can exceed 2^53). */
 export interface FileIdent {
@@ -24,12 +25,12 @@ const COMPRESSED = /\.(gz|xz|bz2|zst|lz4|z|lzma|zip)$/i;
 const MAX_SIBLINGS = 16;
 
 /** Rotated siblings of `path` that exist, newest (by mtime) first, at most 16. */
-export async function rotatedSiblings(path: string): Promise<string[]> {
+export async function rotatedSiblings(fs: FilePort, path: string): Promise<string[]> {
   const dir = nodePath.dirname(path);
   const base = nodePath.basename(path);
   let names: string[];
   try {
-    names = await fsp.readdir(dir);
+    names = await fs.readdir(dir);
   } catch {
     return [];
   }
@@ -38,35 +39,35 @@ export async function rotatedSiblings(path: string): Promise<string[]> {
     const rest = n.slice(base.length);
     return rest === '.0' || rest === '.1' || /^-\d{8}/.test(rest);
   });
-  const withTime: { p: string; m: number }[] = [];
+  const withTime: { p: string; m: bigint }[] = [];
   for (const n of picked) {
     const p = nodePath.join(dir, n);
     try {
-      const st = await fsp.stat(p);
+      const st = await fs.stat(p);
       if (st.isFile()) withTime.push({ p, m: st.mtimeMs });
     } catch {
       // vanished meanwhile
     }
   }
-  withTime.sort((a, b) => b.m - a.m);
+  withTime.sort((a, b) => (b.m > a.m ? 1 : b.m < a.m ? -1 : 0));
   return withTime.slice(0, MAX_SIBLINGS).map((x) => x.p);
 }
 
 /** An open rotated sibling. The caller closes `fh`. */
 export interface OpenSibling {
   readonly path: string;
-  readonly fh: fsp.FileHandle;
+  readonly fh: FileHandlePort;
   readonly ident: FileIdent;
   readonly size: number;
 }
 
 /** Opens the sibling whose identity is `ident` (the file we were reading before a rename). */
-export async function openSiblingByIdent(path: string, ident: FileIdent): Promise<OpenSibling | undefined> {
-  for (const p of await rotatedSiblings(path)) {
+export async function openSiblingByIdent(fs: FilePort, path: string, ident: FileIdent): Promise<OpenSibling | undefined> {
+  for (const p of await rotatedSiblings(fs, path)) {
     try {
-      const st = await fsp.stat(p, { bigint: true });
+      const st = await fs.stat(p);
       if (!sameIdent(identOf(st), ident)) continue;
-      const fh = await fsp.open(p, 'r');
+      const fh = await fs.open(p);
       const fst = await fh.stat({ bigint: true });
       if (!sameIdent(identOf(fst), ident)) {
         await fh.close();
@@ -87,6 +88,7 @@ export async function openSiblingByIdent(path: string, ident: FileIdent): Promis
  * proves nothing, so it finds nothing.
  */
 export async function openCopyByFingerprint(
+  fs: FilePort,
   path: string,
   offset: number,
   fingerprint: Buffer,
@@ -94,10 +96,10 @@ export async function openCopyByFingerprint(
 ): Promise<OpenSibling | undefined> {
   if (fingerprint.length === 0 || offset < fingerprint.length) return undefined;
   const probe = Buffer.alloc(fingerprint.length);
-  for (const p of await rotatedSiblings(path)) {
-    let fh: fsp.FileHandle | undefined;
+  for (const p of await rotatedSiblings(fs, path)) {
+    let fh: FileHandlePort | undefined;
     try {
-      fh = await fsp.open(p, 'r');
+      fh = await fs.open(p);
       const st = await fh.stat({ bigint: true });
       const ident = identOf(st);
       if (sameIdent(ident, exclude) || Number(st.size) < offset) {

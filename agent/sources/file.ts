@@ -35,7 +35,11 @@
 // - Lines: never half a line (a partial last line waits for its newline), "\r\n" accepted,
 //   cut at maxLineBytes (the rest of the line is skipped while scanning, never held), junk
 //   (empty, binary, invalid UTF-8) counted as malformed and skipped: see text-guard.ts.
-import * as fsp from 'node:fs/promises';
+//
+// The states (following, orphaned, draining, copy, waiting) and the decisions between them are in
+// file-states.ts, pure; this file is the I/O driver. All file access goes through a FilePort
+// (file-port.ts; default node:fs/promises), so tests run it on an in-memory file system and the
+// fake clock.
 import { backoffStep } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
 import { errText } from '../runtime/err-text';
@@ -43,8 +47,29 @@ import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceS
 import { newSourceStats } from '../types';
 import { checkpointName, type CheckpointStore } from './checkpoint';
 import { LineAssembler, type RawLine } from './file-lines';
-import { identOf, openCopyByFingerprint, openSiblingByIdent, sameIdent, type FileIdent } from './file-rotation';
+import { nodeFilePort, type FileHandlePort, type FilePort } from './file-port';
+import { identOf, openCopyByFingerprint, openSiblingByIdent, sameIdent } from './file-rotation';
+import {
+  checkpointedFile,
+  healthState,
+  identKey,
+  isPosition,
+  onPathStat,
+  openFiles,
+  resumePlan,
+  sizeCheck,
+  whenQuiet,
+  withNext,
+  type FilePosition,
+  type FileSourceState,
+  type FileState,
+  type Following,
+  type OpenFile,
+  type Reading,
+} from './file-states';
 import { DEFAULT_MAX_LINE_BYTES, guardText } from './text-guard';
+
+export type { FilePosition, FileSourceState } from './file-states';
 
 export const DEFAULT_POLL_INTERVAL_MS = 250;
 export const DEFAULT_READ_CHUNK_BYTES = 64 * 1024;
@@ -80,19 +105,13 @@ export interface FileSourceOptions {
   readonly checkpointName?: string;
   /** Abortable sleep; default sleeperFor(clock). */
   readonly sleep?: Sleep;
+  /** The file system; default node:fs/promises. Tests pass an in-memory one. */
+  readonly fs?: FilePort;
   /**
-   * Opens the followed path read-only; default fs.promises.open(path, 'r'). Tests inject
+   * Opens the followed path (and its siblings) read-only, in place of fs.open. Tests inject
    * failures such as EACCES, which chmod cannot produce for root.
    */
-  readonly open?: (path: string) => Promise<fsp.FileHandle>;
-}
-
-/** What is persisted. dev/ino are decimal strings; fp is base64 of the bytes before offset. */
-export interface FilePosition {
-  readonly dev: string;
-  readonly ino: string;
-  readonly offset: number;
-  readonly fp?: string;
+  readonly open?: (path: string) => Promise<FileHandlePort>;
 }
 
 export interface FileSourceStats extends SourceStats {
@@ -107,8 +126,6 @@ export interface FileSourceStats extends SourceStats {
   bytesRead: number;
 }
 
-export type FileSourceState = 'starting' | 'waiting' | 'following' | 'draining' | 'unreadable' | 'stopped';
-
 export interface FileSourceHealth extends SourceHealth {
   /**
    * waiting: the path does not exist (yet); draining: reading a rotated file before switching;
@@ -118,29 +135,12 @@ export interface FileSourceHealth extends SourceHealth {
   readonly offset: number;
 }
 
-interface OpenFile {
-  readonly fh: fsp.FileHandle;
-  readonly ident: FileIdent;
-  readonly size: number;
-}
-
-function isPosition(v: unknown): v is FilePosition {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  return (
-    typeof o.dev === 'string' &&
-    /^\d+$/.test(o.dev) &&
-    typeof o.ino === 'string' &&
-    /^\d+$/.test(o.ino) &&
-    typeof o.offset === 'number' &&
-    Number.isSafeInteger(o.offset) &&
-    o.offset >= 0 &&
-    (o.fp === undefined || typeof o.fp === 'string')
-  );
-}
-
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function closeQuietly(fh: FileHandlePort): Promise<void> {
+  await fh.close().catch(() => undefined);
 }
 
 export class FileSource implements Source {
@@ -165,20 +165,19 @@ export class FileSource implements Source {
   private readonly maxLineBytes: number;
   private readonly graceMs: number;
   private readonly startAtEnd: boolean;
-  private readonly openImpl: (path: string) => Promise<fsp.FileHandle>;
+  private readonly fs: FilePort;
+  private readonly chunk: Buffer;
+  private readonly lines: LineAssembler;
+
+  /** Which files are open and what they are to us (file-states.ts). */
+  private st: FileState = { kind: 'starting' };
+
+  // The read position in the file being read (the copy after a truncation shares it: same offsets).
   /**
    * Without a checkpoint, lines up to this offset of the first file were written before we
    * started: they are marked `backlog` so consumers apply their lookback. -1: none.
    */
   private backlogEnd = -1;
-  private readonly chunk: Buffer;
-  private readonly lines: LineAssembler;
-
-  /** The fd we read, its identity, and where. */
-  private fh: fsp.FileHandle | null = null;
-  /** After a rotation: the file now at the path, opened as soon as seen, read once the old one is done. */
-  private next: OpenFile | null = null;
-  private ident: FileIdent | null = null;
   /** Next byte to read. */
   private readOffset = 0;
   /** Just past the last line handed on (what the checkpoint stores). */
@@ -190,16 +189,8 @@ export class FileSource implements Source {
   private lastSize = 0;
   /** Skip up to the first newline (startAtEnd on a file whose last line is unfinished). */
   private skipToNewline = false;
-  /** Reading a copy (copytruncate recovery): do not checkpoint positions of the copy. */
-  private inCopy = false;
-
-  /** Identity at the path at the last stat ('' = missing), and when it last changed to a foreign file. */
-  private pathKey = '';
-  private rotationSeenAt: number | null = null;
-  private lastDataAt = 0;
   private lastSavedKey = '';
 
-  private state: FileSourceState = 'starting';
   private alive = true;
   private running = false;
   private lastPollAt = 0;
@@ -224,7 +215,8 @@ export class FileSource implements Source {
     this.maxLineBytes = Math.max(1, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.graceMs = Math.max(0, opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
     this.startAtEnd = opts.startAtEnd ?? false;
-    this.openImpl = opts.open ?? ((p) => fsp.open(p, 'r'));
+    const fs = opts.fs ?? nodeFilePort;
+    this.fs = opts.open ? { ...fs, open: opts.open } : fs;
     this.chunk = Buffer.alloc(Math.max(4096, opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES));
     // Keep a few bytes past the cap so text-guard sees the line is long and cuts it at a
     // character boundary.
@@ -232,13 +224,13 @@ export class FileSource implements Source {
   }
 
   health(): FileSourceHealth {
-    const unreadable = this.failedPolls >= UNREADABLE_AFTER_POLLS && this.state !== 'stopped';
+    const unreadable = this.failedPolls >= UNREADABLE_AFTER_POLLS && this.st.kind !== 'stopped';
     return {
       alive: this.alive,
       lastPollAt: this.lastPollAt,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
       ...(unreadable ? { degraded: `unreadable: ${this.lastError ?? 'unknown error'}` } : {}),
-      state: unreadable ? 'unreadable' : this.state,
+      state: unreadable ? 'unreadable' : healthState(this.st),
       offset: this.committed,
     };
   }
@@ -269,9 +261,9 @@ export class FileSource implements Source {
       this.noteError(err, 'file source died');
     } finally {
       this.saveNow();
-      await this.closeFd();
-      await this.closeNext();
-      this.state = 'stopped';
+      const open = openFiles(this.st);
+      this.st = { kind: 'stopped' };
+      for (const fh of open) await closeQuietly(fh);
       this.running = false;
     }
   }
@@ -284,62 +276,61 @@ export class FileSource implements Source {
     const raw = this.checkpoints.load<unknown>(this.cpName);
     const cp = raw === undefined ? undefined : isPosition(raw) ? raw : undefined;
     if (raw !== undefined && !cp) this.log.warn({ checkpoint: raw }, 'ignoring malformed file checkpoint');
-    const opened = await this.openPath();
+    const opened = await this.openFile();
     const now = this.clock.now();
     this.lastPollAt = now;
+    const s = opened ? this.adopt(opened) : undefined;
+    if (!s) this.st = { kind: 'waiting' };
     if (!cp) {
-      if (opened && this.startAtEnd) await this.seekToEnd();
-      else if (opened) this.backlogEnd = this.lastSize;
-      this.log.info({ offset: this.readOffset, exists: opened }, 'following file (no checkpoint)');
-      this.state = opened ? 'following' : 'waiting';
+      if (s && this.startAtEnd) await this.seekToEnd(s.cur.fh);
+      else if (s) this.backlogEnd = this.lastSize;
+      this.log.info({ offset: this.readOffset, exists: s !== undefined }, 'following file (no checkpoint)');
       return;
     }
     const fp = cp.fp !== undefined ? Buffer.from(cp.fp, 'base64') : Buffer.alloc(0);
-    if (opened && sameIdent(this.ident, cp)) {
-      if (this.lastSize >= cp.offset && (await this.bytesBeforeMatch(this.fh!, cp.offset, fp))) {
+    const plan = resumePlan(cp, opened);
+    if (s && plan === 'same-file') {
+      if (await this.bytesBeforeMatch(s.cur.fh, cp.offset, fp)) {
         this.setPosition(cp.offset, fp);
         this.log.info({ offset: cp.offset }, 'resuming file from checkpoint');
-      } else if (this.lastSize < cp.offset) {
-        this.log.warn({ offset: cp.offset, size: this.lastSize }, 'file shrank while stopped (copytruncate)');
-        this.stats.truncations++;
-        this.setPosition(cp.offset, fp);
-        await this.recoverFromCopy(onLine, signal, 0);
       } else {
         // Same inode number, other content: the inode was reused by a new file.
         this.log.warn({ offset: cp.offset }, 'file at checkpointed inode has other content; reading it from the start');
       }
-      this.state = 'following';
+      return;
+    }
+    if (s && plan === 'shrunk') {
+      this.log.warn({ offset: cp.offset, size: this.lastSize }, 'file shrank while stopped (copytruncate)');
+      this.stats.truncations++;
+      this.setPosition(cp.offset, fp);
+      await this.recoverFromCopy(s, onLine, signal, 0);
       return;
     }
     // The checkpointed file is no longer at the path: look for it among the rotated siblings.
-    const sib = await openSiblingByIdent(this.path, cp);
+    const sib = await openSiblingByIdent(this.fs, this.path, cp);
     if (sib && sib.size >= cp.offset && (await this.bytesBeforeMatch(sib.fh, cp.offset, fp))) {
       // The file now at the path is what comes after the rotated one.
-      if (opened && this.fh && this.ident) this.next = { fh: this.fh, ident: this.ident, size: this.lastSize };
-      this.fh = sib.fh;
-      this.ident = sib.ident;
+      const cur: OpenFile = { fh: sib.fh, ident: sib.ident, size: sib.size };
       this.lastSize = sib.size;
       this.setPosition(cp.offset, fp);
-      this.pathKey = opened ? 'other' : '';
-      this.rotationSeenAt = now;
-      this.lastDataAt = now;
-      this.state = 'draining';
+      this.st = opened
+        ? { kind: 'draining', cur, next: opened, atPath: identKey(opened.ident), quietSince: now }
+        : { kind: 'orphaned', cur, atPath: '', quietSince: now };
       this.log.info({ rotated: sib.path, offset: cp.offset }, 'file rotated while stopped; draining the rotated file first');
       return;
     }
-    if (sib) await sib.fh.close().catch(() => undefined);
+    if (sib) await closeQuietly(sib.fh);
     this.log.warn(
       { dev: cp.dev, ino: cp.ino, offset: cp.offset },
       'checkpointed file not found among rotated siblings; its unread remainder (if any) is lost; reading the current file from the start',
     );
-    this.state = opened ? 'following' : 'waiting';
   }
 
   /** Opens the path; undefined when it does not exist (or cannot be opened: counted). */
   private async openFile(): Promise<OpenFile | undefined> {
-    let fh: fsp.FileHandle;
+    let fh: FileHandlePort;
     try {
-      fh = await this.openImpl(this.path);
+      fh = await this.fs.open(this.path);
     } catch (err) {
       if (errCode(err) !== 'ENOENT') this.noteIoError(err, 'cannot open file');
       return undefined;
@@ -348,37 +339,28 @@ export class FileSource implements Source {
       const st = await fh.stat({ bigint: true });
       return { fh, ident: identOf(st), size: Number(st.size) };
     } catch (err) {
-      await fh.close().catch(() => undefined);
+      await closeQuietly(fh);
       this.noteIoError(err, 'cannot stat opened file');
       return undefined;
     }
   }
 
   /** Makes `o` the file we read, from offset 0. */
-  private adopt(o: OpenFile): void {
-    this.fh = o.fh;
-    this.ident = o.ident;
-    this.pathKey = `${o.ident.dev}:${o.ident.ino}`;
+  private adopt(o: OpenFile): Following {
+    const s: Following = { kind: 'following', cur: o };
+    this.st = s;
     this.lastSize = o.size;
     this.setPosition(0, Buffer.alloc(0));
-    this.lastDataAt = this.clock.now();
-    this.rotationSeenAt = null;
+    return s;
   }
 
-  /** Opens the path and reads it from 0; false when it is not there. */
-  private async openPath(): Promise<boolean> {
-    const o = await this.openFile();
-    if (o) this.adopt(o);
-    return o !== undefined;
-  }
-
-  private async seekToEnd(): Promise<void> {
+  private async seekToEnd(fh: FileHandlePort): Promise<void> {
     const size = this.lastSize;
-    if (size === 0 || !this.fh) return;
+    if (size === 0) return;
     const n = Math.min(TAIL_BYTES, size);
     let bytesRead: number;
     try {
-      bytesRead = (await this.fh.read(this.tail, 0, n, size - n)).bytesRead;
+      bytesRead = (await fh.read(this.tail, 0, n, size - n)).bytesRead;
     } catch (err) {
       this.noteIoError(err, 'read failed; reading the file from the start instead of its end');
       return;
@@ -406,44 +388,49 @@ export class FileSource implements Source {
 
   /** Returns true when it stopped with data possibly left (poll again without sleeping). */
   private async poll(onLine: LineHandler, signal: AbortSignal): Promise<boolean> {
-    if (!this.fh) {
-      if (!(await this.openPath())) {
+    let s: Reading;
+    const was = this.st;
+    if (was.kind === 'following' || was.kind === 'orphaned' || was.kind === 'draining') {
+      s = was;
+    } else {
+      const o = await this.openFile();
+      if (!o) {
         this.lastPollAt = this.clock.now();
-        this.state = 'waiting';
+        this.st = { kind: 'waiting' };
         return false;
       }
+      s = this.adopt(o);
       this.log.info({}, 'file appeared; following it from the start');
-      this.state = 'following';
       this.saveNow();
     }
-    const fh = this.fh as fsp.FileHandle;
+    const cur = s.cur;
 
     // Truncation: smaller than our offset, or rewritten under us (fingerprint changed).
     let st;
     try {
-      st = await fh.stat({ bigint: true });
+      st = await cur.fh.stat({ bigint: true });
     } catch (err) {
       this.noteIoError(err, 'fstat failed');
       return false;
     }
     const size = Number(st.size);
-    if (size < this.readOffset || (size > this.readOffset && this.tailLen > 0 && !(await this.tailStillMatches(fh)))) {
+    const check = sizeCheck(size, this.readOffset, this.tailLen);
+    if (check === 'shrunk' || (check === 'probe' && !(await this.tailStillMatches(cur.fh)))) {
       this.stats.truncations++;
       this.log.info({ offset: this.readOffset, size }, 'file truncated (copytruncate?)');
-      await this.recoverFromCopy(onLine, signal, Math.max(0, this.lastSize - this.readOffset));
+      await this.recoverFromCopy(s, onLine, signal, Math.max(0, this.lastSize - this.readOffset));
     }
     this.lastSize = size;
 
-    const got = await this.readAvailable(fh, onLine, signal);
+    const got = await this.readAvailable(cur.fh, onLine, signal);
     if (signal.aborted) return false;
     const now = this.clock.now();
-    if (got > 0) this.lastDataAt = now;
     this.checkpointThrottled(now);
 
     // Rotation: what is at the path now?
     let pst;
     try {
-      pst = await fsp.stat(this.path, { bigint: true });
+      pst = await this.fs.stat(this.path);
     } catch (err) {
       if (errCode(err) !== 'ENOENT') {
         this.noteIoError(err, 'stat of path failed');
@@ -453,55 +440,44 @@ export class FileSource implements Source {
     }
     this.lastPollAt = now;
     const atPath = pst ? identOf(pst) : null;
-    if (atPath && sameIdent(atPath, this.ident)) {
-      this.pathKey = `${atPath.dev}:${atPath.ino}`;
-      this.rotationSeenAt = null;
-      this.state = 'following';
-      await this.closeNext(); // renamed back: whatever we opened meanwhile is not next
-      return false;
-    }
-    const key = atPath ? `${atPath.dev}:${atPath.ino}` : '';
-    if (key !== this.pathKey || this.rotationSeenAt === null) {
-      this.pathKey = key;
-      this.rotationSeenAt = now;
-      this.log.info({ newFile: atPath !== null }, 'file rotated; draining the old file');
-    }
+    const step = onPathStat(s, atPath, got, now);
+    if (step.drop) await closeQuietly(step.drop.fh); // renamed back: what we opened meanwhile is not next
+    if (step.rotated) this.log.info({ newFile: atPath !== null }, 'file rotated; draining the old file');
+    let next = step.state;
     // Open the new file at once and hold it: if it is rotated away too before we are done
     // with the old one, we still read it (no file skipped when rotations come fast).
-    if (atPath && !this.next) {
+    if (next.kind === 'orphaned' && atPath) {
       const o = await this.openFile();
-      if (o && sameIdent(o.ident, this.ident)) await o.fh.close().catch(() => undefined);
-      else if (o) this.next = o;
+      if (o && sameIdent(o.ident, cur.ident)) await closeQuietly(o.fh);
+      else if (o) next = withNext(next, o);
     }
-    this.state = this.next ? 'draining' : 'waiting';
-    const quietFor = now - Math.max(this.rotationSeenAt, this.lastDataAt);
-    if (got > 0 || quietFor < this.graceMs) return false;
-    if (!this.next) {
-      // Renamed away (or deleted) and nothing at the path yet. Keep the old file open while it
-      // is linked somewhere (its writer may still use it); let go of a deleted one.
-      if (st.nlink === 0n) {
-        await this.leaveFile(onLine);
+    this.st = next;
+    const quiet = whenQuiet(next, got, now, this.graceMs, st.nlink !== 0n);
+    switch (quiet.do) {
+      case 'stay':
+        return false;
+      case 'let-go':
+        // Renamed away (or deleted) and nothing at the path yet; the old file is deleted: let go.
+        await this.leaveFile(cur, onLine);
         this.log.info({}, 'file deleted; waiting for it to be created again');
-      }
-      return false;
+        return false;
+      case 'switch':
+        await this.leaveFile(cur, onLine);
+        this.stats.rotations++;
+        this.adopt(quiet.next);
+        this.log.info({}, 'switched to the new file');
+        this.saveNow();
+        return true;
     }
-    const next = this.next;
-    this.next = null;
-    await this.leaveFile(onLine);
-    this.stats.rotations++;
-    this.adopt(next);
-    this.state = 'following';
-    this.log.info({}, 'switched to the new file');
-    this.saveNow();
-    return true;
   }
 
-  /** Emits the unterminated last line of the current file, if any, and closes it. */
-  private async leaveFile(onLine: LineHandler): Promise<void> {
+  /** Emits the unterminated last line of `cur`, if any, and closes it; then nothing is read. */
+  private async leaveFile(cur: OpenFile, onLine: LineHandler): Promise<void> {
     const last = this.lines.flush();
     if (last) await this.deliver(last, this.readOffset, new Date(this.clock.now()), onLine);
-    await this.closeFd();
-    this.ident = null;
+    // Whatever else the state held (a next file) is the caller's: it adopts it.
+    this.st = { kind: 'waiting' };
+    await closeQuietly(cur.fh);
     this.setPosition(0, Buffer.alloc(0));
   }
 
@@ -510,13 +486,13 @@ export class FileSource implements Source {
    * the fingerprint of what we did read), then continue the original at 0. knownUnread: bytes
    * the last fstat showed beyond what we had read (lost unless the copy has them).
    */
-  private async recoverFromCopy(onLine: LineHandler, signal: AbortSignal, knownUnread: number): Promise<void> {
+  private async recoverFromCopy(s: Reading, onLine: LineHandler, signal: AbortSignal, knownUnread: number): Promise<void> {
     const fp = Buffer.from(this.tail.subarray(Math.max(0, this.tailLen - FINGERPRINT_BYTES), this.tailLen));
-    const copy = await openCopyByFingerprint(this.path, this.readOffset, fp, this.ident);
+    const copy = await openCopyByFingerprint(this.fs, this.path, this.readOffset, fp, s.cur.ident);
     if (copy) {
       this.stats.copiesRecovered++;
       this.log.info({ copy: copy.path, from: this.readOffset, to: copy.size }, 'reading the rest from the copy');
-      this.inCopy = true;
+      this.st = { kind: 'copy', copy, after: s };
       try {
         await this.readAvailable(copy.fh, onLine, signal);
         const last = this.lines.flush();
@@ -524,8 +500,8 @@ export class FileSource implements Source {
         // Stopped early (shutdown): the rest of the copy is not read; say so.
         if (signal.aborted && this.readOffset < copy.size) this.stats.lostBytes += copy.size - this.readOffset;
       } finally {
-        this.inCopy = false;
-        await copy.fh.close().catch(() => undefined);
+        this.st = s;
+        await closeQuietly(copy.fh);
       }
     } else {
       const dropped = this.lines.reset();
@@ -538,13 +514,13 @@ export class FileSource implements Source {
     this.saveNow();
   }
 
-  private async tailStillMatches(fh: fsp.FileHandle): Promise<boolean> {
+  private async tailStillMatches(fh: FileHandlePort): Promise<boolean> {
     const n = Math.min(FINGERPRINT_BYTES, this.tailLen);
     return this.bytesBeforeMatch(fh, this.readOffset, this.tail.subarray(this.tailLen - n, this.tailLen));
   }
 
   /** Whether the `fp.length` bytes before `offset` in fh equal fp (an empty fp matches). */
-  private async bytesBeforeMatch(fh: fsp.FileHandle, offset: number, fp: Buffer): Promise<boolean> {
+  private async bytesBeforeMatch(fh: FileHandlePort, offset: number, fp: Buffer): Promise<boolean> {
     if (fp.length === 0) return true;
     if (offset < fp.length) return false;
     const probe = Buffer.alloc(fp.length);
@@ -562,7 +538,7 @@ export class FileSource implements Source {
   // -------------------------------------------------------------------------------------------
 
   /** Reads fh from readOffset to EOF, emitting lines. Returns bytes read. */
-  private async readAvailable(fh: fsp.FileHandle, onLine: LineHandler, signal: AbortSignal): Promise<number> {
+  private async readAvailable(fh: FileHandlePort, onLine: LineHandler, signal: AbortSignal): Promise<number> {
     let total = 0;
     const chunk = this.chunk;
     while (!signal.aborted) {
@@ -583,7 +559,7 @@ export class FileSource implements Source {
       this.lastPollAt = this.clock.now();
       // Every line of one read was read at the same moment: one Date for all of them.
       await this.scan(view, base, new Date(this.lastPollAt), onLine, signal);
-      if (!this.inCopy) this.checkpointThrottled(this.lastPollAt);
+      this.checkpointThrottled(this.lastPollAt);
     }
     return total;
   }
@@ -667,46 +643,33 @@ export class FileSource implements Source {
   // Checkpoints, errors, cleanup
   // -------------------------------------------------------------------------------------------
 
-  private position(): FilePosition | undefined {
-    if (!this.ident || this.inCopy) return undefined;
+  private position(cur: OpenFile): FilePosition {
     // The fingerprint is the bytes before `committed`, which the tail holds unless a long
     // partial line sits between committed and readOffset.
     const behind = this.readOffset - this.committed;
     const avail = this.tailLen - behind;
     const n = Math.min(FINGERPRINT_BYTES, avail, this.committed);
-    const base = { dev: this.ident.dev, ino: this.ident.ino, offset: this.committed };
+    const base = { dev: cur.ident.dev, ino: cur.ident.ino, offset: this.committed };
     if (n <= 0) return base;
     const end = this.tailLen - behind;
     return { ...base, fp: this.tail.toString('base64', end - n, end) };
   }
 
   private checkpointThrottled(now: number): void {
-    if (!this.ident || this.inCopy) return;
-    const key = `${this.ident.dev}:${this.ident.ino}:${this.committed}`;
+    const cur = checkpointedFile(this.st);
+    if (!cur) return;
+    const key = `${cur.ident.dev}:${cur.ident.ino}:${this.committed}`;
     if (key === this.lastSavedKey && !this.checkpoints.isDirty(this.cpName)) return;
-    const pos = this.position();
-    if (!pos) return;
     this.lastSavedKey = key;
-    this.checkpoints.saveThrottled(this.cpName, pos, now);
+    this.checkpoints.saveThrottled(this.cpName, this.position(cur), now);
   }
 
   private saveNow(): void {
-    const pos = this.position();
-    if (!pos) return;
+    const cur = checkpointedFile(this.st);
+    if (!cur) return;
+    const pos = this.position(cur);
     this.lastSavedKey = `${pos.dev}:${pos.ino}:${pos.offset}`;
     this.checkpoints.save(this.cpName, pos);
-  }
-
-  private async closeNext(): Promise<void> {
-    const n = this.next;
-    this.next = null;
-    if (n) await n.fh.close().catch(() => undefined);
-  }
-
-  private async closeFd(): Promise<void> {
-    const fh = this.fh;
-    this.fh = null;
-    if (fh) await fh.close().catch(() => undefined);
   }
 
   /** An open/read/stat failure of the file itself (not ENOENT): counts toward 'unreadable'. */
