@@ -112,7 +112,12 @@ export class Agent {
       const report = healthOf(sources, clock, settings.stallTimeoutMs, startedAt);
       return sources.map((s, i) => {
         const row = report.sources[i];
-        return { id: s.id, healthy: row?.ok === true, degraded: row?.degraded !== undefined, lastPollAt: s.health().lastPollAt };
+        return {
+          id: s.id,
+          healthy: row?.ok === true,
+          degraded: row?.degraded !== undefined,
+          lastPollAt: s.health().lastPollAt,
+        };
       });
     });
     this.server = await startHttpServer({
@@ -156,7 +161,11 @@ export class Agent {
     metrics.registerComponents('detector', () => detector.counterMap());
     // Downstream only: the Node's conditions go to the detector, which re-announces them to the
     // held exporter; then the exporter may write.
-    if (adoptLater) this.cluster?.adoptLater(() => declaredTypes(detector.ruleFiles()), (c) => detector.adoptLate(c));
+    if (adoptLater)
+      this.cluster?.adoptLater(
+        () => declaredTypes(detector.ruleFiles()),
+        (c) => detector.adoptLate(c),
+      );
 
     // Packet drops: from kmsg always, and from the files named by --drop-log.
     const drops = new DropPipeline({
@@ -179,7 +188,10 @@ export class Agent {
     // quiet source for a stalled one.
     const idlePollIntervalMs = Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4);
     if (settings.kmsgPath !== '') {
-      const lookback = Math.max(settings.dropMaxAgeMs, ...files.filter((f) => f.plugin === 'kmsg').map((f) => f.lookbackMs));
+      const lookback = Math.max(
+        settings.dropMaxAgeMs,
+        ...files.filter((f) => f.plugin === 'kmsg').map((f) => f.lookbackMs),
+      );
       const kmsg = factory.kmsg({
         path: settings.kmsgPath,
         checkpoints,
@@ -196,7 +208,8 @@ export class Agent {
     const dropLogs = new Set(settings.dropLogs);
     const fileSet = new FileSourceSet({
       runner: this.runner,
-      makeSource: (path, startAtEnd) => factory.file({ path, checkpoints, clock, logger: this.log, startAtEnd, idlePollIntervalMs }),
+      makeSource: (path, startAtEnd) =>
+        factory.file({ path, checkpoints, clock, logger: this.log, startAtEnd, idlePollIntervalMs }),
       handlerFor: (role: FileRole) =>
         role.drops
           ? (line: LogLine) => {

@@ -80,11 +80,17 @@ export class Detector {
   private readonly out: Fanout;
   private stopped = false;
 
-  constructor(files: readonly RuleFile[], private readonly opts: DetectorOptions) {
+  constructor(
+    files: readonly RuleFile[],
+    private readonly opts: DetectorOptions,
+  ) {
     this.startMs = opts.clock.now();
     this.out = new Fanout(opts.sinks, opts.logger);
     this.stateClock = opts.lineTime
-      ? { now: () => (this.lineNow === Number.NEGATIVE_INFINITY ? opts.clock.now() : this.lineNow), setTimer: (fn, ms) => opts.clock.setTimer(fn, ms) }
+      ? {
+          now: () => (this.lineNow === Number.NEGATIVE_INFINITY ? opts.clock.now() : this.lineNow),
+          setTimer: (fn, ms) => opts.clock.setTimer(fn, ms),
+        }
       : opts.clock;
     this.state = new ConditionState(declared(files), this.stateClock);
     this.recovery = opts.recoveryTimer ? new DueTimer(opts.clock, () => this.tick()) : undefined;
@@ -226,7 +232,8 @@ export class Detector {
     const routes = new Map<string, Route[]>();
     for (const file of files) {
       const monitor = new Monitor(file);
-      const delayCutoffMs = this.opts.bootTimeMs !== undefined ? this.opts.bootTimeMs + file.delayMs : Number.NEGATIVE_INFINITY;
+      const delayCutoffMs =
+        this.opts.bootTimeMs !== undefined ? this.opts.bootTimeMs + file.delayMs : Number.NEGATIVE_INFINITY;
       const key = file.plugin === 'kmsg' ? KMSG : file.logPath;
       // A file first named by a reload starts its lookback window at the reload, not at agent
       // start: its old lines are backlog from days ago, not problems seen since start.
@@ -248,7 +255,14 @@ export class Detector {
     for (const p of problems) {
       this.out.onProblem(p);
       if (p.kind === 'temporary') {
-        this.emitEvent({ involved: this.node(), type: 'Warning', reason: p.reason, message: p.message, component: p.source, time: p.time });
+        this.emitEvent({
+          involved: this.node(),
+          type: 'Warning',
+          reason: p.reason,
+          message: p.message,
+          component: p.source,
+          time: p.time,
+        });
       } else {
         const change = this.state.apply(p);
         if (change !== undefined) this.emitChange(change);

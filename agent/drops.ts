@@ -20,8 +20,18 @@ import { parseSyslogLine, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
 import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
-import type { Clock, Direction, DropResolver, LogLine, Logger, NodeEvent, PacketDrop, PeerInfo, Sink, Verdict } from './types';
-
+import type {
+  Clock,
+  Direction,
+  DropResolver,
+  LogLine,
+  Logger,
+  NodeEvent,
+  PacketDrop,
+  PeerInfo,
+  Sink,
+  Verdict,
+} from './types';
 
 /** How the peer is named in the message. */
 export type PeerNaming = 'namespace' | 'pod' | 'namespace/name' | { readonly label: string };
@@ -121,8 +131,16 @@ export function dropMessage(p: PendingDrop, peer: string): string {
 
 export class DropPipeline {
   readonly stats: DropPipelineStats = {
-    received: 0, parsed: 0, unparsed: 0, ignored: 0, expired: 0, byVerdict: { drop: 0, audit: 0 },
-    noLocalPod: 0, unresolvedPeers: 0, events: 0, overflow: 0,
+    received: 0,
+    parsed: 0,
+    unparsed: 0,
+    ignored: 0,
+    expired: 0,
+    byVerdict: { drop: 0, audit: 0 },
+    noLocalPod: 0,
+    unresolvedPeers: 0,
+    events: 0,
+    overflow: 0,
   };
   /** packet_drops_total, keyed "direction|namespace|proto|verdict"; bounded label values only. */
   readonly counts = new Map<string, { labels: DropCounterLabels; value: number }>();
@@ -206,11 +224,17 @@ export class DropPipeline {
     const t = d.time.getTime();
     if (srcPod !== undefined) {
       this.count('sending', srcPod.namespace, d.proto, d.verdict);
-      this.aggregate({ pod: srcPod, direction: 'sending', peerIp: d.dst, port, proto: d.proto, policy, verdict: d.verdict }, t);
+      this.aggregate(
+        { pod: srcPod, direction: 'sending', peerIp: d.dst, port, proto: d.proto, policy, verdict: d.verdict },
+        t,
+      );
     }
     if (dstPod !== undefined) {
       this.count('receiving', dstPod.namespace, d.proto, d.verdict);
-      this.aggregate({ pod: dstPod, direction: 'receiving', peerIp: d.src, port, proto: d.proto, policy, verdict: d.verdict }, t);
+      this.aggregate(
+        { pod: dstPod, direction: 'receiving', peerIp: d.src, port, proto: d.proto, policy, verdict: d.verdict },
+        t,
+      );
     }
   }
 
@@ -282,10 +306,14 @@ export class DropPipeline {
     // Half the time for peer lookups, half for the sinks after us: a slow lookup names the peer
     // "unknown" rather than losing the Event.
     const lookupsBy = now + (deadline - now) / 2;
-    await raceDeadline(this.opts.clock, async () => {
-      if (this.flushing) await raceDeadline(this.opts.clock, this.flushing, lookupsBy);
-      await this.emit(true, lookupsBy);
-    }, deadline);
+    await raceDeadline(
+      this.opts.clock,
+      async () => {
+        if (this.flushing) await raceDeadline(this.opts.clock, this.flushing, lookupsBy);
+        await this.emit(true, lookupsBy);
+      },
+      deadline,
+    );
   }
 
   /** Who owns a peer IP, or unknown once `by` (epoch ms) has passed. Never rejects. */
@@ -302,9 +330,10 @@ export class DropPipeline {
       const p = ready[i]!;
       const peer = peers[i] ?? { kind: 'unknown' };
       if (peer.kind === 'unknown') this.stats.unresolvedPeers++;
-      const involved: NodeEvent['involved'] = p.pod.uid !== undefined
-        ? { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name, uid: p.pod.uid }
-        : { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name };
+      const involved: NodeEvent['involved'] =
+        p.pod.uid !== undefined
+          ? { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name, uid: p.pod.uid }
+          : { kind: 'Pod', namespace: p.pod.namespace, name: p.pod.name };
       const ev: NodeEvent = {
         involved,
         type: 'Warning',

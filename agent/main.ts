@@ -86,7 +86,13 @@ async function runReplay(settings: Settings): Promise<number> {
   if (settings.drops) return runDropReplay(settings);
   const files = await loadRules(defaultRules(settings.rules));
   if (!files) return EXIT_CONFIG;
-  const result = await replay({ input: process.stdin, output: process.stdout, files, format: settings.format, clock: systemClock });
+  const result = await replay({
+    input: process.stdin,
+    output: process.stdout,
+    files,
+    format: settings.format,
+    clock: systemClock,
+  });
   process.stderr.write(`replay: ${JSON.stringify(result)}\n`);
   return 0;
 }
@@ -101,7 +107,10 @@ async function run(settings: Settings): Promise<number> {
 
   let kube;
   try {
-    kube = createKubeClient({ ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}), userAgent: `nodewarden/${VERSION}` });
+    kube = createKubeClient({
+      ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}),
+      userAgent: `nodewarden/${VERSION}`,
+    });
   } catch (e) {
     process.stderr.write(`nodewarden: ${errText(e)}\n`);
     return EXIT_CONFIG;

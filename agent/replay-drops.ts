@@ -61,7 +61,12 @@ const REPORT_CHARS = 300;
 
 /** The output object, fields in the documented order. */
 export function dropJson(d: PacketDrop): Record<string, string | number> {
-  const o: Record<string, string | number> = { kind: 'drop', time: d.time.toISOString(), verdict: d.verdict, prefix: d.prefix };
+  const o: Record<string, string | number> = {
+    kind: 'drop',
+    time: d.time.toISOString(),
+    verdict: d.verdict,
+    prefix: d.prefix,
+  };
   if (d.policy !== undefined) o.policy = d.policy;
   o.in = d.inIf;
   o.out = d.outIf;
@@ -119,7 +124,8 @@ export async function replayDrops(opts: DropReplayOptions): Promise<DropReplayRe
       const r = parseKmsgRecord(item.text);
       if ('error' in r) {
         const semi = item.text.indexOf(';');
-        if (semi >= 0 && opts.matcher.carries(item.text.slice(semi + 1))) report(item.line, `malformed kmsg record (${r.error})`, item.text);
+        if (semi >= 0 && opts.matcher.carries(item.text.slice(semi + 1)))
+          report(item.line, `malformed kmsg record (${r.error})`, item.text);
         else result.ignored++;
         continue;
       }
@@ -128,7 +134,8 @@ export async function replayDrops(opts: DropReplayOptions): Promise<DropReplayRe
     } else {
       const st = parseSyslogLine(item.text, { now: () => opts.clock.now(), ...(opts.zone ? { zone: opts.zone } : {}) });
       if (st === null) {
-        if (item.text.includes(' OUT=') && opts.matcher.carries(item.text, true)) report(item.line, 'no timestamp in a form nodewarden reads', item.text);
+        if (item.text.includes(' OUT=') && opts.matcher.carries(item.text, true))
+          report(item.line, 'no timestamp in a form nodewarden reads', item.text);
         else result.ignored++;
         continue;
       }
@@ -137,7 +144,8 @@ export async function replayDrops(opts: DropReplayOptions): Promise<DropReplayRe
     }
     const p = parsePacketLog(message, opts.matcher, time);
     if (p.kind === 'other') {
-      if (opts.matcher.carries(message.slice(skipKernelTime(message)))) report(item.line, 'carries a drop prefix but no packet fields (IN= OUT=)', message);
+      if (opts.matcher.carries(message.slice(skipKernelTime(message))))
+        report(item.line, 'carries a drop prefix but no packet fields (IN= OUT=)', message);
       else result.ignored++;
       continue;
     }

@@ -54,7 +54,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       });
     },
     onEvent(e: NodeEvent) {
-      out.write({ kind: 'event', time: e.time.toISOString(), source: e.component, reason: e.reason, message: e.message });
+      out.write({
+        kind: 'event',
+        time: e.time.toISOString(),
+        source: e.component,
+        reason: e.reason,
+        message: e.message,
+      });
     },
   };
   const detector = new Detector(files, {
@@ -79,7 +85,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         skipped++;
         continue;
       }
-      detector.handle({ source: 'kmsg', seq: r.seq, time: new Date(bootMs + Math.floor(r.usec / 1000)), text: r.message });
+      detector.handle({
+        source: 'kmsg',
+        seq: r.seq,
+        time: new Date(bootMs + Math.floor(r.usec / 1000)),
+        text: r.message,
+      });
       continue;
     }
     if (opts.format === 'plain') {

@@ -22,7 +22,8 @@ import { LookupCache, type LookupCacheOptions } from './runtime/lookup-cache';
 import type { Clock } from './types';
 
 /** `--drop-peer-dns`: off, the system's resolver, or one server ("1.2.3.4:53", "[::1]:53"). */
-export type DnsSetting = { readonly kind: 'off' } | { readonly kind: 'system' } | { readonly kind: 'server'; readonly server: string };
+export type DnsSetting =
+  { readonly kind: 'off' } | { readonly kind: 'system' } | { readonly kind: 'server'; readonly server: string };
 
 /** Parses off | system | IP | IP:PORT | [IPv6]:PORT; a string is the error. */
 export function parseDnsSetting(s: string): DnsSetting | string {
@@ -53,7 +54,8 @@ function ipv6Groups(ip: string): string[] | null {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
     const o = v4[1]!.split('.').map(Number);
-    text = text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+    text =
+      text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
   }
   const halves = text.split('::');
   if (halves.length > 2) return null;
@@ -122,7 +124,12 @@ export class ReverseDns {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.resolver = opts.resolver ?? (() => ReverseDns.nodeResolver(opts.setting, this.timeoutMs));
     this.cache = new LookupCache<string>({
-      maxEntries: 1024, ttlMs: 300_000, negativeTtlMs: 60_000, errorTtlMs: 30_000, maxInFlight: 2, maxQueued: 64,
+      maxEntries: 1024,
+      ttlMs: 300_000,
+      negativeTtlMs: 60_000,
+      errorTtlMs: 30_000,
+      maxInFlight: 2,
+      maxQueued: 64,
       ...opts.cache,
       clock: opts.clock,
       lookup: (ip) => this.query(ip),

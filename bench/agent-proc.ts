@@ -11,7 +11,11 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The bundle to run; NODEWARDEN_BENCH_AGENT names a copy (e.g. next to a re2 built for another node). */
 export const AGENT = process.env.NODEWARDEN_BENCH_AGENT ?? join(ROOT, 'dist/nodewarden.cjs');
 /** The image's entrypoint flags (Dockerfile, manifests/30-daemonset.yaml); overridable for experiments. */
-export const DAEMONSET_V8_FLAGS = (process.env.NODEWARDEN_BENCH_V8_FLAGS ?? '--max-semi-space-size=1 --max-old-space-size=48').split(' ').filter(Boolean);
+export const DAEMONSET_V8_FLAGS = (
+  process.env.NODEWARDEN_BENCH_V8_FLAGS ?? '--max-semi-space-size=1 --max-old-space-size=48'
+)
+  .split(' ')
+  .filter(Boolean);
 /**
  * The image's glibc malloc environment (Dockerfile ENV, manifests/30-daemonset.yaml, `npm start`;
  * test/manifests/image.test.ts checks they agree). The caller's environment overrides each one.
@@ -70,7 +74,15 @@ export interface SpawnAgentOptions {
 /** Starts the agent on a random loopback port and waits until /healthz answers 200. */
 export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentChild> {
   const port = 20_400 + Math.floor(Math.random() * 2000);
-  const args = [...(o.nodeFlags ?? []), ...DAEMONSET_V8_FLAGS, AGENT, 'run', '--metrics-address', `127.0.0.1:${port}`, ...o.args];
+  const args = [
+    ...(o.nodeFlags ?? []),
+    ...DAEMONSET_V8_FLAGS,
+    AGENT,
+    'run',
+    '--metrics-address',
+    `127.0.0.1:${port}`,
+    ...o.args,
+  ];
   const child = spawn(o.node ?? process.execPath, args, {
     cwd: o.cwd,
     stdio: ['ignore', o.stdout ?? 'ignore', 'inherit'],
@@ -83,7 +95,10 @@ export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentChild> {
   };
   for (let i = 0; i < 150; i++) {
     if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode} before /healthz answered`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { child, pid: child.pid!, port, stop };
     await sleep(100);
   }

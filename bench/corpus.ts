@@ -28,13 +28,15 @@ export function rng(seed: number): () => number {
 }
 
 const MATCHING: readonly ((r: () => number) => string)[] = [
-  (r) => `Out of memory: Killed process ${int(r, 1000, 99999)} (java) total-vm:${int(r, 1e5, 9e6)}kB, anon-rss:${int(r, 1e4, 9e5)}kB, file-rss:${int(r, 0, 9999)}kB, shmem-rss:0kB`,
+  (r) =>
+    `Out of memory: Killed process ${int(r, 1000, 99999)} (java) total-vm:${int(r, 1e5, 9e6)}kB, anon-rss:${int(r, 1e4, 9e5)}kB, file-rss:${int(r, 0, 9999)}kB, shmem-rss:0kB`,
   (r) => `INFO: task kworker/${int(r, 0, 64)}:${int(r, 0, 9)}:${int(r, 100, 9999)} blocked for more than 120 seconds.`,
   (r) => `INFO: task docker:${int(r, 100, 99999)} blocked for more than 120 seconds.`,
   (r) => `unregister_netdevice: waiting for eth${int(r, 0, 3)} to become free. Usage count = ${int(r, 1, 9)}`,
   (r) => `BUG: unable to handle kernel NULL pointer dereference at 00000000000000${int(r, 10, 99)}`,
   () => `divide error: 0000 [#1] SMP`,
-  (r) => `EXT4-fs error (device sda${int(r, 1, 4)}): ext4_find_entry:1455: inode #${int(r, 2, 99999)}: comm ls: reading directory lblock 0`,
+  (r) =>
+    `EXT4-fs error (device sda${int(r, 1, 4)}): ext4_find_entry:1455: inode #${int(r, 2, 99999)}: comm ls: reading directory lblock 0`,
   (r) => `EXT4-fs warning (device sdb${int(r, 1, 4)}): ext4_dx_add_entry:2217: Directory index full!`,
   (r) => `Buffer I/O error on dev sdc${int(r, 1, 4)}, logical block ${int(r, 0, 1e6)}, async page read`,
   (r) => `XFS (dm-${int(r, 0, 9)}): Corruption of in-memory data detected. Shutting down filesystem`,
@@ -50,9 +52,12 @@ const CHATTER: readonly ((r: () => number) => string)[] = [
   (r) => `cni0: port ${int(r, 1, 30)}(veth${hex(r, 8)}) entered forwarding state`,
   (r) => `device veth${hex(r, 8)} entered promiscuous mode`,
   (r) => `EXT4-fs (sda${int(r, 1, 4)}): mounted filesystem with ordered data mode. Opts: (null)`,
-  (r) => `audit: type=1400 audit(${int(r, 1.6e9, 1.7e9)}.${int(r, 100, 999)}:${int(r, 1, 9999)}): apparmor="STATUS" operation="profile_load" name="cri-containerd.apparmor.d" pid=${int(r, 100, 99999)}`,
-  (r) => `overlayfs: upperdir is in-use as upperdir/workdir of another mount, accessing files from both mounts will result in undefined behavior. (${int(r, 1, 9)})`,
-  (r) => `TCP: request_sock_TCP: Possible SYN flooding on port ${int(r, 1024, 65535)}. Sending cookies.  Check SNMP counters.`,
+  (r) =>
+    `audit: type=1400 audit(${int(r, 1.6e9, 1.7e9)}.${int(r, 100, 999)}:${int(r, 1, 9999)}): apparmor="STATUS" operation="profile_load" name="cri-containerd.apparmor.d" pid=${int(r, 100, 99999)}`,
+  (r) =>
+    `overlayfs: upperdir is in-use as upperdir/workdir of another mount, accessing files from both mounts will result in undefined behavior. (${int(r, 1, 9)})`,
+  (r) =>
+    `TCP: request_sock_TCP: Possible SYN flooding on port ${int(r, 1024, 65535)}. Sending cookies.  Check SNMP counters.`,
 ];
 
 function int(r: () => number, lo: number, hi: number): number {

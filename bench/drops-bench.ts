@@ -43,11 +43,18 @@ function pad6(ip: string): string {
 }
 
 /** A corpus like a busy node's kmsg: `dropShare` of the lines are drops. */
-export function makeCorpus(n: number, dropShare = 0.7): { lines: string[]; local: Map<string, PodInfo>; remote: string[] } {
+export function makeCorpus(
+  n: number,
+  dropShare = 0.7,
+): { lines: string[]; local: Map<string, PodInfo>; remote: string[] } {
   const local = new Map<string, PodInfo>();
   for (let k = 0; k < 100; k++) {
     local.set(`10.244.1.${k + 2}`, { namespace: `ns-${k % 10}`, name: `pod-${k}`, uid: `uid-${k}` });
-    local.set(`fd00:10:244:1::${(k + 2).toString(16)}`, { namespace: `ns-${k % 10}`, name: `pod-${k}`, uid: `uid-${k}` });
+    local.set(`fd00:10:244:1::${(k + 2).toString(16)}`, {
+      namespace: `ns-${k % 10}`,
+      name: `pod-${k}`,
+      uid: `uid-${k}`,
+    });
   }
   const remote: string[] = [];
   for (let k = 0; k < 500; k++) remote.push(`10.244.${2 + (k % 50)}.${2 + Math.floor(k / 50)}`);
@@ -60,7 +67,7 @@ export function makeCorpus(n: number, dropShare = 0.7): { lines: string[]; local
   ];
   const lines: string[] = [];
   let seed = 42;
-  const rnd = (m: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % m);
+  const rnd = (m: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % m;
   for (let i = 0; i < n; i++) {
     if (rnd(1000) >= dropShare * 1000) {
       lines.push(other[rnd(other.length)]!);
@@ -75,7 +82,9 @@ export function makeCorpus(n: number, dropShare = 0.7): { lines: string[]; local
       const a = pad6(`fd00:10:244:1::${pod.toString(16)}`);
       const b = pad6(`fd00:10:244:2::${rnd(200).toString(16)}`);
       const [s, d] = out ? [a, b] : [b, a];
-      lines.push(`${prefix}IN=cali${pod} OUT=eth0 MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:86:dd SRC=${s} DST=${d} LEN=80 TC=0 HOPLIMIT=63 FLOWLBL=12345 PROTO=TCP SPT=${30000 + rnd(30000)} DPT=${[443, 80, 5432][rnd(3)]} WINDOW=64800 RES=0x00 SYN URGP=0 `);
+      lines.push(
+        `${prefix}IN=cali${pod} OUT=eth0 MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:86:dd SRC=${s} DST=${d} LEN=80 TC=0 HOPLIMIT=63 FLOWLBL=12345 PROTO=TCP SPT=${30000 + rnd(30000)} DPT=${[443, 80, 5432][rnd(3)]} WINDOW=64800 RES=0x00 SYN URGP=0 `,
+      );
       continue;
     }
     const a = `10.244.1.${pod}`;
@@ -86,7 +95,9 @@ export function makeCorpus(n: number, dropShare = 0.7): { lines: string[]; local
         : kind < 9
           ? `PROTO=UDP SPT=${30000 + rnd(30000)} DPT=53 LEN=40 `
           : `PROTO=ICMP TYPE=8 CODE=0 ID=${rnd(65535)} SEQ=1 `;
-    lines.push(`${prefix}IN=cali${pod} OUT=eth0 MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:08:00 SRC=${s} DST=${d} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=${rnd(65535)} DF ${tail}`);
+    lines.push(
+      `${prefix}IN=cali${pod} OUT=eth0 MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:08:00 SRC=${s} DST=${d} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=${rnd(65535)} DF ${tail}`,
+    );
   }
   // Flat strings, as a source that decodes Buffers hands them over (template literals build ropes).
   return { lines: lines.map((l) => Buffer.from(l, 'utf8').toString('utf8')), local, remote };
@@ -115,8 +126,13 @@ export async function runDropsBench(opts: { lines?: number; rounds?: number } = 
   // Throughput: warm up once, then measure `rounds` passes (each followed by a flush).
   let events = 0;
   const pipe = new DropPipeline({
-    prefixes: DEFAULT_DROP_PREFIXES, clock, logger, resolver: resolverFor(clock, local, remote),
-    onEvent: () => events++, perNode: { burst: 1e9, perSecond: 1e9 }, perPod: { burst: 1e9, perSecond: 1e9 },
+    prefixes: DEFAULT_DROP_PREFIXES,
+    clock,
+    logger,
+    resolver: resolverFor(clock, local, remote),
+    onEvent: () => events++,
+    perNode: { burst: 1e9, perSecond: 1e9 },
+    perPod: { burst: 1e9, perSecond: 1e9 },
   });
   for (const r of records) pipe.handle(r);
   await pipe.flushOnce();
@@ -137,7 +153,10 @@ export async function runDropsBench(opts: { lines?: number; rounds?: number } = 
   let countTotal = 0;
   const start = bclock.t;
   const burst = new DropPipeline({
-    prefixes: DEFAULT_DROP_PREFIXES, clock: bclock, logger, resolver: resolverFor(bclock, local, remote),
+    prefixes: DEFAULT_DROP_PREFIXES,
+    clock: bclock,
+    logger,
+    resolver: resolverFor(bclock, local, remote),
     onEvent: (e: NodeEvent) => {
       countTotal += e.count ?? 1;
       if (agg.correlate(e).action === 'send') {

@@ -25,10 +25,24 @@ export interface EngineBenchResult {
 const here = dirname(fileURLToPath(import.meta.url));
 
 function kernelRules(): RuleFile {
-  const j = JSON.parse(readFileSync(join(here, '../rules/kernel-monitor.json'), 'utf8')) as { source: string; bufferSize: number; rules: RuleSpec[] };
+  const j = JSON.parse(readFileSync(join(here, '../rules/kernel-monitor.json'), 'utf8')) as {
+    source: string;
+    bufferSize: number;
+    rules: RuleSpec[];
+  };
   return {
-    path: 'rules/kernel-monitor.json', plugin: 'kmsg', pluginConfig: {}, logPath: '/dev/kmsg', lookbackMs: 0, delayMs: 0,
-    bufferSize: j.bufferSize, source: j.source, metricsReporting: true, skipList: [], conditions: [], rules: j.rules,
+    path: 'rules/kernel-monitor.json',
+    plugin: 'kmsg',
+    pluginConfig: {},
+    logPath: '/dev/kmsg',
+    lookbackMs: 0,
+    delayMs: 0,
+    bufferSize: j.bufferSize,
+    source: j.source,
+    metricsReporting: true,
+    skipList: [],
+    conditions: [],
+    rules: j.rules,
   };
 }
 
@@ -80,7 +94,8 @@ export function runEngineBench(lines = 1_000_000): EngineBenchResult {
   });
   // NPD's shipped message regex is greedy (`\\[.*\\] (.*)` keeps the text after the LAST "] "), so
   // e.g. "divide error: 0000 [#1] SMP" cannot match through kern.log: fewer problems is expected.
-  if (unparsed > 0 || problems2 === 0) throw new Error(`parse+match failed: unparsed=${unparsed} problems=${problems2}`);
+  if (unparsed > 0 || problems2 === 0)
+    throw new Error(`parse+match failed: unparsed=${unparsed} problems=${problems2}`);
   return {
     lines,
     matchingLinesPerCpuSecond: Math.round(set.rate),

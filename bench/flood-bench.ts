@@ -28,7 +28,12 @@ export interface FloodResult {
 
 const HERE = fileURLToPath(import.meta.url);
 
-export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 20, rate = 2000, node?: string): Promise<FloodResult> {
+export async function runFloodBench(
+  mode: 'standalone' | 'connected',
+  seconds = 20,
+  rate = 2000,
+  node?: string,
+): Promise<FloodResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-flood-'));
   let api: FakeApiServer | undefined;
   const args = ['--state-dir', join(dir, 'state'), '--node-name', 'flood-node', '--log-level', 'error'];
@@ -49,7 +54,10 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
   try {
     await sleep(2000); // settle: catch up with the ring's backlog
     const idleRssMiB = procStatus(pid, 'VmRSS');
-    const receivedBefore = await metric(port, /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/);
+    const receivedBefore = await metric(
+      port,
+      /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/,
+    );
     const cpuBefore = procCpuSeconds(pid);
 
     // A single fd would be rate-limited by printk_devkmsg=ratelimit; lift it for the flood.
@@ -73,7 +81,9 @@ export async function runFloodBench(mode: 'standalone' | 'connected', seconds = 
     }
     await sleep(1500);
     const cpuSeconds = procCpuSeconds(pid) - cpuBefore;
-    const received = (await metric(port, /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/)) - receivedBefore;
+    const received =
+      (await metric(port, /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/)) -
+      receivedBefore;
     const peakRssMiB = procStatus(pid, 'VmHWM');
     const apiWrites = api ? api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length : 0;
     return {
@@ -100,7 +110,8 @@ if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const seconds = Number(process.argv[2] ?? 20);
   const rate = Number(process.argv[3] ?? 2000);
   (async () => {
-    for (const mode of ['standalone', 'connected'] as const) console.log(JSON.stringify(await runFloodBench(mode, seconds, rate)));
+    for (const mode of ['standalone', 'connected'] as const)
+      console.log(JSON.stringify(await runFloodBench(mode, seconds, rate)));
   })().catch((e: unknown) => {
     console.error(e);
     process.exitCode = 1;

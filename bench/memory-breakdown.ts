@@ -37,12 +37,17 @@ function smapsGroups(pid: number, nodeBinary: string): Mapping[] {
     if (head) {
       const path = head[1]!.trim();
       const name =
-        path === '' ? 'anonymous (V8 heap, malloc arenas, thread stacks)'
-        : path === nodeBinary ? `node binary (${basename(nodeBinary)})`
-        : path.endsWith('re2.node') ? 're2.node (addon)'
-        : path === '[heap]' ? '[heap] (brk malloc)'
-        : path.startsWith('[') ? `${path}`
-        : `shared libraries and other files`;
+        path === ''
+          ? 'anonymous (V8 heap, malloc arenas, thread stacks)'
+          : path === nodeBinary
+            ? `node binary (${basename(nodeBinary)})`
+            : path.endsWith('re2.node')
+              ? 're2.node (addon)'
+              : path === '[heap]'
+                ? '[heap] (brk malloc)'
+                : path.startsWith('[')
+                  ? `${path}`
+                  : `shared libraries and other files`;
       current = groups.get(name);
       if (!current) groups.set(name, (current = { name, rss: 0, anon: 0, privateBytes: 0 }));
       continue;
@@ -59,7 +64,8 @@ function smapsGroups(pid: number, nodeBinary: string): Mapping[] {
 
 function rollup(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB/gm)) out[m[1]!] = Number(m[2]) * 1024;
+  for (const m of readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB/gm))
+    out[m[1]!] = Number(m[2]) * 1024;
   return out;
 }
 
@@ -69,11 +75,21 @@ function heapSpaces(text: string): { space: string; used: number; total: number 
   for (const m of text.matchAll(/^nodejs_heap_space_size_(total|used)_bytes\{space="([^"]+)"\} (\d+)/gm)) {
     (m[1] === 'total' ? total : used).set(m[2]!, Number(m[3]));
   }
-  return [...total.keys()].map((space) => ({ space, used: used.get(space) ?? 0, total: total.get(space) ?? 0 })).filter((s) => s.total > 0);
+  return [...total.keys()]
+    .map((space) => ({ space, used: used.get(space) ?? 0, total: total.get(space) ?? 0 }))
+    .filter((s) => s.total > 0);
 }
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[]; edge_types: [string[], ...unknown[]]; location_fields: string[] } };
+  snapshot: {
+    meta: {
+      node_fields: string[];
+      node_types: [string[], ...unknown[]];
+      edge_fields: string[];
+      edge_types: [string[], ...unknown[]];
+      location_fields: string[];
+    };
+  };
   nodes: number[];
   edges: number[];
   locations: number[];
@@ -114,14 +130,19 @@ function functionsByModule(s: Snapshot): { name: string; bytes: number; function
       const b = fe + k * ef;
       const t = edgeTypes[s.edges[b]!]!;
       if (t === 'weak') continue;
-      if (nameWanted !== undefined && (t === 'element' || t === 'hidden' || s.strings[s.edges[b + 1]!] !== nameWanted)) continue;
+      if (nameWanted !== undefined && (t === 'element' || t === 'hidden' || s.strings[s.edges[b + 1]!] !== nameWanted))
+        continue;
       yield s.edges[b + 2]!;
     }
   };
   const bigColumns = new Map<number, number>();
-  for (let i = 0; i < s.locations.length; i += lf) if (s.locations[i + 3]! > 10_000) bigColumns.set(s.locations[i + 1]!, (bigColumns.get(s.locations[i + 1]!) ?? 0) + 1);
+  for (let i = 0; i < s.locations.length; i += lf)
+    if (s.locations[i + 3]! > 10_000)
+      bigColumns.set(s.locations[i + 1]!, (bigColumns.get(s.locations[i + 1]!) ?? 0) + 1);
   const bundleScript = [...bigColumns.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  const map = new SourceMap(JSON.parse(readFileSync(join(ROOT, 'dist/nodewarden.cjs.map'), 'utf8')) as SourceMapPayload);
+  const map = new SourceMap(
+    JSON.parse(readFileSync(join(ROOT, 'dist/nodewarden.cjs.map'), 'utf8')) as SourceMapPayload,
+  );
   const claimed = new Set<number>();
   const by = new Map<string, { bytes: number; functions: number }>();
   const claim = (node: number): number => {
@@ -148,7 +169,12 @@ function functionsByModule(s: Snapshot): { name: string; bytes: number; function
 }
 
 /** Self sizes by node type, and the biggest (type, name) groups. */
-function snapshotTables(path: string): { byType: [string, number, number][]; byName: [string, number, number][]; total: number; byModule: { name: string; bytes: number; functions: number }[] } {
+function snapshotTables(path: string): {
+  byType: [string, number, number][];
+  byName: [string, number, number][];
+  total: number;
+  byModule: { name: string; bytes: number; functions: number }[];
+} {
   const s = JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
   const byModule = functionsByModule(s);
   const fields = s.snapshot.meta.node_fields;
@@ -170,7 +196,11 @@ function snapshotTables(path: string): { byType: [string, number, number][]; byN
     byType.set(type, t);
     let name = s.strings[s.nodes[i + iName]!]!;
     // Strings and code are grouped by kind, not by content; objects by constructor name.
-    if (type === 'string' || type === 'concatenated string' || type === 'sliced string') name = size > 256 * 1024 ? `(string of ${f1(size)} MiB: ${JSON.stringify(name.slice(0, 40))}…)` : '(strings ≤ 256 KiB)';
+    if (type === 'string' || type === 'concatenated string' || type === 'sliced string')
+      name =
+        size > 256 * 1024
+          ? `(string of ${f1(size)} MiB: ${JSON.stringify(name.slice(0, 40))}…)`
+          : '(strings ≤ 256 KiB)';
     else if (type === 'code') name = name.startsWith('(') ? name : '(code objects)';
     else if (type === 'closure') name = '(closures)';
     else if (type === 'number' || type === 'hidden') name = `(${type})`;
@@ -180,7 +210,8 @@ function snapshotTables(path: string): { byType: [string, number, number][]; byN
     n[1]++;
     byName.set(key, n);
   }
-  const sorted = (m: Map<string, [number, number]>): [string, number, number][] => [...m.entries()].map(([k, [b, c]]): [string, number, number] => [k, b, c]).sort((a, b) => b[1] - a[1]);
+  const sorted = (m: Map<string, [number, number]>): [string, number, number][] =>
+    [...m.entries()].map(([k, [b, c]]): [string, number, number] => [k, b, c]).sort((a, b) => b[1] - a[1]);
   return { byType: sorted(byType), byName: sorted(byName).slice(0, 15), total, byModule };
 }
 
@@ -209,14 +240,26 @@ async function main(): Promise<void> {
   const api = await FakeApiServer.start();
   api.addNode('mem-node');
   const pods = new FakePods(api);
-  for (let k = 0; k < 20; k++) pods.put({ namespace: `ns-${k}`, name: `pod-${k}`, node: 'mem-node', ips: [`10.244.1.${10 + k}`] });
+  for (let k = 0; k < 20; k++)
+    pods.put({ namespace: `ns-${k}`, name: `pod-${k}`, node: 'mem-node', ips: [`10.244.1.${10 + k}`] });
   let agent: AgentChild | undefined;
   try {
     agent = await spawnAgent({
       node,
       cwd,
       nodeFlags: ['--heapsnapshot-signal=SIGUSR2'],
-      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(cwd, 'state'), '--kmsg-path', '', '--node-name', 'mem-node', '--kubeconfig', api.writeKubeconfig(cwd)],
+      args: [
+        '--rules',
+        join(ROOT, 'rules'),
+        '--state-dir',
+        join(cwd, 'state'),
+        '--kmsg-path',
+        '',
+        '--node-name',
+        'mem-node',
+        '--kubeconfig',
+        api.writeKubeconfig(cwd),
+      ],
     });
     await sleep(idleSeconds * 1000);
     const { pid, port } = agent;
@@ -226,10 +269,15 @@ async function main(): Promise<void> {
     const spaces = heapSpaces(await metricsText(port));
     const ext = Number(/^nodejs_external_memory_bytes (\d+)/m.exec(await metricsText(port))?.[1] ?? 0);
 
-    console.log(`## Idle agent, ${idleSeconds} s after start, connected (node ${node === process.execPath ? process.version : node})\n`);
-    console.log(`VmRSS ${f1(rss)} MiB; smaps_rollup: Rss ${f1(roll.Rss ?? 0)}, Pss ${f1(roll.Pss ?? 0)}, Anonymous ${f1(roll.Anonymous ?? 0)}, file-backed ${f1((roll.Rss ?? 0) - (roll.Anonymous ?? 0))} MiB (Shared_Clean ${f1(roll.Shared_Clean ?? 0)}, Private_Clean ${f1(roll.Private_Clean ?? 0)}).\n`);
+    console.log(
+      `## Idle agent, ${idleSeconds} s after start, connected (node ${node === process.execPath ? process.version : node})\n`,
+    );
+    console.log(
+      `VmRSS ${f1(rss)} MiB; smaps_rollup: Rss ${f1(roll.Rss ?? 0)}, Pss ${f1(roll.Pss ?? 0)}, Anonymous ${f1(roll.Anonymous ?? 0)}, file-backed ${f1((roll.Rss ?? 0) - (roll.Anonymous ?? 0))} MiB (Shared_Clean ${f1(roll.Shared_Clean ?? 0)}, Private_Clean ${f1(roll.Private_Clean ?? 0)}).\n`,
+    );
     console.log('| mapping | RSS MiB | of which anonymous | private |\n|---|---:|---:|---:|');
-    for (const g of groups) if (g.rss >= 64 * 1024) console.log(`| ${g.name} | ${f1(g.rss)} | ${f1(g.anon)} | ${f1(g.privateBytes)} |`);
+    for (const g of groups)
+      if (g.rss >= 64 * 1024) console.log(`| ${g.name} | ${f1(g.rss)} | ${f1(g.anon)} | ${f1(g.privateBytes)} |`);
 
     console.log('\n| V8 heap space | used MiB | committed MiB |\n|---|---:|---:|');
     let used = 0;
@@ -259,22 +307,39 @@ async function main(): Promise<void> {
     const snap = snapshotTables(file);
     console.log(`\n### Heap snapshot: ${f1(snap.total)} MiB of live objects (self sizes)\n`);
     console.log('| node type | MiB | count |\n|---|---:|---:|');
-    for (const [type, bytes, count] of snap.byType) if (bytes >= 32 * 1024) console.log(`| ${type} | ${f1(bytes)} | ${count.toLocaleString('en-US')} |`);
+    for (const [type, bytes, count] of snap.byType)
+      if (bytes >= 32 * 1024) console.log(`| ${type} | ${f1(bytes)} | ${count.toLocaleString('en-US')} |`);
     console.log('\n| biggest groups (type, name) | MiB | count |\n|---|---:|---:|');
-    for (const [key, bytes, count] of snap.byName) console.log(`| ${key.replace('\t', ': ').replace(/\|/g, '\\|')} | ${f1(bytes)} | ${count.toLocaleString('en-US')} |`);
+    for (const [key, bytes, count] of snap.byName)
+      console.log(
+        `| ${key.replace('\t', ': ').replace(/\|/g, '\\|')} | ${f1(bytes)} | ${count.toLocaleString('en-US')} |`,
+      );
 
     const fnTotal = snap.byModule.reduce((n, m) => n + m.bytes, 0);
-    console.log(`\n### The bundle's live functions by module: ${f1(fnTotal)} MiB (closures + their SharedFunctionInfo, bytecode...; via the source map)\n`);
+    console.log(
+      `\n### The bundle's live functions by module: ${f1(fnTotal)} MiB (closures + their SharedFunctionInfo, bytecode...; via the source map)\n`,
+    );
     console.log('| module | KiB | functions |\n|---|---:|---:|');
     const agentFiles = snap.byModule.filter((m) => m.name.startsWith('agent/'));
-    const rows = [...snap.byModule.filter((m) => !m.name.startsWith('agent/')), { name: 'agent/ (all files)', bytes: agentFiles.reduce((n, m) => n + m.bytes, 0), functions: agentFiles.reduce((n, m) => n + m.functions, 0) }].sort((a, b) => b.bytes - a.bytes);
-    for (const m of rows) if (m.bytes >= 8 * 1024) console.log(`| ${m.name} | ${(m.bytes / 1024).toFixed(0)} | ${m.functions.toLocaleString('en-US')} |`);
+    const rows = [
+      ...snap.byModule.filter((m) => !m.name.startsWith('agent/')),
+      {
+        name: 'agent/ (all files)',
+        bytes: agentFiles.reduce((n, m) => n + m.bytes, 0),
+        functions: agentFiles.reduce((n, m) => n + m.functions, 0),
+      },
+    ].sort((a, b) => b.bytes - a.bytes);
+    for (const m of rows)
+      if (m.bytes >= 8 * 1024)
+        console.log(`| ${m.name} | ${(m.bytes / 1024).toFixed(0)} | ${m.functions.toLocaleString('en-US')} |`);
 
     const deps = bundleByDependency();
     const all = deps.reduce((n, d) => n + d.bytes, 0);
     console.log(`\n### Bundle dist/nodewarden.cjs: ${(all / 1024).toFixed(0)} KiB by dependency (esbuild metafile)\n`);
     console.log('| dependency | KiB | share |\n|---|---:|---:|');
-    for (const d of deps) if (d.bytes >= 4096) console.log(`| ${d.name} | ${(d.bytes / 1024).toFixed(0)} | ${((d.bytes / all) * 100).toFixed(0)}% |`);
+    for (const d of deps)
+      if (d.bytes >= 4096)
+        console.log(`| ${d.name} | ${(d.bytes / 1024).toFixed(0)} | ${((d.bytes / all) * 100).toFixed(0)}% |`);
   } finally {
     await agent?.stop();
     await api.close();

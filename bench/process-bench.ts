@@ -19,7 +19,17 @@
 // Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3|idle] [--node PATH]`.
 // --node runs the agent with another node binary; the re2 addon the bundle loads must be built
 // for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
-import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +72,17 @@ async function until(pred: () => Promise<boolean>, what: string): Promise<void> 
   }
 }
 
-type Drained = Pick<ProcessResult, 'workload' | 'lines' | 'cpuSeconds' | 'linesPerCpuSecond' | 'wallSeconds' | 'idleRssMiB' | 'peakRssMiB' | 'startCpuSeconds'>;
+type Drained = Pick<
+  ProcessResult,
+  | 'workload'
+  | 'lines'
+  | 'cpuSeconds'
+  | 'linesPerCpuSecond'
+  | 'wallSeconds'
+  | 'idleRssMiB'
+  | 'peakRssMiB'
+  | 'startCpuSeconds'
+>;
 
 /**
  * Feeds the settled agent (`feed`), waits until `done`, and returns its CPU seconds and wall time
@@ -117,14 +137,22 @@ export async function runFileLogWorkload(o: { lines: number; node?: string | und
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w1-'));
   const log = join(dir, 'kern.log');
   writeFileSync(log, '');
-  const rules = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor-filelog.json'), 'utf8')) as NpdRuleJson;
+  const rules = JSON.parse(
+    readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor-filelog.json'), 'utf8'),
+  ) as NpdRuleJson;
   mkdirSync(join(dir, 'rules'));
   writeFileSync(join(dir, 'rules/kernel-monitor-filelog.json'), JSON.stringify({ ...rules, logPath: log }, null, 2));
 
   // Timestamps end a few minutes before now: after boot (NPD's delay cutoff), and appended lines
   // are not backlog, so the 5m lookback does not apply to them.
   const spanMs = o.lines * 5; // corpus.ts advances ~5 ms per line
-  const text = generateCorpus({ lines: o.lines, form: 'syslog', seed: 11, matchRate: 0.01, startMs: Date.now() - spanMs - 120_000 });
+  const text = generateCorpus({
+    lines: o.lines,
+    form: 'syslog',
+    seed: 11,
+    matchRate: 0.01,
+    startMs: Date.now() - spanMs - 120_000,
+  });
   const msgRe = new RegExp(rules.pluginConfig.message);
   const ruleRes = rules.rules.map((r) => ({ reason: r.reason, re: new RegExp(`(?:${r.pattern})$`) }));
   const expected: Record<string, number> = {};
@@ -138,7 +166,19 @@ export async function runFileLogWorkload(o: { lines: number; node?: string | und
 
   let agent: AgentChild | undefined;
   try {
-    agent = await spawnAgent({ node: o.node, args: ['--rules', join(dir, 'rules'), '--state-dir', join(dir, 'state'), '--kmsg-path', '', '--node-name', 'bench-node'] });
+    agent = await spawnAgent({
+      node: o.node,
+      args: [
+        '--rules',
+        join(dir, 'rules'),
+        '--state-dir',
+        join(dir, 'state'),
+        '--kmsg-path',
+        '',
+        '--node-name',
+        'bench-node',
+      ],
+    });
     await sleep(SETTLE_MS);
     const { pid, port } = agent;
     const startCpuSeconds = procCpuSeconds(pid);
@@ -168,7 +208,9 @@ function dropLines(lines: number, nowMs: number): string {
     const k = i % PAIRS;
     // Spread over the last 5 s: well inside --drop-max-age (10m).
     const t = new Date(nowMs - 5000 + Math.floor((i / lines) * 5000)).toISOString().replace('Z', '000+00:00');
-    out.push(`${t} ${NODE} kernel: [ 9000.${String(i % 1_000_000).padStart(6, '0')}] calico-drop: IN=eth0 OUT=cali${k}abc MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:08:00 SRC=10.244.2.${10 + k} DST=10.244.1.${10 + k} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=${i % 65536} DF PROTO=TCP SPT=${30000 + (i % 30000)} DPT=8080 WINDOW=64240 RES=0x00 SYN URGP=0 `);
+    out.push(
+      `${t} ${NODE} kernel: [ 9000.${String(i % 1_000_000).padStart(6, '0')}] calico-drop: IN=eth0 OUT=cali${k}abc MAC=ee:ee:ee:ee:ee:ee:aa:bb:cc:dd:ee:ff:08:00 SRC=10.244.2.${10 + k} DST=10.244.1.${10 + k} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=${i % 65536} DF PROTO=TCP SPT=${30000 + (i % 30000)} DPT=8080 WINDOW=64240 RES=0x00 SYN URGP=0 `,
+    );
   }
   return out.join('\n') + '\n';
 }
@@ -187,22 +229,45 @@ async function apiWithPods(): Promise<FakeApiServer> {
 }
 
 /** W3: a drop log resolved against the fake API server, until the Events count every line. */
-export async function runDropLogWorkload(o: { lines: number; idleSeconds: number; node?: string | undefined }): Promise<ProcessResult> {
+export async function runDropLogWorkload(o: {
+  lines: number;
+  idleSeconds: number;
+  node?: string | undefined;
+}): Promise<ProcessResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
   const log = join(dir, 'iptables.log');
   writeFileSync(log, '');
   mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'rules/kernel-monitor.json'), readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')));
+  writeFileSync(
+    join(dir, 'rules/kernel-monitor.json'),
+    readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')),
+  );
   const api = await apiWithPods();
   const dropCount = (): number =>
-    api.listEvents().filter((e) => e.reason === 'PacketDrop').reduce((n, e) => n + Number(e.count ?? 1), 0);
+    api
+      .listEvents()
+      .filter((e) => e.reason === 'PacketDrop')
+      .reduce((n, e) => n + Number(e.count ?? 1), 0);
   const writes = (): number => api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length;
 
   let agent: AgentChild | undefined;
   try {
     agent = await spawnAgent({
       node: o.node,
-      args: ['--rules', join(dir, 'rules'), '--state-dir', join(dir, 'state'), '--kmsg-path', '', '--drop-log', log, '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
+      args: [
+        '--rules',
+        join(dir, 'rules'),
+        '--state-dir',
+        join(dir, 'state'),
+        '--kmsg-path',
+        '',
+        '--drop-log',
+        log,
+        '--node-name',
+        NODE,
+        '--kubeconfig',
+        api.writeKubeconfig(dir),
+      ],
     });
     await sleep(SETTLE_MS);
     const { pid, port } = agent;
@@ -280,14 +345,22 @@ export interface IdleResult {
 
 /** nodewarden_component_received_total of the kmsg source. */
 const kmsgReceived = async (port: number): Promise<number> =>
-  Number(/^nodewarden_component_received_total\{[^}]*component_id="kmsg"[^}]*\} (\d+)/m.exec(await metricsText(port))?.[1] ?? 0);
+  Number(
+    /^nodewarden_component_received_total\{[^}]*component_id="kmsg"[^}]*\} (\d+)/m.exec(await metricsText(port))?.[1] ??
+      0,
+  );
 
 /**
  * Idle: the agent as the DaemonSet runs it (the shipped rules/, /dev/kmsg when this process may
  * read it, drops from the kernel log), connected to the fake API server with the W3 pods, and
  * nothing written to read. CPU and context switches over idleSeconds, after SETTLE_MS.
  */
-export async function runIdleWorkload(o: { idleSeconds: number; settleSeconds?: number; dropLog?: boolean; node?: string | undefined }): Promise<IdleResult> {
+export async function runIdleWorkload(o: {
+  idleSeconds: number;
+  settleSeconds?: number;
+  dropLog?: boolean;
+  node?: string | undefined;
+}): Promise<IdleResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-idle-'));
   const dropLog = join(dir, 'iptables.log');
   if (o.dropLog === true) writeFileSync(dropLog, '');
@@ -302,7 +375,18 @@ export async function runIdleWorkload(o: { idleSeconds: number; settleSeconds?: 
   try {
     agent = await spawnAgent({
       node: o.node,
-      args: ['--rules', join(ROOT, 'rules'), '--state-dir', join(dir, 'state'), ...(kmsg ? [] : ['--kmsg-path', '']), ...(o.dropLog === true ? ['--drop-log', dropLog] : []), '--node-name', NODE, '--kubeconfig', api.writeKubeconfig(dir)],
+      args: [
+        '--rules',
+        join(ROOT, 'rules'),
+        '--state-dir',
+        join(dir, 'state'),
+        ...(kmsg ? [] : ['--kmsg-path', '']),
+        ...(o.dropLog === true ? ['--drop-log', dropLog] : []),
+        '--node-name',
+        NODE,
+        '--kubeconfig',
+        api.writeKubeconfig(dir),
+      ],
     });
     await sleep(o.settleSeconds !== undefined ? o.settleSeconds * 1000 : SETTLE_MS);
     const { pid, port } = agent;
@@ -342,7 +426,10 @@ export interface ProcessBenchOptions {
 export async function runProcessBench(o: ProcessBenchOptions): Promise<ProcessResult[]> {
   const out: ProcessResult[] = [];
   if (o.only !== 'w3') out.push(await runFileLogWorkload({ lines: o.quick ? 200_000 : 1_000_000, node: o.node }));
-  if (o.only !== 'w1') out.push(await runDropLogWorkload({ lines: o.quick ? 20_000 : 100_000, idleSeconds: o.quick ? 10 : 60, node: o.node }));
+  if (o.only !== 'w1')
+    out.push(
+      await runDropLogWorkload({ lines: o.quick ? 20_000 : 100_000, idleSeconds: o.quick ? 10 : 60, node: o.node }),
+    );
   return out;
 }
 
@@ -353,7 +440,8 @@ export function argValue(argv: readonly string[], name: string): string | undefi
 
 if (process.argv[1] && resolve(process.argv[1]) === HERE) {
   const only = argValue(process.argv, '--only');
-  if (only !== undefined && only !== 'w1' && only !== 'w3' && only !== 'idle') throw new Error('--only takes w1, w3 or idle (the flood, W2, is flood-bench.ts)');
+  if (only !== undefined && only !== 'w1' && only !== 'w3' && only !== 'idle')
+    throw new Error('--only takes w1, w3 or idle (the flood, W2, is flood-bench.ts)');
   const quick = process.argv.includes('--quick');
   const node = argValue(process.argv, '--node');
   const seconds = argValue(process.argv, '--seconds');

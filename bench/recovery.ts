@@ -44,20 +44,48 @@ async function run(n: number): Promise<number | undefined> {
   const kernLog = join(dir, 'kern.log');
   writeFileSync(kernLog, '');
   mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'rules', 'kernel.json'), JSON.stringify({
-    plugin: 'filelog',
-    pluginConfig: { timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' },
-    logPath: kernLog, lookback: '5m', bufferSize: 10, source: 'kernel-monitor',
-    conditions: [{ type: 'XfsShutdown', reason: 'XfsHasNotShutDown', message: 'XFS has not shutdown' }],
-    rules: [{ type: 'permanent', condition: 'XfsShutdown', reason: 'XfsHasShutdown', pattern: 'XFS .* Shutting down filesystem.?' }],
-  }));
+  writeFileSync(
+    join(dir, 'rules', 'kernel.json'),
+    JSON.stringify({
+      plugin: 'filelog',
+      pluginConfig: { timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' },
+      logPath: kernLog,
+      lookback: '5m',
+      bufferSize: 10,
+      source: 'kernel-monitor',
+      conditions: [{ type: 'XfsShutdown', reason: 'XfsHasNotShutDown', message: 'XFS has not shutdown' }],
+      rules: [
+        {
+          type: 'permanent',
+          condition: 'XfsShutdown',
+          reason: 'XfsHasShutdown',
+          pattern: 'XFS .* Shutting down filesystem.?',
+        },
+      ],
+    }),
+  );
   const agent = new AgentProcess([
-    'run', '--rules', join(dir, 'rules'), '--state-dir', join(dir, 'state'), '--kubeconfig', server.writeKubeconfig(dir),
-    '--node-name', node, '--kmsg-path', '', '--metrics-address', `127.0.0.1:${await freePort()}`, '--log-level', 'warn',
+    'run',
+    '--rules',
+    join(dir, 'rules'),
+    '--state-dir',
+    join(dir, 'state'),
+    '--kubeconfig',
+    server.writeKubeconfig(dir),
+    '--node-name',
+    node,
+    '--kmsg-path',
+    '',
+    '--metrics-address',
+    `127.0.0.1:${await freePort()}`,
+    '--log-level',
+    'warn',
   ]);
-  const xfs = (): Record<string, unknown> | undefined => server.conditionsOf(node).find((c) => c.type === 'XfsShutdown');
+  const xfs = (): Record<string, unknown> | undefined =>
+    server.conditionsOf(node).find((c) => c.type === 'XfsShutdown');
   try {
-    if (!(await until(() => xfs()?.status === 'False', 30_000))) throw new Error(`agent never synced:\n${agent.output}`);
+    if (!(await until(() => xfs()?.status === 'False', 30_000)))
+      throw new Error(`agent never synced:\n${agent.output}`);
     await server.refuse();
     await sleep((DOWN_S * 1000) / 3);
     appendFileSync(kernLog, kernLine('XFS (dm-0): Corruption of in-memory data detected. Shutting down filesystem'));
@@ -78,10 +106,15 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     const s = await run(i);
     out.push(s);
-    console.log(`run ${i + 1}: API server down ${DOWN_S} s; condition True on the Node ${s === undefined ? 'not within 120 s' : `${s.toFixed(1)} s`} after it came back`);
+    console.log(
+      `run ${i + 1}: API server down ${DOWN_S} s; condition True on the Node ${s === undefined ? 'not within 120 s' : `${s.toFixed(1)} s`} after it came back`,
+    );
   }
   const got = out.filter((s): s is number => s !== undefined).sort((a, b) => a - b);
-  if (got.length > 0) console.log(`recovery: min ${got[0]!.toFixed(1)} s, median ${got[Math.floor(got.length / 2)]!.toFixed(1)} s, max ${got.at(-1)!.toFixed(1)} s over ${got.length}/${RUNS} runs`);
+  if (got.length > 0)
+    console.log(
+      `recovery: min ${got[0]!.toFixed(1)} s, median ${got[Math.floor(got.length / 2)]!.toFixed(1)} s, max ${got.at(-1)!.toFixed(1)} s over ${got.length}/${RUNS} runs`,
+    );
 }
 
 void main();

@@ -17,13 +17,18 @@ import { runWorstCaseBench } from './worst-case-bench';
 
 const quick = process.argv.includes('--quick');
 const only = argValue(process.argv, '--only');
-if (only !== undefined && !['w1', 'w3', 'idle', 'flood', 'loops'].includes(only)) throw new Error('--only takes w1, w3, idle, flood or loops');
+if (only !== undefined && !['w1', 'w3', 'idle', 'flood', 'loops'].includes(only))
+  throw new Error('--only takes w1, w3, idle, flood or loops');
 const flood = !process.argv.includes('--no-flood') && (only === undefined || only === 'flood');
 const loops = only === undefined || only === 'loops';
 const node = argValue(process.argv, '--node');
 const agentNode = node === undefined ? process.version : execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 /** Issue 9's memory targets (idle / peak RSS, connected) for the agent's Node major. */
-const memoryTarget = agentNode.startsWith('v24.') ? 'Node 24 target ≤ 60 / 68' : agentNode.startsWith('v20.') ? 'Node 20 target ≤ 56 / 64' : '';
+const memoryTarget = agentNode.startsWith('v24.')
+  ? 'Node 24 target ≤ 60 / 68'
+  : agentNode.startsWith('v20.')
+    ? 'Node 20 target ≤ 56 / 64'
+    : '';
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -45,7 +50,9 @@ function vitestRunning(): number | undefined {
 async function main(): Promise<void> {
   const busy = vitestRunning();
   if (busy !== undefined && !process.argv.includes('--force')) {
-    console.error(`npm run bench: vitest is running (pid ${busy}); the benchmark must not run alongside npm test (both use /dev/kmsg, and the figures would be off). --force runs it anyway.`);
+    console.error(
+      `npm run bench: vitest is running (pid ${busy}); the benchmark must not run alongside npm test (both use /dev/kmsg, and the figures would be off). --force runs it anyway.`,
+    );
     process.exitCode = 2;
     return;
   }
@@ -60,12 +67,25 @@ async function main(): Promise<void> {
     const w = only === 'w1' || only === 'w3' ? only : undefined;
     for (const r of await runProcessBench({ quick, only: w, node })) {
       const tag = r.workload.slice(0, 2);
-      note(`agent ${r.workload}: ${fmt(r.lines)} lines`, `${fmt(r.linesPerCpuSecond)} lines/CPU-s`, tag === 'W1' ? 'target ≥ 300,000 (issue 9: 128k–145k)' : 'target ≥ 250,000 (issue 9: 72k)');
+      note(
+        `agent ${r.workload}: ${fmt(r.lines)} lines`,
+        `${fmt(r.linesPerCpuSecond)} lines/CPU-s`,
+        tag === 'W1' ? 'target ≥ 300,000 (issue 9: 128k–145k)' : 'target ≥ 250,000 (issue 9: 72k)',
+      );
       note(`agent ${tag}: CPU-s to drain / wall s`, `${r.cpuSeconds} / ${r.wallSeconds}`, '');
       note(`agent ${tag}: idle RSS / peak RSS (VmHWM)`, `${r.idleRssMiB} / ${r.peakRssMiB} MiB`, memoryTarget);
-      note(`agent ${tag}: counted = expected`, `${Object.values(r.counted).reduce((a, b) => a + b, 0)} = ${Object.values(r.expected).reduce((a, b) => a + b, 0)}`, '');
+      note(
+        `agent ${tag}: counted = expected`,
+        `${Object.values(r.counted).reduce((a, b) => a + b, 0)} = ${Object.values(r.expected).reduce((a, b) => a + b, 0)}`,
+        '',
+      );
       if (r.apiWrites !== undefined) note(`agent ${tag}: API writes`, `${r.apiWrites}`, '');
-      if (r.idleCpuPercent !== undefined) note(`agent ${tag}: idle CPU over ${r.idleSeconds} s, connected`, `${r.idleCpuPercent}% of a core`, 'target < 0.2%');
+      if (r.idleCpuPercent !== undefined)
+        note(
+          `agent ${tag}: idle CPU over ${r.idleSeconds} s, connected`,
+          `${r.idleCpuPercent}% of a core`,
+          'target < 0.2%',
+        );
     }
   }
   if (only === undefined || only === 'idle') {
@@ -77,7 +97,11 @@ async function main(): Promise<void> {
   if (flood) {
     for (const mode of ['standalone', 'connected'] as const) {
       const f = await runFloodBench(mode, quick ? 5 : 20, 2000, node);
-      note(`agent W2 ${mode}: kmsg flood ${f.rate}/s for ${f.seconds} s, peak RSS`, `${f.peakRssMiB} MiB`, mode === 'connected' ? 'target ≤ 80 MiB' : 'limit 100 MiB');
+      note(
+        `agent W2 ${mode}: kmsg flood ${f.rate}/s for ${f.seconds} s, peak RSS`,
+        `${f.peakRssMiB} MiB`,
+        mode === 'connected' ? 'target ≤ 80 MiB' : 'limit 100 MiB',
+      );
       note(`agent ${mode}: idle RSS before the flood`, `${f.idleRssMiB} MiB`, '');
       note(`agent ${mode}: CPU during the flood`, `${f.cpuPercent}% of a core`, 'limit 200m');
       note(`agent ${mode}: records seen / written`, `${fmt(f.received)} / ${fmt(f.written)}`, '');
@@ -88,23 +112,58 @@ async function main(): Promise<void> {
   }
   if (loops) {
     const engine = runEngineBench(quick ? 200_000 : 1_000_000);
-    note(`(loop) engine: matching alone (${fmt(engine.lines)} lines)`, `${fmt(engine.matchingLinesPerCpuSecond)} lines/CPU-s`, 'target ≥ 1,000,000');
-    note('(loop) engine: matching, one alternation RE2 as prefilter (comparison)', `${fmt(engine.matchingWithAlternationLinesPerCpuSecond)} lines/CPU-s`, '');
-    note('(loop) engine: parse syslog + match (kern.log format)', `${fmt(engine.parseAndMatchLinesPerCpuSecond)} lines/CPU-s`, 'target ≥ 250,000 (NPD: ~2,300)');
-    note('(loop) engine: problems found (matching / parse+match)', `${engine.problems} / ${engine.parseAndMatchProblems}`, '0.6% of lines');
+    note(
+      `(loop) engine: matching alone (${fmt(engine.lines)} lines)`,
+      `${fmt(engine.matchingLinesPerCpuSecond)} lines/CPU-s`,
+      'target ≥ 1,000,000',
+    );
+    note(
+      '(loop) engine: matching, one alternation RE2 as prefilter (comparison)',
+      `${fmt(engine.matchingWithAlternationLinesPerCpuSecond)} lines/CPU-s`,
+      '',
+    );
+    note(
+      '(loop) engine: parse syslog + match (kern.log format)',
+      `${fmt(engine.parseAndMatchLinesPerCpuSecond)} lines/CPU-s`,
+      'target ≥ 250,000 (NPD: ~2,300)',
+    );
+    note(
+      '(loop) engine: problems found (matching / parse+match)',
+      `${engine.problems} / ${engine.parseAndMatchProblems}`,
+      '0.6% of lines',
+    );
     note('(loop) engine: peak RSS of the bench process (holds two corpora)', `${engine.peakRssMiB} MiB`, '');
 
     const drops = await runDropsBench(quick ? { lines: 100_000, rounds: 1 } : {});
-    note('(loop) drops: parse + resolve (warm) + aggregate', `${fmt(drops.linesPerCpuSecond)} lines/CPU-s`, 'target ≥ 100,000');
-    note(`(loop) drops: API writes for a ${fmt(drops.burstLines)}-line burst (first 60 s)`, `${drops.burstApiWrites} (${drops.burstApiWritesFirst60s})`, 'target ≤ 1/s per node on average');
+    note(
+      '(loop) drops: parse + resolve (warm) + aggregate',
+      `${fmt(drops.linesPerCpuSecond)} lines/CPU-s`,
+      'target ≥ 100,000',
+    );
+    note(
+      `(loop) drops: API writes for a ${fmt(drops.burstLines)}-line burst (first 60 s)`,
+      `${drops.burstApiWrites} (${drops.burstApiWritesFirst60s})`,
+      'target ≤ 1/s per node on average',
+    );
 
     const worst = await runWorstCaseBench();
-    note('(loop) worst case: 100k junk lines through the text guard', `${worst.textGuardJunkMs} CPU-ms`, 'target < 5,000');
-    note('(loop) worst case: 1,000 16 KiB "IN=IN=…" lines, packet-log scan', `${worst.packetLogWorstMs} CPU-ms`, 'target < 100 (quadratic: ~400)');
-    note('(loop) worst case: load NPD\'s kernel-monitor.json', `${worst.ruleLoadMs} CPU-ms`, 'target < 50');
-    note('(loop) worst case: a ~16 MB condition message, capped', `${worst.hugeConditionMessageMs} CPU-ms`, 'target < 200');
+    note(
+      '(loop) worst case: 100k junk lines through the text guard',
+      `${worst.textGuardJunkMs} CPU-ms`,
+      'target < 5,000',
+    );
+    note(
+      '(loop) worst case: 1,000 16 KiB "IN=IN=…" lines, packet-log scan',
+      `${worst.packetLogWorstMs} CPU-ms`,
+      'target < 100 (quadratic: ~400)',
+    );
+    note("(loop) worst case: load NPD's kernel-monitor.json", `${worst.ruleLoadMs} CPU-ms`, 'target < 50');
+    note(
+      '(loop) worst case: a ~16 MB condition message, capped',
+      `${worst.hugeConditionMessageMs} CPU-ms`,
+      'target < 200',
+    );
   }
-
 }
 
 main().catch((e: unknown) => {

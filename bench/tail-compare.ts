@@ -48,9 +48,16 @@ async function runOnce(s: Scenario, who: Follower): Promise<Outcome> {
     if (!s.createAfterMs) fs.writeFileSync(file, '');
     if (who === 'FileSource') {
       const f = follow(file, path.join(dir, 'state'));
-      const w = await runWriter({ path: file, mode: s.mode, ...(s.createAfterMs ? { createAfterMs: s.createAfterMs } : {}) });
+      const w = await runWriter({
+        path: file,
+        mode: s.mode,
+        ...(s.createAfterMs ? { createAfterMs: s.createAfterMs } : {}),
+      });
       await f.stopWhen(w.total - w.window.size);
-      const t = tally(f.lines.map((l) => l.text), w.total);
+      const t = tally(
+        f.lines.map((l) => l.text),
+        w.total,
+      );
       return { lost: t.lost.length, dup: t.duplicates.length, window: w.window.size };
     }
     const texts: string[] = [];
@@ -59,8 +66,17 @@ async function runOnce(s: Scenario, who: Follower): Promise<Outcome> {
       tail = new Tail(file, { fromBeginning: true, follow: true, useWatchFile: who === 'tail (watchFile)' });
     } catch (err) {
       // `tail` throws when the file does not exist yet: create-after-start is not supported.
-      const w = await runWriter({ path: file, mode: s.mode, ...(s.createAfterMs ? { createAfterMs: s.createAfterMs } : {}) });
-      return { lost: w.total, dup: 0, window: w.window.size, note: `cannot start: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+      const w = await runWriter({
+        path: file,
+        mode: s.mode,
+        ...(s.createAfterMs ? { createAfterMs: s.createAfterMs } : {}),
+      });
+      return {
+        lost: w.total,
+        dup: 0,
+        window: w.window.size,
+        note: `cannot start: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      };
     }
     const errors: string[] = [];
     tail.on('line', (l: string) => void texts.push(l));

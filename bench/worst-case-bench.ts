@@ -36,7 +36,14 @@ async function cpuMs(f: () => unknown): Promise<number> {
 
 export async function runWorstCaseBench(): Promise<WorstCaseBenchResult> {
   const mib = Buffer.alloc(1 << 20, 0x41);
-  const samples = [Buffer.from([0, 1, 2, 3, 0xff]), Buffer.from([0xc3, 0x28]), Buffer.alloc(0), Buffer.from('   '), mib, Buffer.from('ok line')];
+  const samples = [
+    Buffer.from([0, 1, 2, 3, 0xff]),
+    Buffer.from([0xc3, 0x28]),
+    Buffer.alloc(0),
+    Buffer.from('   '),
+    mib,
+    Buffer.from('ok line'),
+  ];
   const stats = newSourceStats();
   const textGuardJunkMs = await cpuMs(() => {
     for (let i = 0; i < 100_000; i++) {
@@ -45,7 +52,9 @@ export async function runWorstCaseBench(): Promise<WorstCaseBenchResult> {
     }
   });
 
-  const matcher = new PrefixMatcher(parseDropPrefixes(['calico-packet:=audit', 'calico-drop:=drop', 'IN:=drop']).prefixes);
+  const matcher = new PrefixMatcher(
+    parseDropPrefixes(['calico-packet:=audit', 'calico-drop:=drop', 'IN:=drop']).prefixes,
+  );
   const rep = 'IN='.repeat(Math.ceil(16384 / 3)).slice(0, 16384);
   const lines = [rep, `calico-drop: ${rep}`, `${rep} SRC=1.2.3.4`, `calico-drop: ${rep.slice(0, 16000)} OUT`];
   const t = new Date();
@@ -56,15 +65,30 @@ export async function runWorstCaseBench(): Promise<WorstCaseBenchResult> {
   const rules = join(here, '../rules/kernel-monitor.json');
   await loadRuleFiles([rules]);
   const n = 20;
-  const ruleLoadMs = Math.round(((await cpuMs(async () => {
-    for (let i = 0; i < n; i++) await loadRuleFiles([rules]);
-  })) / n) * 10) / 10;
+  const ruleLoadMs =
+    Math.round(
+      ((await cpuMs(async () => {
+        for (let i = 0; i < n; i++) await loadRuleFiles([rules]);
+      })) /
+        n) *
+        10,
+    ) / 10;
 
-  const st = new ConditionState([{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'ok', source: 's' }], systemClock);
+  const st = new ConditionState(
+    [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'ok', source: 's' }],
+    systemClock,
+  );
   const line = `task blocked ${'é'.repeat(8000)}`;
   const huge = Array.from({ length: 1000 }, () => line).join('\n');
   const hugeConditionMessageMs = await cpuMs(() =>
-    st.apply({ kind: 'permanent', source: 's', condition: 'KernelDeadlock', reason: 'DockerHung', message: huge, time: new Date() }),
+    st.apply({
+      kind: 'permanent',
+      source: 's',
+      condition: 'KernelDeadlock',
+      reason: 'DockerHung',
+      message: huge,
+      time: new Date(),
+    }),
   );
 
   return { textGuardJunkMs, packetLogWorstMs, ruleLoadMs, hugeConditionMessageMs };

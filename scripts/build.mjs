@@ -22,8 +22,16 @@ const licences = 'dist/THIRD_PARTY_LICENSES.txt';
 /** Shipped beside the bundle (Dockerfile): re2's addon compiles in Google RE2 and Abseil. */
 const RE2_DIRS = [
   { dir: 'node_modules/re2' },
-  { dir: 'node_modules/re2/vendor/re2', label: 'Google RE2 (vendored by re2, compiled into re2.node)', license: 'BSD-3-Clause' },
-  { dir: 'node_modules/re2/vendor/abseil-cpp', label: 'Abseil (vendored by re2, compiled into re2.node)', license: 'Apache-2.0' },
+  {
+    dir: 'node_modules/re2/vendor/re2',
+    label: 'Google RE2 (vendored by re2, compiled into re2.node)',
+    license: 'BSD-3-Clause',
+  },
+  {
+    dir: 'node_modules/re2/vendor/abseil-cpp',
+    label: 'Abseil (vendored by re2, compiled into re2.node)',
+    license: 'Apache-2.0',
+  },
 ];
 const CLIENT_NODE = '/node_modules/@kubernetes/client-node/';
 
@@ -70,4 +78,7 @@ const result = await build({
 chmodSync(outfile, 0o755);
 writeFileSync(metafile, JSON.stringify(result.metafile));
 const entries = collectLicences(root, bundledPackageDirs(result.metafile, outfile), RE2_DIRS);
-writeFileSync(licences, renderLicences(entries, 'Third-party software in the nodewarden image (dist/nodewarden.cjs and node_modules/re2):'));
+writeFileSync(
+  licences,
+  renderLicences(entries, 'Third-party software in the nodewarden image (dist/nodewarden.cjs and node_modules/re2):'),
+);

@@ -27,7 +27,12 @@ for (const file of files) {
       const start = src.getLineAndCharacterOfPosition(node.getStart()).line;
       const end = src.getLineAndCharacterOfPosition(node.getEnd()).line;
       const owner = ts.isClassLike(node.parent) && node.parent.name ? `${node.parent.name.text}.` : '';
-      const name = node.name && ts.isIdentifier(node.name) ? node.name.text : node.kind === ts.SyntaxKind.Constructor ? 'constructor' : '(anonymous)';
+      const name =
+        node.name && ts.isIdentifier(node.name)
+          ? node.name.text
+          : node.kind === ts.SyntaxKind.Constructor
+            ? 'constructor'
+            : '(anonymous)';
       fns.push({ where: `${file}:${start + 1}`, name: owner + name, lines: end - start + 1 });
     }
     ts.forEachChild(node, visit);

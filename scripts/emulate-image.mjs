@@ -8,7 +8,17 @@
 // Checks: every require() in the bundle is a Node builtin or re2; re2 loads and matches from the
 // image layout; `--help` works; `check-rules` accepts the image's rules/.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
@@ -105,7 +115,10 @@ function requireCount(code, name) {
 }
 /** require(name) calls that open a try block (minified or not): try{ let x=require("name") ... */
 function guardedRequires(code, name) {
-  return code.match(new RegExp(`\\btry\\s*\\{[^{}]{0,80}\\brequire\\(\\s*["'\`]${escape(name)}["'\`]\\s*\\)`, 'g'))?.length ?? 0;
+  return (
+    code.match(new RegExp(`\\btry\\s*\\{[^{}]{0,80}\\brequire\\(\\s*["'\`]${escape(name)}["'\`]\\s*\\)`, 'g'))
+      ?.length ?? 0
+  );
 }
 
 export function emulate({ dockerfile = join(root, 'Dockerfile'), keep = false, node = process.execPath } = {}) {
@@ -155,7 +168,11 @@ export function emulate({ dockerfile = join(root, 'Dockerfile'), keep = false, n
     }
 
     const script = entrypoint.find((a) => a.endsWith('.cjs') || a.endsWith('.js'));
-    check('ENTRYPOINT runs node on a bundle', entrypoint[0] === 'node' && script !== undefined, JSON.stringify(entrypoint));
+    check(
+      'ENTRYPOINT runs node on a bundle',
+      entrypoint[0] === 'node' && script !== undefined,
+      JSON.stringify(entrypoint),
+    );
     const bundle = inImage(script);
     const code = readFileSync(bundle, 'utf8');
     const requires = bundleRequires(code);
@@ -164,7 +181,11 @@ export function emulate({ dockerfile = join(root, 'Dockerfile'), keep = false, n
     // supports-color...). Anything else would be a missing file in the image.
     const foreign = requires.filter((r) => !isBuiltin(r) && r !== 're2');
     const unguarded = foreign.filter((r) => guardedRequires(code, r) !== requireCount(code, r));
-    check('the bundle requires only Node builtins, re2, and optional modules inside try/catch', unguarded.length === 0, unguarded.join(', '));
+    check(
+      'the bundle requires only Node builtins, re2, and optional modules inside try/catch',
+      unguarded.length === 0,
+      unguarded.join(', '),
+    );
     report.requires = requires;
     report.optionalRequires = foreign;
 
@@ -177,20 +198,47 @@ export function emulate({ dockerfile = join(root, 'Dockerfile'), keep = false, n
     };
     const re2 = spawnSync(
       node,
-      ['-e', "const RE2 = require('re2'); const r = new RE2('Killed process (\\\\d+)'); process.stdout.write(String(r.exec('Killed process 42 (x)')[1]))"],
+      [
+        '-e',
+        "const RE2 = require('re2'); const r = new RE2('Killed process (\\\\d+)'); process.stdout.write(String(r.exec('Killed process 42 (x)')[1]))",
+      ],
       { cwd: inImage(posix.dirname(script)), env, encoding: 'utf8' },
     );
-    check('re2 loads and matches from the image layout', re2.status === 0 && re2.stdout === '42', `${re2.stdout}${re2.stderr}`.trim().slice(0, 400));
+    check(
+      're2 loads and matches from the image layout',
+      re2.status === 0 && re2.stdout === '42',
+      `${re2.stdout}${re2.stderr}`.trim().slice(0, 400),
+    );
     const help = run(['--help']);
-    check('nodewarden --help exits 0 and prints the usage', help.status === 0 && /usage: nodewarden/.test(help.out) && help.out.includes('check-rules'), help.out.slice(0, 400));
+    check(
+      'nodewarden --help exits 0 and prints the usage',
+      help.status === 0 && /usage: nodewarden/.test(help.out) && help.out.includes('check-rules'),
+      help.out.slice(0, 400),
+    );
     const rules = readdirSync(inImage(join(workdir, 'rules'))).filter((f) => f.endsWith('.json'));
     const checkRules = run(['check-rules', ...rules.map((f) => join('rules', f))]);
-    check(`nodewarden check-rules on the image's rules/ (${rules.length} files) exits 0`, checkRules.status === 0, checkRules.out.slice(0, 400));
+    check(
+      `nodewarden check-rules on the image's rules/ (${rules.length} files) exits 0`,
+      checkRules.status === 0,
+      checkRules.out.slice(0, 400),
+    );
     // A rule RE2 cannot compile must be refused: proves check-rules really compiled the rules.
     const broken = join(tmp, 'broken-rule.json');
-    writeFileSync(broken, JSON.stringify({ plugin: 'kmsg', source: 'broken', conditions: [], rules: [{ type: 'temporary', reason: 'Broken', pattern: 'unbalanced (' }] }));
+    writeFileSync(
+      broken,
+      JSON.stringify({
+        plugin: 'kmsg',
+        source: 'broken',
+        conditions: [],
+        rules: [{ type: 'temporary', reason: 'Broken', pattern: 'unbalanced (' }],
+      }),
+    );
     const refused = run(['check-rules', broken]);
-    check('nodewarden check-rules refuses a pattern RE2 cannot compile', refused.status !== 0 && refused.status !== null && /pattern/i.test(refused.out), `exit ${refused.status}: ${refused.out.slice(0, 400)}`);
+    check(
+      'nodewarden check-rules refuses a pattern RE2 cannot compile',
+      refused.status !== 0 && refused.status !== null && /pattern/i.test(refused.out),
+      `exit ${refused.status}: ${refused.out.slice(0, 400)}`,
+    );
   } catch (e) {
     check('emulation', false, e.message);
   } finally {
@@ -201,14 +249,22 @@ export function emulate({ dockerfile = join(root, 'Dockerfile'), keep = false, n
 
 const self = fileURLToPath(import.meta.url);
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === self) {
-  const { values } = parseArgs({ options: { keep: { type: 'boolean' }, json: { type: 'boolean' }, dockerfile: { type: 'string' } } });
-  const report = emulate({ keep: values.keep ?? false, ...(values.dockerfile ? { dockerfile: resolve(values.dockerfile) } : {}) });
+  const { values } = parseArgs({
+    options: { keep: { type: 'boolean' }, json: { type: 'boolean' }, dockerfile: { type: 'string' } },
+  });
+  const report = emulate({
+    keep: values.keep ?? false,
+    ...(values.dockerfile ? { dockerfile: resolve(values.dockerfile) } : {}),
+  });
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else {
     process.stdout.write(`runtime stage FROM ${report.from}; layout${values.keep ? ` kept in ${report.dir}` : ''}:\n`);
     for (const f of report.files) process.stdout.write(`  ${String(f.bytes).padStart(10)}  ${f.path}\n`);
     process.stdout.write(`  ${String(report.bytes).padStart(10)}  total\n`);
-    for (const c of report.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || !c.detail ? '' : `\n     ${c.detail.replace(/\n/g, '\n     ')}`}\n`);
+    for (const c of report.checks)
+      process.stdout.write(
+        `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.ok || !c.detail ? '' : `\n     ${c.detail.replace(/\n/g, '\n     ')}`}\n`,
+      );
   }
   process.exit(report.ok ? 0 : 1);
 }

@@ -23,7 +23,9 @@ function fail(message) {
 
 /** The ConfigMap YAML for the *.json files in rulesDir (sorted by name). */
 export function render(rulesDir) {
-  const files = readdirSync(rulesDir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(rulesDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) fail(`no *.json rule files in ${rulesDir}`);
   const data = {};
   let bytes = 0;
@@ -79,7 +81,10 @@ if (isMain) {
     } catch {
       fail(`${relative(process.cwd(), out)} is missing; run npm run gen:configmap`);
     }
-    if (current !== text) fail(`${relative(process.cwd(), out)} is out of date with ${basename(values['rules-dir'])}/; run npm run gen:configmap`);
+    if (current !== text)
+      fail(
+        `${relative(process.cwd(), out)} is out of date with ${basename(values['rules-dir'])}/; run npm run gen:configmap`,
+      );
     process.stdout.write(`gen-configmap: ${relative(process.cwd(), out)} is up to date\n`);
   } else {
     writeFileSync(out, text);

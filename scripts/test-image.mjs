@@ -60,7 +60,9 @@ const MINUTE = 60_000;
 const t0 = Date.now();
 const id = randomBytes(4).toString('hex');
 const keep = process.env.NODEWARDEN_IMAGE_KEEP === '1';
-const cacheDir = process.env.NODEWARDEN_IMAGE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nodewarden', 'image');
+const cacheDir =
+  process.env.NODEWARDEN_IMAGE_CACHE ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nodewarden', 'image');
 /**
  * Explicit rlimits: podman's defaults (nofile 1048576, and this machine's nproc hard limit, 96362)
  * are refused here when runc sets them ("error setting rlimit ... operation not permitted"). This
@@ -83,7 +85,9 @@ const checks = [];
 const figures = [];
 function check(name, ok, detail = '') {
   checks.push({ name, ok });
-  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail && (!ok || detail.length < 120) ? `: ${detail}` : ''}\n`);
+  process.stdout.write(
+    `${ok ? 'ok  ' : 'FAIL'} ${name}${detail && (!ok || detail.length < 120) ? `: ${detail}` : ''}\n`,
+  );
   return ok;
 }
 const cleanups = [];
@@ -98,7 +102,9 @@ function finish(code) {
   process.stdout.write(`\ntest:image summary (${Math.round((Date.now() - t0) / 1000)} s in all)\n`);
   for (const [k, v] of figures) process.stdout.write(`  ${k.padEnd(44)} ${v}\n`);
   const failed = checks.filter((c) => !c.ok);
-  process.stdout.write(`  ${checks.length - failed.length} checks passed, ${failed.length} failed${failed.length ? `: ${failed.map((c) => c.name).join('; ')}` : ''}\n`);
+  process.stdout.write(
+    `  ${checks.length - failed.length} checks passed, ${failed.length} failed${failed.length ? `: ${failed.map((c) => c.name).join('; ')}` : ''}\n`,
+  );
   process.exit(failed.length === 0 && code === 0 ? 0 : 1);
 }
 function fail(message) {
@@ -112,7 +118,14 @@ function run(cmd, args, { timeout = 5 * MINUTE, allowFail = false, quiet = false
   if (!quiet) say(`$ ${[cmd, ...args].join(' ')}${log ? `   (output: ${log})` : ''}`);
   const fd = log ? openSync(log, 'w') : undefined;
   const stdio = fd === undefined ? 'pipe' : ['ignore', fd, fd];
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, cwd, stdio, env: env ?? process.env, maxBuffer: 256 * MiB });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    timeout,
+    cwd,
+    stdio,
+    env: env ?? process.env,
+    maxBuffer: 256 * MiB,
+  });
   if (fd !== undefined) closeSync(fd);
   const out = fd === undefined ? `${r.stdout ?? ''}${r.stderr ?? ''}` : readFileSync(log, 'utf8');
   if (r.error?.code === 'ETIMEDOUT' || (r.signal && r.status === null)) {
@@ -120,7 +133,8 @@ function run(cmd, args, { timeout = 5 * MINUTE, allowFail = false, quiet = false
     throw new Error(`${cmd} ${args.slice(0, 3).join(' ')}... timed out after ${timeout / 1000} s\n${out.slice(-3000)}`);
   }
   if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0 && !allowFail) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}... exited ${r.status}\n${out.slice(-4000)}`);
+  if (r.status !== 0 && !allowFail)
+    throw new Error(`${cmd} ${args.slice(0, 4).join(' ')}... exited ${r.status}\n${out.slice(-4000)}`);
   return { status: r.status, stdout: r.stdout ?? '', out };
 }
 const podman = (args, opts) => run('podman', [...podmanGlobal, ...args], opts);
@@ -130,7 +144,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // 0. Tools.
 function ensureTools() {
   if (process.getuid?.() !== 0) fail('test:image needs root (privileged containers, debootstrap, /dev/kmsg)');
-  const need = { podman: 'podman', buildah: 'buildah', runc: 'runc', debootstrap: 'debootstrap', nsenter: 'util-linux' };
+  const need = {
+    podman: 'podman',
+    buildah: 'buildah',
+    runc: 'runc',
+    debootstrap: 'debootstrap',
+    nsenter: 'util-linux',
+  };
   const missing = Object.entries(need).filter(([bin]) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0);
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map(([, p]) => p))];
@@ -143,11 +163,19 @@ function ensureTools() {
 // 1. The stand-in base images.
 /** The Debian mirror apt uses: the first non-security deb URI in /etc/apt/sources.list*. */
 function debianMirror() {
-  const files = ['/etc/apt/sources.list', ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)) : [])];
+  const files = [
+    '/etc/apt/sources.list',
+    ...(existsSync('/etc/apt/sources.list.d')
+      ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f))
+      : []),
+  ];
   for (const f of files.filter((p) => /\.(list|sources)$/.test(p) && existsSync(p))) {
     const text = readFileSync(f, 'utf8');
     const uris = f.endsWith('.sources')
-      ? text.split(/\n\s*\n/).filter((b) => /^Types:.*\bdeb\b/m.test(b) && !/^Enabled:\s*no/im.test(b)).flatMap((b) => /^URIs:\s*(.+)$/m.exec(b)?.[1].split(/\s+/) ?? [])
+      ? text
+          .split(/\n\s*\n/)
+          .filter((b) => /^Types:.*\bdeb\b/m.test(b) && !/^Enabled:\s*no/im.test(b))
+          .flatMap((b) => /^URIs:\s*(.+)$/m.exec(b)?.[1].split(/\s+/) ?? [])
       : [...text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/gm)].map((m) => m[1]);
     const uri = uris.find((u) => /debian/.test(u) && !/security/.test(u));
     if (uri) return uri;
@@ -160,9 +188,11 @@ function fromImages() {
   const all = stages(readFileSync(join(repo, 'Dockerfile'), 'utf8'));
   const build = all[0];
   const runtime = all[all.length - 1];
-  const qualify = (n) => (n.includes('/') && /[.:]/.test(n.split('/')[0]) ? n : `docker.io/${n.includes('/') ? '' : 'library/'}${n}`);
+  const qualify = (n) =>
+    n.includes('/') && /[.:]/.test(n.split('/')[0]) ? n : `docker.io/${n.includes('/') ? '' : 'library/'}${n}`;
   const m = /^node:(\d+)[.\d]*-(\w+)(-slim)?$/.exec(build.from);
-  if (!m || !/^node:\d+[.\d]*-\w+-slim$/.test(runtime.from)) fail(`unexpected FROM images ${build.from} / ${runtime.from}: stand-ins are made for node:<major>-<suite>[-slim]`);
+  if (!m || !/^node:\d+[.\d]*-\w+-slim$/.test(runtime.from))
+    fail(`unexpected FROM images ${build.from} / ${runtime.from}: stand-ins are made for node:<major>-<suite>[-slim]`);
   return { build: qualify(build.from), runtime: qualify(runtime.from), nodeMajor: m[1], suite: m[2] };
 }
 
@@ -173,7 +203,10 @@ function npmView(spec) {
 }
 
 function imageLabel(name, label) {
-  const r = podman(['image', 'inspect', '--format', `{{ index .Labels "${label}" }}`, name], { allowFail: true, quiet: true });
+  const r = podman(['image', 'inspect', '--format', `{{ index .Labels "${label}" }}`, name], {
+    allowFail: true,
+    quiet: true,
+  });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -200,7 +233,10 @@ async function standIns(from) {
   const fetchPack = (spec, file) => {
     const cached = join(dir, file);
     if (!existsSync(cached)) {
-      const name = run('npm', ['pack', '--silent', spec], { timeout: 10 * MINUTE, cwd: work }).stdout.trim().split('\n').pop();
+      const name = run('npm', ['pack', '--silent', spec], { timeout: 10 * MINUTE, cwd: work })
+        .stdout.trim()
+        .split('\n')
+        .pop();
       renameSync(join(work, name), cached);
     }
     return cached;
@@ -212,20 +248,35 @@ async function standIns(from) {
     if (!existsSync(w.tar)) {
       const root = join(work, `rootfs-${w.include.length ? 'build' : 'runtime'}`);
       say(`making the stand-in for ${w.name}: debootstrap ${from.suite} from ${mirror}`);
-      run('debootstrap', ['--variant=minbase', ...(w.include.length ? [`--include=${w.include.join(',')}`] : []), from.suite, root, mirror], { timeout: 30 * MINUTE, log: join(work, 'debootstrap.log') });
+      run(
+        'debootstrap',
+        [
+          '--variant=minbase',
+          ...(w.include.length ? [`--include=${w.include.join(',')}`] : []),
+          from.suite,
+          root,
+          mirror,
+        ],
+        { timeout: 30 * MINUTE, log: join(work, 'debootstrap.log') },
+      );
       for (const junk of ['var/lib/apt/lists', 'var/cache/apt', 'var/log']) {
-        for (const e of existsSync(join(root, junk)) ? readdirSync(join(root, junk)) : []) rmSync(join(root, junk, e), { recursive: true, force: true });
+        for (const e of existsSync(join(root, junk)) ? readdirSync(join(root, junk)) : [])
+          rmSync(join(root, junk, e), { recursive: true, force: true });
       }
       // Node as the official images lay it out: /usr/local/{bin/node,include/node,share}.
       const nodeDir = join(work, 'node');
       rmSync(nodeDir, { recursive: true, force: true });
       mkdirSync(nodeDir);
       run('tar', ['-xzf', nodeTgz, '-C', nodeDir, '--strip-components=1'], { quiet: true });
-      for (const sub of ['bin', 'include', 'share']) cpSync(join(nodeDir, sub), join(root, 'usr/local', sub), { recursive: true });
+      for (const sub of ['bin', 'include', 'share'])
+        cpSync(join(nodeDir, sub), join(root, 'usr/local', sub), { recursive: true });
       const npmDir = join(root, 'usr/local/lib/node_modules/npm');
       mkdirSync(npmDir, { recursive: true });
       run('tar', ['-xzf', npmTgz, '-C', npmDir, '--strip-components=1'], { quiet: true });
-      for (const [bin, target] of [['npm', 'npm-cli.js'], ['npx', 'npx-cli.js']]) {
+      for (const [bin, target] of [
+        ['npm', 'npm-cli.js'],
+        ['npx', 'npx-cli.js'],
+      ]) {
         rmSync(join(root, 'usr/local/bin', bin), { force: true });
         symlinkSync(`../lib/node_modules/npm/bin/${target}`, join(root, 'usr/local/bin', bin));
       }
@@ -249,14 +300,19 @@ async function standIns(from) {
     podman(['import', ...changes.flatMap((c) => ['--change', c]), w.tar, w.name], { timeout: 10 * MINUTE });
   }
   // Older stand-ins' cached files.
-  for (const e of readdirSync(cacheDir)) if (e !== key && /^r\d+-/.test(e) && statSync(join(cacheDir, e)).isDirectory()) rmSync(join(cacheDir, e), { recursive: true, force: true });
+  for (const e of readdirSync(cacheDir))
+    if (e !== key && /^r\d+-/.test(e) && statSync(join(cacheDir, e)).isDirectory())
+      rmSync(join(cacheDir, e), { recursive: true, force: true });
 }
 
 // 2. Build.
 function buildImage(tag) {
   const common = ['build', '--pull=never', '--network', 'host', ...ulimits, '--layers', '--force-rm'];
   // The build stage is tagged too, so pruning dangling images keeps its layer cache (npm ci, re2).
-  podman([...common, '--target', 'build', '-t', `${tag}-build`, repo], { timeout: 45 * MINUTE, log: join(cacheDir, 'build-stage.log') });
+  podman([...common, '--target', 'build', '-t', `${tag}-build`, repo], {
+    timeout: 45 * MINUTE,
+    log: join(cacheDir, 'build-stage.log'),
+  });
   podman([...common, '-t', tag, repo], { timeout: 15 * MINUTE, log: join(cacheDir, 'build.log') });
 }
 
@@ -272,7 +328,10 @@ function daemonSetContainer() {
     const doc = parseAllDocuments(fs.readFileSync('manifests/30-daemonset.yaml', 'utf8')).map((d) => d.toJS()).find((d) => d && d.kind === 'DaemonSet');
     const spec = doc.spec.template.spec;
     process.stdout.write(JSON.stringify({ container: spec.containers[0], volumes: spec.volumes }));`;
-  return JSON.parse(run(process.execPath, ['-e', code], { quiet: true, env: { ...process.env, NODE_PATH: join(repo, 'node_modules') } }).stdout);
+  return JSON.parse(
+    run(process.execPath, ['-e', code], { quiet: true, env: { ...process.env, NODE_PATH: join(repo, 'node_modules') } })
+      .stdout,
+  );
 }
 
 /** A ConfigMap volume as the kubelet projects it: ..data -> a timestamped dir; file -> ..data/file. */
@@ -292,7 +351,11 @@ async function httpInNetns(pid, path) {
   const code = `fetch('http://127.0.0.1:'+process.argv[1]+process.argv[2], { signal: AbortSignal.timeout(5000) })
     .then(async (r) => { process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })); })
     .catch((e) => { process.stdout.write(JSON.stringify({ status: 0, body: String(e) })); });`;
-  const r = run('nsenter', ['-t', String(pid), '-n', '--', process.execPath, '-e', code, String(port), path], { timeout: 30_000, quiet: true, allowFail: true });
+  const r = run('nsenter', ['-t', String(pid), '-n', '--', process.execPath, '-e', code, String(port), path], {
+    timeout: 30_000,
+    quiet: true,
+    allowFail: true,
+  });
   try {
     return JSON.parse(r.stdout);
   } catch {
@@ -318,7 +381,8 @@ async function runContainer(tag) {
     const v = byName[m.name];
     let host;
     if (v.configMap) host = configMapDir(tmp);
-    else if (v.hostPath?.path === '/var/lib/nodewarden') host = state; // not the machine's own
+    else if (v.hostPath?.path === '/var/lib/nodewarden')
+      host = state; // not the machine's own
     else if (v.hostPath) host = v.hostPath.path;
     else fail(`volume ${m.name}: only hostPath and configMap volumes are emulated`);
     return ['-v', `${host}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`];
@@ -334,23 +398,31 @@ async function runContainer(tag) {
   const mem = container.resources?.limits?.memory;
   const name = `nodewarden-image-${id}`;
   const args = [
-    'run', '-d', '--name', name,
+    'run',
+    '-d',
+    '--name',
+    name,
     ...(sc.privileged ? ['--privileged'] : []),
     ...(sc.readOnlyRootFilesystem ? ['--read-only'] : []),
     ...(sc.runAsUser !== undefined ? ['--user', String(sc.runAsUser)] : []),
     ...(mem ? ['--memory', mem.replace(/Mi$/, 'm').replace(/Gi$/, 'g')] : []),
-    '--network', 'none', // a network namespace of its own, as the pod (hostNetwork: false)
-    '--stop-timeout', String(limits.graceSeconds),
+    '--network',
+    'none', // a network namespace of its own, as the pod (hostNetwork: false)
+    '--stop-timeout',
+    String(limits.graceSeconds),
     ...ulimits,
     ...mounts.flat(),
     ...env.flat(),
     tag,
     ...(container.args ?? []),
   ];
-  cleanups.push(() => (keep ? say(`kept container ${name}`) : podman(['rm', '-f', '-t', '0', name], { allowFail: true, quiet: true })));
+  cleanups.push(() =>
+    keep ? say(`kept container ${name}`) : podman(['rm', '-f', '-t', '0', name], { allowFail: true, quiet: true }),
+  );
   podman(args, { timeout: 2 * MINUTE });
   const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name], { quiet: true }).stdout.trim());
-  if (!(pid > 0)) fail(`container ${name} did not start: ${podman(['logs', name], { allowFail: true }).out.slice(-2000)}`);
+  if (!(pid > 0))
+    fail(`container ${name} did not start: ${podman(['logs', name], { allowFail: true }).out.slice(-2000)}`);
   const logs = () => podman(['logs', name], { allowFail: true, quiet: true }).out;
   const startedAt = Date.now();
 
@@ -361,51 +433,107 @@ async function runContainer(tag) {
     if (health.status === 200 || !existsSync(`/proc/${pid}`)) break;
     await sleep(250);
   }
-  if (!check('/healthz answers 200 in the pod network namespace', health.status === 200, `${health.status} ${health.body.slice(0, 300)}\n${logs().slice(-3000)}`)) return;
+  if (
+    !check(
+      '/healthz answers 200 in the pod network namespace',
+      health.status === 200,
+      `${health.status} ${health.body.slice(0, 300)}\n${logs().slice(-3000)}`,
+    )
+  )
+    return;
   figures.push(['healthz 200 after start', `${((Date.now() - startedAt) / 1000).toFixed(1)} s`]);
 
   // read-only root, as the kubelet mounts it with readOnlyRootFilesystem
-  const rootMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[4] === '/');
-  check('the root filesystem is mounted read-only', rootMount !== undefined && rootMount[5].split(',').includes('ro'), rootMount?.join(' '));
-  check('the agent runs as uid 0 (it reads /dev/kmsg)', /^Uid:\s+0\s/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
-  check('/dev/kmsg is mounted read-only', readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').some((l) => l.split(' ')[4] === '/dev/kmsg' && l.split(' ')[5].split(',').includes('ro')));
+  const rootMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[4] === '/');
+  check(
+    'the root filesystem is mounted read-only',
+    rootMount !== undefined && rootMount[5].split(',').includes('ro'),
+    rootMount?.join(' '),
+  );
+  check(
+    'the agent runs as uid 0 (it reads /dev/kmsg)',
+    /^Uid:\s+0\s/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')),
+  );
+  check(
+    '/dev/kmsg is mounted read-only',
+    readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[4] === '/dev/kmsg' && l.split(' ')[5].split(',').includes('ro')),
+  );
 
   // a real kernel record (TaskHung, a temporary rule: an Event, no condition other agents keep)
   const marker = `nwimg${id}`;
   writeFileSync('/dev/kmsg', `<3>INFO: task ${marker}:4242 blocked for more than 120 seconds.\n`);
   let seen;
   while (Date.now() - startedAt < 90_000 && seen === undefined) {
-    seen = logs().split('\n').find((l) => l.includes(marker) && l.includes('"TaskHung"'));
+    seen = logs()
+      .split('\n')
+      .find((l) => l.includes(marker) && l.includes('"TaskHung"'));
     if (seen === undefined) await sleep(250);
   }
   check('a kmsg record written on the host is detected (TaskHung, logged)', seen !== undefined, logs().slice(-2000));
   const metrics = await httpInNetns(pid, '/metrics');
-  check('/metrics counts the problem', metrics.status === 200 && /^problem_counter\{[^}]*reason="TaskHung"[^}]*\} [1-9]/m.test(metrics.body), metrics.body.split('\n').filter((l) => l.includes('TaskHung')).join('\n'));
+  check(
+    '/metrics counts the problem',
+    metrics.status === 200 && /^problem_counter\{[^}]*reason="TaskHung"[^}]*\} [1-9]/m.test(metrics.body),
+    metrics.body
+      .split('\n')
+      .filter((l) => l.includes('TaskHung'))
+      .join('\n'),
+  );
 
   // idle RSS 30 s after healthz
   const idleFrom = Date.now();
   await sleep(30_000);
   const idle = procStatus(pid);
-  figures.push(['RSS after 30 s idle (VmRSS / VmHWM)', `${idle.rss.toFixed(1)} / ${idle.hwm.toFixed(1)} MiB (limit 100 MiB)`]);
-  check(`RSS after ${Math.round((Date.now() - idleFrom) / 1000)} s idle ≤ ${limits.idleRssMiB} MiB`, idle.rss <= limits.idleRssMiB, `${idle.rss.toFixed(1)} MiB`);
+  figures.push([
+    'RSS after 30 s idle (VmRSS / VmHWM)',
+    `${idle.rss.toFixed(1)} / ${idle.hwm.toFixed(1)} MiB (limit 100 MiB)`,
+  ]);
+  check(
+    `RSS after ${Math.round((Date.now() - idleFrom) / 1000)} s idle ≤ ${limits.idleRssMiB} MiB`,
+    idle.rss <= limits.idleRssMiB,
+    `${idle.rss.toFixed(1)} MiB`,
+  );
   const cg = `/sys/fs/cgroup/memory${readFileSync(`/proc/${pid}/cgroup`, 'utf8').match(/:memory:(.*)$/m)?.[1] ?? '/nonexistent'}`;
   if (existsSync(join(cg, 'memory.limit_in_bytes'))) {
     const limit = Number(readFileSync(join(cg, 'memory.limit_in_bytes'), 'utf8')) / MiB;
-    figures.push(['container memory cgroup (usage / limit)', `${(Number(readFileSync(join(cg, 'memory.usage_in_bytes'), 'utf8')) / MiB).toFixed(1)} / ${limit} MiB`]);
+    figures.push([
+      'container memory cgroup (usage / limit)',
+      `${(Number(readFileSync(join(cg, 'memory.usage_in_bytes'), 'utf8')) / MiB).toFixed(1)} / ${limit} MiB`,
+    ]);
   }
 
   // SIGTERM
   const term = Date.now();
   process.kill(pid, 'SIGTERM');
-  while (existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8').toString()) && Date.now() - term < limits.graceSeconds * 1000) await sleep(10);
+  while (
+    existsSync(`/proc/${pid}`) &&
+    !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8').toString()) &&
+    Date.now() - term < limits.graceSeconds * 1000
+  )
+    await sleep(10);
   const stopped = (Date.now() - term) / 1000;
   const waited = podman(['wait', name], { timeout: 2 * MINUTE, quiet: true, allowFail: true });
   const exitCode = waited.stdout.trim();
   figures.push(['SIGTERM to exit', `${stopped.toFixed(2)} s (grace period ${limits.graceSeconds} s)`]);
-  check(`SIGTERM stops it within the grace period with exit code 0`, exitCode === '0' && stopped < limits.graceSeconds, `exit ${exitCode} after ${stopped.toFixed(2)} s\n${logs().slice(-1500)}`);
+  check(
+    `SIGTERM stops it within the grace period with exit code 0`,
+    exitCode === '0' && stopped < limits.graceSeconds,
+    `exit ${exitCode} after ${stopped.toFixed(2)} s\n${logs().slice(-1500)}`,
+  );
   const stateFiles = listFiles(state).map((f) => f.path);
-  check('the state dir (the only writable mount) holds the agent\'s checkpoint', stateFiles.length > 0, stateFiles.join(', '));
-  const errors = logs().split('\n').filter((l) => /"level":"(error|fatal)"/.test(l));
+  check(
+    "the state dir (the only writable mount) holds the agent's checkpoint",
+    stateFiles.length > 0,
+    stateFiles.join(', '),
+  );
+  const errors = logs()
+    .split('\n')
+    .filter((l) => /"level":"(error|fatal)"/.test(l));
   check('no error was logged', errors.length === 0, errors.slice(0, 5).join('\n'));
 }
 
@@ -430,17 +558,30 @@ async function main() {
   let actual;
   let licences;
   try {
-    actual = listFiles(join(mount, 'app')).map((f) => `/app${f.path}`).sort();
+    actual = listFiles(join(mount, 'app'))
+      .map((f) => `/app${f.path}`)
+      .sort();
     licences = readFileSync(join(mount, 'app/dist/THIRD_PARTY_LICENSES.txt'), 'utf8');
   } finally {
     podman(['image', 'unmount', tag], { allowFail: true, quiet: true });
   }
-  check('the files under /app are those the runtime stage copies (scripts/emulate-image.mjs)', JSON.stringify(actual) === JSON.stringify(expected), `image: ${actual.join(' ')}\nemulated: ${expected.join(' ')}`);
+  check(
+    'the files under /app are those the runtime stage copies (scripts/emulate-image.mjs)',
+    JSON.stringify(actual) === JSON.stringify(expected),
+    `image: ${actual.join(' ')}\nemulated: ${expected.join(' ')}`,
+  );
   check('no source map is shipped', !actual.some((p) => p.endsWith('.map')));
-  check('the image\'s THIRD_PARTY_LICENSES.txt is the one npm run build makes here (test/manifests checks it)', licences === readFileSync(join(repo, 'dist/THIRD_PARTY_LICENSES.txt'), 'utf8'));
+  check(
+    "the image's THIRD_PARTY_LICENSES.txt is the one npm run build makes here (test/manifests checks it)",
+    licences === readFileSync(join(repo, 'dist/THIRD_PARTY_LICENSES.txt'), 'utf8'),
+  );
   const over = (imageSize(tag) - imageSize(from.runtime)) / MiB;
   figures.push(['image size over its base', `${over.toFixed(1)} MiB`]);
-  check(`image size over its base ≤ ${limits.sizeOverBaseMiB} MiB`, over > 0 && over <= limits.sizeOverBaseMiB, `${over.toFixed(1)} MiB`);
+  check(
+    `image size over its base ≤ ${limits.sizeOverBaseMiB} MiB`,
+    over > 0 && over <= limits.sizeOverBaseMiB,
+    `${over.toFixed(1)} MiB`,
+  );
 
   await runContainer(tag);
   finish(0);

@@ -44,7 +44,8 @@ export function collectLicences(root, dirs, extra = []) {
       .sort()
       .map((file) => ({ file: posix.join(dir, file), text: readFileSync(join(abs, file), 'utf8').trim() }))
       .filter((f) => f.text !== '');
-    const license = spdx ?? (typeof pkg.license === 'string' ? pkg.license : (pkg.license?.type ?? 'see the licence text'));
+    const license =
+      spdx ?? (typeof pkg.license === 'string' ? pkg.license : (pkg.license?.type ?? 'see the licence text'));
     const entry = { name: label ?? pkg.name ?? dir, version: pkg.version ?? '', license, dir, files };
     if (files.length === 0) missing.push(`${entry.name}@${entry.version} (${dir})`);
     entries.push(entry);

@@ -63,7 +63,17 @@ async function setup(opts: { rules: object[]; args?: string[]; api?: FakeApiServ
     writeFileSync(p, JSON.stringify(r));
     return p;
   });
-  const args = ['run', ...rulePaths.flatMap((p) => ['--rules', p]), '--state-dir', join(dir, 'state'), '--metrics-address', '127.0.0.1:0', '--reload-interval', '1s', ...(opts.args ?? [])];
+  const args = [
+    'run',
+    ...rulePaths.flatMap((p) => ['--rules', p]),
+    '--state-dir',
+    join(dir, 'state'),
+    '--metrics-address',
+    '127.0.0.1:0',
+    '--reload-interval',
+    '1s',
+    ...(opts.args ?? []),
+  ];
   const parsed = parseSettings(args, {});
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
   const { files, errors } = await loadRuleFiles(rulePaths);
@@ -86,7 +96,17 @@ async function setup(opts: { rules: object[]; args?: string[]; api?: FakeApiServ
   };
   const metrics = new Metrics({ processMetrics: false });
   const kube = opts.api ? createKubeClient({ kubeconfig: opts.api.writeKubeconfig(dir) }) : undefined;
-  const agent = new Agent({ settings: parsed.settings, files, rulePaths, logger: quiet, clock, metrics, nodeName: 'wired', sources, ...(kube ? { kube } : {}) });
+  const agent = new Agent({
+    settings: parsed.settings,
+    files,
+    rulePaths,
+    logger: quiet,
+    clock,
+    metrics,
+    nodeName: 'wired',
+    sources,
+    ...(kube ? { kube } : {}),
+  });
   cleanups.push(() => agent.stop(1000));
   await agent.start();
   const metric = async (re: RegExp): Promise<number> => Number(re.exec(await metrics.registry.metrics())?.[1] ?? 'NaN');
@@ -102,8 +122,10 @@ const kmsgRules = {
     { type: 'temporary', reason: 'WiringBlip', pattern: 'wiring blip \\d+' },
   ],
 };
-const DROP = 'calico-drop: IN=cali1 OUT=eth0 MAC=ee:ee:ee:ee:ee:ee:aa:aa:aa:aa:aa:aa:08:00 SRC=10.0.1.5 DST=10.0.2.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=7070 WINDOW=64240 RES=0x00 SYN URGP=0';
-const dropsReceived = /nodewarden_component_received_total\{component_kind="transform",component_id="packet-drops"\} (\d+)/;
+const DROP =
+  'calico-drop: IN=cali1 OUT=eth0 MAC=ee:ee:ee:ee:ee:ee:aa:aa:aa:aa:aa:aa:08:00 SRC=10.0.1.5 DST=10.0.2.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=7070 WINDOW=64240 RES=0x00 SYN URGP=0';
+const dropsReceived =
+  /nodewarden_component_received_total\{component_kind="transform",component_id="packet-drops"\} (\d+)/;
 
 describe('Agent wiring (in-memory sources, fake clock)', () => {
   it('standalone: kernel lines reach the detector and the drop pipeline', async () => {
@@ -149,7 +171,12 @@ describe('Agent wiring (in-memory sources, fake clock)', () => {
     }
     expect(t.made.get(ruleLog)!.running).toBe(false);
     expect(t.made.get(dropLog)!.running).toBe(true);
-    expect(t.agent.sourceList().map((s) => s.id).sort()).toEqual([dropLog, join(dir, 'other.log'), 'kmsg'].sort());
+    expect(
+      t.agent
+        .sourceList()
+        .map((s) => s.id)
+        .sort(),
+    ).toEqual([dropLog, join(dir, 'other.log'), 'kmsg'].sort());
   });
 
   it('connected: a detection becomes a condition patch and an Event on the Node', async () => {

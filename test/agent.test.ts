@@ -34,7 +34,11 @@ interface Cond {
   lastTransitionTime?: string;
 }
 
-async function setup(ruleFile: (marker: string) => object, extraArgs: readonly string[] = [], clock: Clock = systemClock) {
+async function setup(
+  ruleFile: (marker: string) => object,
+  extraArgs: readonly string[] = [],
+  clock: Clock = systemClock,
+) {
   const marker = `nwagent${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,7 +48,22 @@ async function setup(ruleFile: (marker: string) => object, extraArgs: readonly s
   cleanups.push(() => api.close());
   const node = `agent-test-${marker}`;
   const parsed = parseSettings(
-    ['run', '--rules', rulesPath, '--state-dir', join(dir, 'state'), '--metrics-address', '127.0.0.1:0', '--node-name', node, '--heartbeat-period', '1h', '--reload-interval', '100ms', ...extraArgs],
+    [
+      'run',
+      '--rules',
+      rulesPath,
+      '--state-dir',
+      join(dir, 'state'),
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--node-name',
+      node,
+      '--heartbeat-period',
+      '1h',
+      '--reload-interval',
+      '100ms',
+      ...extraArgs,
+    ],
     {},
   );
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
@@ -88,14 +107,33 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     const t = await setup((m) => rules(m));
     const since = '2026-01-01T00:00:00Z';
     t.api.addNode(t.node, [
-      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: since },
-      { type: 'AgentTestBroken', status: 'True', reason: 'AgentTestBrokeDown', message: 'from before the restart', lastTransitionTime: since },
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'KubeletReady',
+        message: 'kubelet is posting ready status',
+        lastTransitionTime: since,
+      },
+      {
+        type: 'AgentTestBroken',
+        status: 'True',
+        reason: 'AgentTestBrokeDown',
+        message: 'from before the restart',
+        lastTransitionTime: since,
+      },
     ]);
     const agent = await t.start();
-    expect(agent.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown' });
+    expect(agent.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({
+      status: 'True',
+      reason: 'AgentTestBrokeDown',
+    });
     await agent.stop();
     const conds = t.api.conditionsOf(t.node) as unknown as Cond[];
-    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown', lastTransitionTime: since });
+    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({
+      status: 'True',
+      reason: 'AgentTestBrokeDown',
+      lastTransitionTime: since,
+    });
     expect(conds.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KubeletReady' });
     for (const r of t.api.requestsTo('PATCH', /\/nodes\/.*\/status/)) expect(r.body).not.toContain('"Ready"');
   });
@@ -107,14 +145,31 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     kmsg(`${t.marker} blip 1`);
     kmsg(`${t.marker} broke down hard`);
     // Hang guard: ≥ 10× the at most 1 s an idle kmsg poll takes to see the record.
-    await eventually('detection', () => agent.conditions().find((c) => c.type === 'AgentTestBroken' && c.status === 'True'), { ms: 15_000 });
+    await eventually(
+      'detection',
+      () => agent.conditions().find((c) => c.type === 'AgentTestBroken' && c.status === 'True'),
+      { ms: 15_000 },
+    );
     const first = agent.stop(5000);
     expect(agent.stop(5000)).toBe(first);
     await first;
     const conds = t.api.conditionsOf(t.node) as unknown as Cond[];
-    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown', message: `${t.marker} broke down hard` });
-    const events = t.api.listEvents(`involvedObject.name=${t.node}`) as unknown as { reason: string; message: string; count: number; source: { component: string; host: string } }[];
-    expect(events.find((e) => e.reason === 'AgentTestBlip')).toMatchObject({ message: `${t.marker} blip 1`, count: 1, source: { component: 'agent-test', host: t.node } });
+    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({
+      status: 'True',
+      reason: 'AgentTestBrokeDown',
+      message: `${t.marker} broke down hard`,
+    });
+    const events = t.api.listEvents(`involvedObject.name=${t.node}`) as unknown as {
+      reason: string;
+      message: string;
+      count: number;
+      source: { component: string; host: string };
+    }[];
+    expect(events.find((e) => e.reason === 'AgentTestBlip')).toMatchObject({
+      message: `${t.marker} blip 1`,
+      count: 1,
+      source: { component: 'agent-test', host: t.node },
+    });
     expect(events.find((e) => e.reason === 'AgentTestBrokeDown')).toBeDefined();
   });
 
@@ -130,7 +185,12 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     };
     expect(await resolvers([])).toEqual(['local-pods', 'namespace-services', 'peer-cache', 'peers', 'service-ips']);
     // The DNS server is never asked here (no drops); it only has to be configured.
-    expect(await resolvers(['--drop-peer-services=false', '--drop-peer-dns', '127.0.0.1:53'])).toEqual(['local-pods', 'peer-cache', 'peers', 'reverse-dns']);
+    expect(await resolvers(['--drop-peer-services=false', '--drop-peer-dns', '127.0.0.1:53'])).toEqual([
+      'local-pods',
+      'peer-cache',
+      'peers',
+      'reverse-dns',
+    ]);
   });
 
   it('returns from stop by its deadline while the API server hangs', async () => {
@@ -140,7 +200,9 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     t.api.setHang(true);
     cleanups.push(() => t.api.setHang(false));
     kmsg(`${t.marker} blip 2`);
-    await eventually('line handled', () => agent.sourceList().some((src) => src.stats.sent > 0) || undefined, { ms: 15_000 }); // hang guard, as above
+    await eventually('line handled', () => agent.sourceList().some((src) => src.stats.sent > 0) || undefined, {
+      ms: 15_000,
+    }); // hang guard, as above
     await eventually('a request hangs', () => t.api.hungRequests() > 0 || undefined, { ms: 5000 });
     await agent.stop(800);
     // Order, not time: stop returned while a request was still hanging, neither answered nor
@@ -164,10 +226,16 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     };
     writeFileSync(t.rulesPath, JSON.stringify(filelog));
     await eventually('file followed', () => agent.sourceList().some((s) => s.id === log) || undefined, { ms: 5000 });
-    await eventually('line read', () => agent.sourceList().find((s) => s.id === log)!.stats.sent > 0 || undefined, { ms: 5000 });
+    await eventually('line read', () => agent.sourceList().find((s) => s.id === log)!.stats.sent > 0 || undefined, {
+      ms: 5000,
+    });
     writeFileSync(t.rulesPath, JSON.stringify(rules(t.marker)));
-    await eventually('file no longer followed', () => !agent.sourceList().some((s) => s.id === log) || undefined, { ms: 5000 });
-    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(checkpointName({ kind: 'file', path: log }));
+    await eventually('file no longer followed', () => !agent.sourceList().some((s) => s.id === log) || undefined, {
+      ms: 5000,
+    });
+    const checkpoint = new CheckpointStore(join(t.dir, 'state'), quiet).fileFor(
+      checkpointName({ kind: 'file', path: log }),
+    );
     await eventually('its position forgotten', () => !existsSync(checkpoint) || undefined, { ms: 5000 });
     expect(agent.sourceList().map((s) => s.id)).toEqual(['kmsg']);
     await agent.stop();
@@ -177,15 +245,23 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     const t = await setup((m) => rules(m, [{ type: 'AgentTestExtra', reason: 'ExtraFine', message: 'fine' }]));
     t.api.addNode(t.node);
     const agent = await t.start();
-    await eventually('both types on the node', () => {
-      const types = (t.api.conditionsOf(t.node) as unknown as Cond[]).map((c) => c.type);
-      return (types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
-    }, { ms: 5000 });
+    await eventually(
+      'both types on the node',
+      () => {
+        const types = (t.api.conditionsOf(t.node) as unknown as Cond[]).map((c) => c.type);
+        return (types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
+      },
+      { ms: 5000 },
+    );
     writeFileSync(t.rulesPath, JSON.stringify(rules(t.marker)));
-    await eventually('extra type removed', () => {
-      const types = (t.api.conditionsOf(t.node) as unknown as Cond[]).map((c) => c.type);
-      return (!types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
-    }, { ms: 5000 });
+    await eventually(
+      'extra type removed',
+      () => {
+        const types = (t.api.conditionsOf(t.node) as unknown as Cond[]).map((c) => c.type);
+        return (!types.includes('AgentTestExtra') && types.includes('AgentTestBroken')) || undefined;
+      },
+      { ms: 5000 },
+    );
     await agent.stop();
   });
 
@@ -193,7 +269,15 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     const clock = new FakeClock(Date.now());
     const t = await setup((m) => rules(m), ['--kmsg-path', ''], clock);
     const since = '2026-01-01T00:00:00Z';
-    t.api.addNode(t.node, [{ type: 'AgentTestBroken', status: 'True', reason: 'AgentTestBrokeDown', message: 'from before the restart', lastTransitionTime: since }]);
+    t.api.addNode(t.node, [
+      {
+        type: 'AgentTestBroken',
+        status: 'True',
+        reason: 'AgentTestBrokeDown',
+        message: 'from before the restart',
+        lastTransitionTime: since,
+      },
+    ]);
     // 503 for everything: requests are recorded, so what the agent tried while down shows.
     t.api.failNext(Number.MAX_SAFE_INTEGER, { code: 503 });
     let agent: Agent | undefined;
@@ -223,7 +307,14 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     expect(t.api.requestsTo('GET', new RegExp(`/nodes/${t.node}$`)).length).toBeGreaterThanOrEqual(1);
     for (const r of t.api.requestsTo('PATCH', /\/nodes\/.*\/status/)) expect(r.body).not.toContain('AgentTestFine');
     const conds = t.api.conditionsOf(t.node) as unknown as Cond[];
-    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown', lastTransitionTime: since });
-    expect(agent!.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({ status: 'True', reason: 'AgentTestBrokeDown' });
+    expect(conds.find((c) => c.type === 'AgentTestBroken')).toMatchObject({
+      status: 'True',
+      reason: 'AgentTestBrokeDown',
+      lastTransitionTime: since,
+    });
+    expect(agent!.conditions().find((c) => c.type === 'AgentTestBroken')).toMatchObject({
+      status: 'True',
+      reason: 'AgentTestBrokeDown',
+    });
   });
 });

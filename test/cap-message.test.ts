@@ -5,7 +5,10 @@ import * as exporter from '../agent/sinks/event-exporter';
 
 describe('capMessage', () => {
   it('keeps short text, cuts long text on a character boundary with the marker', () => {
-    expect(capMessage('a'.repeat(MESSAGE_LIMIT_BYTES))).toEqual({ text: 'a'.repeat(MESSAGE_LIMIT_BYTES), truncated: false });
+    expect(capMessage('a'.repeat(MESSAGE_LIMIT_BYTES))).toEqual({
+      text: 'a'.repeat(MESSAGE_LIMIT_BYTES),
+      truncated: false,
+    });
     const ascii = capMessage('x'.repeat(MESSAGE_LIMIT_BYTES + 1));
     expect(ascii.truncated).toBe(true);
     expect(Buffer.byteLength(ascii.text)).toBe(MESSAGE_LIMIT_BYTES);

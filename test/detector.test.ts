@@ -7,7 +7,12 @@ import { FakeClock } from './helpers/fake-clock';
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 
 function recorder() {
-  const got = { problems: [] as Problem[], events: [] as NodeEvent[], changes: [] as ConditionChange[], initial: [] as [string, readonly Condition[]][] };
+  const got = {
+    problems: [] as Problem[],
+    events: [] as NodeEvent[],
+    changes: [] as ConditionChange[],
+    initial: [] as [string, readonly Condition[]][],
+  };
   const sink: Sink = {
     name: 'rec',
     onProblem: (p) => got.problems.push(p),
@@ -23,7 +28,12 @@ const kernel = ruleFile({
   skipList: ['nwskip'],
   conditions: [
     { type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock' },
-    { type: 'ReadonlyFilesystem', reason: 'FilesystemIsNotReadOnly', message: 'Filesystem is not read-only', recoverAfterMs: 60_000 },
+    {
+      type: 'ReadonlyFilesystem',
+      reason: 'FilesystemIsNotReadOnly',
+      message: 'Filesystem is not read-only',
+      recoverAfterMs: 60_000,
+    },
   ],
   rules: [
     temp('OOMKilling', 'Killed process \\d+ (.+) total-vm:\\d+kB.*'),
@@ -46,7 +56,8 @@ function setup(extra: Partial<ConstructorParameters<typeof Detector>[1]> = {}, f
   const clock = new FakeClock(new Date(2026, 5, 15, 12).getTime());
   const { got, sink } = recorder();
   const d = new Detector(files, { clock, logger, nodeName: 'node-1', sinks: [sink], applyLookback: true, ...extra });
-  const kmsg = (text: string, agoMs = 0, backlog = false) => d.handle({ source: 'kmsg', time: new Date(clock.now() - agoMs), text, backlog });
+  const kmsg = (text: string, agoMs = 0, backlog = false) =>
+    d.handle({ source: 'kmsg', time: new Date(clock.now() - agoMs), text, backlog });
   return { clock, got, d, kmsg };
 }
 
@@ -64,7 +75,16 @@ describe('Detector', () => {
   it('temporary problem → Warning event on the Node with the matched text', () => {
     const { got, kmsg, d } = setup();
     kmsg('Out of memory: Killed process 1 (x) total-vm:1kB, anon-rss:1kB');
-    expect(got.events).toEqual([{ involved: { kind: 'Node', name: 'node-1' }, type: 'Warning', reason: 'OOMKilling', message: 'Out of memory: Killed process 1 (x) total-vm:1kB, anon-rss:1kB', component: 'kernel-monitor', time: got.problems[0]!.time }]);
+    expect(got.events).toEqual([
+      {
+        involved: { kind: 'Node', name: 'node-1' },
+        type: 'Warning',
+        reason: 'OOMKilling',
+        message: 'Out of memory: Killed process 1 (x) total-vm:1kB, anon-rss:1kB',
+        component: 'kernel-monitor',
+        time: got.problems[0]!.time,
+      },
+    ]);
     expect(got.changes).toEqual([]);
     expect(d.counterMap().get('kmsg')).toMatchObject({ received: 1, matched: 1, problems: 1 });
   });
@@ -80,7 +100,8 @@ describe('Detector', () => {
     expect(got.events[0]).toMatchObject({
       type: 'Warning',
       reason: 'DockerHung',
-      message: 'Node condition KernelDeadlock is now: True, reason: DockerHung, message: "INFO: task docker:12 blocked for more than 120 seconds."',
+      message:
+        'Node condition KernelDeadlock is now: True, reason: DockerHung, message: "INFO: task docker:12 blocked for more than 120 seconds."',
     });
     expect(d.conditions().find((c) => c.type === 'KernelDeadlock')?.status).toBe('True');
   });
@@ -92,7 +113,12 @@ describe('Detector', () => {
     clock.advance(60_000);
     d.tick();
     expect(got.changes.map((c) => c.condition.status)).toEqual(['True', 'False']);
-    expect(got.events.at(-1)).toMatchObject({ type: 'Normal', reason: 'FilesystemIsNotReadOnly', message: 'Node condition ReadonlyFilesystem is now: False, reason: FilesystemIsNotReadOnly, message: "Filesystem is not read-only"' });
+    expect(got.events.at(-1)).toMatchObject({
+      type: 'Normal',
+      reason: 'FilesystemIsNotReadOnly',
+      message:
+        'Node condition ReadonlyFilesystem is now: False, reason: FilesystemIsNotReadOnly, message: "Filesystem is not read-only"',
+    });
   });
 
   it('recoverAfter via its own timer on the clock: a repeat moves the recovery, stop() cancels it', () => {
@@ -119,7 +145,15 @@ describe('Detector', () => {
   it('recoverAfter of a condition adopted late (from the Node) is armed too', () => {
     const { got, d, clock } = setup({ recoveryTimer: true });
     const t = new Date(clock.now());
-    d.adoptLate([{ type: 'ReadonlyFilesystem', status: 'True', reason: 'FilesystemIsReadOnly', message: 'ro', lastTransitionTime: t }]);
+    d.adoptLate([
+      {
+        type: 'ReadonlyFilesystem',
+        status: 'True',
+        reason: 'FilesystemIsReadOnly',
+        message: 'ro',
+        lastTransitionTime: t,
+      },
+    ]);
     expect(d.conditions().find((c) => c.type === 'ReadonlyFilesystem')?.status).toBe('True');
     expect(clock.pending()).toBe(1);
     clock.advance(60_000);
@@ -168,10 +202,26 @@ describe('Detector', () => {
 
   it('routes file lines by logPath through the syslog parser; unparseable lines are counted', () => {
     const { got, d } = setup({}, [kernel, filelog]);
-    d.handle({ source: '/var/log/kern.log', time: new Date(), text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB' });
+    d.handle({
+      source: '/var/log/kern.log',
+      time: new Date(),
+      text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB',
+    });
     d.handle({ source: '/var/log/kern.log', time: new Date(), text: 'not a syslog line' });
-    d.handle({ source: '/var/log/other.log', time: new Date(), text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB' });
-    expect(got.problems).toEqual([{ kind: 'temporary', source: 'kernel-monitor-file', reason: 'OOMKilling', message: 'Killed process 9 (y) total-vm:2kB', time: new Date(2026, 5, 15, 11, 59) }]);
+    d.handle({
+      source: '/var/log/other.log',
+      time: new Date(),
+      text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB',
+    });
+    expect(got.problems).toEqual([
+      {
+        kind: 'temporary',
+        source: 'kernel-monitor-file',
+        reason: 'OOMKilling',
+        message: 'Killed process 9 (y) total-vm:2kB',
+        time: new Date(2026, 5, 15, 11, 59),
+      },
+    ]);
     expect(d.counterMap().get('/var/log/kern.log')).toMatchObject({ received: 2, unparsed: 1, matched: 1 });
     expect(d.counterMap().get('/var/log/other.log')).toMatchObject({ received: 1, unrouted: 1 });
   });
@@ -181,20 +231,37 @@ describe('Detector', () => {
     clock.advance(3 * 24 * 3_600_000); // the agent has run for 3 days
     d.reload([kernel, { ...filelog, lookbackMs: 5 * 60_000 }]);
     // Jun 16 12:00 is 2 days before now (Jun 18 12:00): old backlog of the newly followed file.
-    d.handle({ source: '/var/log/kern.log', time: new Date(), backlog: true, text: 'Jun 16 12:00:00 n kernel: [ 1.0] Killed process 1 (old) total-vm:2kB' });
-    d.handle({ source: '/var/log/kern.log', time: new Date(), backlog: true, text: 'Jun 18 11:58:00 n kernel: [ 1.0] Killed process 2 (recent) total-vm:2kB' });
+    d.handle({
+      source: '/var/log/kern.log',
+      time: new Date(),
+      backlog: true,
+      text: 'Jun 16 12:00:00 n kernel: [ 1.0] Killed process 1 (old) total-vm:2kB',
+    });
+    d.handle({
+      source: '/var/log/kern.log',
+      time: new Date(),
+      backlog: true,
+      text: 'Jun 18 11:58:00 n kernel: [ 1.0] Killed process 2 (recent) total-vm:2kB',
+    });
     expect(got.problems.map((p) => p.message)).toEqual(['Killed process 2 (recent) total-vm:2kB']);
     expect(d.counterMap().get('/var/log/kern.log')).toMatchObject({ received: 2, tooOld: 1 });
   });
 
   it('initialConditions are adopted; reload keeps condition state', () => {
     const was = new Date('2026-01-01T00:00:00Z');
-    const { got, kmsg, d } = setup({ initialConditions: [{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'm', lastTransitionTime: was }] });
+    const { got, kmsg, d } = setup({
+      initialConditions: [
+        { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'm', lastTransitionTime: was },
+      ],
+    });
     expect(got.initial[0]![1][0]).toMatchObject({ status: 'True', reason: 'DockerHung' });
     kmsg('INFO: task docker:12 blocked for more than 120 seconds.');
     expect(got.changes).toHaveLength(0);
     d.reload([{ ...kernel, rules: [perm('KernelDeadlock', 'NewReason', 'new pattern')] }]);
-    expect(d.conditions().find((c) => c.type === 'KernelDeadlock')).toMatchObject({ status: 'True', reason: 'DockerHung' });
+    expect(d.conditions().find((c) => c.type === 'KernelDeadlock')).toMatchObject({
+      status: 'True',
+      reason: 'DockerHung',
+    });
     kmsg('new pattern');
     expect(got.changes.at(-1)?.condition.reason).toBe('NewReason');
     kmsg('Killed process 1 (x) total-vm:1kB');
@@ -204,7 +271,12 @@ describe('Detector', () => {
   it('a throwing sink does not stop the others', () => {
     const clock = new FakeClock();
     const { got, sink } = recorder();
-    const bad: Sink = { name: 'bad', onProblem: () => { throw new Error('boom'); } };
+    const bad: Sink = {
+      name: 'bad',
+      onProblem: () => {
+        throw new Error('boom');
+      },
+    };
     const d = new Detector([kernel], { clock, logger, nodeName: 'n', sinks: [bad, sink], applyLookback: false });
     d.handle({ source: 'kmsg', time: new Date(), text: 'Killed process 1 (x) total-vm:1kB' });
     expect(got.problems).toHaveLength(1);

@@ -46,7 +46,14 @@ function readKmsgOurs(): { text: string; usec: number }[] {
 }
 
 function setupNamespaces(): void {
-  createVethPair({ nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B, addrsA: [`${A4}/24`, `${A6}/64`], addrsB: [`${B4}/24`, `${B6}/64`] });
+  createVethPair({
+    nsA: NS_A,
+    nsB: NS_B,
+    ifA: IF_A,
+    ifB: IF_B,
+    addrsA: [`${A4}/24`, `${A6}/64`],
+    addrsB: [`${B4}/24`, `${B6}/64`],
+  });
   for (const ipt of ['iptables', 'ip6tables']) {
     const v6 = ipt === 'ip6tables';
     const icmp = v6 ? ['-p', 'ipv6-icmp', '--icmpv6-type'] : ['-p', 'icmp', '--icmp-type'];
@@ -104,10 +111,7 @@ beforeAll(() => {
       if (r.kind === 'drop') fromKmsg.push(r.drop);
     }
     if (process.env['NODEWARDEN_WRITE_FIXTURES'] === '1') {
-      writeFileSync(
-        join(__dirname, 'fixtures/drops/kmsg-real.txt'),
-        captured.map((c) => c.text).join('\n') + '\n',
-      );
+      writeFileSync(join(__dirname, 'fixtures/drops/kmsg-real.txt'), captured.map((c) => c.text).join('\n') + '\n');
     }
   } catch (e) {
     cleanup();
@@ -140,7 +144,15 @@ describeWithParts(PARTS, 'real kernel LOG lines from /dev/kmsg', () => {
       it('TCP SYN dropped on input (calico-packet: = audit)', () => {
         const d = find((x) => x.dst === dst && x.proto === 'tcp' && x.dstPort === 8080);
         expect(d).toBeDefined();
-        expect(d).toMatchObject({ family: fam, src, dst, prefix: 'calico-packet:', verdict: 'audit', inIf: IF_B, outIf: '' });
+        expect(d).toMatchObject({
+          family: fam,
+          src,
+          dst,
+          prefix: 'calico-packet:',
+          verdict: 'audit',
+          inIf: IF_B,
+          outIf: '',
+        });
         expect(d?.srcPort).toBeGreaterThan(1023);
       });
       it('UDP dropped (calico-drop: = drop)', () => {
@@ -166,7 +178,9 @@ describeWithParts(PARTS, 'real kernel LOG lines from /dev/kmsg', () => {
       it('OUTPUT drop with a prefix that starts with "IN", and --log-uid', () => {
         const d = find((x) => x.dst === dst && x.dstPort === 8081);
         expect(d).toMatchObject({ prefix: 'INPUT-reject:', verdict: 'drop', inIf: '', outIf: IF_A, src });
-        const raw = captured.find((c) => c.text.startsWith('INPUT-reject:') && c.text.includes(fam === 4 ? B4 : 'fd00:0213'));
+        const raw = captured.find(
+          (c) => c.text.startsWith('INPUT-reject:') && c.text.includes(fam === 4 ? B4 : 'fd00:0213'),
+        );
         expect(raw?.text).toMatch(/ UID=0 GID=0 /);
       });
       it('templated prefix gives the policy', () => {
@@ -177,7 +191,11 @@ describeWithParts(PARTS, 'real kernel LOG lines from /dev/kmsg', () => {
   }
 
   it('IPv6 addresses arrive zero-padded and come out canonical', () => {
-    expect(captured.some((c) => c.text.includes(`SRC=fd00:0213:${N.toString(16).padStart(4, '0')}:0000:0000:0000:0000:0001`))).toBe(true);
+    expect(
+      captured.some((c) =>
+        c.text.includes(`SRC=fd00:0213:${N.toString(16).padStart(4, '0')}:0000:0000:0000:0000:0001`),
+      ),
+    ).toBe(true);
     expect(fromKmsg.some((d) => d.src === A6)).toBe(true);
   });
 });
@@ -186,7 +204,12 @@ describeWithParts(PARTS, 'real lines through the DropPipeline', () => {
   it('become PacketDrop events on both local pods, with counts', async () => {
     const client: PodInfo = { namespace: 'ns-a', name: 'client', uid: 'u-a' };
     const server: PodInfo = { namespace: 'ns-b', name: 'server', uid: 'u-b' };
-    const local = new Map<string, PodInfo>([[A4, client], [A6, client], [B4, server], [B6, server]]);
+    const local = new Map<string, PodInfo>([
+      [A4, client],
+      [A6, client],
+      [B4, server],
+      [B6, server],
+    ]);
     const events: NodeEvent[] = [];
     const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
     const p = new DropPipeline({
@@ -207,9 +230,13 @@ describeWithParts(PARTS, 'real lines through the DropPipeline', () => {
     const msgs = events.map((e) => `${e.involved.kind === 'Pod' ? e.involved.name : ''}: ${e.message}`);
     expect(msgs).toContain(`client: Packet would be dropped when sending traffic to ns-b (${B4}) on port 8080/tcp`);
     expect(msgs).toContain(`server: Packet dropped when receiving traffic from ns-a (${A6}) on port 5353/udp`);
-    expect(msgs).toContain(`server: Packet dropped when receiving traffic from ns-a (${A4}) on port 8082/tcp by policy t1 np ns/p1`);
+    expect(msgs).toContain(
+      `server: Packet dropped when receiving traffic from ns-a (${A4}) on port 8082/tcp by policy t1 np ns/p1`,
+    );
     expect(msgs).toContain(`client: Packet dropped when receiving traffic from ns-b (${B6}) on icmpv6 type 1 code 4`);
-    expect(events.every((e) => e.reason === 'PacketDrop' && e.type === 'Warning' && e.component === 'nodewarden')).toBe(true);
+    expect(events.every((e) => e.reason === 'PacketDrop' && e.type === 'Warning' && e.component === 'nodewarden')).toBe(
+      true,
+    );
     // Every drop is in exactly two events' counts (both ends are local pods).
     expect(events.reduce((a, e) => a + (e.count ?? 1), 0)).toBe(2 * captured.length);
   });

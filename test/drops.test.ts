@@ -18,7 +18,11 @@ const REMOTE: Record<string, PeerInfo> = {
   '10.244.2.9': { kind: 'pod', pod: { namespace: 'payments', name: 'api-7', labels: { app: 'api' } } },
   '192.168.0.12': { kind: 'node', name: 'node-b' },
   '10.96.4.2': { kind: 'service', service: { namespace: 'shop', name: 'cart' } },
-  '10.244.2.20': { kind: 'pod', pod: { namespace: 'shop', name: 'cart-5', labels: { app: 'cart' } }, service: { namespace: 'shop', name: 'cart' } },
+  '10.244.2.20': {
+    kind: 'pod',
+    pod: { namespace: 'shop', name: 'cart-5', labels: { app: 'cart' } },
+    service: { namespace: 'shop', name: 'cart' },
+  },
   '198.51.100.7': { kind: 'host', name: 'db.example.org' },
 };
 
@@ -34,7 +38,12 @@ function resolver(): DropResolver & { lookups: string[] } {
   };
 }
 
-function v4(prefix: string, src: string, dst: string, tail = 'PROTO=TCP SPT=40000 DPT=5432 WINDOW=1 RES=0x00 SYN URGP=0 '): string {
+function v4(
+  prefix: string,
+  src: string,
+  dst: string,
+  tail = 'PROTO=TCP SPT=40000 DPT=5432 WINDOW=1 RES=0x00 SYN URGP=0 ',
+): string {
   return `${prefix} IN=cali1 OUT=eth0 SRC=${src} DST=${dst} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF ${tail}`;
 }
 
@@ -46,9 +55,15 @@ function setup(extra: Partial<ConstructorParameters<typeof DropPipeline>[0]> = {
   const res = resolver();
   const p = new DropPipeline({
     prefixes: [...DEFAULT_DROP_PREFIXES, ...parseDropPrefixes(['cp <tier> <kind> <policy>:']).prefixes],
-    clock, logger, resolver: res, sinks: [sink], onEvent: (e) => events.push(e), ...extra,
+    clock,
+    logger,
+    resolver: res,
+    sinks: [sink],
+    onEvent: (e) => events.push(e),
+    ...extra,
   });
-  const kmsg = (text: string, ageMs = 0): void => p.handle({ source: 'kmsg', time: new Date(clock.now() - ageMs), text });
+  const kmsg = (text: string, ageMs = 0): void =>
+    p.handle({ source: 'kmsg', time: new Date(clock.now() - ageMs), text });
   return { clock, events, drops, p, res, kmsg };
 }
 
@@ -73,7 +88,9 @@ describe('DropPipeline', () => {
       },
     ]);
     expect(p.stats).toMatchObject({ received: 2, parsed: 2, byVerdict: { drop: 2, audit: 0 }, events: 1 });
-    expect([...p.counts.values()]).toEqual([{ labels: { direction: 'sending', namespace: 'shop', proto: 'tcp', verdict: 'drop' }, value: 2 }]);
+    expect([...p.counts.values()]).toEqual([
+      { labels: { direction: 'sending', namespace: 'shop', proto: 'tcp', verdict: 'drop' }, value: 2 },
+    ]);
   });
 
   it('receiving, with the policy; an audit prefix reports a would-be drop', async () => {
@@ -89,8 +106,19 @@ describe('DropPipeline', () => {
   });
 
   it('audit wording when sending, with the policy appended', () => {
-    const base = { pod: LOCAL['10.244.1.5']!, peerIp: '10.244.2.9', port: '443', proto: 'tcp', key: 'k', count: 1, first: 0, last: 0 };
-    expect(dropMessage({ ...base, direction: 'sending', policy: 'default np shop/allow-web', verdict: 'audit' }, 'payments')).toBe(
+    const base = {
+      pod: LOCAL['10.244.1.5']!,
+      peerIp: '10.244.2.9',
+      port: '443',
+      proto: 'tcp',
+      key: 'k',
+      count: 1,
+      first: 0,
+      last: 0,
+    };
+    expect(
+      dropMessage({ ...base, direction: 'sending', policy: 'default np shop/allow-web', verdict: 'audit' }, 'payments'),
+    ).toBe(
       'Packet would be dropped when sending traffic to payments (10.244.2.9) on port 443/tcp by policy default np shop/allow-web',
     );
     expect(dropMessage({ ...base, direction: 'sending', policy: '', verdict: 'drop' }, 'payments')).toBe(
@@ -143,12 +171,20 @@ describe('DropPipeline', () => {
     expect(events).toEqual([]);
     expect(drops).toHaveLength(1);
     expect(p.stats.noLocalPod).toBe(1);
-    expect([...p.counts.values()][0]).toEqual({ labels: { direction: 'none', namespace: '', proto: 'tcp', verdict: 'drop' }, value: 1 });
+    expect([...p.counts.values()][0]).toEqual({
+      labels: { direction: 'none', namespace: '', proto: 'tcp', verdict: 'drop' },
+      value: 1,
+    });
   });
 
   it('peer naming settings', async () => {
     const line = v4('calico-drop:', '10.244.1.5', '10.244.2.9');
-    const names: [string, string][] = [['pod', 'api-7'], ['namespace/name', 'payments/api-7'], ['label:app', 'api'], ['label:missing', 'payments/api-7']];
+    const names: [string, string][] = [
+      ['pod', 'api-7'],
+      ['namespace/name', 'payments/api-7'],
+      ['label:app', 'api'],
+      ['label:missing', 'payments/api-7'],
+    ];
     for (const [setting, want] of names) {
       const naming = parsePeerNaming(setting);
       expect(naming).not.toBeNull();
@@ -162,17 +198,29 @@ describe('DropPipeline', () => {
 
   it('IPv6 drops resolve through the canonical address', async () => {
     const { p, events, kmsg } = setup();
-    kmsg('calico-drop: IN=cali1 OUT=eth0 SRC=fd00:0010:0244:0001:0000:0000:0000:0005 DST=fd00:0010:0244:0002:0000:0000:0000:0009 LEN=80 TC=0 HOPLIMIT=63 FLOWLBL=1 PROTO=TCP SPT=1 DPT=443 ');
+    kmsg(
+      'calico-drop: IN=cali1 OUT=eth0 SRC=fd00:0010:0244:0001:0000:0000:0000:0005 DST=fd00:0010:0244:0002:0000:0000:0000:0009 LEN=80 TC=0 HOPLIMIT=63 FLOWLBL=1 PROTO=TCP SPT=1 DPT=443 ',
+    );
     await p.flushOnce();
-    expect(events[0]?.message).toBe('Packet dropped when sending traffic to unknown (fd00:10:244:2::9) on port 443/tcp');
+    expect(events[0]?.message).toBe(
+      'Packet dropped when sending traffic to unknown (fd00:10:244:2::9) on port 443/tcp',
+    );
   });
 
   it('file lines: timestamp parsed, old lines expire, bad lines counted', async () => {
     const { p, events, clock } = setup({ fileZone: 'utc', maxAgeMs: 600_000 });
     const body = v4('calico-drop:', '10.244.1.5', '10.244.2.9');
     const iso = (ms: number): string => new Date(ms).toISOString().replace('Z', '+00:00');
-    p.handle({ source: '/var/log/iptables.log', time: new Date(0), text: `${iso(clock.now() - 5000)} node-a kernel: [ 1156.246182] ${body}` });
-    p.handle({ source: '/var/log/iptables.log', time: new Date(0), text: `${iso(clock.now() - 3_600_000)} node-a kernel: ${body}` });
+    p.handle({
+      source: '/var/log/iptables.log',
+      time: new Date(0),
+      text: `${iso(clock.now() - 5000)} node-a kernel: [ 1156.246182] ${body}`,
+    });
+    p.handle({
+      source: '/var/log/iptables.log',
+      time: new Date(0),
+      text: `${iso(clock.now() - 3_600_000)} node-a kernel: ${body}`,
+    });
     p.handle({ source: '/var/log/iptables.log', time: new Date(0), text: `garbage ${body}` });
     p.handle({ source: '/var/log/iptables.log', time: new Date(0), text: 'Mar  1 09:59:00 node-a sshd[1]: unrelated' });
     expect(p.stats).toMatchObject({ received: 4, parsed: 1, expired: 1, unparsed: 1, ignored: 1 });
@@ -207,9 +255,13 @@ describe('DropPipeline', () => {
   });
 
   it('flush(deadline) emits every pending key with its full count, beyond the rate buckets', async () => {
-    const { p, events, kmsg, clock } = setup({ perPod: { burst: 1, perSecond: 0.001 }, perNode: { burst: 1, perSecond: 0.001 } });
+    const { p, events, kmsg, clock } = setup({
+      perPod: { burst: 1, perSecond: 0.001 },
+      perNode: { burst: 1, perSecond: 0.001 },
+    });
     for (let port = 1; port <= 6; port++) {
-      for (let n = 0; n < port; n++) kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));
+      for (let n = 0; n < port; n++)
+        kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));
     }
     kmsg(v4('calico-drop:', '10.244.2.9', '10.244.1.6'));
     await p.flushOnce();
@@ -226,7 +278,10 @@ describe('DropPipeline', () => {
 
   it('a peer lookup that hangs during the final flush names the peer unknown instead of losing the Events', async () => {
     const { p, events, kmsg, clock, res } = setup();
-    res.peer = (ip) => (ip === '10.244.2.9' ? new Promise<PeerInfo>(() => {}) : Promise.resolve<PeerInfo>({ kind: 'node', name: 'node-b' }));
+    res.peer = (ip) =>
+      ip === '10.244.2.9'
+        ? new Promise<PeerInfo>(() => {})
+        : Promise.resolve<PeerInfo>({ kind: 'node', name: 'node-b' });
     kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9'));
     kmsg(v4('calico-drop:', '10.244.1.5', '192.168.0.12'));
     const done = p.flush(clock.now() + 1000);
@@ -242,7 +297,8 @@ describe('DropPipeline', () => {
 
   it('the aggregation map is bounded; overflowed drops are still counted', async () => {
     const { p, kmsg } = setup({ maxKeys: 3 });
-    for (let port = 1; port <= 10; port++) kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));
+    for (let port = 1; port <= 10; port++)
+      kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9', `PROTO=TCP SPT=1 DPT=${port} `));
     expect(p.pendingKeys()).toBe(3);
     expect(p.stats.overflow).toBe(7);
     expect([...p.counts.values()][0]?.value).toBe(10);

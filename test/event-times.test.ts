@@ -51,7 +51,12 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
     const first = Date.parse('2026-03-01T21:54:51Z');
     const last = Date.parse('2026-03-01T21:55:21Z');
     // 3,001 drops spread evenly over [first, last], in log order.
-    for (let i = 0; i <= 3000; i++) p.handle({ source: 'kmsg', time: new Date(first + (i * (last - first)) / 3000), text: drop('10.244.1.5', '10.244.2.9') });
+    for (let i = 0; i <= 3000; i++)
+      p.handle({
+        source: 'kmsg',
+        time: new Date(first + (i * (last - first)) / 3000),
+        text: drop('10.244.1.5', '10.244.2.9'),
+      });
     await p.flushOnce();
     await deliver();
     let events = server.listEvents('metadata.namespace=shop');
@@ -63,7 +68,8 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
     // The next window: more drops of the same key, logged later. The Event is PATCHed.
     clock.advance(10_000);
     const later = Date.parse('2026-03-01T21:55:35Z');
-    for (let i = 0; i < 5; i++) p.handle({ source: 'kmsg', time: new Date(later + i * 1000), text: drop('10.244.1.5', '10.244.2.9') });
+    for (let i = 0; i < 5; i++)
+      p.handle({ source: 'kmsg', time: new Date(later + i * 1000), text: drop('10.244.1.5', '10.244.2.9') });
     await p.flushOnce();
     await deliver();
     events = server.listEvents('metadata.namespace=shop');
@@ -90,9 +96,20 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
 
   it('Node Events counted from several kernel lines: first line → firstTimestamp, last line → lastTimestamp; PATCH keeps firstTimestamp', async () => {
     const rules: RuleFile = {
-      path: '/r/k.json', plugin: 'kmsg', pluginConfig: {}, logPath: '/dev/kmsg', lookbackMs: 0, delayMs: 0, bufferSize: 1,
-      source: 'kernel-monitor', metricsReporting: true, skipList: [], conditions: [],
-      rules: [{ type: 'temporary', reason: 'TaskHung', pattern: 'task \\S+:\\w+ blocked for more than \\w+ seconds\\.' }],
+      path: '/r/k.json',
+      plugin: 'kmsg',
+      pluginConfig: {},
+      logPath: '/dev/kmsg',
+      lookbackMs: 0,
+      delayMs: 0,
+      bufferSize: 1,
+      source: 'kernel-monitor',
+      metricsReporting: true,
+      skipList: [],
+      conditions: [],
+      rules: [
+        { type: 'temporary', reason: 'TaskHung', pattern: 'task \\S+:\\w+ blocked for more than \\w+ seconds\\.' },
+      ],
     };
     const d = new Detector([rules], { clock, logger, nodeName: 'n1', sinks: [ex], applyLookback: false });
     const line = 'INFO: task jbd2/sda1-8:321 blocked for more than 120 seconds.';

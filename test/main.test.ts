@@ -18,10 +18,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = execFile(process.execPath, [AGENT, ...args], { cwd: ROOT, timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [AGENT, ...args],
+      { cwd: ROOT, timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
   });
@@ -83,10 +88,25 @@ describe('nodewarden replay', () => {
     ].join('\n');
     const r = await cli(['replay', '--rules', 'rules/', '--format', 'kmsg'], capture);
     expect(r.code).toBe(0);
-    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(out).toContainEqual(expect.objectContaining({ kind: 'condition', condition: 'ReadonlyFilesystem', status: 'True', reason: 'FilesystemIsReadOnly' }));
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out).toContainEqual(
-      expect.objectContaining({ kind: 'event', reason: 'OOMKilling', source: 'kernel-monitor', message: expect.stringContaining('Killed process 42 (java)') }),
+      expect.objectContaining({
+        kind: 'condition',
+        condition: 'ReadonlyFilesystem',
+        status: 'True',
+        reason: 'FilesystemIsReadOnly',
+      }),
+    );
+    expect(out).toContainEqual(
+      expect.objectContaining({
+        kind: 'event',
+        reason: 'OOMKilling',
+        source: 'kernel-monitor',
+        message: expect.stringContaining('Killed process 42 (java)'),
+      }),
     );
     expect(out.some((o) => String(o.message).includes('link up'))).toBe(false);
   });
@@ -108,11 +128,25 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
     });
 
   async function start(port: number): Promise<AgentProcess> {
-    const a = new AgentProcess(['run', '--rules', rulesDir, '--state-dir', stateDir, '--metrics-address', `127.0.0.1:${port}`, '--reload-interval', '200ms']);
-    await until('healthz', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok || undefined);
+    const a = new AgentProcess([
+      'run',
+      '--rules',
+      rulesDir,
+      '--state-dir',
+      stateDir,
+      '--metrics-address',
+      `127.0.0.1:${port}`,
+      '--reload-interval',
+      '200ms',
+    ]);
+    await until(
+      'healthz',
+      async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok || undefined,
+    );
     return a;
   }
-  const conditions = async (port: number): Promise<Cond[]> => (await (await fetch(`http://127.0.0.1:${port}/conditions`)).json()) as Cond[];
+  const conditions = async (port: number): Promise<Cond[]> =>
+    (await (await fetch(`http://127.0.0.1:${port}/conditions`)).json()) as Cond[];
   const problems = (a: AgentProcess, reason: string): number =>
     a.output.split('\n').filter((l) => l.includes(`"reason":"${reason}"`) && l.includes('"msg":"problem"')).length;
 
@@ -123,16 +157,25 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
     const port = await freePort();
     let agent = await start(port);
     try {
-      expect((await conditions(port)).find((c) => c.type === 'MainTestBroken')).toMatchObject({ status: 'False', reason: 'MainTestOk' });
+      expect((await conditions(port)).find((c) => c.type === 'MainTestBroken')).toMatchObject({
+        status: 'False',
+        reason: 'MainTestOk',
+      });
 
       kmsg(`${marker} broke: disk on fire`);
       kmsg(`${marker} blip 1`);
-      const broken = await until('condition True', async () => (await conditions(port)).find((c) => c.type === 'MainTestBroken' && c.status === 'True'));
+      const broken = await until('condition True', async () =>
+        (await conditions(port)).find((c) => c.type === 'MainTestBroken' && c.status === 'True'),
+      );
       expect(broken).toMatchObject({ reason: 'MainTestBrokeDown', message: `${marker} broke: disk on fire` });
       await until('blip logged', () => problems(agent, 'MainTestBlip') === 1 || undefined);
 
       // recoverAfter 2s: no more matching lines → back to False with the default reason.
-      const recovered = await until('recovery', async () => (await conditions(port)).find((c) => c.type === 'MainTestBroken' && c.status === 'False'), 6000);
+      const recovered = await until(
+        'recovery',
+        async () => (await conditions(port)).find((c) => c.type === 'MainTestBroken' && c.status === 'False'),
+        6000,
+      );
       expect(recovered.reason).toBe('MainTestOk');
 
       const stopped = await agent.stop();
@@ -149,11 +192,17 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
       expect(problems(agent, 'MainTestBrokeDown')).toBe(0);
 
       // Hot reload: a new condition appears without a restart; an invalid edit keeps the old rules.
-      writeFileSync(join(rulesDir, 'main-test.json'), rules([{ type: 'MainTestExtra', reason: 'ExtraOk', message: 'fine' }]));
+      writeFileSync(
+        join(rulesDir, 'main-test.json'),
+        rules([{ type: 'MainTestExtra', reason: 'ExtraOk', message: 'fine' }]),
+      );
       await until('reloaded condition', async () => (await conditions(port)).find((c) => c.type === 'MainTestExtra'));
       writeFileSync(join(rulesDir, 'main-test.json'), '{"plugin": "kmsg", "rules": [');
-      await until('reload failure metric', async () =>
-        /nodewarden_rules_reload_failed 1/.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()) || undefined,
+      await until(
+        'reload failure metric',
+        async () =>
+          /nodewarden_rules_reload_failed 1/.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()) ||
+          undefined,
       );
       kmsg(`${marker} blip 3`);
       await until('old rules still work', () => problems(agent, 'MainTestBlip') === 2 || undefined);
@@ -165,16 +214,32 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
 
   it('a source that cannot open its device fails /healthz and says so in nodewarden_source_healthy', async () => {
     const port = await freePort();
-    const a = new AgentProcess(['run', '--rules', join(ROOT, 'rules'), '--state-dir', join(tmp, 'dead-state'), '--metrics-address', `127.0.0.1:${port}`, '--kmsg-path', join(tmp, 'no-such-kmsg')]);
+    const a = new AgentProcess([
+      'run',
+      '--rules',
+      join(ROOT, 'rules'),
+      '--state-dir',
+      join(tmp, 'dead-state'),
+      '--metrics-address',
+      `127.0.0.1:${port}`,
+      '--kmsg-path',
+      join(tmp, 'no-such-kmsg'),
+    ]);
     try {
-      const metrics = await eventually('source health metric', async () => {
-        const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return /nodewarden_source_healthy\{source="kmsg"\} 0/.test(t) ? t : undefined;
-      }, { ms: 10_000, agent: () => a });
+      const metrics = await eventually(
+        'source health metric',
+        async () => {
+          const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          return /nodewarden_source_healthy\{source="kmsg"\} 0/.test(t) ? t : undefined;
+        },
+        { ms: 10_000, agent: () => a },
+      );
       expect(metrics).toMatch(/nodewarden_source_last_poll_timestamp_seconds\{source="kmsg"\} 0/);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(503);
-      expect(((await health.json()) as { sources: { id: string; ok: boolean }[] }).sources).toContainEqual(expect.objectContaining({ id: 'kmsg', ok: false }));
+      expect(((await health.json()) as { sources: { id: string; ok: boolean }[] }).sources).toContainEqual(
+        expect.objectContaining({ id: 'kmsg', ok: false }),
+      );
     } finally {
       await a.stop();
     }
@@ -183,7 +248,15 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
   it('refuses to start on invalid rules, listing every error, exit 2', async () => {
     const dir = join(tmp, 'bad-rules');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'a.json'), JSON.stringify({ plugin: 'kmsg', source: 's', conditions: [], rules: [{ type: 'permanent', reason: 'R', pattern: '(?=x)' }] }));
+    writeFileSync(
+      join(dir, 'a.json'),
+      JSON.stringify({
+        plugin: 'kmsg',
+        source: 's',
+        conditions: [],
+        rules: [{ type: 'permanent', reason: 'R', pattern: '(?=x)' }],
+      }),
+    );
     writeFileSync(join(dir, 'b.json'), readFileSync(join(ROOT, 'test/fixtures/rules/bad/journald.json')));
     const r = await cli(['run', '--rules', dir, '--state-dir', stateDir, '--metrics-address', '127.0.0.1:0']);
     expect(r.code).toBe(2);

@@ -27,10 +27,18 @@ function value(text: string, series: string): number | undefined {
  */
 function corpus(): string[] {
   const special: string[] = [];
-  for (let i = 0; i < 500; i++) special.push(`XFS (dm-${i % 8}): Corruption of in-memory data detected. Shutting down filesystem`);
-  for (let i = 0; i < 300; i++) special.push(`Out of memory: Killed process ${1000 + i} (java) total-vm:123456kB, anon-rss:65432kB, file-rss:0kB, shmem-rss:0kB`);
-  for (let i = 0; i < 200; i++) special.push(`INFO: task kworker/${i % 16}:1:${200 + i} blocked for more than 120 seconds.`);
-  const docker = Array.from({ length: 50 }, (_, i) => `INFO: task docker:${400 + i} blocked for more than 120 seconds.`);
+  for (let i = 0; i < 500; i++)
+    special.push(`XFS (dm-${i % 8}): Corruption of in-memory data detected. Shutting down filesystem`);
+  for (let i = 0; i < 300; i++)
+    special.push(
+      `Out of memory: Killed process ${1000 + i} (java) total-vm:123456kB, anon-rss:65432kB, file-rss:0kB, shmem-rss:0kB`,
+    );
+  for (let i = 0; i < 200; i++)
+    special.push(`INFO: task kworker/${i % 16}:1:${200 + i} blocked for more than 120 seconds.`);
+  const docker = Array.from(
+    { length: 50 },
+    (_, i) => `INFO: task docker:${400 + i} blocked for more than 120 seconds.`,
+  );
   const out: string[] = [];
   const total = 100_000;
   const every = Math.floor(total / (special.length + docker.length));
@@ -62,13 +70,22 @@ async function kernelMonitor(): Promise<RuleFile[]> {
 describe("problem_counter and problem_gauge: NPD's meaning", () => {
   it('at start: every rule reason counts 0, every permanent (condition, reason) gauges 0, default reasons have no series', async () => {
     const { before } = await run(await kernelMonitor(), []);
-    for (const reason of ['OOMKilling', 'TaskHung', 'KernelOops', 'XfsHasShutdown', 'DockerHung', 'CperHardwareErrorFatal']) {
+    for (const reason of [
+      'OOMKilling',
+      'TaskHung',
+      'KernelOops',
+      'XfsHasShutdown',
+      'DockerHung',
+      'CperHardwareErrorFatal',
+    ]) {
       expect(value(before, `problem_counter{reason="${reason}"}`), reason).toBe(0);
     }
     expect(value(before, 'problem_gauge{type="XfsShutdown",reason="XfsHasShutdown"}')).toBe(0);
     expect(value(before, 'problem_gauge{type="KernelDeadlock",reason="DockerHung"}')).toBe(0);
     expect(value(before, 'problem_gauge{type="CperHardwareErrorFatal",reason="CperHardwareErrorFatal"}')).toBe(0);
-    expect(before).not.toMatch(/problem_gauge\{[^}]*reason="(KernelHasNoDeadlock|XfsHasNotShutDown|CperHardwareHasNoFatalError)"/);
+    expect(before).not.toMatch(
+      /problem_gauge\{[^}]*reason="(KernelHasNoDeadlock|XfsHasNotShutDown|CperHardwareHasNoFatalError)"/,
+    );
   });
 
   it('the corpus: 500 XFS shutdown lines count 1, 50 docker hangs count 1, temporary matches count each', async () => {

@@ -34,8 +34,17 @@ async function until(pred: () => boolean, what: string, limitMs = 10_000): Promi
 /** A NodeStatusApi that records each call (fake time, result) and lets the test wait for the ones in flight. */
 function tracked(api: NodeStatusApi, clock: FakeClock) {
   const inflight = new Set<Promise<unknown>>();
-  const calls: { at: number; what: 'get' | 'patch'; ok: boolean; body?: readonly { type: string; status: string }[] }[] = [];
-  const track = <T>(what: 'get' | 'patch', p: Promise<ApiResult<T>>, body?: readonly { type: string; status: string }[]): Promise<ApiResult<T>> => {
+  const calls: {
+    at: number;
+    what: 'get' | 'patch';
+    ok: boolean;
+    body?: readonly { type: string; status: string }[];
+  }[] = [];
+  const track = <T>(
+    what: 'get' | 'patch',
+    p: Promise<ApiResult<T>>,
+    body?: readonly { type: string; status: string }[],
+  ): Promise<ApiResult<T>> => {
     const at = clock.now();
     const q = p.then((r) => {
       calls.push({ at, what, ok: r.ok, ...(body ? { body } : {}) });
@@ -53,7 +62,11 @@ function tracked(api: NodeStatusApi, clock: FakeClock) {
 }
 
 const cond = (status: Condition['status'], at: Date): Condition => ({
-  type: 'XfsShutdown', status, reason: status === 'True' ? 'XfsHasShutdown' : 'XfsHasNotShutDown', message: 'm', lastTransitionTime: at,
+  type: 'XfsShutdown',
+  status,
+  reason: status === 'True' ? 'XfsHasShutdown' : 'XfsHasNotShutDown',
+  message: 'm',
+  lastTransitionTime: at,
 });
 
 describe('conditions after an API server outage (fake clock, real HTTP)', () => {
@@ -90,7 +103,8 @@ describe('conditions after an API server outage (fake clock, real HTTP)', () => 
     else server.failNext(Number.MAX_SAFE_INTEGER, { code: 503 });
     const downAt = clock.now();
     for (let ms = 0; ms < OUTAGE_MS; ms += STEP_MS) {
-      if (ms === 30_000) ex.onConditionChange({ source: 'kernel-monitor', condition: cond('True', new Date(clock.now())) });
+      if (ms === 30_000)
+        ex.onConditionChange({ source: 'kernel-monitor', condition: cond('True', new Date(clock.now())) });
       await step(STEP_MS);
     }
     const failed = t.calls.filter((c) => c.at >= downAt && !c.ok);
@@ -116,7 +130,10 @@ describe('conditions after an API server outage (fake clock, real HTTP)', () => 
         expect(delay, `seed ${seed}`).toBeLessThanOrEqual(15_000);
         expect(delay, `seed ${seed}`).toBeLessThanOrEqual(CONDITION_BACKOFF.capMs);
         expect(firstOk!.body?.find((c) => c.type === 'XfsShutdown')?.status).toBe('True');
-        expect(server.conditionsOf('n1').find((c) => c.type === 'XfsShutdown')).toMatchObject({ status: 'True', reason: 'XfsHasShutdown' });
+        expect(server.conditionsOf('n1').find((c) => c.type === 'XfsShutdown')).toMatchObject({
+          status: 'True',
+          reason: 'XfsHasShutdown',
+        });
         expect(server.conditionsOf('n1').find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' }); // kubelet's untouched
         // Gentle meanwhile: never more than the cap between attempts, and on average about cap/2.
         // (A delay counts from the failed answer, which the test sees at the end of its step.)
@@ -235,7 +252,8 @@ describe('the pod watch after an API server outage (fake clock, real HTTP)', () 
       const failed = lists.filter((l) => l.at >= downAt && !l.ok);
       await server.accept();
       const upAt = clock.now();
-      while (!(lists.some((l) => l.at >= upAt && l.ok) && pods.openWatches === 1) && clock.now() - upAt < 60_000) await step();
+      while (!(lists.some((l) => l.at >= upAt && l.ok) && pods.openWatches === 1) && clock.now() - upAt < 60_000)
+        await step();
       const resumed = lists.find((l) => l.at >= upAt && l.ok);
       expect(resumed).toBeDefined();
       expect(resumed!.at - upAt).toBeLessThanOrEqual(30_000);

@@ -20,7 +20,12 @@ import { FakeClock } from './helpers/fake-clock';
 const ROOT = resolve(__dirname, '..');
 const AGENT = join(ROOT, 'dist/nodewarden.cjs');
 const drops = join(__dirname, 'fixtures/drops');
-const SPECS = [...DEFAULT_DROP_PREFIX_SPECS, 'INPUT-reject:=drop', 'cp <tier> <kind> <policy>:=drop', 'cali-drop <tier> <kind> <policy>:=drop'];
+const SPECS = [
+  ...DEFAULT_DROP_PREFIX_SPECS,
+  'INPUT-reject:=drop',
+  'cp <tier> <kind> <policy>:=drop',
+  'cali-drop <tier> <kind> <policy>:=drop',
+];
 const matcher = new PrefixMatcher(parseDropPrefixes(SPECS).prefixes);
 /** When the fixtures were captured is 2026-11-22 (UTC): the clock says a few days later. */
 const clock = new FakeClock(Date.UTC(2026, 11, 5, 12));
@@ -37,7 +42,11 @@ async function run(input: NodeJS.ReadableStream, format: DropReplayFormat, extra
   const result = await replayDrops({ input, output: out, errors: err, format, matcher, clock, zone: 'utc', ...extra });
   return {
     result,
-    out: chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Out),
+    out: chunks
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Out),
     err: errs.join('').split('\n').filter(Boolean),
   };
 }
@@ -45,10 +54,13 @@ async function run(input: NodeJS.ReadableStream, format: DropReplayFormat, extra
 /** kmsg-real.txt as raw /dev/kmsg records, each with the kernel time its rsyslog line kept. */
 function realKmsgCapture(): string {
   const texts = readFileSync(join(drops, 'kmsg-real.txt'), 'utf8').split('\n').filter(Boolean);
-  const times = readFileSync(join(drops, 'rfc3339.log'), 'utf8').split('\n').filter(Boolean).map((l) => {
-    const m = /kernel: \[\s*(\d+)\.(\d{6})\]/.exec(l);
-    return Number(m?.[1]) * 1e6 + Number(m?.[2]);
-  });
+  const times = readFileSync(join(drops, 'rfc3339.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const m = /kernel: \[\s*(\d+)\.(\d{6})\]/.exec(l);
+      return Number(m?.[1]) * 1e6 + Number(m?.[2]);
+    });
   expect(times.length).toBe(texts.length);
   return texts.map((t, i) => `4,${5000 + i},${times[i]},-;${t}`).join('\n') + '\n';
 }
@@ -64,29 +76,87 @@ describe('replay --drops on the real captures', () => {
     expect(r.err).toEqual([]);
     expect(r.result).toEqual({ lines: 18, drops: 18, drop: 11, audit: 7, unparsed: 0, ignored: 0 });
     expect(r.out[0]).toEqual({
-      kind: 'drop', time: new Date(758_024).toISOString(), verdict: 'audit', prefix: 'calico-packet:',
-      in: 'vb325056', out: '', src: '10.213.194.1', dst: '10.213.194.2', proto: 'tcp', sport: 36680, dport: 8080,
+      kind: 'drop',
+      time: new Date(758_024).toISOString(),
+      verdict: 'audit',
+      prefix: 'calico-packet:',
+      in: 'vb325056',
+      out: '',
+      src: '10.213.194.1',
+      dst: '10.213.194.2',
+      proto: 'tcp',
+      sport: 36680,
+      dport: 8080,
     });
     // Field order is the documented one.
-    expect(Object.keys(r.out[0]!)).toEqual(['kind', 'time', 'verdict', 'prefix', 'in', 'out', 'src', 'dst', 'proto', 'sport', 'dport']);
+    expect(Object.keys(r.out[0]!)).toEqual([
+      'kind',
+      'time',
+      'verdict',
+      'prefix',
+      'in',
+      'out',
+      'src',
+      'dst',
+      'proto',
+      'sport',
+      'dport',
+    ]);
     // An ICMP error: the outer header, never the embedded one's addresses or ports.
     expect(r.out[2]).toEqual({
-      kind: 'drop', time: new Date(758_025).toISOString(), verdict: 'drop', prefix: 'calico-drop:',
-      in: 'va325056', out: '', src: '10.213.194.2', dst: '10.213.194.1', proto: 'icmp', icmpType: 3, icmpCode: 3,
+      kind: 'drop',
+      time: new Date(758_025).toISOString(),
+      verdict: 'drop',
+      prefix: 'calico-drop:',
+      in: 'va325056',
+      out: '',
+      src: '10.213.194.2',
+      dst: '10.213.194.1',
+      proto: 'icmp',
+      icmpType: 3,
+      icmpCode: 3,
     });
     // OUTPUT chain: no MAC, a prefix that starts with "IN".
     expect(withoutTime(r.out[3]!)).toEqual({
-      kind: 'drop', verdict: 'drop', prefix: 'INPUT-reject:', in: '', out: 'va325056', src: '10.213.194.1', dst: '10.213.194.2', proto: 'tcp', sport: 39202, dport: 8081,
+      kind: 'drop',
+      verdict: 'drop',
+      prefix: 'INPUT-reject:',
+      in: '',
+      out: 'va325056',
+      src: '10.213.194.1',
+      dst: '10.213.194.2',
+      proto: 'tcp',
+      sport: 39202,
+      dport: 8081,
     });
     // A Calico policy template: the policy, between prefix and the packet.
-    expect(withoutTime(r.out[4]!)).toMatchObject({ prefix: 'cp <tier> <kind> <policy>:', policy: 't1 np ns/p1', dport: 8082 });
+    expect(withoutTime(r.out[4]!)).toMatchObject({
+      prefix: 'cp <tier> <kind> <policy>:',
+      policy: 't1 np ns/p1',
+      dport: 8082,
+    });
     expect(Object.keys(r.out[4]!).slice(0, 6)).toEqual(['kind', 'time', 'verdict', 'prefix', 'policy', 'in']);
     // Zero-padded IPv6 from the kernel comes out in RFC 5952 form.
     expect(withoutTime(r.out[5]!)).toMatchObject({ src: 'fd00:213:c2::1', dst: 'fd00:213:c2::2', proto: 'tcp' });
     // The kernel prints SCTP as a number: no ports.
-    expect(withoutTime(r.out[7]!)).toEqual({ kind: 'drop', verdict: 'audit', prefix: 'calico-packet:', in: 'vb325056', out: '', src: '10.213.194.1', dst: '10.213.194.2', proto: '132' });
+    expect(withoutTime(r.out[7]!)).toEqual({
+      kind: 'drop',
+      verdict: 'audit',
+      prefix: 'calico-packet:',
+      in: 'vb325056',
+      out: '',
+      src: '10.213.194.1',
+      dst: '10.213.194.2',
+      proto: '132',
+    });
     expect(withoutTime(r.out[15]!)).toMatchObject({ proto: 'icmpv6', icmpType: 128, icmpCode: 0 });
-    expect(withoutTime(r.out[17]!)).toMatchObject({ proto: 'icmpv6', icmpType: 1, icmpCode: 4, src: 'fd00:213:c2::2', dst: 'fd00:213:c2::1' });
+    expect(withoutTime(r.out[17]!)).toMatchObject({
+      proto: 'icmpv6',
+      icmpType: 1,
+      icmpCode: 4,
+      src: 'fd00:213:c2::2',
+      dst: 'fd00:213:c2::1',
+    });
     expect(r.out[17]!.dport).toBeUndefined();
     for (const o of r.out) expect(String(o.src) + String(o.dst)).not.toMatch(/:0{2,}|[A-F]/);
   });
@@ -115,33 +185,82 @@ describe('replay --drops edge cases (edge-cases.kmsg)', () => {
 
   it('SCTP with ports, as other loggers print it', () => {
     expect(withoutTime(r.out[0]!)).toEqual({
-      kind: 'drop', verdict: 'drop', prefix: 'calico-drop:', in: 'cali1a2b', out: 'eth0', src: '10.244.1.5', dst: '10.244.2.7', proto: 'sctp', sport: 38412, dport: 9899,
+      kind: 'drop',
+      verdict: 'drop',
+      prefix: 'calico-drop:',
+      in: 'cali1a2b',
+      out: 'eth0',
+      src: '10.244.1.5',
+      dst: '10.244.2.7',
+      proto: 'sctp',
+      sport: 38412,
+      dport: 9899,
     });
   });
 
   it('a numeric protocol stays a number; dictionary lines are not records', () => {
-    expect(withoutTime(r.out[1]!)).toEqual({ kind: 'drop', verdict: 'drop', prefix: 'calico-drop:', in: 'cali1a2b', out: 'eth0', src: '10.244.1.5', dst: '10.244.2.7', proto: '47' });
+    expect(withoutTime(r.out[1]!)).toEqual({
+      kind: 'drop',
+      verdict: 'drop',
+      prefix: 'calico-drop:',
+      in: 'cali1a2b',
+      out: 'eth0',
+      src: '10.244.1.5',
+      dst: '10.244.2.7',
+      proto: '47',
+    });
     expect(r.out[1]!.time).toBe(new Date(5_000_100).toISOString());
   });
 
   it('an ICMPv6 error keeps the outer header; upper-case, zero-padded IPv6 is canonical', () => {
     expect(withoutTime(r.out[2]!)).toEqual({
-      kind: 'drop', verdict: 'drop', prefix: 'calico-drop:', in: 'eth0', out: 'cali3c4d',
-      src: '2001:db8::1:0:0:1', dst: '2001:db8::ab', proto: 'icmpv6', icmpType: 1, icmpCode: 3,
+      kind: 'drop',
+      verdict: 'drop',
+      prefix: 'calico-drop:',
+      in: 'eth0',
+      out: 'cali3c4d',
+      src: '2001:db8::1:0:0:1',
+      dst: '2001:db8::ab',
+      proto: 'icmpv6',
+      icmpType: 1,
+      icmpCode: 3,
     });
   });
 
   it('a Calico prefix cut at 29 characters still matches, with the policy as far as it goes', () => {
-    expect(withoutTime(r.out[3]!)).toMatchObject({ verdict: 'drop', prefix: 'cali-drop <tier> <kind> <policy>:', policy: 'default np shop/den', dport: 443 });
+    expect(withoutTime(r.out[3]!)).toMatchObject({
+      verdict: 'drop',
+      prefix: 'cali-drop <tier> <kind> <policy>:',
+      policy: 'default np shop/den',
+      dport: 443,
+    });
   });
 
   it('Calico policy placeholders on an OUTPUT line without MAC; LOG-and-ACCEPT is audit', () => {
     expect(withoutTime(r.out[4]!)).toEqual({
-      kind: 'drop', verdict: 'drop', prefix: 'cali-drop <tier> <kind> <policy>:', policy: 't1 np a/b',
-      in: '', out: 'cali5e6f', src: '10.244.1.10', dst: '10.96.0.10', proto: 'udp', sport: 41000, dport: 53,
+      kind: 'drop',
+      verdict: 'drop',
+      prefix: 'cali-drop <tier> <kind> <policy>:',
+      policy: 't1 np a/b',
+      in: '',
+      out: 'cali5e6f',
+      src: '10.244.1.10',
+      dst: '10.96.0.10',
+      proto: 'udp',
+      sport: 41000,
+      dport: 53,
     });
     expect(withoutTime(r.out[5]!)).toEqual({
-      kind: 'drop', verdict: 'audit', prefix: 'calico-drop <action>:', in: 'cali5e6f', out: '', src: '10.244.1.9', dst: '10.244.1.10', proto: 'icmp', icmpType: 8, icmpCode: 0,
+      kind: 'drop',
+      verdict: 'audit',
+      prefix: 'calico-drop <action>:',
+      in: 'cali5e6f',
+      out: '',
+      src: '10.244.1.9',
+      dst: '10.244.1.10',
+      proto: 'icmp',
+      icmpType: 8,
+      icmpCode: 0,
     });
   });
 
@@ -189,9 +308,16 @@ describe('replay --drops --kubeconfig: pods through the fake API server', () => 
   });
 
   it('adds srcPod/dstPod as namespace/name; node and unknown addresses get none; lookups are GETs, once per address', async () => {
-    const r = await run(Readable.from([realKmsgCapture()]), 'kmsg', { peers: lookup as NonNullable<DropReplayOptions['peers']> });
+    const r = await run(Readable.from([realKmsgCapture()]), 'kmsg', {
+      peers: lookup as NonNullable<DropReplayOptions['peers']>,
+    });
     expect(r.out).toHaveLength(18);
-    expect(r.out[0]).toMatchObject({ src: '10.213.194.1', srcPod: 'shop/client', dst: '10.213.194.2', dstPod: 'shop/db' });
+    expect(r.out[0]).toMatchObject({
+      src: '10.213.194.1',
+      srcPod: 'shop/client',
+      dst: '10.213.194.2',
+      dstPod: 'shop/db',
+    });
     expect(Object.keys(r.out[0]!).slice(-2)).toEqual(['srcPod', 'dstPod']);
     expect(r.out[2]).toMatchObject({ src: '10.213.194.2', srcPod: 'shop/db', dstPod: 'shop/client' });
     // fd00:213:c2::2 belongs to a hostNetwork pod only: a node address, not a pod.
@@ -201,17 +327,30 @@ describe('replay --drops --kubeconfig: pods through the fake API server', () => 
     expect(r.result).toMatchObject({ drops: 18, resolved: 28, unresolved: 8 });
     // Order is the input's, though lookups run concurrently.
     const kmsg = await run(Readable.from([realKmsgCapture()]), 'kmsg');
-    expect(r.out.map((o) => { const { srcPod: _s, dstPod: _d, ...rest } = o; return rest; })).toEqual(kmsg.out);
+    expect(
+      r.out.map((o) => {
+        const { srcPod: _s, dstPod: _d, ...rest } = o;
+        return rest;
+      }),
+    ).toEqual(kmsg.out);
     // Read-only, and the agent's cache: one list per distinct address.
     expect(api.requests.every((q) => q.method === 'GET')).toBe(true);
     const byIp = api.requests.map((q) => q.query.get('fieldSelector'));
-    expect(byIp.sort()).toEqual(['status.podIP=10.213.194.1', 'status.podIP=10.213.194.2', 'status.podIP=fd00:213:c2::1', 'status.podIP=fd00:213:c2::2']);
+    expect(byIp.sort()).toEqual([
+      'status.podIP=10.213.194.1',
+      'status.podIP=10.213.194.2',
+      'status.podIP=fd00:213:c2::1',
+      'status.podIP=fd00:213:c2::2',
+    ]);
   });
 
   it('the bundle: --kubeconfig names the pods; an unreadable kubeconfig is a configuration error', async () => {
     const r = await cli(['replay', '--drops', '--kubeconfig', api.writeKubeconfig()], realKmsgCapture());
     expect(r.code).toBe(0);
-    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Out);
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Out);
     expect(out[0]).toMatchObject({ srcPod: 'shop/client', dstPod: 'shop/db' });
     expect(r.stderr).toContain('"resolved":');
     const bad = await cli(['replay', '--drops', '--kubeconfig', '/nonexistent/kubeconfig'], '');
@@ -231,8 +370,10 @@ describe('replay --drops --kubeconfig: pods through the fake API server', () => 
       return null;
     };
     const n = 3 * WINDOW;
-    const capture = Array.from({ length: n }, (_, i) =>
-      `4,${i},${i * 1000},-;calico-drop: IN=eth0 OUT= SRC=10.1.${i >> 8}.${i & 255} DST=10.2.0.1 LEN=60 PROTO=TCP SPT=${1000 + i} DPT=80 `,
+    const capture = Array.from(
+      { length: n },
+      (_, i) =>
+        `4,${i},${i * 1000},-;calico-drop: IN=eth0 OUT= SRC=10.1.${i >> 8}.${i & 255} DST=10.2.0.1 LEN=60 PROTO=TCP SPT=${1000 + i} DPT=80 `,
     ).join('\n');
     const r = await run(Readable.from([capture + '\n']), 'kmsg', { peers: slow });
     expect(r.out.map((o) => o.sport)).toEqual(Array.from({ length: n }, (_, i) => 1000 + i));
@@ -244,20 +385,50 @@ describe('replay --drops --kubeconfig: pods through the fake API server', () => 
 
 function cli(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = execFile(process.execPath, [AGENT, ...args], { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) => {
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [AGENT, ...args],
+      { cwd: ROOT, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
     child.stdin?.end(stdin);
   });
 }
 
 describe('nodewarden replay --drops (the bundle)', () => {
   it('reads syslog lines from stdin, writes JSON lines, and a summary on stderr', async () => {
-    const r = await cli(['replay', '--drops', '--format', 'syslog', '--drop-prefix', 'INPUT-reject:=drop', '--drop-prefix', 'cp <tier> <kind> <policy>:=drop', '--drop-prefix', 'calico-packet:=audit', '--drop-prefix', 'calico-drop:=drop'], readFileSync(join(drops, 'rfc3339.log'), 'utf8'));
+    const r = await cli(
+      [
+        'replay',
+        '--drops',
+        '--format',
+        'syslog',
+        '--drop-prefix',
+        'INPUT-reject:=drop',
+        '--drop-prefix',
+        'cp <tier> <kind> <policy>:=drop',
+        '--drop-prefix',
+        'calico-packet:=audit',
+        '--drop-prefix',
+        'calico-drop:=drop',
+      ],
+      readFileSync(join(drops, 'rfc3339.log'), 'utf8'),
+    );
     expect(r.code).toBe(0);
-    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Out);
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Out);
     expect(out).toHaveLength(18);
-    expect(out[3]).toMatchObject({ kind: 'drop', time: '2026-11-22T03:54:17.757Z', prefix: 'INPUT-reject:', out: 'va325056', dport: 8081 });
+    expect(out[3]).toMatchObject({
+      kind: 'drop',
+      time: '2026-11-22T03:54:17.757Z',
+      prefix: 'INPUT-reject:',
+      out: 'va325056',
+      dport: 8081,
+    });
     expect(r.stderr).toBe('replay --drops: {"lines":18,"drops":18,"drop":11,"audit":7,"unparsed":0,"ignored":0}\n');
   });
 

@@ -19,7 +19,10 @@ const kernel = ruleFile({
 const filelog: RuleFile = {
   ...ruleFile({
     conditions: [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock' }],
-    rules: [temp('OOMKilling', 'Killed process \\d+ (.+) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*'), perm('KernelDeadlock', 'DockerHung', 'task docker:\\w+ blocked for more than \\w+ seconds\\.')],
+    rules: [
+      temp('OOMKilling', 'Killed process \\d+ (.+) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*'),
+      perm('KernelDeadlock', 'DockerHung', 'task docker:\\w+ blocked for more than \\w+ seconds\\.'),
+    ],
   }),
   plugin: 'filelog',
   logPath: '/var/log/kern.log',
@@ -30,8 +33,21 @@ async function run(input: NodeJS.ReadableStream, format: ReplayFormat, files: Ru
   const out = new PassThrough();
   const chunks: string[] = [];
   out.on('data', (c: Buffer) => chunks.push(c.toString()));
-  const r = await replay({ input, output: out, files, format, clock: new FakeClock(new Date(2026, 5, 15, 12).getTime()) });
-  return { ...r, out: chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>) };
+  const r = await replay({
+    input,
+    output: out,
+    files,
+    format,
+    clock: new FakeClock(new Date(2026, 5, 15, 12).getTime()),
+  });
+  return {
+    ...r,
+    out: chunks
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, string>),
+  };
 }
 
 describe('replay', () => {
@@ -41,10 +57,37 @@ describe('replay', () => {
     expect(r.lines).toBe(text.split('\n').filter((l) => l !== '' && !l.startsWith(' ')).length);
     expect(r.skipped).toBe(1);
     expect(r.out).toEqual([
-      { kind: 'event', time: '1970-01-01T00:26:06.485Z', source: 'kernel-monitor', reason: 'Ext4Error', message: 'nwfixture: EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls' },
-      { kind: 'condition', time: '1970-01-01T00:26:06.487Z', source: 'kernel-monitor', reason: 'XfsHasShutdown', message: 'nwfixture: XFS (dm-0): Corruption detected. Shutting down filesystem', condition: 'XfsShutdown', status: 'True' },
-      { kind: 'event', time: '1970-01-01T00:26:06.487Z', source: 'kernel-monitor', reason: 'XfsHasShutdown', message: 'Node condition XfsShutdown is now: True, reason: XfsHasShutdown, message: "nwfixture: XFS (dm-0): Corruption detected. Shutting down filesystem"' },
-      { kind: 'event', time: '1970-01-01T00:26:06.600Z', source: 'kernel-monitor', reason: 'IOError', message: 'nwfixture: Buffer I/O error on dev sdc1, logical block 7, async page read' },
+      {
+        kind: 'event',
+        time: '1970-01-01T00:26:06.485Z',
+        source: 'kernel-monitor',
+        reason: 'Ext4Error',
+        message: 'nwfixture: EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls',
+      },
+      {
+        kind: 'condition',
+        time: '1970-01-01T00:26:06.487Z',
+        source: 'kernel-monitor',
+        reason: 'XfsHasShutdown',
+        message: 'nwfixture: XFS (dm-0): Corruption detected. Shutting down filesystem',
+        condition: 'XfsShutdown',
+        status: 'True',
+      },
+      {
+        kind: 'event',
+        time: '1970-01-01T00:26:06.487Z',
+        source: 'kernel-monitor',
+        reason: 'XfsHasShutdown',
+        message:
+          'Node condition XfsShutdown is now: True, reason: XfsHasShutdown, message: "nwfixture: XFS (dm-0): Corruption detected. Shutting down filesystem"',
+      },
+      {
+        kind: 'event',
+        time: '1970-01-01T00:26:06.600Z',
+        source: 'kernel-monitor',
+        reason: 'IOError',
+        message: 'nwfixture: Buffer I/O error on dev sdc1, logical block 7, async page read',
+      },
     ]);
   });
 
@@ -60,7 +103,10 @@ describe('replay', () => {
   });
 
   it('plain: every rule file sees each line as a message', async () => {
-    const r = await run(Readable.from(['EXT4-fs error x\n', 'INFO: task docker:1 blocked for more than 120 seconds.\n', 'nothing\n']), 'plain');
+    const r = await run(
+      Readable.from(['EXT4-fs error x\n', 'INFO: task docker:1 blocked for more than 120 seconds.\n', 'nothing\n']),
+      'plain',
+    );
     expect(r.lines).toBe(3);
     expect(r.out.map((o) => o.reason)).toEqual(['Ext4Error', 'DockerHung', 'DockerHung']);
   });
@@ -82,7 +128,13 @@ describe('replay', () => {
     async function* lines() {
       for (let i = 0; i < n; i++) yield `EXT4-fs error number ${i}\n`;
     }
-    const r = await replay({ input: Readable.from(lines()), output: slow, files: [kernel], format: 'plain', clock: new FakeClock() });
+    const r = await replay({
+      input: Readable.from(lines()),
+      output: slow,
+      files: [kernel],
+      format: 'plain',
+      clock: new FakeClock(),
+    });
     await new Promise<void>((resolve) => slow.end(resolve));
     expect(r.lines).toBe(n);
     expect(written).toBe(n);
@@ -95,7 +147,11 @@ describe('replay', () => {
       conditions: [{ type: 'RO', reason: 'NotRO', message: 'ok', recoverAfterMs: 1000 }],
       rules: [perm('RO', 'IsRO', 'Remounting filesystem read-only')],
     });
-    const input = Readable.from(['3,1,1000000,-;Remounting filesystem read-only\n', '6,2,1500000,-;x\n', '6,3,2500000,-;y\n']);
+    const input = Readable.from([
+      '3,1,1000000,-;Remounting filesystem read-only\n',
+      '6,2,1500000,-;x\n',
+      '6,3,2500000,-;y\n',
+    ]);
     const r = await run(input, 'kmsg', [f]);
     expect(r.out.filter((o) => o.kind === 'condition').map((o) => [o.status, o.time])).toEqual([
       ['True', '1970-01-01T00:00:01.000Z'],

@@ -11,9 +11,10 @@ import { needsParts } from './helpers/system-parts';
 import { eventually } from './helpers/eventually';
 import { FakeClock } from './helpers/fake-clock';
 
-
 /** A UDP socket on loopback that counts queries and answers them with `reply` (or never). */
-async function udpServer(reply?: (query: Buffer) => Buffer): Promise<{ port: number; received: () => number; close: () => void }> {
+async function udpServer(
+  reply?: (query: Buffer) => Buffer,
+): Promise<{ port: number; received: () => number; close: () => void }> {
   const sock: Socket = createSocket('udp4');
   let n = 0;
   sock.on('message', (msg, rinfo) => {
@@ -49,7 +50,9 @@ describe('parseDnsSetting and cleanHostName', () => {
     expect(ptrName('198.51.100.7')).toBe('7.100.51.198.in-addr.arpa');
     expect(ptrName('2001:db8::7')).toBe('7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa');
     expect(ptrName('::ffff:10.1.2.3')).toBe('3.0.2.0.1.0.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa');
-    expect(ptrName('fd00:1:2:3:4:5:6:7')).toBe('7.0.0.0.6.0.0.0.5.0.0.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa');
+    expect(ptrName('fd00:1:2:3:4:5:6:7')).toBe(
+      '7.0.0.0.6.0.0.0.5.0.0.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa',
+    );
     expect(ptrName('not an ip')).toBeNull();
   });
 
@@ -67,7 +70,10 @@ describe.skipIf(needsParts(['dnsmasq'], 'against dnsmasq on loopback').skip)('ag
   let server: Dnsmasq | undefined;
   let port = 0;
   beforeAll(async () => {
-    server = await startDnsmasq([['198.51.100.7', 'db.example.test'], ['2001:db8::7', 'v6.example.test']]);
+    server = await startDnsmasq([
+      ['198.51.100.7', 'db.example.test'],
+      ['2001:db8::7', 'v6.example.test'],
+    ]);
     port = server.port;
   }, 30_000);
   afterAll(() => server?.stop());
@@ -80,7 +86,16 @@ describe.skipIf(needsParts(['dnsmasq'], 'against dnsmasq on loopback').skip)('ag
     expect(await dns.name('198.51.100.7')).toBe('db.example.test');
     expect(dns.stats).toMatchObject({ lookups: 2, hits: 1, names: 2, timeouts: 0, failures: 0 });
     // Every counter is an own enumerable number, as the metrics registry reads them.
-    expect(Object.keys(dns.stats).sort()).toEqual(['failures', 'hits', 'lookups', 'names', 'negativeHits', 'notFound', 'shed', 'timeouts']);
+    expect(Object.keys(dns.stats).sort()).toEqual([
+      'failures',
+      'hits',
+      'lookups',
+      'names',
+      'negativeHits',
+      'notFound',
+      'shed',
+      'timeouts',
+    ]);
     expect(Object.values(dns.stats).every((v) => typeof v === 'number')).toBe(true);
     clock.advance(300_001); // the positive TTL: asked again
     expect(await dns.name('198.51.100.7')).toBe('db.example.test');
@@ -105,7 +120,11 @@ describe('against servers that misbehave (loopback UDP sockets)', () => {
     try {
       const clock = new FakeClock();
       // c-ares on its own would wait about 2 minutes: only our deadline can end these queries.
-      const dns = new ReverseDns({ clock, setting: { kind: 'server', server: `127.0.0.1:${silent.port}` }, timeoutMs: 60_000 });
+      const dns = new ReverseDns({
+        clock,
+        setting: { kind: 'server', server: `127.0.0.1:${silent.port}` },
+        timeoutMs: 60_000,
+      });
       const answer = dns.name('198.51.100.7');
       await eventually('the query reached the server', () => silent.received() === 1);
       clock.advance(60_000);
@@ -130,7 +149,9 @@ describe('against servers that misbehave (loopback UDP sockets)', () => {
     try {
       const clock = new FakeClock();
       const dns = new ReverseDns({
-        clock, setting: { kind: 'server', server: `127.0.0.1:${silent.port}` }, timeoutMs: 60_000,
+        clock,
+        setting: { kind: 'server', server: `127.0.0.1:${silent.port}` },
+        timeoutMs: 60_000,
         cache: { maxInFlight: 2, maxQueued: 1 },
       });
       const ips = ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5'];
@@ -151,7 +172,11 @@ describe('against servers that misbehave (loopback UDP sockets)', () => {
   it('SERVFAIL is a failure (not "no name"), cached for the error TTL', async () => {
     const failing = await udpServer(servfail);
     try {
-      const dns = new ReverseDns({ clock: new FakeClock(), setting: { kind: 'server', server: `127.0.0.1:${failing.port}` }, timeoutMs: 2000 });
+      const dns = new ReverseDns({
+        clock: new FakeClock(),
+        setting: { kind: 'server', server: `127.0.0.1:${failing.port}` },
+        timeoutMs: 2000,
+      });
       expect(await dns.name('198.51.100.7')).toBeNull();
       expect(await dns.name('198.51.100.7')).toBeNull();
       expect(dns.stats).toMatchObject({ lookups: 1, failures: 1, timeouts: 0, notFound: 0 });

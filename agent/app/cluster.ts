@@ -32,7 +32,14 @@ export class Cluster {
   constructor(private readonly opts: ClusterOptions) {
     const { kube, settings, nodeName, clock, logger, metrics, checkpoints } = opts;
     this.adoption = new NodeAdoption({ api: kube.nodes, nodeName, clock, logger });
-    this.conditions = new ConditionExporter({ api: kube.nodes, nodeName, clock, logger, heartbeatPeriodMs: settings.heartbeatPeriodMs, store: checkpoints });
+    this.conditions = new ConditionExporter({
+      api: kube.nodes,
+      nodeName,
+      clock,
+      logger,
+      heartbeatPeriodMs: settings.heartbeatPeriodMs,
+      store: checkpoints,
+    });
     // Nothing is written to the Node before it has been read.
     this.conditions.hold();
     const adoption = this.adoption;
@@ -75,7 +82,10 @@ export class Cluster {
   /** The drop resolver; this node's pod index runs until `signal` aborts. */
   resolver(signal: AbortSignal): DropResolver {
     const { kube, settings, nodeName, clock, logger, metrics } = this.opts;
-    const dns = settings.dropPeerDns.kind === 'off' ? undefined : new ReverseDns({ clock, setting: settings.dropPeerDns, timeoutMs: settings.dropPeerDnsTimeoutMs });
+    const dns =
+      settings.dropPeerDns.kind === 'off'
+        ? undefined
+        : new ReverseDns({ clock, setting: settings.dropPeerDns, timeoutMs: settings.dropPeerDnsTimeoutMs });
     const { index, peers } = createClusterResolver(kube, {
       nodeName,
       clock,

@@ -30,6 +30,8 @@ class JsonSyntaxError extends Error {
   }
 }
 
+// JSON forbids raw control characters inside strings; the class excludes them on purpose.
+// eslint-disable-next-line no-control-regex
 const STRING_RE = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
@@ -49,7 +51,8 @@ export function parseJson(text: string): JsonParseResult {
   const describe = (at: number): string => {
     if (at >= text.length) return 'unexpected end of input';
     const cp = text.codePointAt(at) ?? 0;
-    if (cp < 0x20 || cp === 0x7f) return `unexpected control character U+${cp.toString(16).padStart(4, '0').toUpperCase()}`;
+    if (cp < 0x20 || cp === 0x7f)
+      return `unexpected control character U+${cp.toString(16).padStart(4, '0').toUpperCase()}`;
     return `unexpected character ${JSON.stringify(String.fromCodePoint(cp))}`;
   };
 

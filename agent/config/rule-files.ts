@@ -174,7 +174,11 @@ function readKeys(
     }
     if (out.has(canonical) || (canonical !== raw && Object.prototype.hasOwnProperty.call(obj, canonical))) {
       if (canonical !== raw) {
-        report(ctx, field, `key ${JSON.stringify(raw)} duplicates ${JSON.stringify(canonical)} (keys match case-insensitively)`);
+        report(
+          ctx,
+          field,
+          `key ${JSON.stringify(raw)} duplicates ${JSON.stringify(canonical)} (keys match case-insensitively)`,
+        );
       }
       continue;
     }
@@ -224,7 +228,12 @@ export function editDistance(a: string, b: string): number {
 // Typed field readers. Each reports its own error and returns undefined on a bad value.
 // ---------------------------------------------------------------------------------------------
 
-function str(ctx: Ctx, field: string, v: JsonValue | undefined, opts: { required?: boolean; nonEmpty?: boolean } = {}): string | undefined {
+function str(
+  ctx: Ctx,
+  field: string,
+  v: JsonValue | undefined,
+  opts: { required?: boolean; nonEmpty?: boolean } = {},
+): string | undefined {
   if (v === undefined) {
     if (opts.required) report(ctx, field, 'is required');
     return undefined;
@@ -303,12 +312,24 @@ function checkPrefilter(ctx: Ctx, compiled: readonly CheckedRule[]): Prefilter |
       try {
         compileRulePrefilter([c.rule]);
       } catch (one) {
-        named.push({ at: c.at, error: { file: ctx.file, field: c.field, message: `pattern does not compile in an RE2.Set (the engine's prefilter): ${errText(one)}` } });
+        named.push({
+          at: c.at,
+          error: {
+            file: ctx.file,
+            field: c.field,
+            message: `pattern does not compile in an RE2.Set (the engine's prefilter): ${errText(one)}`,
+          },
+        });
       }
     }
     // In document order: each where its rule's other errors are.
     for (const n of named.reverse()) ctx.errors.splice(n.at, 0, n.error);
-    if (named.length === 0) report(ctx, 'rules', `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errText(e)}`);
+    if (named.length === 0)
+      report(
+        ctx,
+        'rules',
+        `the patterns of this file do not compile together in an RE2.Set (the engine's prefilter): ${errText(e)}`,
+      );
     return undefined;
   }
 }
@@ -372,7 +393,8 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     journald = true;
     report(ctx, 'plugin', 'plugin journald is not supported yet (nodewarden reads kmsg and filelog)');
   } else if (pluginRaw !== undefined) {
-    const hint = pluginRaw === 'custom' ? '; this looks like a custom-plugin-monitor file, which nodewarden does not run' : '';
+    const hint =
+      pluginRaw === 'custom' ? '; this looks like a custom-plugin-monitor file, which nodewarden does not run' : '';
     report(ctx, 'plugin', `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg" or "filelog")${hint}`);
   }
 
@@ -422,7 +444,11 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     if (typeof bs !== 'number' || !Number.isInteger(bs)) {
       report(ctx, 'bufferSize', `expected an integer, got ${typeof bs === 'number' ? String(bs) : typeName(bs)}`);
     } else if (bs < 0 || bs > MAX_BUFFER_SIZE) {
-      report(ctx, 'bufferSize', `must be between 1 and ${MAX_BUFFER_SIZE} (0 means the default, ${DEFAULT_BUFFER_SIZE}), got ${bs}`);
+      report(
+        ctx,
+        'bufferSize',
+        `must be between 1 and ${MAX_BUFFER_SIZE} (0 means the default, ${DEFAULT_BUFFER_SIZE}), got ${bs}`,
+      );
     } else if (bs > 0) {
       bufferSize = bs;
     }
@@ -469,14 +495,20 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     if (type !== undefined) {
       const first = declaredByType.get(type);
       if (first !== undefined) {
-        report(ctx, `${field}.type`, `duplicate condition type ${JSON.stringify(type)} (already declared at ${first}.type)`);
+        report(
+          ctx,
+          `${field}.type`,
+          `duplicate condition type ${JSON.stringify(type)} (already declared at ${first}.type)`,
+        );
       } else {
         declaredByType.set(type, field);
         declared.push({ type, field: `${field}.type` });
       }
     }
     if (type !== undefined && reason !== undefined) {
-      conditions.push(recoverAfterMs === undefined ? { type, reason, message } : { type, reason, message, recoverAfterMs });
+      conditions.push(
+        recoverAfterMs === undefined ? { type, reason, message } : { type, reason, message, recoverAfterMs },
+      );
     }
   }
 
@@ -493,7 +525,8 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     const typeRaw = str(ctx, `${field}.type`, keys.get('type'), { required: true });
     let type: RuleKind | undefined;
     if (typeRaw === 'temporary' || typeRaw === 'permanent') type = typeRaw;
-    else if (typeRaw !== undefined) report(ctx, `${field}.type`, `expected "temporary" or "permanent", got ${JSON.stringify(typeRaw)}`);
+    else if (typeRaw !== undefined)
+      report(ctx, `${field}.type`, `expected "temporary" or "permanent", got ${JSON.stringify(typeRaw)}`);
 
     const condition = str(ctx, `${field}.condition`, keys.get('condition'));
     if (type === 'permanent') {
@@ -515,7 +548,11 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     const suffix = str(ctx, `${field}.patternGeneratedMessageSuffix`, keys.get('patternGeneratedMessageSuffix'));
 
     if (pattern !== undefined && pattern !== '') {
-      const spec: { -readonly [K in keyof RuleSpec]: RuleSpec[K] } = { type: type ?? 'temporary', reason: reason ?? '', pattern };
+      const spec: { -readonly [K in keyof RuleSpec]: RuleSpec[K] } = {
+        type: type ?? 'temporary',
+        reason: reason ?? '',
+        pattern,
+      };
       if (type === 'permanent' && condition !== undefined) spec.condition = condition;
       if (suffix !== undefined && suffix !== '') spec.patternGeneratedMessageSuffix = suffix;
       const rule = checkRule(ctx, `${field}.pattern`, spec);
@@ -530,7 +567,13 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     for (const key of keys) report(ctx, field, `duplicate key ${JSON.stringify(key)} (JSON keeps only the last one)`);
   }
 
-  if (ctx.errors.length > 0 || plugin === undefined || source === undefined || logPath === undefined || prefilter === undefined) {
+  if (
+    ctx.errors.length > 0 ||
+    plugin === undefined ||
+    source === undefined ||
+    logPath === undefined ||
+    prefilter === undefined
+  ) {
     return { path, errors: ctx.errors, declared };
   }
   const file: RuleFile = {
@@ -649,7 +692,11 @@ export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: 
       try {
         const st = await stat(f);
         if (st.size > MAX_RULE_FILE_BYTES) {
-          return { path: f, errors: [{ file: f, field: '', message: `file is larger than ${MAX_RULE_FILE_BYTES} bytes` }], declared: [] };
+          return {
+            path: f,
+            errors: [{ file: f, field: '', message: `file is larger than ${MAX_RULE_FILE_BYTES} bytes` }],
+            declared: [],
+          };
         }
         const text = await readFile(f, 'utf8');
         return parseRuleFileDetailed(f, text);
@@ -668,7 +715,11 @@ export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: 
       const first = owner.get(d.type);
       const here = r.path;
       if (first !== undefined) {
-        errors.push({ file: here, field: d.field, message: `duplicate condition type ${JSON.stringify(d.type)} (already declared in ${first})` });
+        errors.push({
+          file: here,
+          field: d.field,
+          message: `duplicate condition type ${JSON.stringify(d.type)} (already declared in ${first})`,
+        });
         crossFileError = true;
       } else {
         owner.set(d.type, `${here} ${d.field}`);

@@ -79,7 +79,15 @@ export interface RuleWatcher {
 export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
   const intervalMs = opts.intervalMs !== undefined && opts.intervalMs > 0 ? opts.intervalMs : DEFAULT_RULE_POLL_MS;
   const log = opts.logger.child({ component: 'rule-watch' });
-  const stats: RuleWatchStats = { checks: 0, reloads: 0, invalid: 0, errors: 0, valid: true, lastErrors: [], lastCheckAt: 0 };
+  const stats: RuleWatchStats = {
+    checks: 0,
+    reloads: 0,
+    invalid: 0,
+    errors: 0,
+    valid: true,
+    lastErrors: [],
+    lastCheckAt: 0,
+  };
 
   let stopped = false;
   let cancelTimer: (() => void) | undefined;
@@ -115,7 +123,10 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
       stats.valid = false;
       stats.lastErrors = errors;
       for (const e of errors) {
-        log.error({ file: e.file, field: e.field, error: formatConfigError(e) }, 'invalid rule file; keeping the previous rules');
+        log.error(
+          { file: e.file, field: e.field, error: formatConfigError(e) },
+          'invalid rule file; keeping the previous rules',
+        );
       }
       guard(() => opts.onInvalid(errors));
       return;

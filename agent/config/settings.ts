@@ -53,24 +53,72 @@ interface FlagDef {
 
 /** Every flag; each can also be set as NODEWARDEN_<FLAG> (dashes as underscores, lists comma-separated). */
 export const FLAGS: Readonly<Record<string, FlagDef>> = {
-  rules: { type: 'string', multiple: true, help: 'rule files or directories (NPD system-log-monitor format)', default: 'rules/' },
-  'state-dir': { type: 'string', help: 'where read positions and owned condition types are kept', default: '/var/lib/nodewarden' },
-  'metrics-address': { type: 'string', help: 'HOST:PORT for /metrics, /healthz and /conditions', default: '127.0.0.1:20257' },
-  kubeconfig: { type: 'string', help: 'kubeconfig file (default: in-cluster config, then $KUBECONFIG, else standalone)' },
+  rules: {
+    type: 'string',
+    multiple: true,
+    help: 'rule files or directories (NPD system-log-monitor format)',
+    default: 'rules/',
+  },
+  'state-dir': {
+    type: 'string',
+    help: 'where read positions and owned condition types are kept',
+    default: '/var/lib/nodewarden',
+  },
+  'metrics-address': {
+    type: 'string',
+    help: 'HOST:PORT for /metrics, /healthz and /conditions',
+    default: '127.0.0.1:20257',
+  },
+  kubeconfig: {
+    type: 'string',
+    help: 'kubeconfig file (default: in-cluster config, then $KUBECONFIG, else standalone)',
+  },
   'node-name': { type: 'string', help: 'this node (default: $NODE_NAME, then the hostname)' },
   'heartbeat-period': { type: 'string', help: 'how often conditions are re-sent (±10% jitter)', default: '5m' },
-  'event-namespace': { type: 'string', help: 'namespace of the Events about the Node (the API accepts only "default")', default: 'default' },
+  'event-namespace': {
+    type: 'string',
+    help: 'namespace of the Events about the Node (the API accepts only "default")',
+    default: 'default',
+  },
   'kmsg-path': { type: 'string', help: 'kernel log device; empty disables it', default: '/dev/kmsg' },
-  'drop-log': { type: 'string', multiple: true, help: 'rsyslog files with packet-drop lines, e.g. /var/log/iptables.log' },
-  'drop-prefix': { type: 'string', multiple: true, help: "LOG prefix and its verdict, 'PREFIX=drop|audit' (default: Calico's)" },
-  'drop-peer-name': { type: 'string', help: 'how a peer is named: namespace | pod | namespace/name | label:KEY', default: 'namespace' },
-  'drop-peer-services': { type: 'string', help: 'name the Service of a ClusterIP peer, or of a pod a Service selects: true | false', default: 'true' },
-  'drop-peer-dns': { type: 'string', help: 'reverse DNS for peers no pod or Service owns: off | system | IP[:PORT]', default: 'off' },
+  'drop-log': {
+    type: 'string',
+    multiple: true,
+    help: 'rsyslog files with packet-drop lines, e.g. /var/log/iptables.log',
+  },
+  'drop-prefix': {
+    type: 'string',
+    multiple: true,
+    help: "LOG prefix and its verdict, 'PREFIX=drop|audit' (default: Calico's)",
+  },
+  'drop-peer-name': {
+    type: 'string',
+    help: 'how a peer is named: namespace | pod | namespace/name | label:KEY',
+    default: 'namespace',
+  },
+  'drop-peer-services': {
+    type: 'string',
+    help: 'name the Service of a ClusterIP peer, or of a pod a Service selects: true | false',
+    default: 'true',
+  },
+  'drop-peer-dns': {
+    type: 'string',
+    help: 'reverse DNS for peers no pod or Service owns: off | system | IP[:PORT]',
+    default: 'off',
+  },
   'drop-peer-dns-timeout': { type: 'string', help: 'how long one reverse DNS query may take', default: '1s' },
   'drop-max-age': { type: 'string', help: 'drop lines older than this are not reported', default: '10m' },
-  'drop-flush-interval': { type: 'string', help: 'how often aggregated drops become PacketDrop events', default: '10s' },
+  'drop-flush-interval': {
+    type: 'string',
+    help: 'how often aggregated drops become PacketDrop events',
+    default: '10s',
+  },
   'reload-interval': { type: 'string', help: 'how often rule files are checked for changes', default: '10s' },
-  'stall-timeout': { type: 'string', help: '/healthz fails when a source has not polled for this long', default: '60s' },
+  'stall-timeout': {
+    type: 'string',
+    help: '/healthz fails when a source has not polled for this long',
+    default: '60s',
+  },
   'shutdown-timeout': { type: 'string', help: 'how long SIGTERM waits for pending work', default: '5s' },
   'log-level': { type: 'string', help: 'trace | debug | info | warn | error', default: 'info' },
   format: { type: 'string', help: 'replay input: kmsg | syslog | plain (--drops: kmsg | syslog)', default: 'kmsg' },
@@ -88,8 +136,14 @@ export function usage(): string {
   const commands = [
     { left: '  run', right: 'watch /dev/kmsg and log files; publish to Kubernetes or run standalone (default)' },
     { left: '  check-rules PATH...', right: 'validate rule files; exit 2 listing every error' },
-    { left: '  replay --rules PATH... [--format kmsg|syslog|plain] < capture', right: 'print the events and condition changes a capture would produce' },
-    { left: '  replay --drops [--drop-prefix P...] [--format kmsg|syslog] [--kubeconfig FILE] < capture', right: 'print every packet drop in a capture (with pods, given a kubeconfig)' },
+    {
+      left: '  replay --rules PATH... [--format kmsg|syslog|plain] < capture',
+      right: 'print the events and condition changes a capture would produce',
+    },
+    {
+      left: '  replay --drops [--drop-prefix P...] [--format kmsg|syslog] [--kubeconfig FILE] < capture',
+      right: 'print every packet drop in a capture (with pods, given a kubeconfig)',
+    },
   ];
   const flags = Object.entries(FLAGS).map(([name, def]) => {
     const arg = def.type === 'string' ? ` ${name === 'rules' || name === 'drop-log' ? 'PATH' : 'VALUE'}` : '';
@@ -156,9 +210,17 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   };
   const list = (name: string): string[] => {
     const v = values[name];
-    if (Array.isArray(v) && v.length > 0) return v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+    if (Array.isArray(v) && v.length > 0)
+      return v
+        .flatMap((x) => x.split(','))
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
     const e = env[envName(name)];
-    if (e !== undefined) return e.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    if (e !== undefined)
+      return e
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
     const d = FLAGS[name]?.default;
     return d !== undefined ? [d] : [];
   };
@@ -200,7 +262,8 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   }
   const peer = str('drop-peer-name') ?? 'namespace';
   const peerNaming = parsePeerNaming(peer);
-  if (peerNaming === null) errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
+  if (peerNaming === null)
+    errors.push(`--drop-peer-name: expected namespace, pod, namespace/name or label:KEY, got ${JSON.stringify(peer)}`);
   const services = str('drop-peer-services') ?? 'true';
   if (services !== 'true' && services !== 'false') {
     errors.push(`--drop-peer-services: expected true or false, got ${JSON.stringify(services)}`);
@@ -215,7 +278,9 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   // A real API server accepts core/v1 Events about a cluster-scoped object (the Node) only in
   // "default" (legacy event validation); anything else would be refused on every post.
   if (eventNamespace !== 'default') {
-    errors.push(`--event-namespace: the API server accepts Node events only in "default", got ${JSON.stringify(eventNamespace)}`);
+    errors.push(
+      `--event-namespace: the API server accepts Node events only in "default", got ${JSON.stringify(eventNamespace)}`,
+    );
   }
   if (command === 'check-rules' && positionals.length === 0 && values.rules === undefined) {
     errors.push('check-rules: name at least one rule file or directory');
@@ -233,7 +298,10 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
     heartbeatPeriodMs: duration('heartbeat-period', 1000),
     eventNamespace,
     kmsgPath: str('kmsg-path') ?? '/dev/kmsg',
-    dropLogs: values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined ? list('drop-log').map((p) => resolve(p)) : [],
+    dropLogs:
+      values['drop-log'] !== undefined || env[envName('drop-log')] !== undefined
+        ? list('drop-log').map((p) => resolve(p))
+        : [],
     dropPrefixes,
     dropPeerName: peerNaming ?? 'namespace',
     dropPeerServices: services !== 'false',

@@ -112,7 +112,9 @@ export function parseDropPrefixes(specs: readonly string[]): { prefixes: DropPre
       template = spec.slice(0, eq);
       const v = spec.slice(eq + 1).trim();
       if (v !== 'drop' && v !== 'audit' && v !== 'auto') {
-        errors.push(`drop prefix ${JSON.stringify(spec)}: verdict must be drop, audit or auto, not ${JSON.stringify(v)}`);
+        errors.push(
+          `drop prefix ${JSON.stringify(spec)}: verdict must be drop, audit or auto, not ${JSON.stringify(v)}`,
+        );
         continue;
       }
       verdict = v;

@@ -22,7 +22,18 @@ export interface DropTimeOptions {
 }
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 const DAY_MS = 86_400_000;
@@ -73,7 +84,8 @@ function parseIso(line: string, zone: 'local' | 'utc'): [number, number] | null 
   const h = digits(line, 11, 2);
   const mi = digits(line, 14, 2);
   const s = digits(line, 17, 2);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return null;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
+    return null;
   if (line[4] !== '-' || line[7] !== '-' || line[13] !== ':' || line[16] !== ':') return null;
   const sep = line[10];
   if (sep !== 'T' && sep !== ' ' && sep !== 't') return null;
@@ -133,7 +145,8 @@ function parseTraditional(line: string, now: number, zone: 'local' | 'utc'): [nu
   const h = digits(line, p, 2);
   const mi = digits(line, p + 3, 2);
   const s = digits(line, p + 6, 2);
-  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || line[p + 2] !== ':' || line[p + 5] !== ':') return null;
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || line[p + 2] !== ':' || line[p + 5] !== ':')
+    return null;
   p += 8;
   let ms = 0;
   if (line[p] === '.') {

@@ -9,18 +9,41 @@
 
 const enum Std {
   Literal,
-  LongMonth, Month, NumMonth, ZeroMonth,
-  LongWeekDay, WeekDay,
-  Day, UnderDay, ZeroDay, UnderYearDay, ZeroYearDay,
-  Hour, Hour12, ZeroHour12,
-  Minute, ZeroMinute,
-  Second, ZeroSecond,
-  LongYear, Year,
-  PM, pm,
+  LongMonth,
+  Month,
+  NumMonth,
+  ZeroMonth,
+  LongWeekDay,
+  WeekDay,
+  Day,
+  UnderDay,
+  ZeroDay,
+  UnderYearDay,
+  ZeroYearDay,
+  Hour,
+  Hour12,
+  ZeroHour12,
+  Minute,
+  ZeroMinute,
+  Second,
+  ZeroSecond,
+  LongYear,
+  Year,
+  PM,
+  pm,
   TZ,
-  ISO8601TZ, ISO8601SecondsTZ, ISO8601ShortTZ, ISO8601ColonTZ, ISO8601ColonSecondsTZ,
-  NumTZ, NumSecondsTz, NumShortTZ, NumColonTZ, NumColonSecondsTZ,
-  FracSecond0, FracSecond9,
+  ISO8601TZ,
+  ISO8601SecondsTZ,
+  ISO8601ShortTZ,
+  ISO8601ColonTZ,
+  ISO8601ColonSecondsTZ,
+  NumTZ,
+  NumSecondsTz,
+  NumShortTZ,
+  NumColonTZ,
+  NumColonSecondsTZ,
+  FracSecond0,
+  FracSecond9,
 }
 
 interface Chunk {
@@ -30,7 +53,20 @@ interface Chunk {
   readonly digits: number;
 }
 
-const LONG_MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const LONG_MONTHS = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 const SHORT_MONTHS = LONG_MONTHS.map((m) => m.slice(0, 3));
 const LONG_DAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 const SHORT_DAYS = LONG_DAYS.map((d) => d.slice(0, 3));
@@ -68,7 +104,9 @@ export function tokenizeLayout(layout: string): Chunk[] {
       case '0':
         if (at('002')) [std, len] = [Std.ZeroYearDay, 3];
         else if (layout[i + 1] !== undefined && '123456'.includes(layout[i + 1]!)) {
-          std = [Std.ZeroMonth, Std.ZeroDay, Std.ZeroHour12, Std.ZeroMinute, Std.ZeroSecond, Std.Year][Number(layout[i + 1]) - 1]!;
+          std = [Std.ZeroMonth, Std.ZeroDay, Std.ZeroHour12, Std.ZeroMinute, Std.ZeroSecond, Std.Year][
+            Number(layout[i + 1]) - 1
+          ]!;
           len = 2;
         }
         break;
@@ -219,8 +257,16 @@ const DAY_MS = 86_400_000;
 
 function buildTime(
   memo: LocalTimeMemo,
-  y: number, month: number, day: number, yday: number, hour: number, min: number, sec: number, ms: number,
-  zoneMs: number | undefined, hasYear: boolean,
+  y: number,
+  month: number,
+  day: number,
+  yday: number,
+  hour: number,
+  min: number,
+  sec: number,
+  ms: number,
+  zoneMs: number | undefined,
+  hasYear: boolean,
 ): number | undefined {
   let mo = month < 0 ? 1 : month;
   let d = day < 0 ? 1 : day;
@@ -238,7 +284,6 @@ function buildTime(
   if (zoneMs === undefined) return memo.localMs(y, mo, d, hour, min, sec, ms);
   return utcMs(y, mo, d, hour, min, sec, ms) - zoneMs;
 }
-
 
 /** Parse position and the number readers (Go's getnum and friends); one per compiled layout. */
 class Cursor {
@@ -354,8 +399,16 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
     cur.s = s;
     cur.p = start;
     cur.end = end;
-    let year = 0, month = -1, day = -1, yday = -1, hour = 0, min = 0, sec = 0, ms = 0;
-    let pmSet = false, amSet = false;
+    let year = 0,
+      month = -1,
+      day = -1,
+      yday = -1,
+      hour = 0,
+      min = 0,
+      sec = 0,
+      ms = 0;
+    let pmSet = false,
+      amSet = false;
     let zoneMs: number | undefined;
 
     for (let k = 0; k < chunks.length; k++) {
@@ -421,8 +474,13 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
             for (let k2 = 0; k2 < 2 && s[cur.p] === ' '; k2++) cur.p++;
           }
           // Go reads exactly 3 characters for 002 and 1-3 digits for __2.
-          let v = 0, n = 0;
-          while (n < 3 && isDigitAt(s, cur.p) && cur.p < end) { v = v * 10 + s.charCodeAt(cur.p) - 48; cur.p++; n++; }
+          let v = 0,
+            n = 0;
+          while (n < 3 && isDigitAt(s, cur.p) && cur.p < end) {
+            v = v * 10 + s.charCodeAt(cur.p) - 48;
+            cur.p++;
+            n++;
+          }
           if (n === 0 || (c.std === Std.ZeroYearDay && n !== 3) || v < 1 || v > 366) return undefined;
           yday = v;
           break;
@@ -475,15 +533,28 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
         case Std.NumColonTZ:
         case Std.NumColonSecondsTZ: {
           const st = c.std;
-          const iso = st === Std.ISO8601TZ || st === Std.ISO8601SecondsTZ || st === Std.ISO8601ShortTZ || st === Std.ISO8601ColonTZ || st === Std.ISO8601ColonSecondsTZ;
+          const iso =
+            st === Std.ISO8601TZ ||
+            st === Std.ISO8601SecondsTZ ||
+            st === Std.ISO8601ShortTZ ||
+            st === Std.ISO8601ColonTZ ||
+            st === Std.ISO8601ColonSecondsTZ;
           if (iso && cur.p < end && s[cur.p] === 'Z') {
             cur.p++;
             zoneMs = 0;
             break;
           }
-          const colon = st === Std.ISO8601ColonTZ || st === Std.ISO8601ColonSecondsTZ || st === Std.NumColonTZ || st === Std.NumColonSecondsTZ;
+          const colon =
+            st === Std.ISO8601ColonTZ ||
+            st === Std.ISO8601ColonSecondsTZ ||
+            st === Std.NumColonTZ ||
+            st === Std.NumColonSecondsTZ;
           const short = st === Std.ISO8601ShortTZ || st === Std.NumShortTZ;
-          const secs = st === Std.ISO8601SecondsTZ || st === Std.ISO8601ColonSecondsTZ || st === Std.NumSecondsTz || st === Std.NumColonSecondsTZ;
+          const secs =
+            st === Std.ISO8601SecondsTZ ||
+            st === Std.ISO8601ColonSecondsTZ ||
+            st === Std.NumSecondsTz ||
+            st === Std.NumColonSecondsTZ;
           const o = cur.offset(colon, !short, secs);
           if (o === undefined) return undefined;
           zoneMs = o;
@@ -524,7 +595,6 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
     if (cur.p !== end) return undefined; // extra text
     if (pmSet && hour < 12) hour += 12;
     else if (amSet && hour === 12) hour = 0;
-
 
     if (hasYear) return buildTime(memo, year, month, day, yday, hour, min, sec, ms, zoneMs, true);
     // No year: Go gives year 0 (a leap year, so Feb 29 parses) and NPD adds the current year.

@@ -98,7 +98,12 @@ export function normaliseIPv4(s: string): string | null {
     digits++;
   }
   if (parts !== 4) return null;
-  return padded ? s.split('.').map((x) => String(Number(x))).join('.') : s;
+  return padded
+    ? s
+        .split('.')
+        .map((x) => String(Number(x)))
+        .join('.')
+    : s;
 }
 
 function hexVal(c: number): number {
@@ -150,7 +155,7 @@ export function normaliseIPv6(s: string): string | null {
   if (!g) return null;
   let bestStart = -1;
   let bestLen = 1; // a single 0 group is never compressed
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     if (g[k] !== 0) {
       k++;
       continue;
@@ -164,8 +169,14 @@ export function normaliseIPv6(s: string): string | null {
     k = e;
   }
   if (bestStart < 0) return g.map((x) => x.toString(16)).join(':');
-  const left = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
-  const right = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
+  const left = g
+    .slice(0, bestStart)
+    .map((x) => x.toString(16))
+    .join(':');
+  const right = g
+    .slice(bestStart + bestLen)
+    .map((x) => x.toString(16))
+    .join(':');
   return `${left}::${right}`;
 }
 
@@ -225,8 +236,8 @@ export function parsePacketFields(text: string, start: number): PacketFields | n
       i++;
       continue;
     }
-    let t = i;
-    let c = text.charCodeAt(t);
+    const t = i;
+    const c = text.charCodeAt(t);
     if (c === C_RBRACKET && end - t === 1) {
       if (depth > 0) depth--;
       i = end + 1;

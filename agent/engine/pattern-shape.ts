@@ -13,7 +13,33 @@ export function anchorAtEnd(pattern: string): string {
 }
 
 /** Escapes after a backslash that can match "\n" or depend on line starts. */
-const CROSSING_ESCAPES = new Set(['s', 'W', 'D', 'n', 'p', 'P', 'x', 'C', 'A', 'Q', 'f', 'v', 'r', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'e']);
+const CROSSING_ESCAPES = new Set([
+  's',
+  'W',
+  'D',
+  'n',
+  'p',
+  'P',
+  'x',
+  'C',
+  'A',
+  'Q',
+  'f',
+  'v',
+  'r',
+  '0',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '6',
+  '7',
+  '8',
+  '9',
+  'a',
+  'e',
+]);
 /** Escapes that are safe outside and inside classes. */
 const SAFE_ESCAPES = new Set(['d', 'w', 'S', 'b', 'B', 'z', 't']);
 

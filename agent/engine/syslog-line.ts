@@ -47,7 +47,8 @@ export function capturingGroupStarts(pattern: string): number[] | undefined {
     }
     if (c === '(') {
       if (pattern[i + 1] !== '?') out.push(i);
-      else if (pattern[i + 2] === 'P' || (pattern[i + 2] === '<' && pattern[i + 3] !== '=' && pattern[i + 3] !== '!')) out.push(i);
+      else if (pattern[i + 2] === 'P' || (pattern[i + 2] === '<' && pattern[i + 3] !== '=' && pattern[i + 3] !== '!'))
+        out.push(i);
     }
   }
   return out;

@@ -38,7 +38,9 @@ export interface KubeClient {
 }
 
 /** Where the config comes from, or undefined for standalone. Pure, for tests and logs. */
-export function resolveKubeSource(opts: KubeClientOptions): { kind: 'file'; path: string } | { kind: 'in-cluster' } | undefined {
+export function resolveKubeSource(
+  opts: KubeClientOptions,
+): { kind: 'file'; path: string } | { kind: 'in-cluster' } | undefined {
   const env = opts.env ?? process.env;
   if (opts.kubeconfig !== undefined && opts.kubeconfig !== '') return { kind: 'file', path: opts.kubeconfig };
   if (env.KUBERNETES_SERVICE_HOST && existsSync(opts.tokenPath ?? SERVICE_ACCOUNT_TOKEN)) return { kind: 'in-cluster' };
@@ -75,12 +77,16 @@ export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | und
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new Error(`kubeconfig ${where.kind === 'file' ? where.path : ''}: no current cluster (current-context "${kc.getCurrentContext()}")`);
+    throw new Error(
+      `kubeconfig ${where.kind === 'file' ? where.path : ''}: no current cluster (current-context "${kc.getCurrentContext()}")`,
+    );
   }
   const config = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: kc },
-    promiseMiddleware: [requestMiddleware(opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.userAgent ?? 'nodewarden')],
+    promiseMiddleware: [
+      requestMiddleware(opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.userAgent ?? 'nodewarden'),
+    ],
   });
   const core = new CoreV1Api(config);
   return {

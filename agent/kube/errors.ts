@@ -40,7 +40,14 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 
 /** Classifies a thrown error. Never throws. */
 export function classifyApiError(err: unknown, nowMs = Date.now()): ApiFailure {
-  const e = (err ?? {}) as { code?: unknown; body?: unknown; headers?: unknown; name?: unknown; message?: unknown; type?: unknown };
+  const e = (err ?? {}) as {
+    code?: unknown;
+    body?: unknown;
+    headers?: unknown;
+    name?: unknown;
+    message?: unknown;
+    type?: unknown;
+  };
   if (typeof e.code === 'number' && e.code >= 100 && e.code < 600) {
     const status = e.code;
     const body = parseBody(e.body);

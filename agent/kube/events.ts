@@ -42,7 +42,10 @@ export function createEventApi(core: CoreV1Api): EventApi {
   return {
     async createEvent(ev): Promise<ApiResult<EventRef>> {
       try {
-        return { ok: true, value: ref(await core.createNamespacedEvent({ namespace: ev.namespace, body: eventBody(ev) })) };
+        return {
+          ok: true,
+          value: ref(await core.createNamespacedEvent({ namespace: ev.namespace, body: eventBody(ev) })),
+        };
       } catch (err) {
         return classifyApiError(err);
       }

@@ -68,7 +68,10 @@ export class NodeAdoption {
       if (r.ok) return ours(r.value.conditions, types, this.opts.clock.now());
       const wait = backoffDelay(attempt, this.backoff, this.random, r.retryAfterMs);
       if (!r.retryable || this.opts.clock.now() + wait >= deadline) {
-        this.log.warn({ error: r.error }, 'cannot read the Node to adopt its conditions yet; retrying in the background, and nothing is written to it before');
+        this.log.warn(
+          { error: r.error },
+          'cannot read the Node to adopt its conditions yet; retrying in the background, and nothing is written to it before',
+        );
         return undefined;
       }
       await new Promise<void>((resolve) => this.opts.clock.setTimer(resolve, wait));
@@ -132,7 +135,10 @@ export class NodeAdoption {
     this.late = undefined;
     this.timer.cancel();
     const found = ours(node.conditions, late.types(), this.opts.clock.now());
-    this.log.info({ conditions: found.map((c) => `${c.type}=${c.status}`) }, 'read the Node late; adopting its conditions');
+    this.log.info(
+      { conditions: found.map((c) => `${c.type}=${c.status}`) },
+      'read the Node late; adopting its conditions',
+    );
     late.onRead(found);
   }
 }
@@ -143,5 +149,11 @@ function ours(conditions: readonly WireCondition[], types: readonly string[], no
   const now = new Date(nowMs);
   return conditions
     .filter((c) => wanted.has(c.type))
-    .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime ?? now }));
+    .map((c) => ({
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      lastTransitionTime: c.lastTransitionTime ?? now,
+    }));
 }

@@ -43,7 +43,11 @@ export const MAX_SERVICES_PER_NAMESPACE = 250;
 /** The pod that owns `ip` as its primary address, the node of hostNetwork pods using it, or null. */
 export async function lookupRemotePod(core: CoreV1Api, ip: string): Promise<RemotePod | null> {
   // resourceVersion=0: answered from the watch cache, not a quorum read from etcd.
-  const list = await core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 50, resourceVersion: '0' });
+  const list = await core.listPodForAllNamespaces({
+    fieldSelector: `status.podIP=${ip}`,
+    limit: 50,
+    resourceVersion: '0',
+  });
   let nodeName: string | undefined;
   for (const pod of list.items) {
     if (pod.spec?.hostNetwork) {
@@ -62,8 +66,15 @@ function clusterIPs(svc: V1Service): string[] {
 }
 
 /** The Service whose ClusterIP is `ip`, with all its ClusterIPs, or null. */
-export async function lookupClusterIP(core: CoreV1Api, ip: string): Promise<{ service: ServiceRef; ips: string[] } | null> {
-  const list = await core.listServiceForAllNamespaces({ fieldSelector: `spec.clusterIP=${ip}`, limit: 5, resourceVersion: '0' });
+export async function lookupClusterIP(
+  core: CoreV1Api,
+  ip: string,
+): Promise<{ service: ServiceRef; ips: string[] } | null> {
+  const list = await core.listServiceForAllNamespaces({
+    fieldSelector: `spec.clusterIP=${ip}`,
+    limit: 5,
+    resourceVersion: '0',
+  });
   const svc = list.items.find((s) => s.metadata?.name && s.metadata.namespace);
   if (svc === undefined) return null;
   return { service: { namespace: svc.metadata!.namespace!, name: svc.metadata!.name! }, ips: clusterIPs(svc) };
@@ -167,7 +178,11 @@ export function createPeerResolver(opts: PeerResolverOptions): PeerResolver {
     },
   });
   const namespaceCache = new LookupCache<readonly ServiceSelector[]>({
-    maxEntries: 32, ttlMs: 30_000, negativeTtlMs: 30_000, maxInFlight: 2, maxQueued: 64,
+    maxEntries: 32,
+    ttlMs: 30_000,
+    negativeTtlMs: 30_000,
+    maxInFlight: 2,
+    maxQueued: 64,
     ...opts.namespaceCache,
     clock,
     lookup: (ns) => listSelectingServices(core, ns),
@@ -207,4 +222,3 @@ export function createPeerResolver(opts: PeerResolverOptions): PeerResolver {
     },
   };
 }
-

@@ -233,7 +233,8 @@ export class LocalPodIndex {
         attempt++;
         const f = classifyApiError(err, this.opts.clock.now());
         const delay = backoffDelay(attempt, policy, random, f.retryAfterMs);
-        const c = err instanceof Error && 'statusCode' in err ? String((err as { statusCode: unknown }).statusCode) : f.error;
+        const c =
+          err instanceof Error && 'statusCode' in err ? String((err as { statusCode: unknown }).statusCode) : f.error;
         this.opts.logger.warn({ err: c, attempt, retryInMs: Math.round(delay) }, 'pod list/watch failed; backing off');
         await this.sleep(delay, signal);
       }

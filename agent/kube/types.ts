@@ -39,7 +39,11 @@ export interface NodeStatusApi {
    * Strategic-merge-patches `status.conditions` with exactly `conditions` (upserted by type)
    * and `remove` (deleted by type). The kubelet's own types are refused, never sent.
    */
-  patchNodeConditions(name: string, conditions: readonly WireCondition[], remove: readonly string[]): Promise<ApiResult<NodeSnapshot>>;
+  patchNodeConditions(
+    name: string,
+    conditions: readonly WireCondition[],
+    remove: readonly string[],
+  ): Promise<ApiResult<NodeSnapshot>>;
 }
 
 /** A core/v1 Event as nodewarden writes it. */

@@ -33,7 +33,12 @@ export function backoffStep(attempt: number, policy: BackoffPolicy): number {
 }
 
 /** Delay before retry number `attempt` (1 = first retry). `random` returns [0, 1). */
-export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number, retryAfterMs?: number): number {
+export function backoffDelay(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number,
+  retryAfterMs?: number,
+): number {
   const jittered = random() * backoffStep(attempt, policy);
   return retryAfterMs !== undefined ? Math.max(jittered, Math.min(retryAfterMs, RETRY_AFTER_CAP_MS)) : jittered;
 }

@@ -16,10 +16,13 @@ export async function raceDeadline(
   let cancel: (() => void) | undefined;
   let timedOut = false;
   const timeout = new Promise<void>((resolve) => {
-    cancel = clock.setTimer(() => {
-      timedOut = true;
-      resolve();
-    }, Math.max(0, deadline - clock.now()));
+    cancel = clock.setTimer(
+      () => {
+        timedOut = true;
+        resolve();
+      },
+      Math.max(0, deadline - clock.now()),
+    );
   });
   try {
     await Promise.race([typeof work === 'function' ? work() : work, timeout]);

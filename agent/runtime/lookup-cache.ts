@@ -38,7 +38,16 @@ interface Entry<V> {
 }
 
 export class LookupCache<V> {
-  readonly stats: LookupCacheStats = { hits: 0, negativeHits: 0, misses: 0, lookups: 0, failures: 0, coalesced: 0, shed: 0, evictions: 0 };
+  readonly stats: LookupCacheStats = {
+    hits: 0,
+    negativeHits: 0,
+    misses: 0,
+    lookups: 0,
+    failures: 0,
+    coalesced: 0,
+    shed: 0,
+    evictions: 0,
+  };
   private readonly entries: Lru<string, Entry<V>>;
   private readonly inFlight = new Map<string, Promise<V | null>>();
   private readonly queue: (() => void)[] = [];

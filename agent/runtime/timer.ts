@@ -36,11 +36,14 @@ export class DueTimer {
   armIn(delayMs: number): void {
     this.cancelPending?.();
     this.dueAt = this.clock.now() + delayMs;
-    this.cancelPending = this.clock.setTimer(() => {
-      this.cancelPending = undefined;
-      this.dueAt = Infinity;
-      this.fire();
-    }, Math.max(0, delayMs));
+    this.cancelPending = this.clock.setTimer(
+      () => {
+        this.cancelPending = undefined;
+        this.dueAt = Infinity;
+        this.fire();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   cancel(): void {

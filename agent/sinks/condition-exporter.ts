@@ -88,7 +88,8 @@ export class ConditionExporter implements Sink {
    */
   declare(declaredTypes: readonly string[]): void {
     for (const t of declaredTypes) {
-      if (KUBELET_CONDITION_TYPES.has(t)) this.log.warn({ type: t }, 'rules declare a kubelet condition type; it will not be written');
+      if (KUBELET_CONDITION_TYPES.has(t))
+        this.log.warn({ type: t }, 'rules declare a kubelet condition type; it will not be written');
       else this.declared.add(t);
     }
     const owned = loadOwnedTypes(this.opts.store, this.opts.nodeName);
@@ -234,7 +235,8 @@ export class ConditionExporter implements Sink {
     this.counters.failures++;
     this.counters.errors++;
     this.attempt++;
-    if (this.lastError === undefined) this.log.warn({ error: r.error, retryable: r.retryable }, 'node condition sync failed; retrying with backoff');
+    if (this.lastError === undefined)
+      this.log.warn({ error: r.error, retryable: r.retryable }, 'node condition sync failed; retrying with backoff');
     else this.log.debug({ error: r.error, attempt: this.attempt }, 'node condition sync failed again');
     this.lastError = r.error;
     // Every failure is retried: 403/404 can be fixed (RBAC, node registration) while we run.

@@ -60,7 +60,14 @@ interface Pending {
 
 export class EventExporter implements Sink {
   readonly name = 'kube-events';
-  readonly counters: EventExporterCounters = { ...newCounters(), suppressed: 0, queueFull: 0, rejected: 0, retries: 0, truncated: 0 };
+  readonly counters: EventExporterCounters = {
+    ...newCounters(),
+    suppressed: 0,
+    queueFull: 0,
+    rejected: 0,
+    retries: 0,
+    truncated: 0,
+  };
   readonly aggregator: EventAggregator;
   private readonly queue = new Map<string, Pending>();
   /** Names known to exist on the server (bounded: oldest forgotten first). */
@@ -85,7 +92,10 @@ export class EventExporter implements Sink {
     this.aggregator = opts.aggregator ?? new EventAggregator(opts.clock, { host: opts.nodeName });
     this.log = opts.logger.child({ component: this.name });
     if (this.namespace !== 'default') {
-      this.log.warn({ namespace: this.namespace }, 'the API server accepts Node events only in "default"; Node events may be rejected');
+      this.log.warn(
+        { namespace: this.namespace },
+        'the API server accepts Node events only in "default"; Node events may be rejected',
+      );
     }
   }
 
@@ -183,7 +193,10 @@ export class EventExporter implements Sink {
           this.counters.dropped++;
           this.counters.rejected++;
           this.counters.errors++;
-          this.log.warn({ error: r.error, event: item.event.name, reason: item.event.reason }, 'event rejected by the API server; dropped');
+          this.log.warn(
+            { error: r.error, event: item.event.name, reason: item.event.reason },
+            'event rejected by the API server; dropped',
+          );
         }
         continue;
       }
@@ -191,18 +204,24 @@ export class EventExporter implements Sink {
       this.counters.errors++;
       this.attempt++;
       const delay = backoffDelay(this.attempt, this.backoff, this.random, r.retryAfterMs);
-      if (this.attempt === 1) this.log.warn({ error: r.error, retryInMs: Math.round(delay) }, 'event delivery failed; retrying with backoff');
+      if (this.attempt === 1)
+        this.log.warn({ error: r.error, retryInMs: Math.round(delay) }, 'event delivery failed; retrying with backoff');
       this.notBefore = this.opts.clock.now() + delay;
     }
   }
 
-  private async deliver(item: Pending): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number }> {
+  private async deliver(
+    item: Pending,
+  ): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number }> {
     await this.lookupUid();
     const e = item.event;
     const record: EventRecord = {
       namespace: item.namespace,
       name: e.name,
-      involved: e.involved.kind === 'Node' && this.nodeUid !== undefined && e.involved.uid === undefined ? { ...e.involved, uid: this.nodeUid } : e.involved,
+      involved:
+        e.involved.kind === 'Node' && this.nodeUid !== undefined && e.involved.uid === undefined
+          ? { ...e.involved, uid: this.nodeUid }
+          : e.involved,
       type: e.type,
       reason: e.reason,
       message: e.message,

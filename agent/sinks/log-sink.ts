@@ -23,7 +23,8 @@ export class LogSink implements Sink {
       windowMs: WINDOW_MS,
       perWindow: PROBLEMS_PER_WINDOW,
       maxKeys: MAX_REASONS,
-      onSuppressed: (reason, suppressed) => this.logger.warn({ reason, suppressed, windowMs: WINDOW_MS }, 'more problems not logged'),
+      onSuppressed: (reason, suppressed) =>
+        this.logger.warn({ reason, suppressed, windowMs: WINDOW_MS }, 'more problems not logged'),
     });
   }
 

@@ -16,7 +16,12 @@ import { registerProcessMetrics } from './process-metrics';
 
 /** One packet_drops_total series: bounded label values only (no IPs, no pod names). */
 export interface DropSeries {
-  readonly labels: { readonly direction: string; readonly namespace: string; readonly proto: string; readonly verdict: string };
+  readonly labels: {
+    readonly direction: string;
+    readonly namespace: string;
+    readonly proto: string;
+    readonly verdict: string;
+  };
   readonly value: number;
 }
 
@@ -183,7 +188,10 @@ export class Metrics implements Sink {
       }
     };
     const isGauge = (shape: FieldShape, field: string): boolean => shape.gauges?.includes(field) === true;
-    const counterSink = (select: (field: string) => boolean, labels: (kind: string, id: string, field: string) => string[]) => {
+    const counterSink = (
+      select: (field: string) => boolean,
+      labels: (kind: string, id: string, field: string) => string[],
+    ) => {
       const last = new Map<string, number>();
       return function collect(this: Counter<string>): void {
         each((kind, id, field, value, shape) => {
@@ -203,7 +211,10 @@ export class Metrics implements Sink {
         help,
         labelNames: ['component_kind', 'component_id'],
         registers: [registry],
-        collect: counterSink((f) => f === field, (kind, id) => [kind, id]),
+        collect: counterSink(
+          (f) => f === field,
+          (kind, id) => [kind, id],
+        ),
       });
     }
     new Counter({
@@ -211,7 +222,10 @@ export class Metrics implements Sink {
       help: "A component's other counters, by name (rotations, overruns, syncs, retries, suppressed, ...).",
       labelNames: ['component_kind', 'component_id', 'counter'],
       registers: [registry],
-      collect: counterSink((f) => !(f in NAMED), (kind, id, field) => [kind, id, field]),
+      collect: counterSink(
+        (f) => !(f in NAMED),
+        (kind, id, field) => [kind, id, field],
+      ),
     });
     new Gauge({
       name: 'nodewarden_component_gauge',
@@ -233,7 +247,11 @@ export class Metrics implements Sink {
   }
 
   /** Exposes components that come and go (per-source detector counters): read at each scrape. */
-  registerComponents<T extends object>(kind: string, read: () => Iterable<readonly [string, T]>, shape: ComponentShape<T> = {}): void {
+  registerComponents<T extends object>(
+    kind: string,
+    read: () => Iterable<readonly [string, T]>,
+    shape: ComponentShape<T> = {},
+  ): void {
     this.registered.push({ kind, read, shape });
   }
 

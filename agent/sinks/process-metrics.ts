@@ -65,7 +65,10 @@ export function delayFigures(h: DelayHistogram, sampleMs: number): Record<Stat, 
  * from `histogram` (default: a monitorEventLoopDelay at sampleMs, enabled here) and reset at
  * each scrape, as prom-client does. A scrape with no new sample leaves the gauges as they were.
  */
-export function registerProcessMetrics(registry: Registry, opts: { sampleMs?: number; histogram?: DelayHistogram } = {}): void {
+export function registerProcessMetrics(
+  registry: Registry,
+  opts: { sampleMs?: number; histogram?: DelayHistogram } = {},
+): void {
   const sampleMs = opts.sampleMs ?? EVENT_LOOP_SAMPLE_MS;
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: PARKED_MS });
   for (const [, name] of GAUGES) registry.removeSingleMetric(name);

@@ -15,7 +15,9 @@ import type { Logger } from '../types';
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
 /** The one place checkpoint names are made: `kmsg` for the kernel log, `file:<path>` for a file. */
-export function checkpointName(source: { readonly kind: 'kmsg' } | { readonly kind: 'file'; readonly path: string }): string {
+export function checkpointName(
+  source: { readonly kind: 'kmsg' } | { readonly kind: 'file'; readonly path: string },
+): string {
   return source.kind === 'kmsg' ? 'kmsg' : `file:${source.path}`;
 }
 
@@ -68,10 +70,10 @@ export class CheckpointStore {
   fileFor(name: string): string {
     const base = SAFE_NAME.test(name)
       ? name
-      : `${name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80)}-${createHash('sha256')
-          .update(name)
-          .digest('hex')
-          .slice(0, 16)}`;
+      : `${name
+          .replace(/[^A-Za-z0-9._-]+/g, '_')
+          .replace(/^[._]+/, '')
+          .slice(0, 80)}-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
     return path.join(this.dir, `${base}.json`);
   }
 

@@ -62,7 +62,11 @@ export interface OpenSibling {
 }
 
 /** Opens the sibling whose identity is `ident` (the file we were reading before a rename). */
-export async function openSiblingByIdent(fs: FilePort, path: string, ident: FileIdent): Promise<OpenSibling | undefined> {
+export async function openSiblingByIdent(
+  fs: FilePort,
+  path: string,
+  ident: FileIdent,
+): Promise<OpenSibling | undefined> {
   for (const p of await rotatedSiblings(fs, path)) {
     try {
       const st = await fs.stat(p);

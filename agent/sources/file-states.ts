@@ -109,10 +109,13 @@ export interface PathStep {
 export function onPathStat(s: Reading, atPath: FileIdent | null, got: number, now: number): PathStep {
   if (atPath && sameIdent(atPath, s.cur.ident)) {
     const following: Following = { kind: 'following', cur: s.cur };
-    return s.kind === 'draining' ? { state: following, drop: s.next, rotated: false } : { state: following, rotated: false };
+    return s.kind === 'draining'
+      ? { state: following, drop: s.next, rotated: false }
+      : { state: following, rotated: false };
   }
   const key = atPath ? identKey(atPath) : '';
-  if (s.kind === 'following') return { state: { kind: 'orphaned', cur: s.cur, atPath: key, quietSince: now }, rotated: true };
+  if (s.kind === 'following')
+    return { state: { kind: 'orphaned', cur: s.cur, atPath: key, quietSince: now }, rotated: true };
   const rotated = key !== s.atPath;
   const quietSince = rotated || got > 0 ? now : s.quietSince;
   if (!rotated && quietSince === s.quietSince) return { state: s, rotated };

@@ -316,7 +316,10 @@ export class FileSource implements Source {
       this.st = opened
         ? { kind: 'draining', cur, next: opened, atPath: identKey(opened.ident), quietSince: now }
         : { kind: 'orphaned', cur, atPath: '', quietSince: now };
-      this.log.info({ rotated: sib.path, offset: cp.offset }, 'file rotated while stopped; draining the rotated file first');
+      this.log.info(
+        { rotated: sib.path, offset: cp.offset },
+        'file rotated while stopped; draining the rotated file first',
+      );
       return;
     }
     if (sib) await closeQuietly(sib.fh);
@@ -486,7 +489,12 @@ export class FileSource implements Source {
    * the fingerprint of what we did read), then continue the original at 0. knownUnread: bytes
    * the last fstat showed beyond what we had read (lost unless the copy has them).
    */
-  private async recoverFromCopy(s: Reading, onLine: LineHandler, signal: AbortSignal, knownUnread: number): Promise<void> {
+  private async recoverFromCopy(
+    s: Reading,
+    onLine: LineHandler,
+    signal: AbortSignal,
+    knownUnread: number,
+  ): Promise<void> {
     const fp = Buffer.from(this.tail.subarray(Math.max(0, this.tailLen - FINGERPRINT_BYTES), this.tailLen));
     const copy = await openCopyByFingerprint(this.fs, this.path, this.readOffset, fp, s.cur.ident);
     if (copy) {
@@ -684,7 +692,10 @@ export class FileSource implements Source {
     if (this.ioFailed) {
       this.ioFailed = false;
       if (++this.failedPolls === UNREADABLE_AFTER_POLLS) {
-        this.log.error({ err: this.ioError ?? null }, 'file exists but cannot be opened or read; reporting the source unhealthy');
+        this.log.error(
+          { err: this.ioError ?? null },
+          'file exists but cannot be opened or read; reporting the source unhealthy',
+        );
       }
       return;
     }

@@ -326,7 +326,11 @@ export class KmsgSource implements Source {
             stats.received++;
             stats.malformed++;
             consumedUnknown++;
-            this.rateLimitedWarn('einval', { bufferBytes: buf.length }, 'kernel record larger than the read buffer skipped');
+            this.rateLimitedWarn(
+              'einval',
+              { bufferBytes: buf.length },
+              'kernel record larger than the read buffer skipped',
+            );
             continue;
           }
           if (code === 'EINTR') continue;
@@ -334,7 +338,11 @@ export class KmsgSource implements Source {
           consecutiveErrors++;
           this.lastError = `read ${this.path}: ${errTextWithCode(err)}`;
           if (consecutiveErrors >= DEAD_AFTER_ERRORS) this.alive = false;
-          this.rateLimitedWarn('read', { err: errTextWithCode(err), consecutiveErrors }, 'reading the kernel log failed; retrying');
+          this.rateLimitedWarn(
+            'read',
+            { err: errTextWithCode(err), consecutiveErrors },
+            'reading the kernel log failed; retrying',
+          );
           await sleep(this.pollIntervalMs, signal);
           continue;
         }
@@ -435,7 +443,10 @@ export class KmsgSource implements Source {
     try {
       return scan(this.path);
     } catch (err) {
-      this.log.warn({ err: errTextWithCode(err) }, 'cannot scan the kernel log for where the backlog ends; telling backlog by time');
+      this.log.warn(
+        { err: errTextWithCode(err) },
+        'cannot scan the kernel log for where the backlog ends; telling backlog by time',
+      );
       return undefined;
     }
   }
@@ -465,9 +476,16 @@ export class KmsgSource implements Source {
         this.alive = false;
         this.lastError = `cannot open ${this.path}: ${errTextWithCode(err)}`;
         if (failures === 1) {
-          this.log.error({ err: errTextWithCode(err), retryInMs: delayMs }, `cannot open ${this.path}; retrying with backoff`);
+          this.log.error(
+            { err: errTextWithCode(err), retryInMs: delayMs },
+            `cannot open ${this.path}; retrying with backoff`,
+          );
         } else {
-          this.rateLimitedWarn('open', { err: errTextWithCode(err), failures, retryInMs: delayMs }, `still cannot open ${this.path}`);
+          this.rateLimitedWarn(
+            'open',
+            { err: errTextWithCode(err), failures, retryInMs: delayMs },
+            `still cannot open ${this.path}`,
+          );
         }
       }
       await sleep(delayMs, signal);

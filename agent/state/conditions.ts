@@ -26,7 +26,10 @@ interface Entry {
 export class ConditionState {
   private entries = new Map<string, Entry>();
 
-  constructor(specs: readonly DeclaredCondition[], private readonly clock: Clock) {
+  constructor(
+    specs: readonly DeclaredCondition[],
+    private readonly clock: Clock,
+  ) {
     const now = new Date(clock.now());
     for (const spec of specs) {
       if (this.entries.has(spec.type)) continue; // first declaration wins
@@ -41,7 +44,13 @@ export class ConditionState {
     for (const c of existing) {
       const e = this.entries.get(c.type);
       if (e === undefined) continue;
-      e.cond = { type: c.type, status: c.status, reason: c.reason, message: c.message, lastTransitionTime: c.lastTransitionTime };
+      e.cond = {
+        type: c.type,
+        status: c.status,
+        reason: c.reason,
+        message: c.message,
+        lastTransitionTime: c.lastTransitionTime,
+      };
       // We do not know when the last matching line was; count recoverAfter from now.
       e.lastMatchAt = now;
     }
@@ -126,7 +135,8 @@ export class ConditionState {
       const old = this.entries.get(spec.type);
       if (old !== undefined) {
         // A False condition still at its old default takes the new default text.
-        const atDefault = old.cond.status === 'False' && old.cond.reason === old.spec.reason && old.cond.message === old.spec.message;
+        const atDefault =
+          old.cond.status === 'False' && old.cond.reason === old.spec.reason && old.cond.message === old.spec.message;
         const cond = atDefault ? { ...old.cond, reason: spec.reason, message: spec.message } : old.cond;
         next.set(spec.type, { spec, cond, lastMatchAt: old.lastMatchAt });
       } else {

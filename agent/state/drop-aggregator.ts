@@ -121,8 +121,17 @@ export class DropAggregator {
       this.pending.set(pk, byPod);
     }
     byPod.set(key, {
-      pod: parts.pod, direction: parts.direction, peerIp: parts.peerIp, port: parts.port, proto: parts.proto,
-      policy: parts.policy, verdict: parts.verdict, key, count: n, first: time, last: time,
+      pod: parts.pod,
+      direction: parts.direction,
+      peerIp: parts.peerIp,
+      port: parts.port,
+      proto: parts.proto,
+      policy: parts.policy,
+      verdict: parts.verdict,
+      key,
+      count: n,
+      first: time,
+      last: time,
     });
     this.keys++;
     this.stats.added += n;

@@ -143,7 +143,14 @@ export class EventAggregator {
     const firstTime = ev.firstTime !== undefined && ev.firstTime.getTime() < ev.time.getTime() ? ev.firstTime : ev.time;
     let log = this.logs.get(key);
     if (log === undefined || now - log.lastSeen > this.windowMs) {
-      log = { name: this.newName(ev.involved.name, now), count: 0, first: firstTime, last: ev.time, lastSeen: now, handedOut: false };
+      log = {
+        name: this.newName(ev.involved.name, now),
+        count: 0,
+        first: firstTime,
+        last: ev.time,
+        lastSeen: now,
+        handedOut: false,
+      };
     }
     log.count += ev.count !== undefined && ev.count > 0 ? ev.count : 1;
     log.lastSeen = now;
@@ -163,9 +170,19 @@ export class EventAggregator {
     return {
       action: 'send',
       event: {
-        key, name: log.name, involved: ev.involved, type: ev.type, reason: ev.reason, message,
-        component: ev.component, host: this.opts.host, count: log.count, firstTimestamp: log.first,
-        lastTimestamp: log.last, isNew, combined,
+        key,
+        name: log.name,
+        involved: ev.involved,
+        type: ev.type,
+        reason: ev.reason,
+        message,
+        component: ev.component,
+        host: this.opts.host,
+        count: log.count,
+        firstTimestamp: log.first,
+        lastTimestamp: log.last,
+        isNew,
+        combined,
       },
     };
   }

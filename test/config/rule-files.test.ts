@@ -38,7 +38,7 @@ describe('shipped rule files', () => {
       .sort()
       .map((n) => join(dir, n));
 
-  it('holds NPD\'s shipped kmsg and filelog rule files', () => {
+  it("holds NPD's shipped kmsg and filelog rule files", () => {
     expect(existsSync(NPD_DIR)).toBe(true);
     expect(jsonIn(NPD_DIR).map((p) => p.slice(NPD_DIR.length + 1))).toEqual([
       'kernel-monitor-filelog.json',
@@ -79,7 +79,11 @@ describe('shipped rule files', () => {
       pluginConfig: {},
     });
     expect(f?.conditions.map((c) => c.type)).toEqual(['KernelDeadlock', 'XfsShutdown', 'CperHardwareErrorFatal']);
-    expect(f?.conditions[0]).toEqual({ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock' });
+    expect(f?.conditions[0]).toEqual({
+      type: 'KernelDeadlock',
+      reason: 'KernelHasNoDeadlock',
+      message: 'kernel has no deadlock',
+    });
     expect(f?.rules).toHaveLength(14);
     expect(f?.rules.at(-1)).toEqual({
       type: 'permanent',
@@ -99,7 +103,7 @@ describe('shipped rule files', () => {
     });
   });
 
-  it('flags the one real conflict when NPD\'s kmsg and filelog kernel monitors load together', async () => {
+  it("flags the one real conflict when NPD's kmsg and filelog kernel monitors load together", async () => {
     // Both declare KernelDeadlock: running both would make two monitors fight over it.
     const r = await loadRuleFiles([NPD_DIR]);
     expect(lines(r.errors)).toEqual([
@@ -124,7 +128,11 @@ describe('fixtures', () => {
     expect(r.files[0]).toMatchObject({
       plugin: 'filelog',
       logPath: '/var/log/docker.log',
-      pluginConfig: { timestamp: '^time="(\\S*)"', message: 'msg="([^\\n]*)"', timestampFormat: '2006-01-02T15:04:05.999999999Z07:00' },
+      pluginConfig: {
+        timestamp: '^time="(\\S*)"',
+        message: 'msg="([^\\n]*)"',
+        timestampFormat: '2006-01-02T15:04:05.999999999Z07:00',
+      },
       conditions: [],
     });
   });
@@ -132,11 +140,21 @@ describe('fixtures', () => {
   it('containerd-monitor: extensions and every optional field', async () => {
     const r = await loadRuleFiles([join(FIXTURES, 'good', 'containerd-monitor-filelog.json')]);
     const f = r.files[0];
-    expect(f).toMatchObject({ lookbackMs: 600_000, delayMs: 30_000, bufferSize: 5, metricsReporting: false, skipList: ['level=debug', 'level=info'] });
+    expect(f).toMatchObject({
+      lookbackMs: 600_000,
+      delayMs: 30_000,
+      bufferSize: 5,
+      metricsReporting: false,
+      skipList: ['level=debug', 'level=info'],
+    });
     expect(f?.conditions[0]?.recoverAfterMs).toBe(900_000);
     expect(f?.rules[0]?.patternGeneratedMessageSuffix).toBe('see https://github.com/containerd/containerd/issues');
     // A temporary rule's condition is ignored, as in NPD.
-    expect(f?.rules[1]).toEqual({ type: 'temporary', reason: 'ShimReaped', pattern: 'level=warning msg="cleaning up after shim disconnected".*' });
+    expect(f?.rules[1]).toEqual({
+      type: 'temporary',
+      reason: 'ShimReaped',
+      pattern: 'level=warning msg="cleaning up after shim disconnected".*',
+    });
   });
 
   it('quirks NPD accepts: case-insensitive keys, nulls, bufferSize 0, condition status/transition', async () => {
@@ -194,19 +212,30 @@ describe('fixtures', () => {
   it('rejects journald clearly, naming the file, and nothing else about it', async () => {
     const f = join(FIXTURES, 'bad', 'journald.json');
     const r = await loadRuleFiles([f]);
-    expect(lines(r.errors)).toEqual([`${f}: plugin: plugin journald is not supported yet (nodewarden reads kmsg and filelog)`]);
+    expect(lines(r.errors)).toEqual([
+      `${f}: plugin: plugin journald is not supported yet (nodewarden reads kmsg and filelog)`,
+    ]);
   });
 
   it('reads every file of every path and reports all their errors together', async () => {
     const r = await loadRuleFiles([join(FIXTURES, 'bad'), join(FIXTURES, 'good'), RULES_DIR]);
     const files = new Set(r.errors.map((e) => e.file));
-    expect([...files]).toEqual(['journald.json', 'many-errors.json', 'syntax.json'].map((n) => join(FIXTURES, 'bad', n)).concat(join(RULES_DIR, 'kernel-monitor.json')));
+    expect([...files]).toEqual(
+      ['journald.json', 'many-errors.json', 'syntax.json']
+        .map((n) => join(FIXTURES, 'bad', n))
+        .concat(join(RULES_DIR, 'kernel-monitor.json')),
+    );
     expect(r.errors).toHaveLength(1 + 28 + 1 + 1);
     // The invalid many-errors.json still declares KernelDeadlock, so rules/ clashes with it.
     expect(lines(r.errors).at(-1)).toBe(
       `${join(RULES_DIR, 'kernel-monitor.json')}: conditions[0].type: duplicate condition type "KernelDeadlock" (already declared in ${join(FIXTURES, 'bad', 'many-errors.json')} conditions[0].type)`,
     );
-    expect(r.files.map((f) => f.source)).toEqual(['quirks-monitor', 'containerd-monitor', 'docker-monitor', 'readonly-monitor']);
+    expect(r.files.map((f) => f.source)).toEqual([
+      'quirks-monitor',
+      'containerd-monitor',
+      'docker-monitor',
+      'readonly-monitor',
+    ]);
   });
 });
 
@@ -231,7 +260,9 @@ describe('parseRuleFile', () => {
   });
 
   it('keeps an explicit kmsg logPath', () => {
-    expect(parseRuleFile('f.json', JSON.stringify(kmsg({ logPath: '/tmp/fake-kmsg' }))).file?.logPath).toBe('/tmp/fake-kmsg');
+    expect(parseRuleFile('f.json', JSON.stringify(kmsg({ logPath: '/tmp/fake-kmsg' }))).file?.logPath).toBe(
+      '/tmp/fake-kmsg',
+    );
   });
 
   it('requires plugin and source', () => {
@@ -255,7 +286,13 @@ describe('parseRuleFile', () => {
       'f.json: logPath: is required for plugin filelog',
     ]);
     expect(
-      errorsOf(kmsg({ plugin: 'filelog', logPath: '', pluginConfig: { timestamp: '', message: 3, timestampFormat: 'Jan _2 15:04:05' } })),
+      errorsOf(
+        kmsg({
+          plugin: 'filelog',
+          logPath: '',
+          pluginConfig: { timestamp: '', message: 3, timestampFormat: 'Jan _2 15:04:05' },
+        }),
+      ),
     ).toEqual([
       'f.json: pluginConfig.timestamp: must not be empty',
       'f.json: pluginConfig.message: expected a string, got number',
@@ -269,7 +306,13 @@ describe('parseRuleFile', () => {
   it('accepts a filelog message regex without a capture group (NPD then uses the whole match)', () => {
     const r = parseRuleFile(
       'f.json',
-      JSON.stringify(kmsg({ plugin: 'filelog', logPath: '/var/log/kern.log', pluginConfig: { timestamp: '^.{15}', message: 'kernel: .*', timestampFormat: 'Jan _2 15:04:05' } })),
+      JSON.stringify(
+        kmsg({
+          plugin: 'filelog',
+          logPath: '/var/log/kern.log',
+          pluginConfig: { timestamp: '^.{15}', message: 'kernel: .*', timestampFormat: 'Jan _2 15:04:05' },
+        }),
+      ),
     );
     expect(r.errors).toEqual([]);
   });
@@ -284,7 +327,9 @@ describe('parseRuleFile', () => {
       'f.json: conditions[0]: unknown key "mesage" (did you mean "message"?)',
       'f.json: conditions[0].type: is required',
     ]);
-    expect(errorsOf(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern: 'x', patternGeneratedMessageSufix: 's' }] }))).toEqual([
+    expect(
+      errorsOf(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern: 'x', patternGeneratedMessageSufix: 's' }] })),
+    ).toEqual([
       'f.json: rules[0]: unknown key "patternGeneratedMessageSufix" (did you mean "patternGeneratedMessageSuffix"?)',
     ]);
     expect(errorsOf(kmsg({ frobnicate: true }))).toEqual([
@@ -309,7 +354,17 @@ describe('parseRuleFile', () => {
 
   it('catches wrong types everywhere', () => {
     expect(
-      errorsOf(kmsg({ lookback: 300, delay: true, bufferSize: '10', metricsReporting: 1, skipList: 'x', conditions: {}, rules: 'r' })),
+      errorsOf(
+        kmsg({
+          lookback: 300,
+          delay: true,
+          bufferSize: '10',
+          metricsReporting: 1,
+          skipList: 'x',
+          conditions: {},
+          rules: 'r',
+        }),
+      ),
     ).toEqual([
       'f.json: lookback: expected a duration string such as "5m" or "30s", got number',
       'f.json: delay: expected a duration string such as "5m" or "30s", got boolean',
@@ -330,24 +385,37 @@ describe('parseRuleFile', () => {
   it('bounds bufferSize', () => {
     expect(parseRuleFile('f.json', JSON.stringify(kmsg({ bufferSize: 1 }))).file?.bufferSize).toBe(1);
     expect(parseRuleFile('f.json', JSON.stringify(kmsg({ bufferSize: 1000 }))).file?.bufferSize).toBe(1000);
-    expect(errorsOf(kmsg({ bufferSize: -1 }))).toEqual(['f.json: bufferSize: must be between 1 and 1000 (0 means the default, 10), got -1']);
-    expect(errorsOf(kmsg({ bufferSize: 1001 }))).toEqual(['f.json: bufferSize: must be between 1 and 1000 (0 means the default, 10), got 1001']);
+    expect(errorsOf(kmsg({ bufferSize: -1 }))).toEqual([
+      'f.json: bufferSize: must be between 1 and 1000 (0 means the default, 10), got -1',
+    ]);
+    expect(errorsOf(kmsg({ bufferSize: 1001 }))).toEqual([
+      'f.json: bufferSize: must be between 1 and 1000 (0 means the default, 10), got 1001',
+    ]);
   });
 
   it('checks conditions named by permanent rules and ignores them on temporary rules', () => {
     expect(errorsOf(kmsg({ rules: [{ type: 'permanent', condition: '', reason: 'R', pattern: 'x' }] }))).toEqual([
       'f.json: rules[0].condition: is required for a permanent rule (the condition type it sets)',
     ]);
-    expect(errorsOf(kmsg({ conditions: [], rules: [{ type: 'permanent', condition: 'KernelDeadlock', reason: 'R', pattern: 'x' }] }))).toEqual([
-      'f.json: rules[0].condition: condition "KernelDeadlock" is not declared in "conditions"',
-    ]);
-    const r = parseRuleFile('f.json', JSON.stringify(kmsg({ rules: [{ type: 'temporary', condition: 'Nowhere', reason: 'R', pattern: 'x' }] })));
+    expect(
+      errorsOf(
+        kmsg({
+          conditions: [],
+          rules: [{ type: 'permanent', condition: 'KernelDeadlock', reason: 'R', pattern: 'x' }],
+        }),
+      ),
+    ).toEqual(['f.json: rules[0].condition: condition "KernelDeadlock" is not declared in "conditions"']);
+    const r = parseRuleFile(
+      'f.json',
+      JSON.stringify(kmsg({ rules: [{ type: 'temporary', condition: 'Nowhere', reason: 'R', pattern: 'x' }] })),
+    );
     expect(r.errors).toEqual([]);
     expect(r.file?.rules[0]).toEqual({ type: 'temporary', reason: 'R', pattern: 'x' });
   });
 
   it('a condition declared after the rule that names it is fine (NPD reads the whole file)', () => {
-    const text = '{"plugin":"kmsg","source":"s","rules":[{"type":"permanent","condition":"C","reason":"R","pattern":"x"}],"conditions":[{"type":"C","reason":"Ok"}]}';
+    const text =
+      '{"plugin":"kmsg","source":"s","rules":[{"type":"permanent","condition":"C","reason":"R","pattern":"x"}],"conditions":[{"type":"C","reason":"Ok"}]}';
     expect(parseRuleFile('f.json', text).errors).toEqual([]);
   });
 
@@ -359,12 +427,23 @@ describe('parseRuleFile', () => {
     ['x{1001}', 'invalid RE2 pattern: invalid repetition size: {1001}'],
     ['trailing\\', 'invalid RE2 pattern: trailing \\'],
     ['\\pL{500}', 'invalid RE2 pattern: pattern too large - compile failed'],
-  ])('reports RE2\'s own message for %s', (pattern, message) => {
-    expect(errorsOf(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern }] }))).toEqual([`f.json: rules[0].pattern: ${message}`]);
+  ])("reports RE2's own message for %s", (pattern, message) => {
+    expect(errorsOf(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern }] }))).toEqual([
+      `f.json: rules[0].pattern: ${message}`,
+    ]);
   });
 
   it('accepts Go/RE2 syntax NPD users write', () => {
-    for (const pattern of ['[[:space:]]+x', '\\Qa.b\\E', '(?i)oom', '(?s:.)+', '\\x{41}\\pL\\p{Greek}', '(?P<pid>\\d+)', 'end\\z', '.*\\[Hardware Error\\]: event severity: fatal$']) {
+    for (const pattern of [
+      '[[:space:]]+x',
+      '\\Qa.b\\E',
+      '(?i)oom',
+      '(?s:.)+',
+      '\\x{41}\\pL\\p{Greek}',
+      '(?P<pid>\\d+)',
+      'end\\z',
+      '.*\\[Hardware Error\\]: event severity: fatal$',
+    ]) {
       expect(errorsOf(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern }] })), pattern).toEqual([]);
     }
   });
@@ -386,7 +465,10 @@ describe('parseRuleFile', () => {
   });
 
   it('keeps the compiled rules with the file, so the engine does not compile them again', () => {
-    const r = parseRuleFile('f.json', JSON.stringify(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern: 'x \\d+' }] })));
+    const r = parseRuleFile(
+      'f.json',
+      JSON.stringify(kmsg({ rules: [{ type: 'temporary', reason: 'R', pattern: 'x \\d+' }] })),
+    );
     const kept = keptCompiled(r.file!);
     expect(kept?.rules.map((c) => c.spec)).toEqual(r.file!.rules);
     expect(compiledRules(r.file!)).toBe(kept);
@@ -411,7 +493,7 @@ describe('loadRuleFiles on disk', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('loads a directory\'s *.json files sorted, skipping dotfiles, other files and subdirectories', async () => {
+  it("loads a directory's *.json files sorted, skipping dotfiles, other files and subdirectories", async () => {
     await writeFile(join(dir, 'b.json'), good('b'));
     await writeFile(join(dir, 'a.json'), good('a'));
     await writeFile(join(dir, '.hidden.json'), '{broken');
@@ -461,7 +543,12 @@ describe('loadRuleFiles on disk', () => {
     await mkdir(join(dir, 'empty'));
     await writeFile(join(dir, 'big.json'), ' '.repeat((1 << 20) + 1));
     await writeFile(join(dir, 'ok.json'), good('ok'));
-    const r = await loadRuleFiles([join(dir, 'nope.json'), join(dir, 'empty'), join(dir, 'big.json'), join(dir, 'ok.json')]);
+    const r = await loadRuleFiles([
+      join(dir, 'nope.json'),
+      join(dir, 'empty'),
+      join(dir, 'big.json'),
+      join(dir, 'ok.json'),
+    ]);
     expect(lines(r.errors)).toEqual([
       `${join(dir, 'nope.json')}: cannot read: no such file or directory`,
       `${join(dir, 'empty')}: directory has no *.json rule files`,

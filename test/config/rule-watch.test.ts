@@ -22,7 +22,13 @@ function recordingLogger(entries: LogEntry[]): Logger {
       (obj: object, msg?: string): void => {
         entries.push({ level, obj: { ...bindings, ...obj }, msg });
       };
-    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => make({ ...bindings, ...b }) };
+    return {
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (b) => make({ ...bindings, ...b }),
+    };
   };
   return make({});
 }
@@ -84,7 +90,8 @@ describe('watchRuleFiles', () => {
     await w.settled();
   };
 
-  const reasons = (files: RuleFile[] | undefined): string[] => (files ?? []).flatMap((f) => f.rules.map((r) => r.reason));
+  const reasons = (files: RuleFile[] | undefined): string[] =>
+    (files ?? []).flatMap((f) => f.rules.map((r) => r.reason));
 
   it('follows a ConfigMap update (..data symlink swap) within one poll interval', async () => {
     // The kubelet's layout: ..<timestamp>/ holds the files, ..data points at it, and each key
@@ -148,7 +155,11 @@ describe('watchRuleFiles', () => {
     expect(invalids[0]?.map(formatConfigError)).toEqual(expected);
     const errorLogs = logs.filter((l) => l.level === 'error');
     expect(errorLogs.map((l) => l.obj['error'])).toEqual(expected);
-    expect(errorLogs.every((l) => l.msg === 'invalid rule file; keeping the previous rules' && l.obj['component'] === 'rule-watch')).toBe(true);
+    expect(
+      errorLogs.every(
+        (l) => l.msg === 'invalid rule file; keeping the previous rules' && l.obj['component'] === 'rule-watch',
+      ),
+    ).toBe(true);
     expect(w.stats).toMatchObject({ valid: false, invalid: 1, reloads: 0 });
     expect(w.stats.lastErrors).toHaveLength(3);
 
@@ -170,7 +181,9 @@ describe('watchRuleFiles', () => {
     const full = rulesJson(['OOMKilling', 'XfsShutdown']);
     await writeFile(file, full.slice(0, 40)); // cut inside "kernel-monitor", which starts at column 27
     await tick(w);
-    expect(invalids[0]?.map(formatConfigError)).toEqual([`${file}: invalid JSON at line 1, column 27: unterminated string`]);
+    expect(invalids[0]?.map(formatConfigError)).toEqual([
+      `${file}: invalid JSON at line 1, column 27: unterminated string`,
+    ]);
     await writeFile(file, full);
     await tick(w);
     expect(reasons(reloads[0])).toEqual(['OOMKilling', 'XfsShutdown']);
@@ -218,7 +231,10 @@ describe('watchRuleFiles', () => {
   it('reloads when a file is added to or removed from a watched directory', async () => {
     await writeFile(join(dir, 'a.json'), rulesJson(['A']));
     const w = await start([dir]);
-    await writeFile(join(dir, 'b.json'), JSON.stringify({ plugin: 'kmsg', source: 'b', rules: [{ type: 'temporary', reason: 'B', pattern: 'b' }] }));
+    await writeFile(
+      join(dir, 'b.json'),
+      JSON.stringify({ plugin: 'kmsg', source: 'b', rules: [{ type: 'temporary', reason: 'B', pattern: 'b' }] }),
+    );
     await tick(w);
     expect(reasons(reloads[0])).toEqual(['A', 'B']);
     await unlink(join(dir, 'a.json'));

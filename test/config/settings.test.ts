@@ -26,14 +26,20 @@ describe('parseSettings', () => {
   });
 
   it('parses the peer flags: Services on/off, reverse DNS off/system/server, its timeout', () => {
-    const r = parseSettings(['run', '--drop-peer-services=false', '--drop-peer-dns', '127.0.0.1:5353', '--drop-peer-dns-timeout', '250ms'], {});
+    const r = parseSettings(
+      ['run', '--drop-peer-services=false', '--drop-peer-dns', '127.0.0.1:5353', '--drop-peer-dns-timeout', '250ms'],
+      {},
+    );
     expect(r.ok && r.settings.dropPeerServices).toBe(false);
     expect(r.ok && r.settings.dropPeerDns).toEqual({ kind: 'server', server: '127.0.0.1:5353' });
     expect(r.ok && r.settings.dropPeerDnsTimeoutMs).toBe(250);
     const env = parseSettings([], { NODEWARDEN_DROP_PEER_DNS: 'system', NODEWARDEN_DROP_PEER_SERVICES: 'true' });
     expect(env.ok && env.settings.dropPeerDns).toEqual({ kind: 'system' });
     expect(env.ok && env.settings.dropPeerServices).toBe(true);
-    const bad = parseSettings(['--drop-peer-services', 'no', '--drop-peer-dns', 'dns.example.org', '--drop-peer-dns-timeout', '1ms'], {});
+    const bad = parseSettings(
+      ['--drop-peer-services', 'no', '--drop-peer-dns', 'dns.example.org', '--drop-peer-dns-timeout', '1ms'],
+      {},
+    );
     expect(bad.ok).toBe(false);
     if (bad.ok) return;
     expect(bad.errors).toHaveLength(3);
@@ -52,7 +58,10 @@ describe('parseSettings', () => {
   });
 
   it('repeats list flags', () => {
-    const r = parseSettings(['run', '--rules', 'x.json', '--rules', 'y.json', '--drop-log', '/var/log/iptables.log'], {});
+    const r = parseSettings(
+      ['run', '--rules', 'x.json', '--rules', 'y.json', '--drop-log', '/var/log/iptables.log'],
+      {},
+    );
     expect(r.ok && r.settings.rules).toEqual(['x.json', 'y.json']);
     expect(r.ok && r.settings.dropLogs).toEqual(['/var/log/iptables.log']);
   });
@@ -68,7 +77,11 @@ describe('parseSettings', () => {
 
   it('parses replay --drops (flag or env), only for replay and not with --format plain', () => {
     const d = parseSettings(['replay', '--drops', '--format', 'syslog', '--drop-prefix', 'x:=drop'], {});
-    expect(d.ok && [d.settings.drops, d.settings.format, d.settings.dropPrefixes]).toEqual([true, 'syslog', [{ template: 'x:', verdict: 'drop' }]]);
+    expect(d.ok && [d.settings.drops, d.settings.format, d.settings.dropPrefixes]).toEqual([
+      true,
+      'syslog',
+      [{ template: 'x:', verdict: 'drop' }],
+    ]);
     const e = parseSettings(['replay'], { NODEWARDEN_DROPS: 'true' });
     expect(e.ok && e.settings.drops).toBe(true);
     const bad = parseSettings(['run', '--drops'], {});
@@ -85,9 +98,12 @@ describe('parseSettings', () => {
   });
 
   it('reports every problem at once', () => {
-    const r = parseSettings(['frobnicate', '--heartbeat-period', 'soon', '--metrics-address', 'nope', '--format', 'xml'], {
-      NODEWARDEN_DROP_MAX_AGE: '-5m',
-    });
+    const r = parseSettings(
+      ['frobnicate', '--heartbeat-period', 'soon', '--metrics-address', 'nope', '--format', 'xml'],
+      {
+        NODEWARDEN_DROP_MAX_AGE: '-5m',
+      },
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors).toHaveLength(5);
@@ -126,12 +142,12 @@ describe('parseSettings', () => {
 
   it('--help: no flag or command runs into its description, and descriptions share one column', () => {
     const lines = usage().split('\n');
-    const flagLines = lines.filter((l) => /^  --/.test(l));
+    const flagLines = lines.filter((l) => /^ {2}--/.test(l));
     expect(flagLines.length).toBeGreaterThanOrEqual(19);
     const columns = new Set<number>();
     for (const l of flagLines) {
       // flag, optional VALUE/PATH (with ...), at least two spaces, then the description.
-      const m = /^(  --[a-z-]+(?: (?:VALUE|PATH)(?:\.\.\.)?)?)( {2,})(\S.*)$/.exec(l);
+      const m = /^( {2}--[a-z-]+(?: (?:VALUE|PATH)(?:\.\.\.)?)?)( {2,})(\S.*)$/.exec(l);
       expect(m, `help line runs into its description: ${JSON.stringify(l)}`).not.toBeNull();
       columns.add(m![1]!.length + m![2]!.length);
     }

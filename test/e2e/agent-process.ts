@@ -31,10 +31,12 @@ export class AgentProcess {
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
-    this.exited = new Promise((r) => this.child.once('exit', (code) => {
-      this.exitCode = code;
-      r();
-    }));
+    this.exited = new Promise((r) =>
+      this.child.once('exit', (code) => {
+        this.exitCode = code;
+        r();
+      }),
+    );
   }
 
   get alive(): boolean {

@@ -52,9 +52,23 @@ function kmsg(text: string): void {
 async function startAgent(): Promise<void> {
   const port = await freePort();
   agent = new AgentProcess([
-    'run', '--node-name', NODE, '--kubeconfig', agentKubeconfig, '--rules', join(work, 'rules'),
-    '--state-dir', join(work, 'state'), '--heartbeat-period', '10s', '--event-namespace', 'default',
-    '--metrics-address', `127.0.0.1:${port}`, '--reload-interval', '1s',
+    'run',
+    '--node-name',
+    NODE,
+    '--kubeconfig',
+    agentKubeconfig,
+    '--rules',
+    join(work, 'rules'),
+    '--state-dir',
+    join(work, 'state'),
+    '--heartbeat-period',
+    '10s',
+    '--event-namespace',
+    'default',
+    '--metrics-address',
+    `127.0.0.1:${port}`,
+    '--reload-interval',
+    '1s',
   ]);
 }
 
@@ -92,7 +106,9 @@ beforeAll(async () => {
   mkdirSync(join(work, 'rules'));
   mkdirSync(join(work, 'state'));
   writeFileSync(join(work, 'rules', 'e2e-monitor.json'), rules(true));
-  await admin.core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'nodewarden.io/e2e': run } } } });
+  await admin.core.createNode({
+    body: { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'nodewarden.io/e2e': run } } },
+  });
   await startAgent();
 });
 
@@ -103,7 +119,8 @@ afterAll(async () => {
       const list = await admin.core
         .listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${NODE}` })
         .catch(() => ({ items: [] as CoreV1Event[] }));
-      for (const e of list.items) await admin.core.deleteNamespacedEvent({ namespace: ns, name: e.metadata!.name! }).catch(() => undefined);
+      for (const e of list.items)
+        await admin.core.deleteNamespacedEvent({ namespace: ns, name: e.metadata!.name! }).catch(() => undefined);
     }
     await admin.core.deleteNode({ name: NODE }).catch(() => undefined);
   }
@@ -112,7 +129,7 @@ afterAll(async () => {
 });
 
 describe(`nodewarden e2e on node ${NODE}`, () => {
-  it('publishes the declared conditions as False at start, next to nothing of the kubelet\'s', async () => {
+  it("publishes the declared conditions as False at start, next to nothing of the kubelet's", async () => {
     const c = await eventually('the default conditions', async () => (await condition(DEADLOCK)) ?? undefined);
     expect(c).toMatchObject({ status: 'False', reason: 'NoE2EDeadlock' });
     expect(await condition(BLIP)).toMatchObject({ status: 'False', reason: 'NoE2EBlip' });
@@ -120,7 +137,7 @@ describe(`nodewarden e2e on node ${NODE}`, () => {
   });
 
   let transition: Date;
-  it('a permanent rule sets the condition True with its reason and the log line\'s time', async () => {
+  it("a permanent rule sets the condition True with its reason and the log line's time", async () => {
     const before = Date.now();
     kmsg('task hung: blocked for more than 120 seconds');
     const c = await eventually('condition True', async () => {
@@ -151,10 +168,14 @@ describe(`nodewarden e2e on node ${NODE}`, () => {
   it('recoverAfter turns the condition back to False', async () => {
     kmsg('blip seen');
     await eventually('blip True', async () => (await condition(BLIP))?.status === 'True');
-    const c = await eventually('blip recovered', async () => {
-      const x = await condition(BLIP);
-      return x?.status === 'False' ? x : undefined;
-    }, 30_000);
+    const c = await eventually(
+      'blip recovered',
+      async () => {
+        const x = await condition(BLIP);
+        return x?.status === 'False' ? x : undefined;
+      },
+      30_000,
+    );
     expect(c.reason).toBe('NoE2EBlip');
   });
 
@@ -175,7 +196,10 @@ describe(`nodewarden e2e on node ${NODE}`, () => {
     await agent!.stop();
     writeFileSync(join(work, 'rules', 'e2e-monitor.json'), rules(false));
     await startAgent();
-    await eventually('the undeclared type removed', async () => (await condition(BLIP)) === undefined && (await condition(DEADLOCK)) !== undefined);
+    await eventually(
+      'the undeclared type removed',
+      async () => (await condition(BLIP)) === undefined && (await condition(DEADLOCK)) !== undefined,
+    );
     expect((await condition(DEADLOCK))?.status).toBe('True');
   });
 });

@@ -87,8 +87,12 @@ const DNS_NAME = `outside-${run}.nodewarden.test`;
 let dnsmasq: Dnsmasq | undefined;
 
 /** Polls until `check` yields a value; fails early if the agent exits, with its output. */
-const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000, everyMs = 250): Promise<T> =>
-  pollUntil(what, check, { ms, everyMs, agent: () => agent });
+const eventually = <T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  ms = 60_000,
+  everyMs = 250,
+): Promise<T> => pollUntil(what, check, { ms, everyMs, agent: () => agent });
 
 function api(): KubeClient {
   if (!admin) throw new Error('no API client');
@@ -126,15 +130,20 @@ function podBody(name: string, namespace: string, nodeName: string): V1Pod {
 
 /** Creates a pod; a new namespace's default ServiceAccount may not exist yet on a real server. */
 async function createPod(name: string, namespace: string, nodeName: string): Promise<V1Pod> {
-  await eventually(`pod ${namespace}/${name} created`, async () => {
-    try {
-      await api().core.createNamespacedPod({ namespace, body: podBody(name, namespace, nodeName) });
-      return true;
-    } catch (err) {
-      if ((err as { code?: number }).code === 409) return true; // an earlier attempt went through
-      throw err;
-    }
-  }, 30_000, 500);
+  await eventually(
+    `pod ${namespace}/${name} created`,
+    async () => {
+      try {
+        await api().core.createNamespacedPod({ namespace, body: podBody(name, namespace, nodeName) });
+        return true;
+      } catch (err) {
+        if ((err as { code?: number }).code === 409) return true; // an earlier attempt went through
+        throw err;
+      }
+    },
+    30_000,
+    500,
+  );
   return api().core.readNamespacedPod({ name, namespace });
 }
 
@@ -165,8 +174,12 @@ async function dropMetric(labels: Record<string, string>): Promise<number> {
 function setupNetwork(): void {
   netnsCreated = true;
   createVethPair({
-    nsA: NETNS_LOCAL, nsB: NETNS_REMOTE, ifA: IF_LOCAL, ifB: IF_REMOTE,
-    addrsA: [`${A4}/24`, `${A6}/64`], addrsB: [`${B4}/24`, `${C4}/24`, `${B6}/64`],
+    nsA: NETNS_LOCAL,
+    nsB: NETNS_REMOTE,
+    ifA: IF_LOCAL,
+    ifB: IF_REMOTE,
+    addrsA: [`${A4}/24`, `${A6}/64`],
+    addrsB: [`${B4}/24`, `${C4}/24`, `${B6}/64`],
   });
   // The ClusterIP lives in the remote namespace, reached over the veth: a packet to it is logged
   // with DST=<ClusterIP>, as by a LOG rule that runs before kube-proxy's DNAT.
@@ -214,8 +227,14 @@ function kernelCounts(): KernelCounts {
   const lines = readKmsg((t) => t.startsWith(`${DROP_PREFIX} `) || t.startsWith(`${AUDIT_PREFIX} `)).map((r) => r.text);
   const field = (text: string, name: string): string | undefined => new RegExp(` ${name}=(\\S+)`).exec(text)?.[1];
   const count = (prefix: string, src: string, dst: string, proto: string, port: number): number =>
-    lines.filter((t) => t.startsWith(`${prefix} `) && field(t, 'SRC') === src && field(t, 'DST') === dst &&
-      field(t, 'PROTO') === proto && field(t, 'DPT') === String(port)).length;
+    lines.filter(
+      (t) =>
+        t.startsWith(`${prefix} `) &&
+        field(t, 'SRC') === src &&
+        field(t, 'DST') === dst &&
+        field(t, 'PROTO') === proto &&
+        field(t, 'DPT') === String(port),
+    ).length;
   return {
     tcp4: count(DROP_PREFIX, A4, B4, 'TCP', TCP_PORT),
     tcp6: count(DROP_PREFIX, kernelIPv6(A6), kernelIPv6(B6), 'TCP', TCP_PORT),
@@ -252,7 +271,7 @@ beforeAll(async () => {
   if (process.env.NODEWARDEN_E2E_FAKE === '1') {
     fake = await FakeApiServer.start();
     const namespaces = installPodWrites(fake, new FakePods(fake));
-    new FakeServices(fake, namespaces); // eslint-disable-line no-new
+    new FakeServices(fake, namespaces);
     kubeconfig = fake.writeKubeconfig();
   }
   agentKubeconfig = process.env.NODEWARDEN_E2E_AGENT_KUBECONFIG || kubeconfig;
@@ -267,11 +286,17 @@ beforeAll(async () => {
     await api().core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: LABELS } } });
   }
   for (const name of [NS_LOCAL, NS_PEER]) {
-    await api().core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: LABELS } } });
+    await api().core.createNamespace({
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: LABELS } },
+    });
   }
   for (let tries = 0; ; tries++) {
     pickSubnet();
-    const owners = await Promise.all([A4, B4, C4, A6, B6].map((ip) => api().core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 1 })));
+    const owners = await Promise.all(
+      [A4, B4, C4, A6, B6].map((ip) =>
+        api().core.listPodForAllNamespaces({ fieldSelector: `status.podIP=${ip}`, limit: 1 }),
+      ),
+    );
     const svcOwner = await api().core.listServiceForAllNamespaces({ fieldSelector: `spec.clusterIP=${C4}`, limit: 1 });
     if (owners.every((l) => l.items.length === 0) && svcOwner.items.length === 0) break;
     if (tries === 20) throw new Error('no free 10.213.x.0/24 subnet: cluster pods use them all');
@@ -288,8 +313,14 @@ beforeAll(async () => {
   const svc = await api().core.createNamespacedService({
     namespace: NS_PEER,
     body: {
-      apiVersion: 'v1', kind: 'Service', metadata: { name: SERVICE, namespace: NS_PEER, labels: LABELS },
-      spec: { type: 'ClusterIP', selector: LABELS, ports: [{ name: 'tcp', port: SVC_PORT, targetPort: TCP_PORT, protocol: 'TCP' }] },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: SERVICE, namespace: NS_PEER, labels: LABELS },
+      spec: {
+        type: 'ClusterIP',
+        selector: LABELS,
+        ports: [{ name: 'tcp', port: SVC_PORT, targetPort: TCP_PORT, protocol: 'TCP' }],
+      },
     },
   });
   CLUSTER_IP = svc.spec?.clusterIP ?? '';
@@ -303,13 +334,30 @@ beforeAll(async () => {
 
   metricsPort = await freePort();
   agent = new AgentProcess([
-    'run', '--node-name', NODE, '--kubeconfig', agentKubeconfig, '--rules', join(work, 'rules'),
-    '--state-dir', join(work, 'state'), '--metrics-address', `127.0.0.1:${metricsPort}`,
-    '--drop-prefix', `${DROP_PREFIX}=drop`, '--drop-prefix', `${AUDIT_PREFIX}=audit`,
-    '--drop-flush-interval', FLUSH,
+    'run',
+    '--node-name',
+    NODE,
+    '--kubeconfig',
+    agentKubeconfig,
+    '--rules',
+    join(work, 'rules'),
+    '--state-dir',
+    join(work, 'state'),
+    '--metrics-address',
+    `127.0.0.1:${metricsPort}`,
+    '--drop-prefix',
+    `${DROP_PREFIX}=drop`,
+    '--drop-prefix',
+    `${AUDIT_PREFIX}=audit`,
+    '--drop-flush-interval',
+    FLUSH,
     ...(dnsmasq ? ['--drop-peer-dns', dnsmasq.server] : []),
   ]);
-  await eventually('/healthz', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`, { signal: AbortSignal.timeout(2000) })).ok, 30_000);
+  await eventually(
+    '/healthz',
+    async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`, { signal: AbortSignal.timeout(2000) })).ok,
+    30_000,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -320,11 +368,21 @@ afterAll(async () => {
     const core = admin.core;
     for (const ns of [NS_LOCAL, NS_PEER]) {
       const list = await core.listNamespacedEvent({ namespace: ns }).catch(() => ({ items: [] as CoreV1Event[] }));
-      for (const e of list.items) await bestEffort(`event ${ns}/${e.metadata?.name}`, () => core.deleteNamespacedEvent({ namespace: ns, name: e.metadata!.name! }));
+      for (const e of list.items)
+        await bestEffort(`event ${ns}/${e.metadata?.name}`, () =>
+          core.deleteNamespacedEvent({ namespace: ns, name: e.metadata!.name! }),
+        );
     }
-    await bestEffort(`service ${NS_PEER}/${SERVICE}`, () => core.deleteNamespacedService({ name: SERVICE, namespace: NS_PEER }));
-    for (const [name, ns] of [[LOCAL_POD, NS_LOCAL], [REMOTE_POD, NS_PEER]] as const) {
-      await bestEffort(`pod ${ns}/${name}`, () => core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 }));
+    await bestEffort(`service ${NS_PEER}/${SERVICE}`, () =>
+      core.deleteNamespacedService({ name: SERVICE, namespace: NS_PEER }),
+    );
+    for (const [name, ns] of [
+      [LOCAL_POD, NS_LOCAL],
+      [REMOTE_POD, NS_PEER],
+    ] as const) {
+      await bestEffort(`pod ${ns}/${name}`, () =>
+        core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 }),
+      );
     }
     for (const ns of [NS_LOCAL, NS_PEER]) await bestEffort(`namespace ${ns}`, () => core.deleteNamespace({ name: ns }));
     for (const name of [NODE, PEER_NODE]) await bestEffort(`node ${name}`, () => core.deleteNode({ name }));
@@ -354,27 +412,38 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     svcMessage = `Packet dropped when sending traffic to ${peer} (${CLUSTER_IP}) on port ${SVC_PORT}/tcp`;
     dnsMessage = `Packet dropped when sending traffic to ${dnsmasq ? DNS_NAME : 'unknown'} (${C4}) on port ${TCP_PORT}/tcp`;
   });
-  const find = (events: CoreV1Event[], test: (m: string) => boolean): CoreV1Event | undefined => events.find((e) => test(e.message ?? ''));
+  const find = (events: CoreV1Event[], test: (m: string) => boolean): CoreV1Event | undefined =>
+    events.find((e) => test(e.message ?? ''));
 
   it('the agent learns the local pod from its watch (a probe drop is counted against its namespace)', async () => {
     restoreLogAllNetns = enableLogAllNetns();
-    await eventually('a probe drop attributed to the local pod', async () => {
-      udp(PROBE_PORT, 1);
-      await new Promise((r) => setTimeout(r, 500));
-      return (await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'drop' })) > 0;
-    }, 60_000, 0);
+    await eventually(
+      'a probe drop attributed to the local pod',
+      async () => {
+        udp(PROBE_PORT, 1);
+        await new Promise((r) => setTimeout(r, 500));
+        return (await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'drop' })) > 0;
+      },
+      60_000,
+      0,
+    );
   });
 
   let first: CoreV1Event;
-  it('a first burst of real TCP drops becomes one PacketDrop Event with the kernel\'s count', async () => {
+  it("a first burst of real TCP drops becomes one PacketDrop Event with the kernel's count", async () => {
     tcpSyns(B4, 2);
     await new Promise((r) => setTimeout(r, 300)); // let the last LOG lines reach the ring
     const sofar = kernelCounts();
     expect(sofar.tcp4, sofar.lines.join('\n')).toBeGreaterThanOrEqual(2);
-    first = await eventually('the first TCP PacketDrop event', async () => {
-      const e = find(await dropEvents(), (m) => m === tcp4Message);
-      return e !== undefined && (e.count ?? 0) >= sofar.tcp4 ? e : undefined;
-    }, 60_000, 500);
+    first = await eventually(
+      'the first TCP PacketDrop event',
+      async () => {
+        const e = find(await dropEvents(), (m) => m === tcp4Message);
+        return e !== undefined && (e.count ?? 0) >= sofar.tcp4 ? e : undefined;
+      },
+      60_000,
+      500,
+    );
     expect(first.count).toBe(sofar.tcp4);
   });
 
@@ -397,22 +466,31 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     expect(kernel.dns, kernel.lines.join('\n')).toBeGreaterThanOrEqual(1);
   });
 
-  it('PacketDrop Events on the local pod reach the kernel\'s counts', async () => {
+  it("PacketDrop Events on the local pod reach the kernel's counts", async () => {
     expect(kernel).toBeDefined();
-    afterTraffic = await eventually('PacketDrop events with the kernel\'s counts', async () => {
-      const evs = await dropEvents();
-      const tcp4 = find(evs, (m) => m === tcp4Message);
-      const tcp6 = find(evs, (m) => m === tcp6Message);
-      const u = find(evs, (m) => m === udpMessage);
-      const svc = find(evs, (m) => m === svcMessage);
-      const dns = find(evs, (m) => m === dnsMessage);
-      const done = (tcp4?.count ?? 0) >= kernel.tcp4 && (tcp6?.count ?? 0) >= kernel.tcp6 && (u?.count ?? 0) >= kernel.udp &&
-        (svc?.count ?? 0) >= kernel.svc && (dns?.count ?? 0) >= kernel.dns;
-      return done ? evs : undefined;
-    }, 90_000, 500);
+    afterTraffic = await eventually(
+      "PacketDrop events with the kernel's counts",
+      async () => {
+        const evs = await dropEvents();
+        const tcp4 = find(evs, (m) => m === tcp4Message);
+        const tcp6 = find(evs, (m) => m === tcp6Message);
+        const u = find(evs, (m) => m === udpMessage);
+        const svc = find(evs, (m) => m === svcMessage);
+        const dns = find(evs, (m) => m === dnsMessage);
+        const done =
+          (tcp4?.count ?? 0) >= kernel.tcp4 &&
+          (tcp6?.count ?? 0) >= kernel.tcp6 &&
+          (u?.count ?? 0) >= kernel.udp &&
+          (svc?.count ?? 0) >= kernel.svc &&
+          (dns?.count ?? 0) >= kernel.dns;
+        return done ? evs : undefined;
+      },
+      90_000,
+      500,
+    );
   });
 
-  it('and settle there: one Event per key, counts equal to the kernel\'s, Warning from nodewarden on this node', async () => {
+  it("and settle there: one Event per key, counts equal to the kernel's, Warning from nodewarden on this node", async () => {
     expect(afterTraffic.length).toBeGreaterThan(0);
     // Two more flush windows: nothing may be counted twice.
     await new Promise((r) => setTimeout(r, 2500));
@@ -436,18 +514,31 @@ describe(`nodewarden e2e: real packet drops on node ${NODE}`, () => {
     expect(u[0]!.count).toBe(kernel.udp);
     expect(svc[0]!.count).toBe(kernel.svc);
     for (const e of [tcp4[0]!, tcp6[0]!, u[0]!, svc[0]!]) {
-      expect(e).toMatchObject({ type: 'Warning', reason: 'PacketDrop', source: { component: 'nodewarden', host: NODE } });
+      expect(e).toMatchObject({
+        type: 'Warning',
+        reason: 'PacketDrop',
+        source: { component: 'nodewarden', host: NODE },
+      });
       expect(e.involvedObject).toMatchObject({ kind: 'Pod', namespace: NS_LOCAL, name: LOCAL_POD, uid: localUid });
       expect(e.metadata?.namespace).toBe(NS_LOCAL);
-      expect(new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime()).toBeGreaterThanOrEqual(new Date(e.firstTimestamp ?? 0).getTime());
+      expect(new Date(e.lastTimestamp ?? e.eventTime ?? 0).getTime()).toBeGreaterThanOrEqual(
+        new Date(e.firstTimestamp ?? 0).getTime(),
+      );
     }
     // No event blames the remote pod: its node reports its side.
-    const remoteEvents = await api().core.listNamespacedEvent({ namespace: NS_PEER, fieldSelector: `involvedObject.name=${REMOTE_POD}` });
+    const remoteEvents = await api().core.listNamespacedEvent({
+      namespace: NS_PEER,
+      fieldSelector: `involvedObject.name=${REMOTE_POD}`,
+    });
     expect(remoteEvents.items).toHaveLength(0);
   });
 
   it('the packet_drops_total metric agrees with the kernel', async () => {
-    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'tcp', verdict: 'drop' })).toBe(kernel.tcp4 + kernel.tcp6 + kernel.svc + kernel.dns);
-    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'audit' })).toBe(kernel.udp);
+    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'tcp', verdict: 'drop' })).toBe(
+      kernel.tcp4 + kernel.tcp6 + kernel.svc + kernel.dns,
+    );
+    expect(await dropMetric({ direction: 'sending', namespace: NS_LOCAL, proto: 'udp', verdict: 'audit' })).toBe(
+      kernel.udp,
+    );
   });
 });

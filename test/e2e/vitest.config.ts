@@ -3,7 +3,12 @@
 // API server with NODEWARDEN_E2E_FAKE=1. With neither it says so and exits 0.
 import { defineConfig } from 'vitest/config';
 
-const target = process.env.NODEWARDEN_E2E_FAKE === '1' ? 'fake API server' : process.env.KUBECONFIG ? `KUBECONFIG=${process.env.KUBECONFIG}` : undefined;
+const target =
+  process.env.NODEWARDEN_E2E_FAKE === '1'
+    ? 'fake API server'
+    : process.env.KUBECONFIG
+      ? `KUBECONFIG=${process.env.KUBECONFIG}`
+      : undefined;
 if (target === undefined) {
   console.log(
     'nodewarden e2e: SKIPPED: KUBECONFIG is not set. Set KUBECONFIG to a cluster (admin credentials; ' +

@@ -20,7 +20,18 @@ describe('parseDropPrefixes', () => {
     ]);
   });
   it('reports every bad spec and keeps the good ones', () => {
-    const r = parseDropPrefixes(['ok:', '=drop', 'x:=maybe', 'p <bogus>:', 'p <tier', 'q:=auto', 'ok:', 'has IN= in it', 'y'.repeat(200), 'a <tier><kind>:']);
+    const r = parseDropPrefixes([
+      'ok:',
+      '=drop',
+      'x:=maybe',
+      'p <bogus>:',
+      'p <tier',
+      'q:=auto',
+      'ok:',
+      'has IN= in it',
+      'y'.repeat(200),
+      'a <tier><kind>:',
+    ]);
     expect(r.prefixes.map((p) => p.template)).toEqual(['ok:']);
     expect(r.errors).toHaveLength(9);
     expect(r.errors.join('\n')).toMatch(/empty prefix/);
@@ -79,7 +90,9 @@ describe('PrefixMatcher', () => {
     expect(m.size).toBe(6);
   });
   it('carries: a message that starts like a configured prefix (the literal before any placeholder), or contains one', () => {
-    const c = new PrefixMatcher(parseDropPrefixes(['calico-drop:=drop', 'cali-drop <tier> <kind> <policy>:=drop', '<tier> x:=drop']).prefixes);
+    const c = new PrefixMatcher(
+      parseDropPrefixes(['calico-drop:=drop', 'cali-drop <tier> <kind> <policy>:=drop', '<tier> x:=drop']).prefixes,
+    );
     expect(c.carries('calico-drop: logging suppressed')).toBe(true);
     expect(c.carries('cali-drop default np shop/den')).toBe(true);
     expect(c.carries('eth0: link up')).toBe(false);

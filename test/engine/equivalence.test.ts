@@ -14,9 +14,19 @@ const RULES_DIR = join(__dirname, '../../rules');
 /** Maps an NPD-format JSON file to a RuleFile as types.ts documents (no validation). */
 function loadRulesJson(path: string): RuleFile {
   const j = JSON.parse(readFileSync(path, 'utf8')) as {
-    plugin: 'kmsg' | 'filelog'; logPath: string; bufferSize?: number; source: string; skipList?: string[];
+    plugin: 'kmsg' | 'filelog';
+    logPath: string;
+    bufferSize?: number;
+    source: string;
+    skipList?: string[];
     conditions?: { type: string; reason: string; message: string }[];
-    rules: { type: 'temporary' | 'permanent'; condition?: string; reason: string; pattern: string; patternGeneratedMessageSuffix?: string }[];
+    rules: {
+      type: 'temporary' | 'permanent';
+      condition?: string;
+      reason: string;
+      pattern: string;
+      patternGeneratedMessageSuffix?: string;
+    }[];
   };
   return ruleFile({
     path,
@@ -51,8 +61,21 @@ const ADVERSARIAL: RuleSpec[] = [
   temp('A18', 'ünïcode \\w+'),
 ];
 const ADVERSARIAL_LINES = [
-  'alpha gamma', 'beta gamma', 'abort now', 'only line', 'first', 'second', 'line one', 'line two',
-  'alpha', 'beta', '', 'trailing\nembedded newline', 'ünïcode word', 'x', 'EXT4-fs error (device sda1): boom',
+  'alpha gamma',
+  'beta gamma',
+  'abort now',
+  'only line',
+  'first',
+  'second',
+  'line one',
+  'line two',
+  'alpha',
+  'beta',
+  '',
+  'trailing\nembedded newline',
+  'ünïcode word',
+  'x',
+  'EXT4-fs error (device sda1): boom',
 ];
 
 function compare(file: RuleFile, lines: readonly string[]): number {
@@ -86,10 +109,19 @@ describe('fast path ≡ reference', () => {
     const r = rng(bufferSize);
     const lines: string[] = [];
     for (let i = 0; i < 3000; i++) {
-      lines.push(r() < 0.7 ? ADVERSARIAL_LINES[Math.floor(r() * ADVERSARIAL_LINES.length)]! : corpus[Math.floor(r() * corpus.length)]!);
+      lines.push(
+        r() < 0.7
+          ? ADVERSARIAL_LINES[Math.floor(r() * ADVERSARIAL_LINES.length)]!
+          : corpus[Math.floor(r() * corpus.length)]!,
+      );
     }
     const file = ruleFile({ bufferSize, rules: ADVERSARIAL });
-    expect(new Monitor(file).slowRules().map((s) => s.reason).sort()).toEqual(['A1', 'A16', 'A2', 'A3', 'A4', 'A5', 'A6', 'A7'].sort());
+    expect(
+      new Monitor(file)
+        .slowRules()
+        .map((s) => s.reason)
+        .sort(),
+    ).toEqual(['A1', 'A16', 'A2', 'A3', 'A4', 'A5', 'A6', 'A7'].sort());
     expect(compare(file, lines)).toBeGreaterThan(1000);
   });
 });

@@ -14,7 +14,11 @@ describe('go-time', () => {
     ['Jan _2 15:04:05', 'Jun 12 03:42:14.250', new Date(2026, 5, 12, 3, 42, 14, 250).getTime()], // Go accepts unannounced fraction
     ['Jan _2 15:04:05', 'Jun 16 11:00:00', new Date(2026, 5, 16, 11, 0, 0).getTime()], // within a day ahead: this year
     ['Jan 2 15:04:05', 'Jun 2 03:42:14', new Date(2026, 5, 2, 3, 42, 14).getTime()],
-    ['2006-01-02T15:04:05.999999999-07:00', '2024-03-01T10:20:30.123456789+02:00', Date.UTC(2024, 2, 1, 8, 20, 30, 123)],
+    [
+      '2006-01-02T15:04:05.999999999-07:00',
+      '2024-03-01T10:20:30.123456789+02:00',
+      Date.UTC(2024, 2, 1, 8, 20, 30, 123),
+    ],
     ['2006-01-02T15:04:05.999999999-07:00', '2024-03-01T10:20:30-05:30', Date.UTC(2024, 2, 1, 15, 50, 30)],
     ['2006-01-02T15:04:05Z07:00', '2024-03-01T10:20:30Z', Date.UTC(2024, 2, 1, 10, 20, 30)],
     ['2006-01-02T15:04:05Z07:00', '2024-03-01T10:20:30+01:00', Date.UTC(2024, 2, 1, 9, 20, 30)],
@@ -68,9 +72,27 @@ describe('go-time', () => {
     // (gaps and repeated hours included) must equal the direct local-time construction.
     // Each zone with the [year, month, day, first hour] of both of its 2024 transitions.
     const zones: [string, [number, number, number, number][]][] = [
-      ['Europe/Berlin', [[2024, 2, 31, 1], [2024, 9, 27, 1]]],
-      ['Australia/Lord_Howe', [[2024, 3, 7, 0], [2024, 9, 6, 1]]],
-      ['America/St_Johns', [[2024, 2, 10, 1], [2024, 10, 3, 0]]],
+      [
+        'Europe/Berlin',
+        [
+          [2024, 2, 31, 1],
+          [2024, 9, 27, 1],
+        ],
+      ],
+      [
+        'Australia/Lord_Howe',
+        [
+          [2024, 3, 7, 0],
+          [2024, 9, 6, 1],
+        ],
+      ],
+      [
+        'America/St_Johns',
+        [
+          [2024, 2, 10, 1],
+          [2024, 10, 3, 0],
+        ],
+      ],
     ];
     it.each(zones)('%s', (zone, starts) => {
       process.env.TZ = zone;
@@ -81,7 +103,13 @@ describe('go-time', () => {
       for (const [y, mo, d, h0] of starts) {
         for (let h = h0; h < h0 + 3; h++) {
           for (let mi = 0; mi < 60; mi++) {
-            for (const [s, ms] of [[0, 0], [0, 1], [17, 250], [59, 999], [30, 0]] as const) {
+            for (const [s, ms] of [
+              [0, 0],
+              [0, 1],
+              [17, 250],
+              [59, 999],
+              [30, 0],
+            ] as const) {
               const text = `${y} ${months[mo]!} ${String(d).padStart(2, ' ')} ${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}`;
               expect(parse(text), text).toBe(new Date(y, mo, d, h, mi, s, ms).getTime());
               checked++;
@@ -115,4 +143,3 @@ describe('go-time', () => {
     });
   });
 });
-

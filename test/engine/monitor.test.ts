@@ -15,7 +15,9 @@ describe('Monitor: NPD semantics', () => {
     const m = new Monitor(ruleFile({ rules: [temp('Oops', 'divide error')] }));
     const [a, b] = run(m, ['divide error: 0000 [#1] SMP', 'kernel: divide error']);
     expect(a).toEqual([]);
-    expect(b).toEqual([{ kind: 'temporary', source: 'kernel-monitor', reason: 'Oops', message: 'kernel: divide error', time: at(1) }]);
+    expect(b).toEqual([
+      { kind: 'temporary', source: 'kernel-monitor', reason: 'Oops', message: 'kernel: divide error', time: at(1) },
+    ]);
   });
 
   it('every branch of a top-level alternation is end-anchored (NPD groups the pattern)', () => {
@@ -25,13 +27,15 @@ describe('Monitor: NPD semantics', () => {
   });
 
   it('tests every rule on every line: one line can fire several rules, in rule order', () => {
-    const m = new Monitor(ruleFile({
-      conditions: [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'ok' }],
-      rules: [
-        temp('TaskHung', 'task [\\S ]+:\\w+ blocked for more than \\w+ seconds\\.'),
-        perm('KernelDeadlock', 'DockerHung', 'task docker:\\w+ blocked for more than \\w+ seconds\\.'),
-      ],
-    }));
+    const m = new Monitor(
+      ruleFile({
+        conditions: [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'ok' }],
+        rules: [
+          temp('TaskHung', 'task [\\S ]+:\\w+ blocked for more than \\w+ seconds\\.'),
+          perm('KernelDeadlock', 'DockerHung', 'task docker:\\w+ blocked for more than \\w+ seconds\\.'),
+        ],
+      }),
+    );
     const [r] = run(m, ['INFO: task docker:7 blocked for more than 120 seconds.']);
     expect(r!.map((p) => [p.kind, p.reason, p.condition])).toEqual([
       ['temporary', 'TaskHung', undefined],
@@ -47,7 +51,9 @@ describe('Monitor: NPD semantics', () => {
   it('multi-line rules match across the buffer; the message is the covered lines, the time the first', () => {
     const m = new Monitor(ruleFile({ bufferSize: 3, rules: [temp('Two', 'first line\\nsecond line')] }));
     const r = run(m, ['noise', 'first line', 'second line']);
-    expect(r[2]).toEqual([{ kind: 'temporary', source: 'kernel-monitor', reason: 'Two', message: 'first line\nsecond line', time: at(1) }]);
+    expect(r[2]).toEqual([
+      { kind: 'temporary', source: 'kernel-monitor', reason: 'Two', message: 'first line\nsecond line', time: at(1) },
+    ]);
     expect(m.slowRules().length).toBe(1);
   });
 
@@ -68,7 +74,9 @@ describe('Monitor: NPD semantics', () => {
   });
 
   it('negated classes can span lines (slow path), with \\n excluded they cannot', () => {
-    const m = new Monitor(ruleFile({ bufferSize: 2, rules: [temp('N', 'alpha[^x]+beta'), temp('M', 'alpha[^x\\n]+beta')] }));
+    const m = new Monitor(
+      ruleFile({ bufferSize: 2, rules: [temp('N', 'alpha[^x]+beta'), temp('M', 'alpha[^x\\n]+beta')] }),
+    );
     const r = run(m, ['alpha one', 'two beta']);
     expect(r[1]!.map((p) => [p.reason, p.message])).toEqual([['N', 'alpha one\ntwo beta']]);
   });

@@ -16,7 +16,14 @@ import {
 
 const T = new Date('2026-01-01T00:00:00Z');
 const matcher = new PrefixMatcher(
-  parseDropPrefixes(['calico-packet:=audit', 'calico-drop:=drop', 'calico-drop <action>:=auto', 'INPUT-drop:=drop', 'cp <tier> <kind> <policy>:', 'IN:=drop']).prefixes,
+  parseDropPrefixes([
+    'calico-packet:=audit',
+    'calico-drop:=drop',
+    'calico-drop <action>:=auto',
+    'INPUT-drop:=drop',
+    'cp <tier> <kind> <policy>:',
+    'IN:=drop',
+  ]).prefixes,
 );
 
 function drop(line: string): Record<string, unknown> {
@@ -33,7 +40,18 @@ describe('parsePacketLog: lines in the kernel format', () => {
     [
       'TCP v4 with DF and flags',
       `calico-packet: IN=cali1 OUT=eth0 ${MAC} SRC=10.244.1.5 DST=10.96.0.10 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=4242 DF PROTO=TCP SPT=41000 DPT=53 WINDOW=64240 RES=0x00 SYN URGP=0 `,
-      { prefix: 'calico-packet:', verdict: 'audit', inIf: 'cali1', outIf: 'eth0', family: 4, src: '10.244.1.5', dst: '10.96.0.10', proto: 'tcp', srcPort: 41000, dstPort: 53 },
+      {
+        prefix: 'calico-packet:',
+        verdict: 'audit',
+        inIf: 'cali1',
+        outIf: 'eth0',
+        family: 4,
+        src: '10.244.1.5',
+        dst: '10.96.0.10',
+        proto: 'tcp',
+        srcPort: 41000,
+        dstPort: 53,
+      },
     ],
     [
       'UDP v4 (UDP has its own LEN=)',
@@ -260,7 +278,10 @@ describe('address normalisation', () => {
 describe('real captures (test/fixtures/drops)', () => {
   const dir = join(__dirname, '../fixtures/drops');
   const lines = readFileSync(join(dir, 'kmsg-real.txt'), 'utf8').split('\n').filter(Boolean);
-  const real = new PrefixMatcher([...DEFAULT_DROP_PREFIXES, ...parseDropPrefixes(['INPUT-reject:', 'cp <tier> <kind> <policy>:']).prefixes]);
+  const real = new PrefixMatcher([
+    ...DEFAULT_DROP_PREFIXES,
+    ...parseDropPrefixes(['INPUT-reject:', 'cp <tier> <kind> <policy>:']).prefixes,
+  ]);
   it('every captured kernel line parses to a drop with canonical addresses', () => {
     expect(lines.length).toBeGreaterThanOrEqual(16);
     for (const l of lines) {

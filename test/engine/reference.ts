@@ -39,7 +39,13 @@ export class ReferenceMonitor {
       }
       let message = got.map((g) => g.text).join('\n');
       if (rule.patternGeneratedMessageSuffix) message += '; ' + rule.patternGeneratedMessageSuffix;
-      const p: Problem = { kind: rule.type, source: this.file.source, reason: rule.reason, message, time: got[0]!.time };
+      const p: Problem = {
+        kind: rule.type,
+        source: this.file.source,
+        reason: rule.reason,
+        message,
+        time: got[0]!.time,
+      };
       out.push(rule.type === 'permanent' && rule.condition !== undefined ? { ...p, condition: rule.condition } : p);
     });
     return out;

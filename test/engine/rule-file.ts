@@ -19,5 +19,12 @@ export function ruleFile(over: Partial<RuleFile> & { rules: readonly RuleSpec[] 
 }
 
 export const temp = (reason: string, pattern: string, suffix?: string): RuleSpec =>
-  suffix === undefined ? { type: 'temporary', reason, pattern } : { type: 'temporary', reason, pattern, patternGeneratedMessageSuffix: suffix };
-export const perm = (condition: string, reason: string, pattern: string): RuleSpec => ({ type: 'permanent', condition, reason, pattern });
+  suffix === undefined
+    ? { type: 'temporary', reason, pattern }
+    : { type: 'temporary', reason, pattern, patternGeneratedMessageSuffix: suffix };
+export const perm = (condition: string, reason: string, pattern: string): RuleSpec => ({
+  type: 'permanent',
+  condition,
+  reason,
+  pattern,
+});

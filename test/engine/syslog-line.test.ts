@@ -34,7 +34,10 @@ describe('syslog-line (NPD filelog translator)', () => {
   });
 
   it('fast paths agree with the general path (same regexes written differently)', () => {
-    const general = compileSyslogParser({ timestamp: '^(.{15})', message: '(?:kernel: \\[.*\\] (.*))', timestampFormat: 'Jan _2 15:04:05' }, clock);
+    const general = compileSyslogParser(
+      { timestamp: '^(.{15})', message: '(?:kernel: \\[.*\\] (.*))', timestampFormat: 'Jan _2 15:04:05' },
+      clock,
+    );
     const lines = [
       'Jun 12 03:42:14 node-1 kernel: [ 1156.246182] EXT4-fs error (device sda1): boom',
       'Jun  2 03:42:14 n kernel: [ 1.0] a [b] c] d',
@@ -55,7 +58,22 @@ describe('syslog-line (NPD filelog translator)', () => {
     expect(literalShape('.*x')).toEqual({ head: '', tail: 'x' });
     expect(literalShape('a\\.b.*')).toEqual({ head: 'a.b', tail: '' });
     expect(literalShape('')).toEqual({ head: '' });
-    for (const p of ['a.*b.*c', 'a.*?b', 'a.+b', 'a.b', 'a\\db', 'a\\Qb', '[ab]', 'a|b', '^a', 'a$', 'a{2}', '(a)', 'a\\', 'a.**b']) {
+    for (const p of [
+      'a.*b.*c',
+      'a.*?b',
+      'a.+b',
+      'a.b',
+      'a\\db',
+      'a\\Qb',
+      '[ab]',
+      'a|b',
+      '^a',
+      'a$',
+      'a{2}',
+      '(a)',
+      'a\\',
+      'a.**b',
+    ]) {
       expect(literalShape(p), p).toBeUndefined();
     }
   });
@@ -109,7 +127,14 @@ describe('syslog-line (NPD filelog translator)', () => {
   });
 
   it('the timestamp uses the last submatch, the general path handles RFC3339 files', () => {
-    const p = compileSyslogParser({ timestamp: '^time="(\\S*)"', message: 'msg="([^\\n]*)"', timestampFormat: '2006-01-02T15:04:05.999999999-07:00' }, clock);
+    const p = compileSyslogParser(
+      {
+        timestamp: '^time="(\\S*)"',
+        message: 'msg="([^\\n]*)"',
+        timestampFormat: '2006-01-02T15:04:05.999999999-07:00',
+      },
+      clock,
+    );
     const r = p('time="2024-03-01T10:20:30.5Z" level=error msg="container died"');
     // "Z" is not "-07:00": Go rejects it with this layout, so NPD skips the line.
     expect(r).toBeUndefined();

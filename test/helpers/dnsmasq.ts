@@ -39,14 +39,26 @@ export async function startDnsmasq(hosts: readonly (readonly [string, string])[]
   let lastLog = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freeUdpPort();
-    const child: ChildProcess = spawn('dnsmasq', [
-      '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${file}`, `--port=${port}`,
-      '--listen-address=127.0.0.1', '--bind-interfaces', '--conf-file=/dev/null', '--pid-file=', '--bogus-priv',
-      '--log-facility=-',
-      // As root, stay root: dropped to "nobody", dnsmasq cannot read the hosts file when a parent of
-      // the temp dir is private (TMPDIR=$(mktemp -d)); it would then wait forever.
-      ...(process.getuid?.() === 0 ? ['--user=root'] : []),
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child: ChildProcess = spawn(
+      'dnsmasq',
+      [
+        '--keep-in-foreground',
+        '--no-resolv',
+        '--no-hosts',
+        `--addn-hosts=${file}`,
+        `--port=${port}`,
+        '--listen-address=127.0.0.1',
+        '--bind-interfaces',
+        '--conf-file=/dev/null',
+        '--pid-file=',
+        '--bogus-priv',
+        '--log-facility=-',
+        // As root, stay root: dropped to "nobody", dnsmasq cannot read the hosts file when a parent of
+        // the temp dir is private (TMPDIR=$(mktemp -d)); it would then wait forever.
+        ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let log = '';
     child.stderr!.on('data', (b: Buffer) => {
       log += b.toString();

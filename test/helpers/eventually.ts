@@ -29,7 +29,8 @@ export async function eventually<T>(
       last = err;
     }
     const agent = opts.agent?.();
-    if (agent && !agent.alive) throw new Error(`agent exited (${agent.exitCode}) while waiting for ${what}\n${agent.output}`);
+    if (agent && !agent.alive)
+      throw new Error(`agent exited (${agent.exitCode}) while waiting for ${what}\n${agent.output}`);
     if (Date.now() > end) {
       const lastError = last ? ` (last error: ${String(last)})` : '';
       throw new Error(`timed out waiting for ${what}${lastError}${agent ? `\nagent output:\n${agent.output}` : ''}`);

@@ -12,14 +12,18 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const NAME = '([^/]+)';
 
 function ipsOf(st: Json | undefined): string[] {
-  const list = Array.isArray(st?.podIPs) ? (st.podIPs as Json[]).map((p) => String(p.ip ?? '')).filter((ip) => ip !== '') : [];
+  const list = Array.isArray(st?.podIPs)
+    ? (st.podIPs as Json[]).map((p) => String(p.ip ?? '')).filter((ip) => ip !== '')
+    : [];
   if (list.length === 0 && typeof st?.podIP === 'string' && st.podIP !== '') list.push(st.podIP);
   return list;
 }
 
 /** Registers the routes on `api`; returns the namespaces it keeps. */
 export function installPodWrites(api: FakeApiServer, pods: FakePods): Map<string, Json> {
-  const namespaces = new Map<string, Json>([['default', { kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'default', uid: 'uid-ns-default' } }]]);
+  const namespaces = new Map<string, Json>([
+    ['default', { kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'default', uid: 'uid-ns-default' } }],
+  ]);
   const find = (ns: string, name: string): Json | undefined => pods.pods.get(`uid-${ns}-${name}`);
   const podNotFound = (name: string) => status(404, `pods "${name}" not found`, { name, kind: 'pods' });
 
@@ -27,7 +31,12 @@ export function installPodWrites(api: FakeApiServer, pods: FakePods): Map<string
     const name = String((r.body as Json | undefined)?.metadata?.name ?? '');
     if (name === '') return status(422, 'Namespace "" is invalid: metadata.name: Required value');
     if (namespaces.has(name)) return status(409, `namespaces "${name}" already exists`, { name, kind: 'namespaces' });
-    const ns = { kind: 'Namespace', apiVersion: 'v1', metadata: { name, uid: `uid-ns-${name}`, resourceVersion: api.nextResourceVersion() }, status: { phase: 'Active' } };
+    const ns = {
+      kind: 'Namespace',
+      apiVersion: 'v1',
+      metadata: { name, uid: `uid-ns-${name}`, resourceVersion: api.nextResourceVersion() },
+      status: { phase: 'Active' },
+    };
     namespaces.set(name, ns);
     return { code: 201, body: ns };
   });
@@ -35,7 +44,8 @@ export function installPodWrites(api: FakeApiServer, pods: FakePods): Map<string
     const name = r.params[0]!;
     const ns = namespaces.get(name);
     if (!ns || name === 'default') return status(404, `namespaces "${name}" not found`, { name, kind: 'namespaces' });
-    for (const p of [...pods.pods.values()]) if (p.metadata.namespace === name) pods.remove(name, p.metadata.name as string);
+    for (const p of [...pods.pods.values()])
+      if (p.metadata.namespace === name) pods.remove(name, p.metadata.name as string);
     for (const [key, ev] of [...api.events]) if (ev.metadata?.namespace === name) api.events.delete(key);
     namespaces.delete(name);
     return { code: 200, body: { ...ns, status: { phase: 'Terminating' } } };
@@ -49,8 +59,13 @@ export function installPodWrites(api: FakeApiServer, pods: FakePods): Map<string
     if (name === '') return status(422, 'Pod "" is invalid: metadata.name: Required value');
     if (find(ns, name)) return status(409, `pods "${name}" already exists`, { name, kind: 'pods' });
     const created = pods.put({
-      namespace: ns, name, node: String(body.spec?.nodeName ?? ''), ips: [], phase: 'Pending',
-      hostNetwork: body.spec?.hostNetwork === true, labels: (body.metadata?.labels ?? {}) as Record<string, string>,
+      namespace: ns,
+      name,
+      node: String(body.spec?.nodeName ?? ''),
+      ips: [],
+      phase: 'Pending',
+      hostNetwork: body.spec?.hostNetwork === true,
+      labels: (body.metadata?.labels ?? {}) as Record<string, string>,
     });
     return { code: 201, body: created };
   });
@@ -76,14 +91,21 @@ export function installPodWrites(api: FakeApiServer, pods: FakePods): Map<string
     const st = (next.status ?? {}) as Json;
     const ips = ipsOf(st);
     if (typeof st.podIP === 'string' && st.podIP !== '' && ips[0] !== st.podIP) {
-      return status(422, `Pod "${name}" is invalid: status.podIPs[0]: Invalid value: must match status.podIP`, { name, kind: 'Pod' });
+      return status(422, `Pod "${name}" is invalid: status.podIPs[0]: Invalid value: must match status.podIP`, {
+        name,
+        kind: 'Pod',
+      });
     }
     const updated = pods.put({
-      namespace: ns, name, node: String(pod.spec?.nodeName ?? ''), ips, phase: String(st.phase ?? 'Pending'),
-      hostNetwork: pod.spec?.hostNetwork === true, labels: (pod.metadata?.labels ?? {}) as Record<string, string>,
+      namespace: ns,
+      name,
+      node: String(pod.spec?.nodeName ?? ''),
+      ips,
+      phase: String(st.phase ?? 'Pending'),
+      hostNetwork: pod.spec?.hostNetwork === true,
+      labels: (pod.metadata?.labels ?? {}) as Record<string, string>,
     });
     return { code: 200, body: updated };
   });
   return namespaces;
 }
-

@@ -46,7 +46,19 @@ export class FakePods {
           stream: (res) => {
             res.flushHeaders(); // like the real server: headers go out before the first event
             if (from > 0 && from < this.oldestRv) {
-              res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version', reason: 'Expired', code: 410 } }) + '\n');
+              res.end(
+                JSON.stringify({
+                  type: 'ERROR',
+                  object: {
+                    kind: 'Status',
+                    apiVersion: 'v1',
+                    status: 'Failure',
+                    message: 'too old resource version',
+                    reason: 'Expired',
+                    code: 410,
+                  },
+                }) + '\n',
+              );
               return;
             }
             const w: Watcher = { res, selector };
@@ -59,7 +71,10 @@ export class FakePods {
       let items = [...this.pods.values()].filter((p) => selects(p, selector));
       const limit = Number(r.query.get('limit') ?? '0');
       if (limit > 0) items = items.slice(0, limit);
-      return { code: 200, body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.currentRv()) }, items } };
+      return {
+        code: 200,
+        body: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.currentRv()) }, items },
+      };
     });
   }
 
@@ -79,8 +94,15 @@ export class FakePods {
 
   static body(p: PodSpecLite, rv: string): Json {
     return {
-      kind: 'Pod', apiVersion: 'v1',
-      metadata: { namespace: p.namespace, name: p.name, uid: `uid-${p.namespace}-${p.name}`, resourceVersion: rv, labels: p.labels ?? {} },
+      kind: 'Pod',
+      apiVersion: 'v1',
+      metadata: {
+        namespace: p.namespace,
+        name: p.name,
+        uid: `uid-${p.namespace}-${p.name}`,
+        resourceVersion: rv,
+        labels: p.labels ?? {},
+      },
       spec: { nodeName: p.node, hostNetwork: p.hostNetwork ?? false },
       status: { phase: p.phase ?? 'Running', podIP: p.ips[0] ?? '', podIPs: p.ips.map((ip) => ({ ip })) },
     };
@@ -109,7 +131,19 @@ export class FakePods {
     this.oldestRv = this.currentRv();
     this.history.length = 0;
     for (const w of this.watchers) {
-      w.res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version', reason: 'Expired', code: 410 } }) + '\n');
+      w.res.end(
+        JSON.stringify({
+          type: 'ERROR',
+          object: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            message: 'too old resource version',
+            reason: 'Expired',
+            code: 410,
+          },
+        }) + '\n',
+      );
     }
     this.watchers.clear();
   }

@@ -25,21 +25,32 @@ export class FakeServices {
   readonly services = new Map<string, Json>();
   private next = 10;
 
-  constructor(private readonly api: FakeApiServer, private readonly namespaces?: ReadonlyMap<string, unknown>) {
+  constructor(
+    private readonly api: FakeApiServer,
+    private readonly namespaces?: ReadonlyMap<string, unknown>,
+  ) {
     api.route('GET', /^\/api\/v1\/services$/, (r) => this.list(undefined, r.query));
     api.route('GET', new RegExp(`^/api/v1/namespaces/${NAME}/services$`), (r) => this.list(r.params[0], r.query));
     api.route('POST', new RegExp(`^/api/v1/namespaces/${NAME}/services$`), (r) => {
       const ns = r.params[0]!;
       const body = (r.body ?? {}) as Json;
       const name = String(body.metadata?.name ?? '');
-      if (this.namespaces && !this.namespaces.has(ns)) return status(404, `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+      if (this.namespaces && !this.namespaces.has(ns))
+        return status(404, `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
       if (name === '') return status(422, 'Service "" is invalid: metadata.name: Required value');
-      if (this.services.has(`${ns}/${name}`)) return status(409, `services "${name}" already exists`, { name, kind: 'services' });
+      if (this.services.has(`${ns}/${name}`))
+        return status(409, `services "${name}" already exists`, { name, kind: 'services' });
       const given = body.spec?.clusterIPs ?? (body.spec?.clusterIP ? [body.spec.clusterIP] : undefined);
-      const created = this.put({
-        namespace: ns, name, selector: body.spec?.selector, type: body.spec?.type,
-        ...(Array.isArray(given) ? { clusterIPs: given.map(String) } : {}),
-      }, body.spec?.ports);
+      const created = this.put(
+        {
+          namespace: ns,
+          name,
+          selector: body.spec?.selector,
+          type: body.spec?.type,
+          ...(Array.isArray(given) ? { clusterIPs: given.map(String) } : {}),
+        },
+        body.spec?.ports,
+      );
       return { code: 201, body: created };
     });
     api.route('DELETE', new RegExp(`^/api/v1/namespaces/${NAME}/services/${NAME}$`), (r) => {
@@ -54,10 +65,20 @@ export class FakeServices {
   private list(ns: string | undefined, q: URLSearchParams) {
     const terms = parseFieldSelector(q.get('fieldSelector'), SERVICE_FIELD_LABELS);
     if ('error' in terms) return status(400, terms.error);
-    let items = [...this.services.values()].filter((s) => (ns === undefined || s.metadata.namespace === ns) && matchesTerms(serviceFields(s), terms));
+    let items = [...this.services.values()].filter(
+      (s) => (ns === undefined || s.metadata.namespace === ns) && matchesTerms(serviceFields(s), terms),
+    );
     const limit = Number(q.get('limit') ?? '0');
     if (limit > 0) items = items.slice(0, limit);
-    return { code: 200, body: { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: this.api.nextResourceVersion() }, items } };
+    return {
+      code: 200,
+      body: {
+        kind: 'ServiceList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: this.api.nextResourceVersion() },
+        items,
+      },
+    };
   }
 
   /** Adds or replaces a Service; returns it as the server would. */
@@ -70,10 +91,18 @@ export class FakeServices {
       this.next++;
     }
     const svc = {
-      kind: 'Service', apiVersion: 'v1',
-      metadata: { namespace: s.namespace, name: s.name, uid: `uid-svc-${s.namespace}-${s.name}`, resourceVersion: this.api.nextResourceVersion() },
+      kind: 'Service',
+      apiVersion: 'v1',
+      metadata: {
+        namespace: s.namespace,
+        name: s.name,
+        uid: `uid-svc-${s.namespace}-${s.name}`,
+        resourceVersion: this.api.nextResourceVersion(),
+      },
       spec: {
-        type, ...(s.selector ? { selector: s.selector } : {}), ...(ports !== undefined ? { ports } : {}),
+        type,
+        ...(s.selector ? { selector: s.selector } : {}),
+        ...(ports !== undefined ? { ports } : {}),
         ...(ips.length > 0 ? { clusterIP: ips[0], clusterIPs: ips } : {}),
       },
       status: { loadBalancer: {} },

@@ -45,8 +45,14 @@ export interface StatusFault {
 }
 
 const STATUS_REASONS: Record<number, string> = {
-  400: 'BadRequest', 404: 'NotFound', 409: 'AlreadyExists', 415: 'UnsupportedMediaType',
-  422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable',
+  400: 'BadRequest',
+  404: 'NotFound',
+  409: 'AlreadyExists',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
 };
 
 /** A metav1.Status shaped like the real API server's. */
@@ -54,8 +60,14 @@ export function status(code: number, message: string, details?: Json, reason?: s
   return {
     code,
     body: {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message,
-      reason: reason ?? STATUS_REASONS[code] ?? 'Unknown', ...(details ? { details } : {}), code,
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason: reason ?? STATUS_REASONS[code] ?? 'Unknown',
+      ...(details ? { details } : {}),
+      code,
     },
   };
 }
@@ -205,8 +217,14 @@ export class FakeApiServer {
 
   addNode(name: string, conditions: Json[] = []): Json {
     const node = {
-      kind: 'Node', apiVersion: 'v1',
-      metadata: { name, uid: `uid-${name}`, resourceVersion: this.nextResourceVersion(), creationTimestamp: new Date().toISOString() },
+      kind: 'Node',
+      apiVersion: 'v1',
+      metadata: {
+        name,
+        uid: `uid-${name}`,
+        resourceVersion: this.nextResourceVersion(),
+        creationTimestamp: new Date().toISOString(),
+      },
       spec: {},
       status: { conditions },
     };
@@ -236,10 +254,23 @@ export class FakeApiServer {
     writeFileSync(
       file,
       [
-        'apiVersion: v1', 'kind: Config', 'current-context: fake',
-        'clusters:', '- name: fake', '  cluster:', `    server: ${this.url}`, '    insecure-skip-tls-verify: true',
-        'users:', '- name: fake', '  user:', '    token: fake-token',
-        'contexts:', '- name: fake', '  context:', '    cluster: fake', '    user: fake',
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: fake',
+        'clusters:',
+        '- name: fake',
+        '  cluster:',
+        `    server: ${this.url}`,
+        '    insecure-skip-tls-verify: true',
+        'users:',
+        '- name: fake',
+        '  user:',
+        '    token: fake-token',
+        'contexts:',
+        '- name: fake',
+        '  context:',
+        '    cluster: fake',
+        '    user: fake',
       ].join('\n') + '\n',
     );
     return file;
@@ -279,7 +310,13 @@ export class FakeApiServer {
         body = text;
       }
       const contentType = req.headers['content-type']?.split(';')[0]?.trim();
-      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, contentType, body };
+      const rec: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.searchParams,
+        contentType,
+        body,
+      };
       this.requests.push(rec);
       if (this.hanging) {
         // Never answer; count it until the client gives up.
@@ -336,7 +373,11 @@ export class FakeApiServer {
       const { patched, error } = this.applyPatch(node, r);
       if (error) return error;
       // The status subresource ignores everything but status.
-      const next = { ...node, status: patched!.status ?? {}, metadata: { ...node.metadata, resourceVersion: this.nextResourceVersion() } };
+      const next = {
+        ...node,
+        status: patched!.status ?? {},
+        metadata: { ...node.metadata, resourceVersion: this.nextResourceVersion() },
+      };
       this.nodes.set(r.params[0]!, next);
       return { code: 200, body: next };
     });
@@ -346,7 +387,9 @@ export class FakeApiServer {
       const ev = this.events.get(`${r.params[0]}/${r.params[1]}`);
       return ev ? { code: 200, body: ev } : notFound('events', r.params[1]!);
     });
-    this.route('POST', new RegExp(`^/api/v1/namespaces/${NAME}/events$`), (r) => this.createEvent(r.params[0]!, r.body as Json));
+    this.route('POST', new RegExp(`^/api/v1/namespaces/${NAME}/events$`), (r) =>
+      this.createEvent(r.params[0]!, r.body as Json),
+    );
     this.route('PATCH', new RegExp(`^/api/v1/namespaces/${NAME}/events/${NAME}$`), (r) => {
       const key = `${r.params[0]}/${r.params[1]}`;
       const ev = this.events.get(key);
@@ -373,7 +416,12 @@ export class FakeApiServer {
     if (r.contentType === JSON_PATCH && !Array.isArray(r.body)) {
       return { error: status(400, 'json: cannot unmarshal object into Go value of type jsonpatch.Patch') };
     }
-    return { error: status(415, `the body of the request was in an unknown format - accepted media types include: ${JSON_PATCH}, ${MERGE}, ${SMP}, application/apply-patch+yaml`) };
+    return {
+      error: status(
+        415,
+        `the body of the request was in an unknown format - accepted media types include: ${JSON_PATCH}, ${MERGE}, ${SMP}, application/apply-patch+yaml`,
+      ),
+    };
   }
 
   private createEvent(ns: string, ev: Json): Reply {
@@ -382,17 +430,32 @@ export class FakeApiServer {
     if (bodyNs !== '' && bodyNs !== ns) {
       return status(400, 'the namespace of the provided object does not match the namespace sent on the request');
     }
-    if (name === '') return status(422, 'Event "" is invalid: metadata.name: Required value: name or generateName is required', { kind: 'Event' });
+    if (name === '')
+      return status(422, 'Event "" is invalid: metadata.name: Required value: name or generateName is required', {
+        kind: 'Event',
+      });
     // core/v1 validation: a Node event lives in "default"; a namespaced object's event in its namespace.
     const objNs = fieldValue(ev, 'involvedObject.namespace');
     if ((objNs === '' && ns !== 'default') || (objNs !== '' && objNs !== ns)) {
-      return status(422, `Event "${name}" is invalid: involvedObject.namespace: Invalid value: "${objNs}": does not match event.namespace`, { name, kind: 'Event' });
+      return status(
+        422,
+        `Event "${name}" is invalid: involvedObject.namespace: Invalid value: "${objNs}": does not match event.namespace`,
+        { name, kind: 'Event' },
+      );
     }
     const key = `${ns}/${name}`;
     if (this.events.has(key)) return status(409, `events "${name}" already exists`, { name, kind: 'events' });
     const stored = {
-      ...ev, kind: 'Event', apiVersion: 'v1',
-      metadata: { ...ev.metadata, namespace: ns, uid: `uid-${name}`, resourceVersion: this.nextResourceVersion(), creationTimestamp: new Date().toISOString() },
+      ...ev,
+      kind: 'Event',
+      apiVersion: 'v1',
+      metadata: {
+        ...ev.metadata,
+        namespace: ns,
+        uid: `uid-${name}`,
+        resourceVersion: this.nextResourceVersion(),
+        creationTimestamp: new Date().toISOString(),
+      },
     };
     this.events.set(key, stored);
     return { code: 201, body: stored };
@@ -402,7 +465,10 @@ export class FakeApiServer {
     const items = [...this.events.values()].filter(
       (e) => (ns === undefined || e.metadata.namespace === ns) && matchesFieldSelector(e, q.get('fieldSelector')),
     );
-    return { code: 200, body: { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items } };
+    return {
+      code: 200,
+      body: { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items },
+    };
   }
 }
 

@@ -20,12 +20,25 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 export type FieldSet = Readonly<Record<string, string>>;
 
 export const POD_FIELD_LABELS: ReadonlySet<string> = new Set([
-  'metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName',
-  'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.podIPs',
+  'metadata.name',
+  'metadata.namespace',
+  'spec.nodeName',
+  'spec.restartPolicy',
+  'spec.schedulerName',
+  'spec.serviceAccountName',
+  'spec.hostNetwork',
+  'status.phase',
+  'status.podIP',
+  'status.podIPs',
   'status.nominatedNodeName',
 ]);
 
-export const SERVICE_FIELD_LABELS: ReadonlySet<string> = new Set(['metadata.namespace', 'metadata.name', 'spec.clusterIP', 'spec.type']);
+export const SERVICE_FIELD_LABELS: ReadonlySet<string> = new Set([
+  'metadata.namespace',
+  'metadata.name',
+  'spec.clusterIP',
+  'spec.type',
+]);
 
 const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 

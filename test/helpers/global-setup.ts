@@ -10,7 +10,10 @@ import type { TestProject } from 'vitest/node';
 import { ensureSystemParts, skippedSummary } from './system-parts';
 
 export default function setup(project: TestProject): () => void {
-  execFileSync(process.execPath, [resolve(__dirname, '../../scripts/build.mjs')], { cwd: resolve(__dirname, '../..'), stdio: 'inherit' });
+  execFileSync(process.execPath, [resolve(__dirname, '../../scripts/build.mjs')], {
+    cwd: resolve(__dirname, '../..'),
+    stdio: 'inherit',
+  });
   ensureSystemParts();
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-parts-'));
   const report = join(dir, 'skipped.tsv');

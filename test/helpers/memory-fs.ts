@@ -98,7 +98,9 @@ export class MemoryFs implements FilePort {
         if (closed) return Promise.reject(errno('EBADF', 'bad file descriptor, read', path));
         if (n.readError) return Promise.reject(errno(n.readError, 'i/o error, read', path));
         if (position >= n.data.length) return Promise.resolve({ bytesRead: 0 });
-        return Promise.resolve({ bytesRead: n.data.copy(buffer, offset, position, Math.min(n.data.length, position + length)) });
+        return Promise.resolve({
+          bytesRead: n.data.copy(buffer, offset, position, Math.min(n.data.length, position + length)),
+        });
       },
       stat: () => Promise.resolve(this.statOf(n)),
       close: () => {
@@ -113,7 +115,9 @@ export class MemoryFs implements FilePort {
 
   stat(path: string): Promise<FileStat> {
     const n = this.names.get(path);
-    return n ? Promise.resolve(this.statOf(n)) : Promise.reject(errno('ENOENT', 'no such file or directory, stat', path));
+    return n
+      ? Promise.resolve(this.statOf(n))
+      : Promise.reject(errno('ENOENT', 'no such file or directory, stat', path));
   }
 
   readdir(dir: string): Promise<string[]> {
@@ -123,7 +127,14 @@ export class MemoryFs implements FilePort {
   }
 
   private statOf(n: Inode): FileStat {
-    return { dev: DEV, ino: n.ino, size: BigInt(n.data.length), nlink: BigInt(n.nlink), mtimeMs: n.mtime, isFile: () => true };
+    return {
+      dev: DEV,
+      ino: n.ino,
+      size: BigInt(n.data.length),
+      nlink: BigInt(n.nlink),
+      mtimeMs: n.mtime,
+      isFile: () => true,
+    };
   }
 
   private create(path: string): Inode {

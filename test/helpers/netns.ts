@@ -31,10 +31,18 @@ export function createVethPair(p: VethPair): void {
   sh('ip', ['netns', 'add', p.nsA]);
   sh('ip', ['netns', 'add', p.nsB]);
   sh('ip', ['link', 'add', p.ifA, 'netns', p.nsA, 'type', 'veth', 'peer', 'name', p.ifB, 'netns', p.nsB]);
-  for (const [ns, dev, addrs] of [[p.nsA, p.ifA, p.addrsA], [p.nsB, p.ifB, p.addrsB]] as const) {
+  for (const [ns, dev, addrs] of [
+    [p.nsA, p.ifA, p.addrsA],
+    [p.nsB, p.ifB, p.addrsB],
+  ] as const) {
     for (const a of addrs) {
       // nodad: IPv6 addresses are usable at once (no duplicate address detection delay).
-      sh('ip', a.includes(':') ? ['-n', ns, '-6', 'addr', 'add', a, 'dev', dev, 'nodad'] : ['-n', ns, 'addr', 'add', a, 'dev', dev]);
+      sh(
+        'ip',
+        a.includes(':')
+          ? ['-n', ns, '-6', 'addr', 'add', a, 'dev', dev, 'nodad']
+          : ['-n', ns, 'addr', 'add', a, 'dev', dev],
+      );
     }
     sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);

@@ -4,10 +4,33 @@
 import { Metrics } from '../../agent/sinks/metrics';
 
 const KEYWORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset',
-  'inf', 'nan', 'atan2',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+  'atan2',
   // Aggregation operators, which may be followed by `by (…)` rather than by their parenthesis.
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
 ]);
 
 /**
@@ -104,7 +127,8 @@ export function dashboardTargets(dashboard: { panels: readonly DashboardPanel[] 
   const out: DashboardTarget[] = [];
   const walk = (panels: readonly DashboardPanel[]): void => {
     for (const p of panels) {
-      for (const t of p.targets ?? []) out.push({ panel: p.title, refId: t.refId, expr: t.expr, instant: t.instant === true && t.range !== true });
+      for (const t of p.targets ?? [])
+        out.push({ panel: p.title, refId: t.refId, expr: t.expr, instant: t.instant === true && t.range !== true });
       if (p.panels) walk(p.panels);
     }
   };

@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SYSTEM_SUITES } from '../../vitest.config';
-import { ALL_PARTS, installCommand, missingParts, packagesFor, PARTS, requireParts, skipLine, skippedSummary } from './system-parts';
+import {
+  ALL_PARTS,
+  installCommand,
+  missingParts,
+  packagesFor,
+  PARTS,
+  requireParts,
+  skipLine,
+  skippedSummary,
+} from './system-parts';
 
 const savedPath = process.env['PATH'];
 const dirs: string[] = [];
@@ -29,7 +38,9 @@ describe('system parts', () => {
 
   it('installs parts that share a package with one package, in one command', () => {
     expect(packagesFor(['ip6tables', 'iptables', 'rsyslogd', 'root'])).toEqual(['iptables', 'rsyslog']);
-    expect(installCommand(['ip6tables', 'iptables', 'logger'])).toBe('apt-get install -y --no-install-recommends bsdutils iptables');
+    expect(installCommand(['ip6tables', 'iptables', 'logger'])).toBe(
+      'apt-get install -y --no-install-recommends bsdutils iptables',
+    );
     expect(installCommand(['root', 'kmsg'])).toBeUndefined(); // no package makes us root
   });
 
@@ -69,7 +80,9 @@ describe('vitest projects', () => {
       .filter((f) => f.endsWith('.test.ts') && !f.startsWith('e2e/'))
       .map((f) => relative(root, join(root, 'test', f)));
     const needs = /describeWithParts|needsParts|dist\/nodewarden\.cjs|dist\/THIRD_PARTY|emulate-image/;
-    const system = files.filter((f) => f !== 'test/helpers/system-parts.test.ts' && needs.test(readFileSync(join(root, f), 'utf8'))).sort();
+    const system = files
+      .filter((f) => f !== 'test/helpers/system-parts.test.ts' && needs.test(readFileSync(join(root, f), 'utf8')))
+      .sort();
     expect([...SYSTEM_SUITES].sort()).toEqual(system);
   });
 });

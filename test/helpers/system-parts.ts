@@ -158,10 +158,20 @@ export function ensureSystemParts(log: (line: string) => void = console.log): Pa
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     const apt = (args: string[]): void => {
       try {
-        execFileSync('apt-get', ['-q', '-o', 'DPkg::Lock::Timeout=120', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+        execFileSync('apt-get', ['-q', '-o', 'DPkg::Lock::Timeout=120', ...args], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          maxBuffer: 64 << 20,
+        });
       } catch (e) {
         const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
-        log(`system parts: apt-get ${args[0]} failed: ${String(err.stderr ?? err.message).trim().split('\n').slice(-5).join(' | ')}`);
+        log(
+          `system parts: apt-get ${args[0]} failed: ${String(err.stderr ?? err.message)
+            .trim()
+            .split('\n')
+            .slice(-5)
+            .join(' | ')}`,
+        );
         throw e;
       }
     };
@@ -176,7 +186,9 @@ export function ensureSystemParts(log: (line: string) => void = console.log): Pa
   if (missing.length > 0) {
     const still = installCommand(missing);
     const outcome = requireParts() ? `${REQUIRE_ENV}=1, so the run fails` : 'the suites that need them are skipped';
-    log(`system parts: missing ${describeMissing(missing)}; ${outcome}${still ? `. Install with (as root): apt-get update && ${still}` : ''}`);
+    log(
+      `system parts: missing ${describeMissing(missing)}; ${outcome}${still ? `. Install with (as root): apt-get update && ${still}` : ''}`,
+    );
     if (requireParts()) throw new Error(`system parts missing under ${REQUIRE_ENV}=1: ${missing.join(', ')}`);
   }
   return missing;

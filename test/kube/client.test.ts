@@ -22,9 +22,20 @@ afterEach(async () => api.close());
 
 function ev(over: Partial<EventRecord> = {}): EventRecord {
   return {
-    namespace: 'default', name: 'n1.abc', involved: { kind: 'Node', name: 'n1', uid: 'uid-n1' }, type: 'Warning',
-    reason: 'OOMKilling', message: 'Out of memory', component: 'kernel-monitor', host: 'n1', count: 1,
-    firstTimestamp: T0, lastTimestamp: T0, reportingComponent: 'nodewarden', reportingInstance: 'n1', ...over,
+    namespace: 'default',
+    name: 'n1.abc',
+    involved: { kind: 'Node', name: 'n1', uid: 'uid-n1' },
+    type: 'Warning',
+    reason: 'OOMKilling',
+    message: 'Out of memory',
+    component: 'kernel-monitor',
+    host: 'n1',
+    count: 1,
+    firstTimestamp: T0,
+    lastTimestamp: T0,
+    reportingComponent: 'nodewarden',
+    reportingInstance: 'n1',
+    ...over,
   };
 }
 
@@ -34,7 +45,10 @@ describe('resolveKubeSource', () => {
     const token = join(dir, 'token');
     writeFileSync(token, 't');
     const env = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBECONFIG: '/env/kc' };
-    expect(resolveKubeSource({ kubeconfig: '/flag/kc', env, tokenPath: token })).toEqual({ kind: 'file', path: '/flag/kc' });
+    expect(resolveKubeSource({ kubeconfig: '/flag/kc', env, tokenPath: token })).toEqual({
+      kind: 'file',
+      path: '/flag/kc',
+    });
     expect(resolveKubeSource({ env, tokenPath: token })).toEqual({ kind: 'in-cluster' });
     expect(resolveKubeSource({ env, tokenPath: join(dir, 'missing') })).toEqual({ kind: 'file', path: '/env/kc' });
     expect(resolveKubeSource({ env: {}, tokenPath: token })).toBeUndefined();
@@ -43,7 +57,9 @@ describe('resolveKubeSource', () => {
   });
 
   it('throws a clear error for an unreadable kubeconfig', () => {
-    expect(() => createKubeClient({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(/cannot load kubeconfig \/nonexistent/);
+    expect(() => createKubeClient({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(
+      /cannot load kubeconfig \/nonexistent/,
+    );
   });
 });
 
@@ -58,7 +74,14 @@ describe('nodes', () => {
     const r = await kube.nodes.patchNodeConditions(
       'n1',
       [
-        { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'task hung', lastTransitionTime: T0, lastHeartbeatTime: T0 },
+        {
+          type: 'KernelDeadlock',
+          status: 'True',
+          reason: 'DockerHung',
+          message: 'task hung',
+          lastTransitionTime: T0,
+          lastHeartbeatTime: T0,
+        },
         { type: 'Ready', status: 'False', reason: 'Evil', message: 'must never be sent' },
       ],
       [],
@@ -67,7 +90,18 @@ describe('nodes', () => {
     const [req] = api.requestsTo('PATCH', /\/nodes\/n1\/status$/);
     expect(req!.contentType).toBe('application/strategic-merge-patch+json');
     expect(req!.body).toEqual({
-      status: { conditions: [{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'task hung', lastHeartbeatTime: '2026-03-01T10:00:00Z', lastTransitionTime: '2026-03-01T10:00:00Z' }] },
+      status: {
+        conditions: [
+          {
+            type: 'KernelDeadlock',
+            status: 'True',
+            reason: 'DockerHung',
+            message: 'task hung',
+            lastHeartbeatTime: '2026-03-01T10:00:00Z',
+            lastTransitionTime: '2026-03-01T10:00:00Z',
+          },
+        ],
+      },
     });
     expect(api.conditionsOf('n1').map((c) => `${c.type}=${c.status}`)).toEqual(['Ready=True', 'KernelDeadlock=True']);
   });
@@ -90,7 +124,12 @@ describe('nodes', () => {
 
   it('classifies 429 with Retry-After, 500 and 503 as retryable', async () => {
     api.failNext(1, { code: 429, retryAfterSec: 7 });
-    expect(await kube.nodes.getNode('n1')).toMatchObject({ ok: false, retryable: true, status: 429, retryAfterMs: 7000 });
+    expect(await kube.nodes.getNode('n1')).toMatchObject({
+      ok: false,
+      retryable: true,
+      status: 429,
+      retryAfterMs: 7000,
+    });
     api.failNext(1, { code: 500 });
     expect(await kube.nodes.getNode('n1')).toMatchObject({ ok: false, retryable: true, status: 500 });
     api.failNext(1, { code: 503 });
@@ -122,22 +161,44 @@ describe('events', () => {
     expect(stored.source).toEqual({ component: 'kernel-monitor', host: 'n1' });
     expect(stored.firstTimestamp).toBe('2026-03-01T10:00:00.000Z');
     expect(stored.reportingComponent).toBe('nodewarden');
-    expect(await kube.events.createEvent(ev())).toMatchObject({ ok: false, retryable: false, status: 409, reason: 'AlreadyExists' });
+    expect(await kube.events.createEvent(ev())).toMatchObject({
+      ok: false,
+      retryable: false,
+      status: 409,
+      reason: 'AlreadyExists',
+    });
   });
 
   it('rejects a Node event outside "default" like the real validation (422)', async () => {
-    expect(await kube.events.createEvent(ev({ namespace: 'kube-system' }))).toMatchObject({ ok: false, status: 422, reason: 'Invalid' });
+    expect(await kube.events.createEvent(ev({ namespace: 'kube-system' }))).toMatchObject({
+      ok: false,
+      status: 422,
+      reason: 'Invalid',
+    });
   });
 
   it('patches count and lastTimestamp with a strategic merge patch; 404 when gone', async () => {
     await kube.events.createEvent(ev());
     const later = new Date(T0.getTime() + 65_000);
-    const r = await kube.events.patchEvent('default', 'n1.abc', { count: 5, lastTimestamp: later, message: 'Out of memory' });
+    const r = await kube.events.patchEvent('default', 'n1.abc', {
+      count: 5,
+      lastTimestamp: later,
+      message: 'Out of memory',
+    });
     expect(r).toMatchObject({ ok: true, value: { count: 5 } });
     expect(api.requests.at(-1)!.contentType).toBe('application/strategic-merge-patch+json');
-    expect(api.events.get('default/n1.abc')).toMatchObject({ count: 5, lastTimestamp: '2026-03-01T10:01:05Z', reason: 'OOMKilling' });
-    expect(await kube.events.patchEvent('default', 'gone', { count: 2, lastTimestamp: later, message: 'm' })).toMatchObject({
-      ok: false, status: 404, reason: 'NotFound', retryable: false,
+    expect(api.events.get('default/n1.abc')).toMatchObject({
+      count: 5,
+      lastTimestamp: '2026-03-01T10:01:05Z',
+      reason: 'OOMKilling',
+    });
+    expect(
+      await kube.events.patchEvent('default', 'gone', { count: 2, lastTimestamp: later, message: 'm' }),
+    ).toMatchObject({
+      ok: false,
+      status: 404,
+      reason: 'NotFound',
+      retryable: false,
     });
   });
 });

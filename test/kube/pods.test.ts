@@ -27,7 +27,13 @@ beforeEach(async () => {
   pods = new FakePods(api);
   kube = createKubeClient({ kubeconfig: api.writeKubeconfig(), timeoutMs: 2000 })!;
   ac = new AbortController();
-  pods.put({ namespace: 'shop', name: 'web-1', node: 'n1', ips: ['10.244.1.5', 'fd00:10:244:1:0:0:0:5'], labels: { app: 'web' } });
+  pods.put({
+    namespace: 'shop',
+    name: 'web-1',
+    node: 'n1',
+    ips: ['10.244.1.5', 'fd00:10:244:1:0:0:0:5'],
+    labels: { app: 'web' },
+  });
   pods.put({ namespace: 'kube-system', name: 'kube-proxy-x', node: 'n1', ips: ['192.168.0.11'], hostNetwork: true });
   pods.put({ namespace: 'batch', name: 'job-1', node: 'n1', ips: ['10.244.1.9'], phase: 'Succeeded' });
   pods.put({ namespace: 'payments', name: 'api-7', node: 'n2', ips: ['10.244.2.9'] });
@@ -39,7 +45,14 @@ afterEach(async () => {
 });
 
 function newIndex(): LocalPodIndex {
-  return new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock: systemClock, logger, backoff: { baseMs: 20, capMs: 100 } });
+  return new LocalPodIndex({
+    core: kube.core,
+    kubeConfig: kube.kubeConfig,
+    nodeName: 'n1',
+    clock: systemClock,
+    logger,
+    backoff: { baseMs: 20, capMs: 100 },
+  });
 }
 
 describe('LocalPodIndex', () => {
@@ -47,7 +60,12 @@ describe('LocalPodIndex', () => {
     const idx = newIndex();
     void idx.run(ac.signal);
     await until(() => idx.hasSynced);
-    expect(idx.localPod('10.244.1.5')).toMatchObject({ namespace: 'shop', name: 'web-1', uid: 'uid-shop-web-1', labels: { app: 'web' } });
+    expect(idx.localPod('10.244.1.5')).toMatchObject({
+      namespace: 'shop',
+      name: 'web-1',
+      uid: 'uid-shop-web-1',
+      labels: { app: 'web' },
+    });
     expect(idx.localPod('fd00:10:244:1::5')?.name).toBe('web-1');
     expect(idx.localPod('192.168.0.11')).toBeUndefined();
     expect(idx.isNodeIp('192.168.0.11')).toBe(true);

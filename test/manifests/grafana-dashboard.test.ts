@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { dashboardTargets, exportedMetricNames, metricNames, substituteVariables } from '../helpers/prometheus';
 import { manifestsDir } from './load-manifests';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;  
 const dashboard = JSON.parse(readFileSync(join(manifestsDir, 'extras', 'grafana-dashboard.json'), 'utf8')) as Json;
 const panels = (dashboard.panels as Json[]).flatMap((p) => [p, ...((p.panels as Json[] | undefined) ?? [])]);
 const queryPanels = panels.filter((p) => p.type !== 'row');

@@ -18,7 +18,9 @@ describe('LookupCache', () => {
     const clock = new FakeClock();
     const calls: string[] = [];
     const c = new LookupCache<string>({
-      clock, ttlMs: 1000, negativeTtlMs: 100,
+      clock,
+      ttlMs: 1000,
+      negativeTtlMs: 100,
       lookup: async (k) => {
         calls.push(k);
         return k.startsWith('pod') ? `name-${k}` : null;
@@ -88,7 +90,9 @@ describe('LookupCache', () => {
     let running = 0;
     let peak = 0;
     const c = new LookupCache<string>({
-      clock, maxInFlight: 2, maxQueued: 3,
+      clock,
+      maxInFlight: 2,
+      maxQueued: 3,
       lookup: async (k) => {
         running++;
         peak = Math.max(peak, running);
@@ -129,7 +133,8 @@ describe('LookupCache', () => {
     const clock = new FakeClock();
     let n = 0;
     const c = new LookupCache<string>({
-      clock, errorTtlMs: 50,
+      clock,
+      errorTtlMs: 50,
       lookup: async () => {
         n++;
         if (n === 1) throw new Error('500');

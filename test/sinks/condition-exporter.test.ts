@@ -27,7 +27,12 @@ async function runFor(clock: FakeClock, ms: number): Promise<void> {
   }
 }
 
-function cond(type: string, status: Condition['status'], at: Date, reason = status === 'True' ? 'Bad' : 'Good'): Condition {
+function cond(
+  type: string,
+  status: Condition['status'],
+  at: Date,
+  reason = status === 'True' ? 'Bad' : 'Good',
+): Condition {
   return { type, status, reason, message: `${type} ${status}`, lastTransitionTime: at };
 }
 
@@ -40,7 +45,11 @@ class ScriptedApi implements NodeStatusApi {
   async getNode(): Promise<ApiResult<NodeSnapshot>> {
     return this.script.shift() ?? { ok: true, value: this.node };
   }
-  async patchNodeConditions(_n: string, conditions: readonly WireCondition[], remove: readonly string[]): Promise<ApiResult<NodeSnapshot>> {
+  async patchNodeConditions(
+    _n: string,
+    conditions: readonly WireCondition[],
+    remove: readonly string[],
+  ): Promise<ApiResult<NodeSnapshot>> {
     this.patches.push({ at: this.clock.now(), conditions, remove });
     return this.script.shift() ?? { ok: true, value: this.node };
   }
@@ -59,12 +68,24 @@ describe('ConditionExporter (FakeClock)', () => {
   it('syncs within 1 s of a change, then heartbeats every period ±10 %, heartbeat time moving, transition time not', async () => {
     let r = 0;
     const randoms = [0, 0.999, 0.5];
-    const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, heartbeatPeriodMs: 300_000, syncDelayMs: 250, random: () => randoms[r++ % 3]! });
+    const ex = new ConditionExporter({
+      api,
+      nodeName: 'n1',
+      clock,
+      logger,
+      heartbeatPeriodMs: 300_000,
+      syncDelayMs: 250,
+      random: () => randoms[r++ % 3]!,
+    });
     const since = new Date(t0 - 3600_000);
     ex.onConditions('kernel-monitor', [cond('KernelDeadlock', 'False', since)]);
     await runFor(clock, 1000);
     expect(api.patches).toHaveLength(1);
-    expect(api.patches[0]!.conditions[0]).toMatchObject({ type: 'KernelDeadlock', lastTransitionTime: since, lastHeartbeatTime: new Date(api.patches[0]!.at) });
+    expect(api.patches[0]!.conditions[0]).toMatchObject({
+      type: 'KernelDeadlock',
+      lastTransitionTime: since,
+      lastHeartbeatTime: new Date(api.patches[0]!.at),
+    });
     // Heartbeats: 0.9 × period, then 1.1 × period (random 0 and ~1).
     await runFor(clock, 270_000);
     expect(api.patches).toHaveLength(2);
@@ -76,7 +97,9 @@ describe('ConditionExporter (FakeClock)', () => {
     expect(api.patches[2]!.at - api.patches[1]!.at).toBeGreaterThan(329_000);
     expect(api.patches[2]!.at - api.patches[1]!.at).toBeLessThanOrEqual(330_000);
     expect(api.patches[2]!.conditions[0]!.lastTransitionTime).toEqual(since);
-    expect(api.patches[2]!.conditions[0]!.lastHeartbeatTime!.getTime()).toBeGreaterThan(api.patches[1]!.conditions[0]!.lastHeartbeatTime!.getTime());
+    expect(api.patches[2]!.conditions[0]!.lastHeartbeatTime!.getTime()).toBeGreaterThan(
+      api.patches[1]!.conditions[0]!.lastHeartbeatTime!.getTime(),
+    );
     ex.stop();
     expect(clock.pending()).toBe(0);
   });
@@ -125,10 +148,17 @@ describe('ConditionExporter (FakeClock)', () => {
       const store = new CheckpointStore(dir, logger);
       store.save('owned-conditions', { node: 'n1', types: ['OldType', 'KernelDeadlock'] });
       api.node = {
-        name: 'n1', uid: 'uid-1',
+        name: 'n1',
+        uid: 'uid-1',
         conditions: [
           { type: 'Ready', status: 'True', reason: 'KubeletReady', message: '' },
-          { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'hung', lastTransitionTime: new Date(t0 - 5000) },
+          {
+            type: 'KernelDeadlock',
+            status: 'True',
+            reason: 'DockerHung',
+            message: 'hung',
+            lastTransitionTime: new Date(t0 - 5000),
+          },
           { type: 'OldType', status: 'True', reason: 'X', message: '' },
           { type: 'SomeoneElses', status: 'True', reason: 'Y', message: '' },
         ],
@@ -137,7 +167,15 @@ describe('ConditionExporter (FakeClock)', () => {
       ex.declare(['KernelDeadlock', 'ReadonlyFilesystem', 'Ready']);
       const adoption = new NodeAdoption({ api, nodeName: 'n1', clock, logger });
       const adopted = (await adoption.read(['KernelDeadlock', 'ReadonlyFilesystem', 'Ready'], t0 + 10_000))!;
-      expect(adopted).toEqual([{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'hung', lastTransitionTime: new Date(t0 - 5000) }]);
+      expect(adopted).toEqual([
+        {
+          type: 'KernelDeadlock',
+          status: 'True',
+          reason: 'DockerHung',
+          message: 'hung',
+          lastTransitionTime: new Date(t0 - 5000),
+        },
+      ]);
       expect(adoption.uid).toBe('uid-1');
       expect(await adoption.nodeUid()).toBe('uid-1');
       ex.onConditions('kernel-monitor', [...adopted, cond('ReadonlyFilesystem', 'False', new Date(t0))]);
@@ -204,9 +242,7 @@ describe('ConditionExporter (FakeClock)', () => {
   });
 
   it('after a failed adoption, a held exporter writes nothing until the late read, so the defaults never overwrite a True condition', async () => {
-    api.script = [
-      ...Array.from({ length: 3 }, () => ({ ok: false as const, retryable: true, error: 'down' })),
-    ];
+    api.script = [...Array.from({ length: 3 }, () => ({ ok: false as const, retryable: true, error: 'down' }))];
     const since = new Date(t0 - 3_600_000);
     const adopted: Condition[][] = [];
     const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, random: () => 0.5, syncDelayMs: 100 });
@@ -234,15 +270,27 @@ describe('ConditionExporter (FakeClock)', () => {
     expect(adoption.pending).toBe(true);
     // The API comes back; the Node shows KernelDeadlock True from before the restart.
     api.script = [];
-    api.node = { name: 'n1', uid: 'uid-1', conditions: [{ ...cond('KernelDeadlock', 'True', since), lastHeartbeatTime: since }, { ...cond('Ready', 'True', since), lastHeartbeatTime: since }] };
+    api.node = {
+      name: 'n1',
+      uid: 'uid-1',
+      conditions: [
+        { ...cond('KernelDeadlock', 'True', since), lastHeartbeatTime: since },
+        { ...cond('Ready', 'True', since), lastHeartbeatTime: since },
+      ],
+    };
     await runFor(clock, 11_000); // the retry backoff is capped at 10 s
     expect(adopted).toEqual([[cond('KernelDeadlock', 'True', since)]]);
     expect(adoption.pending).toBe(false);
     expect(adoption.uid).toBe('uid-1');
     const first = api.patches[0];
-    expect(first?.conditions.find((c) => c.type === 'KernelDeadlock')).toMatchObject({ status: 'True', lastTransitionTime: since });
+    expect(first?.conditions.find((c) => c.type === 'KernelDeadlock')).toMatchObject({
+      status: 'True',
+      lastTransitionTime: since,
+    });
     expect(first?.conditions.find((c) => c.type === 'XfsShutdown')).toMatchObject({ status: 'False' });
-    expect(api.patches.every((p) => !p.conditions.some((c) => c.type === 'KernelDeadlock' && c.status === 'False'))).toBe(true);
+    expect(
+      api.patches.every((p) => !p.conditions.some((c) => c.type === 'KernelDeadlock' && c.status === 'False')),
+    ).toBe(true);
     ex.stop();
     adoption.stop();
   });
@@ -272,7 +320,9 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
   let server: FakeApiServer;
   beforeEach(async () => {
     server = await FakeApiServer.start();
-    server.addNode('n1', [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }]);
+    server.addNode('n1', [
+      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' },
+    ]);
   });
   afterEach(async () => server.close());
 
@@ -289,7 +339,15 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
   it('survives the API server refusing then hanging, and converges within one backoff period after recovery', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 100 })!;
     const clock = new RecordingClock(systemClock);
-    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock, logger, backoff: fast, syncDelayMs: 10, heartbeatPeriodMs: 3_600_000 });
+    const ex = new ConditionExporter({
+      api: kube.nodes,
+      nodeName: 'n1',
+      clock,
+      logger,
+      backoff: fast,
+      syncDelayMs: 10,
+      heartbeatPeriodMs: 3_600_000,
+    });
     const since = new Date(Date.now() - 1000);
     await server.refuse();
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
@@ -297,7 +355,8 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
     await server.accept();
     server.setHang(true);
     const before = ex.counters.failures;
-    for (let i = 0; i < 200; i++) ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', i % 2 ? 'False' : 'True', since) });
+    for (let i = 0; i < 200; i++)
+      ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', i % 2 ? 'False' : 'True', since) });
     await waitFor(() => ex.counters.failures >= before + 3);
     expect(ex.conditions()).toHaveLength(1); // latest-wins: nothing grows while down
     server.setHang(false);
@@ -309,17 +368,34 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
     expect(clock.delays.filter((d) => d < 3_000_000).every((d) => d <= fast.capMs)).toBe(true);
     const kd = server.conditionsOf('n1').find((c) => c.type === 'KernelDeadlock');
     expect(kd).toMatchObject({ status: 'False', reason: 'Good' });
-    expect(server.conditionsOf('n1').find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KubeletReady' });
+    expect(server.conditionsOf('n1').find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'KubeletReady',
+    });
     const patches = server.requestsTo('PATCH', /\/nodes\/n1\/status$/);
     expect(patches.every((p) => p.contentType === 'application/strategic-merge-patch+json')).toBe(true);
-    expect(patches.every((p) => (p.body as { status: { conditions: { type: string }[] } }).status.conditions.every((c) => c.type === 'KernelDeadlock'))).toBe(true);
+    expect(
+      patches.every((p) =>
+        (p.body as { status: { conditions: { type: string }[] } }).status.conditions.every(
+          (c) => c.type === 'KernelDeadlock',
+        ),
+      ),
+    ).toBe(true);
     ex.stop();
   });
 
   it('retries 429 (after Retry-After), 500 and 503', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 500 })!;
     const clock = new RecordingClock(systemClock);
-    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock, logger, backoff: fast, syncDelayMs: 10, heartbeatPeriodMs: 3_600_000 });
+    const ex = new ConditionExporter({
+      api: kube.nodes,
+      nodeName: 'n1',
+      clock,
+      logger,
+      backoff: fast,
+      syncDelayMs: 10,
+      heartbeatPeriodMs: 3_600_000,
+    });
     server.failNext(1, { code: 500 });
     server.failNext(1, { code: 503 });
     server.failNext(1, { code: 429, retryAfterSec: 1 });
@@ -337,7 +413,14 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
 
   it('heartbeat moves lastHeartbeatTime on the node but not lastTransitionTime', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig() })!;
-    const ex = new ConditionExporter({ api: kube.nodes, nodeName: 'n1', clock: systemClock, logger, heartbeatPeriodMs: 1100, syncDelayMs: 10 });
+    const ex = new ConditionExporter({
+      api: kube.nodes,
+      nodeName: 'n1',
+      clock: systemClock,
+      logger,
+      heartbeatPeriodMs: 1100,
+      syncDelayMs: 10,
+    });
     const since = new Date('2026-01-01T00:00:00Z');
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
     await waitFor(() => ex.counters.syncs === 1);

@@ -33,7 +33,15 @@ async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
 }
 
 function ev(over: Partial<NodeEvent> = {}): NodeEvent {
-  return { involved: { kind: 'Node', name: 'n1' }, type: 'Warning', reason: 'OOMKilling', message: 'Out of memory: Killed process 42', component: 'kernel-monitor', time: T, ...over };
+  return {
+    involved: { kind: 'Node', name: 'n1' },
+    type: 'Warning',
+    reason: 'OOMKilling',
+    message: 'Out of memory: Killed process 42',
+    component: 'kernel-monitor',
+    time: T,
+    ...over,
+  };
 }
 
 describe('capMessage', () => {
@@ -54,7 +62,15 @@ describe('EventExporter over HTTP', () => {
   let kube: KubeClient;
   let ex: EventExporter;
   const make = (over: Partial<EventExporterOptions> = {}): EventExporter =>
-    new EventExporter({ api: kube.events, nodeUid: uidFrom(kube.nodes), nodeName: 'n1', clock: systemClock, logger, backoff: fast, ...over });
+    new EventExporter({
+      api: kube.events,
+      nodeUid: uidFrom(kube.nodes),
+      nodeName: 'n1',
+      clock: systemClock,
+      logger,
+      backoff: fast,
+      ...over,
+    });
 
   beforeEach(async () => {
     server = await FakeApiServer.start();
@@ -66,7 +82,7 @@ describe('EventExporter over HTTP', () => {
     await server.close();
   });
 
-  it('creates a Node event with the issue\'s fields, then PATCHes count and lastTimestamp for repeats', async () => {
+  it("creates a Node event with the issue's fields, then PATCHes count and lastTimestamp for repeats", async () => {
     ex = make();
     ex.onEvent(ev());
     await waitFor(() => ex.counters.sent === 1);
@@ -74,26 +90,40 @@ describe('EventExporter over HTTP', () => {
     expect(e).toMatchObject({
       metadata: { namespace: 'default' },
       involvedObject: { apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'uid-n1' },
-      type: 'Warning', reason: 'OOMKilling', message: 'Out of memory: Killed process 42',
-      source: { component: 'kernel-monitor', host: 'n1' }, count: 1,
-      firstTimestamp: '2026-02-01T08:00:00.000Z', lastTimestamp: '2026-02-01T08:00:00.000Z',
-      reportingComponent: 'nodewarden', reportingInstance: 'n1',
+      type: 'Warning',
+      reason: 'OOMKilling',
+      message: 'Out of memory: Killed process 42',
+      source: { component: 'kernel-monitor', host: 'n1' },
+      count: 1,
+      firstTimestamp: '2026-02-01T08:00:00.000Z',
+      lastTimestamp: '2026-02-01T08:00:00.000Z',
+      reportingComponent: 'nodewarden',
+      reportingInstance: 'n1',
     });
     expect(e!.metadata.name).toMatch(/^n1\.[0-9a-f]+$/);
     ex.onEvent(ev({ time: new Date(T.getTime() + 30_000) }));
     ex.onEvent(ev({ time: new Date(T.getTime() + 60_000) }));
     await waitFor(() => server.listEvents()[0]!.count === 3);
     expect(server.listEvents()).toHaveLength(1);
-    expect(server.listEvents()[0]).toMatchObject({ lastTimestamp: '2026-02-01T08:01:00Z', firstTimestamp: '2026-02-01T08:00:00.000Z' });
+    expect(server.listEvents()[0]).toMatchObject({
+      lastTimestamp: '2026-02-01T08:01:00Z',
+      firstTimestamp: '2026-02-01T08:00:00.000Z',
+    });
     const patches = server.requestsTo('PATCH', /\/events\//);
     expect(patches.length).toBeGreaterThanOrEqual(1);
     expect(patches.every((p) => p.contentType === 'application/strategic-merge-patch+json')).toBe(true);
     expect(server.requestsTo('GET', /\/nodes\/n1$/)).toHaveLength(1); // uid fetched once
   });
 
-  it('puts Pod events in the Pod\'s namespace', async () => {
+  it("puts Pod events in the Pod's namespace", async () => {
     ex = make();
-    ex.onEvent(ev({ involved: { kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid' }, reason: 'PacketDrop', component: 'nodewarden' }));
+    ex.onEvent(
+      ev({
+        involved: { kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid' },
+        reason: 'PacketDrop',
+        component: 'nodewarden',
+      }),
+    );
     await waitFor(() => ex.counters.sent === 1);
     expect(server.listEvents('metadata.namespace=shop')[0]).toMatchObject({
       involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid' },
@@ -106,7 +136,8 @@ describe('EventExporter over HTTP', () => {
     await server.refuse();
     for (let i = 0; i < 20; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
     // 200 different objects (pods) so neither counting nor the spam filter merges them.
-    for (let i = 0; i < 200; i++) ex.onEvent(ev({ involved: { kind: 'Pod', namespace: 'ns', name: `p${i}` }, reason: 'PacketDrop' }));
+    for (let i = 0; i < 200; i++)
+      ex.onEvent(ev({ involved: { kind: 'Pod', namespace: 'ns', name: `p${i}` }, reason: 'PacketDrop' }));
     expect(ex.queued()).toBe(50);
     expect(ex.counters.queueFull).toBe(200 - 49);
     await waitFor(() => ex.counters.retries >= 3);
@@ -167,7 +198,10 @@ describe('EventExporter over HTTP', () => {
         if (r.method !== 'POST' || lost) return false;
         lost = true; // the server stored it, but the answer never arrived
         const body = r.body as { metadata: { name: string } };
-        server.events.set(`default/${body.metadata.name}`, { ...body, metadata: { ...body.metadata, namespace: 'default', resourceVersion: '1' } });
+        server.events.set(`default/${body.metadata.name}`, {
+          ...body,
+          metadata: { ...body.metadata, namespace: 'default', resourceVersion: '1' },
+        });
         return true;
       },
     });

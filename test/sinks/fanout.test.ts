@@ -4,16 +4,35 @@ import { Fanout } from '../../agent/sinks/fanout';
 import type { Logger, NodeEvent, Sink } from '../../agent/types';
 
 function logger(lines: unknown[]): Logger {
-  const l: Logger = { debug() {}, info() {}, warn() {}, error: (o: unknown, msg?: string) => void lines.push([o, msg]), child: () => l };
+  const l: Logger = {
+    debug() {},
+    info() {},
+    warn() {},
+    error: (o: unknown, msg?: string) => void lines.push([o, msg]),
+    child: () => l,
+  };
   return l;
 }
 
-const event: NodeEvent = { involved: { kind: 'Node', name: 'n' }, type: 'Warning', reason: 'R', message: 'm', component: 'c', time: new Date(0) };
+const event: NodeEvent = {
+  involved: { kind: 'Node', name: 'n' },
+  type: 'Warning',
+  reason: 'R',
+  message: 'm',
+  component: 'c',
+  time: new Date(0),
+};
 
 describe('Fanout', () => {
   it('hands each call to every sink in order, isolating and counting one that throws', async () => {
     const order: string[] = [];
-    const bad: Sink = { name: 'bad', onEvent: () => { order.push('bad'); throw new Error('boom'); } };
+    const bad: Sink = {
+      name: 'bad',
+      onEvent: () => {
+        order.push('bad');
+        throw new Error('boom');
+      },
+    };
     const good: Sink = { name: 'good', onEvent: () => order.push('good'), flush: async () => void order.push('flush') };
     const lines: unknown[] = [];
     const sinks: Sink[] = [bad];

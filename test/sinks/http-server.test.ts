@@ -63,7 +63,11 @@ describe('http server', () => {
   it('fails /healthz with 503 when a source stalled', async () => {
     const clock = new FakeClock();
     const polled = clock.now();
-    const { base } = await serve([fakeSource('/var/log/kern.log', () => ({ alive: true, lastPollAt: polled }))], [], clock);
+    const { base } = await serve(
+      [fakeSource('/var/log/kern.log', () => ({ alive: true, lastPollAt: polled }))],
+      [],
+      clock,
+    );
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     clock.advance(60_001);
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
@@ -88,7 +92,14 @@ describe('http server', () => {
   it('reports a degraded source (an unreadable file) without failing /healthz, which is the liveness probe', async () => {
     const clock = new FakeClock();
     const { base } = await serve(
-      [fakeSource('/var/log/x.log', () => ({ alive: true, lastPollAt: clock.now(), lastError: 'EISDIR', degraded: 'unreadable: EISDIR' }))],
+      [
+        fakeSource('/var/log/x.log', () => ({
+          alive: true,
+          lastPollAt: clock.now(),
+          lastError: 'EISDIR',
+          degraded: 'unreadable: EISDIR',
+        })),
+      ],
       [],
       clock,
     );
@@ -119,13 +130,24 @@ describe('http server', () => {
 
   it('counts the first-poll grace period from startedAt', async () => {
     const clock = new FakeClock();
-    const { base } = await serve([fakeSource('kmsg', () => ({ alive: true, lastPollAt: 0 }))], [], clock, clock.now() - 60_001);
+    const { base } = await serve(
+      [fakeSource('kmsg', () => ({ alive: true, lastPollAt: 0 }))],
+      [],
+      clock,
+      clock.now() - 60_001,
+    );
     expect((await fetch(`${base}/healthz`)).status).toBe(503);
   });
 
   it('serves conditions as JSON', async () => {
     const t = new Date('2026-01-01T00:00:00Z');
-    const cond: Condition = { type: 'KernelDeadlock', status: 'False', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock', lastTransitionTime: t };
+    const cond: Condition = {
+      type: 'KernelDeadlock',
+      status: 'False',
+      reason: 'KernelHasNoDeadlock',
+      message: 'kernel has no deadlock',
+      lastTransitionTime: t,
+    };
     const { base } = await serve([], [cond]);
     const body = await (await fetch(`${base}/conditions`)).json();
     expect(body).toEqual([{ ...cond, lastTransitionTime: t.toISOString() }]);
@@ -135,11 +157,29 @@ describe('http server', () => {
     const { base, metrics } = await serve([]);
     const counters = { received: 7, sent: 3, dropped: 1, errors: 0, lost: 2 };
     metrics.registerComponent('source', 'kmsg', counters);
-    metrics.onProblem({ kind: 'temporary', source: 'kernel-monitor', reason: 'OOMKilling', message: 'x', time: new Date() });
+    metrics.onProblem({
+      kind: 'temporary',
+      source: 'kernel-monitor',
+      reason: 'OOMKilling',
+      message: 'x',
+      time: new Date(),
+    });
     metrics.onConditionChange({
       source: 'kernel-monitor',
-      condition: { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'm', lastTransitionTime: new Date() },
-      previous: { type: 'KernelDeadlock', status: 'False', reason: 'KernelHasNoDeadlock', message: 'm', lastTransitionTime: new Date() },
+      condition: {
+        type: 'KernelDeadlock',
+        status: 'True',
+        reason: 'DockerHung',
+        message: 'm',
+        lastTransitionTime: new Date(),
+      },
+      previous: {
+        type: 'KernelDeadlock',
+        status: 'False',
+        reason: 'KernelHasNoDeadlock',
+        message: 'm',
+        lastTransitionTime: new Date(),
+      },
     });
     let text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/problem_counter\{reason="OOMKilling"\} 1/);

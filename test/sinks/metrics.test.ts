@@ -9,27 +9,61 @@ const text = async (m: Metrics): Promise<string> => (await m.render()).body;
 
 function ruleFile(source: string, metricsReporting: boolean, rules: RuleSpec[] = []): RuleFile {
   return {
-    path: `/r/${source}.json`, plugin: 'kmsg', pluginConfig: {}, logPath: '/dev/kmsg', lookbackMs: 0, delayMs: 0, bufferSize: 10,
-    source, metricsReporting, skipList: [], conditions: [], rules,
+    path: `/r/${source}.json`,
+    plugin: 'kmsg',
+    pluginConfig: {},
+    logPath: '/dev/kmsg',
+    lookbackMs: 0,
+    delayMs: 0,
+    bufferSize: 10,
+    source,
+    metricsReporting,
+    skipList: [],
+    conditions: [],
+    rules,
   };
 }
 
-const perm = (condition: string, reason: string): RuleSpec => ({ type: 'permanent', condition, reason, pattern: reason });
+const perm = (condition: string, reason: string): RuleSpec => ({
+  type: 'permanent',
+  condition,
+  reason,
+  pattern: reason,
+});
 
 const cond = (type: string, status: 'True' | 'False', reason: string): Condition => ({
-  type, status, reason, message: 'm', lastTransitionTime: new Date(0),
+  type,
+  status,
+  reason,
+  message: 'm',
+  lastTransitionTime: new Date(0),
 });
 
 describe('Metrics', () => {
   it('exports every numeric field: named counters, other counters by name, gauges; skips what it is told to', async () => {
     const m = new Metrics({ processMetrics: false });
-    const stats = { received: 0, sent: 0, dropped: 0, errors: 0, lost: 0, overruns: 0, rotations: 3, pods: 7, lastCheckAt: 123, nested: { x: 1 } };
+    const stats = {
+      received: 0,
+      sent: 0,
+      dropped: 0,
+      errors: 0,
+      lost: 0,
+      overruns: 0,
+      rotations: 3,
+      pods: 7,
+      lastCheckAt: 123,
+      nested: { x: 1 },
+    };
     m.registerComponent('source', 'kmsg', stats, { gauges: ['pods'], skip: ['lastCheckAt'] });
     let t = await text(m);
     // Present from zero, so rate() alerts have a series before the first loss.
     expect(t).toContain('nodewarden_component_lost_total{component_kind="source",component_id="kmsg"} 0');
-    expect(t).toContain('nodewarden_component_events_total{component_kind="source",component_id="kmsg",counter="overruns"} 0');
-    expect(t).toContain('nodewarden_component_events_total{component_kind="source",component_id="kmsg",counter="rotations"} 3');
+    expect(t).toContain(
+      'nodewarden_component_events_total{component_kind="source",component_id="kmsg",counter="overruns"} 0',
+    );
+    expect(t).toContain(
+      'nodewarden_component_events_total{component_kind="source",component_id="kmsg",counter="rotations"} 3',
+    );
     expect(t).toContain('nodewarden_component_gauge{component_kind="source",component_id="kmsg",field="pods"} 7');
     expect(t).not.toContain('lastCheckAt');
     expect(t).not.toContain('counter="pods"');
@@ -45,7 +79,10 @@ describe('Metrics', () => {
 
   it('takes any stats object without a cast, and checks gauge and skip names against its fields', async () => {
     const m = new Metrics({ processMetrics: false });
-    interface PodStats { pods: number; lastCheckAt: number }
+    interface PodStats {
+      pods: number;
+      lastCheckAt: number;
+    }
     const stats: PodStats = { pods: 1, lastCheckAt: 0 };
     m.registerComponent('resolver', 'x', stats, { gauges: ['pods'], skip: ['lastCheckAt'] });
     // @ts-expect-error a field the stats type does not have (npm test type-checks this file)
@@ -64,13 +101,20 @@ describe('Metrics', () => {
     expect(await text(m)).not.toContain('component_id="/var/log/kern.log"');
     map.set('/var/log/kern.log', { received: 10, matched: 2 });
     const t = await text(m);
-    expect(t).toContain('nodewarden_component_received_total{component_kind="detector",component_id="/var/log/kern.log"} 10');
-    expect(t).toContain('nodewarden_component_matched_total{component_kind="detector",component_id="/var/log/kern.log"} 2');
+    expect(t).toContain(
+      'nodewarden_component_received_total{component_kind="detector",component_id="/var/log/kern.log"} 10',
+    );
+    expect(t).toContain(
+      'nodewarden_component_matched_total{component_kind="detector",component_id="/var/log/kern.log"} 2',
+    );
   });
 
   it('keeps NPD problem metrics, except for rule files with metricsReporting: false', async () => {
     const m = new Metrics({ processMetrics: false });
-    m.setRuleFiles([ruleFile('loud', true, [perm('LoudCond', 'Bad')]), ruleFile('quiet', false, [perm('QuietCond', 'Bad')])]);
+    m.setRuleFiles([
+      ruleFile('loud', true, [perm('LoudCond', 'Bad')]),
+      ruleFile('quiet', false, [perm('QuietCond', 'Bad')]),
+    ]);
     m.onProblem({ kind: 'temporary', source: 'loud', reason: 'A', message: '', time: new Date() });
     m.onProblem({ kind: 'temporary', source: 'quiet', reason: 'B', message: '', time: new Date() });
     m.onConditions('loud', [cond('LoudCond', 'False', 'Fine')]);
@@ -87,9 +131,18 @@ describe('Metrics', () => {
   it('a permanent rule counts once per change: repeats are not counted, a new reason is, and the old reason goes to 0', async () => {
     const m = new Metrics({ processMetrics: false });
     m.setRuleFiles([ruleFile('s', true, [perm('Deadlock', 'DockerHung'), perm('Deadlock', 'AufsHung')])]);
-    const problem = (reason: string) => ({ kind: 'permanent' as const, source: 's', condition: 'Deadlock', reason, message: '', time: new Date() });
+    const problem = (reason: string) => ({
+      kind: 'permanent' as const,
+      source: 's',
+      condition: 'Deadlock',
+      reason,
+      message: '',
+      time: new Date(),
+    });
     const change = (reason: string, prev: string, status: 'True' | 'False' = 'True') => ({
-      source: 's', condition: cond('Deadlock', status, reason), previous: cond('Deadlock', prev === 'Ok' ? 'False' : 'True', prev),
+      source: 's',
+      condition: cond('Deadlock', status, reason),
+      previous: cond('Deadlock', prev === 'Ok' ? 'False' : 'True', prev),
     });
     // What the detector hands over: a problem per match, a change only when the condition changes.
     m.onProblem(problem('DockerHung'));
@@ -123,7 +176,7 @@ describe('Metrics', () => {
     expect(t).toContain('problem_counter{reason="DockerHung"} 0');
   });
 
-  it('exports each source\'s health as /healthz judges it, read at every scrape', async () => {
+  it("exports each source's health as /healthz judges it, read at every scrape", async () => {
     const m = new Metrics({ processMetrics: false });
     const rows = [{ id: 'kmsg', healthy: true, degraded: false, lastPollAt: 1_700_000_000_500 }];
     m.registerSourceHealth(() => rows);

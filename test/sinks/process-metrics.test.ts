@@ -47,7 +47,11 @@ describe('process metrics', () => {
     registerProcessMetrics(ours, { histogram: new FakeHistogram([]) });
     const theirs = new Registry();
     collectDefaultMetrics({ register: theirs });
-    const names = (r: Registry): string[] => r.getMetricsAsArray().map((m) => m.name).sort();
+    const names = (r: Registry): string[] =>
+      r
+        .getMetricsAsArray()
+        .map((m) => m.name)
+        .sort();
     expect(names(ours)).toEqual(names(theirs));
     expect(names(ours)).toContain('nodejs_eventloop_lag_p99_seconds');
   });

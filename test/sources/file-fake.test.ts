@@ -47,12 +47,23 @@ async function settle(clock: FakeClock): Promise<void> {
 
 function start(
   fs: MemoryFs,
-  opts: { checkpoints?: MemoryCheckpoints; clock?: FakeClock; onLine?: (l: LogLine, ac: AbortController) => void | Promise<void> } & Partial<
-    Omit<FileSourceOptions, 'path' | 'checkpoints' | 'clock' | 'logger' | 'fs'>
-  > = {},
+  opts: {
+    checkpoints?: MemoryCheckpoints;
+    clock?: FakeClock;
+    onLine?: (l: LogLine, ac: AbortController) => void | Promise<void>;
+  } & Partial<Omit<FileSourceOptions, 'path' | 'checkpoints' | 'clock' | 'logger' | 'fs'>> = {},
 ) {
   const { checkpoints = new MemoryCheckpoints(), clock = new FakeClock(), onLine, ...extra } = opts;
-  const source = new FileSource({ path: PATH, fs, checkpoints, clock, logger: quietLogger, pollIntervalMs: POLL_MS, rotateGraceMs: GRACE_MS, ...extra });
+  const source = new FileSource({
+    path: PATH,
+    fs,
+    checkpoints,
+    clock,
+    logger: quietLogger,
+    pollIntervalMs: POLL_MS,
+    rotateGraceMs: GRACE_MS,
+    ...extra,
+  });
   const lines: LogLine[] = [];
   const ac = new AbortController();
   const handler: LineHandler = (l) => {
@@ -82,7 +93,8 @@ function start(
   };
 }
 
-const seq = (prefix: string, from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
+const seq = (prefix: string, from: number, to: number): string[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
 
 /** A file holding lines `${prefix}1..n`, and a source started on it that has read them. */
 async function startOn(prefix: string, n: number, opts: Parameters<typeof start>[1] = {}) {
@@ -102,22 +114,39 @@ async function runOnce(fs: MemoryFs, opts: Parameters<typeof start>[1] = {}) {
 }
 
 describe('file states: pure decisions', () => {
-  const file = (ino: string): OpenFile => ({ fh: { read: async () => ({ bytesRead: 0 }), stat: async () => Promise.reject(new Error('unused')), close: async () => undefined }, ident: { dev: '1', ino }, size: 0 });
+  const file = (ino: string): OpenFile => ({
+    fh: {
+      read: async () => ({ bytesRead: 0 }),
+      stat: async () => Promise.reject(new Error('unused')),
+      close: async () => undefined,
+    },
+    ident: { dev: '1', ino },
+    size: 0,
+  });
   const a = file('10');
   const b = file('11');
 
   it('following: the same file at the path stays following; another or none starts a rotation now', () => {
     const s: Following = { kind: 'following', cur: a };
     expect(onPathStat(s, a.ident, 5, 1000)).toEqual({ state: s, rotated: false });
-    expect(onPathStat(s, b.ident, 0, 1000)).toEqual({ state: { kind: 'orphaned', cur: a, atPath: '1:11', quietSince: 1000 }, rotated: true });
-    expect(onPathStat(s, null, 0, 1000)).toEqual({ state: { kind: 'orphaned', cur: a, atPath: '', quietSince: 1000 }, rotated: true });
+    expect(onPathStat(s, b.ident, 0, 1000)).toEqual({
+      state: { kind: 'orphaned', cur: a, atPath: '1:11', quietSince: 1000 },
+      rotated: true,
+    });
+    expect(onPathStat(s, null, 0, 1000)).toEqual({
+      state: { kind: 'orphaned', cur: a, atPath: '', quietSince: 1000 },
+      rotated: true,
+    });
   });
 
   it('draining: new bytes or a change at the path restart the quiet period; renamed back drops next', () => {
     const s: Draining = { kind: 'draining', cur: a, next: b, atPath: '1:11', quietSince: 1000 };
     expect(onPathStat(s, b.ident, 0, 1500).state).toBe(s);
     expect(onPathStat(s, b.ident, 3, 1500).state).toEqual({ ...s, quietSince: 1500 });
-    expect(onPathStat(s, { dev: '1', ino: '12' }, 0, 1500)).toEqual({ state: { ...s, atPath: '1:12', quietSince: 1500 }, rotated: true });
+    expect(onPathStat(s, { dev: '1', ino: '12' }, 0, 1500)).toEqual({
+      state: { ...s, atPath: '1:12', quietSince: 1500 },
+      rotated: true,
+    });
     expect(onPathStat(s, a.ident, 0, 1500)).toEqual({ state: { kind: 'following', cur: a }, drop: b, rotated: false });
   });
 
@@ -239,7 +268,11 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
     await f.ready();
     const polled = f.source.health().lastPollAt;
     await f.advance(POLL_MS * (UNREADABLE_AFTER_POLLS + 2));
-    expect(f.source.health()).toMatchObject({ alive: true, state: 'waiting', lastPollAt: polled + POLL_MS * (UNREADABLE_AFTER_POLLS + 2) });
+    expect(f.source.health()).toMatchObject({
+      alive: true,
+      state: 'waiting',
+      lastPollAt: polled + POLL_MS * (UNREADABLE_AFTER_POLLS + 2),
+    });
     expect(f.source.health().lastError).toBeUndefined();
     expect(f.source.health().degraded).toBeUndefined();
     expect(f.checkpoints.saves).toBe(0);
@@ -258,7 +291,12 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
     await f.advance(POLL_MS * (UNREADABLE_AFTER_POLLS - 1));
     expect(f.source.health().degraded).toBeUndefined();
     await f.advance(POLL_MS);
-    expect(f.source.health()).toMatchObject({ alive: true, state: 'unreadable', lastError: expect.stringMatching(/EIO/), degraded: expect.stringMatching(/^unreadable: .*EIO/) });
+    expect(f.source.health()).toMatchObject({
+      alive: true,
+      state: 'unreadable',
+      lastError: expect.stringMatching(/EIO/),
+      degraded: expect.stringMatching(/^unreadable: .*EIO/),
+    });
     expect(f.source.stats.errors).toBeGreaterThanOrEqual(UNREADABLE_AFTER_POLLS);
     fs.failReads(PATH, undefined);
     await f.advance(POLL_MS);

@@ -7,7 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { follow } from '../fixtures/files/follow-harness';
-import { feedLogger, logrotate, numbersOnDisk, startRsyslog, type PrivateRsyslog } from '../fixtures/files/private-rsyslog';
+import {
+  feedLogger,
+  logrotate,
+  numbersOnDisk,
+  startRsyslog,
+  type PrivateRsyslog,
+} from '../fixtures/files/private-rsyslog';
 import { tally } from '../fixtures/files/rotating-writer';
 import { describeWithParts } from '../helpers/system-parts';
 
@@ -52,7 +58,13 @@ async function scenario(mode: 'create' | 'copytruncate') {
   );
   const missingOnDisk: number[] = [];
   for (let i = 1; i <= TOTAL; i++) if (!onDisk.has(i)) missingOnDisk.push(i);
-  if (process.env.NW_DEBUG) console.log(mode, { lost: t.lost.length, dup: t.duplicates.length, missingOnDisk: missingOnDisk.length, stats: f.source.stats });
+  if (process.env.NW_DEBUG)
+    console.log(mode, {
+      lost: t.lost.length,
+      dup: t.duplicates.length,
+      missingOnDisk: missingOnDisk.length,
+      stats: f.source.stats,
+    });
   return { f, t, onDisk, missingOnDisk };
 }
 

@@ -348,7 +348,12 @@ describe('FileSource errors and shutdown', () => {
     expect(f.source.health().lastError).toMatch(/EISDIR/);
     await until(() => f.source.health().degraded !== undefined);
     const h = f.source.health();
-    expect(h).toMatchObject({ alive: true, state: 'unreadable', lastError: expect.stringMatching(/EISDIR/), degraded: expect.stringMatching(/^unreadable: .*EISDIR/) });
+    expect(h).toMatchObject({
+      alive: true,
+      state: 'unreadable',
+      lastError: expect.stringMatching(/EISDIR/),
+      degraded: expect.stringMatching(/^unreadable: .*EISDIR/),
+    });
     expect(f.source.stats.errors).toBeGreaterThanOrEqual(UNREADABLE_AFTER_POLLS);
     // Replaced by a readable file: followed from its start, healthy again, error cleared.
     fs.rmdirSync(log);
@@ -381,7 +386,12 @@ describe('FileSource errors and shutdown', () => {
     // three polls in a row have failed, so attempt 5 begins with the source reported degraded.
     expect(seen.get(3)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
     expect(seen.get(4)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
-    expect(seen.get(5)).toMatchObject({ alive: true, state: 'unreadable', lastError: expect.stringMatching(/EACCES/), degraded: expect.stringMatching(/EACCES/) });
+    expect(seen.get(5)).toMatchObject({
+      alive: true,
+      state: 'unreadable',
+      lastError: expect.stringMatching(/EACCES/),
+      degraded: expect.stringMatching(/EACCES/),
+    });
     expect(seen.get(6)).toMatchObject({ alive: true, state: 'unreadable' });
     expect(texts(f)).toEqual([lineText(1), lineText(2)]);
     expect(f.source.health()).toMatchObject({ alive: true, state: 'following' });
@@ -446,7 +456,13 @@ describe('FileSource errors and shutdown', () => {
     const { FileSource } = await import('../../agent/sources/file');
     const { systemClock } = await import('../../agent/runtime/clock');
     const { quietLogger } = await import('../fixtures/files/follow-harness');
-    const src = new FileSource({ path: log, checkpoints: new CheckpointStore(state, quietLogger), clock: systemClock, logger: quietLogger, pollIntervalMs: 20 });
+    const src = new FileSource({
+      path: log,
+      checkpoints: new CheckpointStore(state, quietLogger),
+      clock: systemClock,
+      logger: quietLogger,
+      pollIntervalMs: 20,
+    });
     let inFlight = 0;
     let maxInFlight = 0;
     let n = 0;

@@ -132,7 +132,11 @@ describe('KmsgSource with a fake device', () => {
     expect(fresh.lines.map((l) => l.backlog)).toEqual([undefined, undefined, undefined]);
     new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 50 });
     const resumed = await runUntilDrained(new FakeDevice(seqs(51, 53)));
-    expect(resumed.lines.map((l) => [l.seq, l.backlog])).toEqual([[51, undefined], [52, undefined], [53, undefined]]);
+    expect(resumed.lines.map((l) => [l.seq, l.backlog])).toEqual([
+      [51, undefined],
+      [52, undefined],
+      [53, undefined],
+    ]);
   });
 
   it('ignores a checkpoint of another boot and applies startAfterMs instead', async () => {
@@ -235,7 +239,10 @@ describe('KmsgSource with a fake device', () => {
     const t0 = clock.now();
     await flush();
     expect(attempts).toEqual([t0]);
-    expect(src.health()).toMatchObject({ alive: false, lastError: expect.stringMatching(/cannot open \/dev\/kmsg: EPERM/) });
+    expect(src.health()).toMatchObject({
+      alive: false,
+      lastError: expect.stringMatching(/cannot open \/dev\/kmsg: EPERM/),
+    });
     clock.advance(999);
     await flush();
     expect(attempts.length).toBe(1); // first retry after 1 s, not before
@@ -270,7 +277,14 @@ describe('KmsgSource with a fake device', () => {
       },
       close: () => dev.close(),
     };
-    const src = new KmsgSource({ checkpoints: new CheckpointStore(dir, quiet), clock, logger: quiet, bootTimeMs: 0, bootId: 'b', openDevice: () => timed });
+    const src = new KmsgSource({
+      checkpoints: new CheckpointStore(dir, quiet),
+      clock,
+      logger: quiet,
+      bootTimeMs: 0,
+      bootId: 'b',
+      openDevice: () => timed,
+    });
     const lines: LogLine[] = [];
     const ac = new AbortController();
     const done = src.run((l) => void lines.push(l), ac.signal);
@@ -347,11 +361,16 @@ describe('KmsgSource with a fake device', () => {
 
   it('keeps dictionary lines out of the text (records captured from this machine)', async () => {
     const text = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'kmsg', 'dictionary.txt'), 'latin1');
-    const recs = text.split(/\n(?! )/).filter((r) => r !== '').map((r) => `${r}\n`);
+    const recs = text
+      .split(/\n(?! )/)
+      .filter((r) => r !== '')
+      .map((r) => `${r}\n`);
     expect(recs.every((r) => r.includes('\n SUBSYSTEM='))).toBe(true);
     const { lines } = await runUntilDrained(new FakeDevice(recs));
     expect(lines).toHaveLength(recs.length);
-    expect(lines[0]!.text).toBe('acpi PNP0A08:00: _OSC: OS supports [ExtendedConfig ASPM ClockPM Segments MSI HPX-Type3]');
+    expect(lines[0]!.text).toBe(
+      'acpi PNP0A08:00: _OSC: OS supports [ExtendedConfig ASPM ClockPM Segments MSI HPX-Type3]',
+    );
     for (const l of lines) expect(l.text).not.toMatch(/SUBSYSTEM|DEVICE=|\n/);
   });
 

@@ -180,7 +180,10 @@ describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
     // minute before the moment it was written, so before startAfterMs.
     const lagMs = 60_000;
     const now = Date.now();
-    const r = new Run(m, newStateDir(), { startAfterMs: now - 1000, bootTimeMs: now - Number(process.hrtime.bigint()) / 1e6 - lagMs });
+    const r = new Run(m, newStateDir(), {
+      startAfterMs: now - 1000,
+      bootTimeMs: now - Number(process.hrtime.bigint()) / 1e6 - lagMs,
+    });
     // run() scanned the ring before returning its promise: this record is after the boundary.
     inject(`<5>${m} after\n`);
     await r.waitFor(1);
@@ -307,7 +310,8 @@ setTimeout(async () => {
     const missingOurs = N - got.size;
     // independent check: the gaps in the raw sequence numbers read from the device
     let rawGap = 0;
-    for (let i = 1; i < rawSeqs.length; i++) rawGap += Math.max(0, (rawSeqs[i] as number) - (rawSeqs[i - 1] as number) - 1);
+    for (let i = 1; i < rawSeqs.length; i++)
+      rawGap += Math.max(0, (rawSeqs[i] as number) - (rawSeqs[i - 1] as number) - 1);
     console.log(
       `overrun: epipe=${epipes} lost=${r.src.stats.lost} rawGap=${rawGap} ourMissing=${missingOurs} delivered=${got.size}/${N}`,
     );

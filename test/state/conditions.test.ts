@@ -5,10 +5,28 @@ import type { Problem } from '../../agent/types';
 import { FakeClock } from '../helpers/fake-clock';
 
 const specs: DeclaredCondition[] = [
-  { type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'kernel has no deadlock', source: 'kernel-monitor' },
-  { type: 'ReadonlyFilesystem', reason: 'FilesystemIsNotReadOnly', message: 'ro?', source: 'readonly-monitor', recoverAfterMs: 60_000 },
+  {
+    type: 'KernelDeadlock',
+    reason: 'KernelHasNoDeadlock',
+    message: 'kernel has no deadlock',
+    source: 'kernel-monitor',
+  },
+  {
+    type: 'ReadonlyFilesystem',
+    reason: 'FilesystemIsNotReadOnly',
+    message: 'ro?',
+    source: 'readonly-monitor',
+    recoverAfterMs: 60_000,
+  },
 ];
-const perm = (condition: string, reason: string, message: string, time: Date): Problem => ({ kind: 'permanent', source: 's', condition, reason, message, time });
+const perm = (condition: string, reason: string, message: string, time: Date): Problem => ({
+  kind: 'permanent',
+  source: 's',
+  condition,
+  reason,
+  message,
+  time,
+});
 
 describe('ConditionState', () => {
   it('starts at defaults: False with the default reason and message', () => {
@@ -25,7 +43,13 @@ describe('ConditionState', () => {
     const st = new ConditionState(specs, c);
     const t1 = new Date(c.now() - 5000);
     const ch = st.apply(perm('KernelDeadlock', 'DockerHung', 'task docker:1 blocked', t1));
-    expect(ch?.condition).toEqual({ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'task docker:1 blocked', lastTransitionTime: t1 });
+    expect(ch?.condition).toEqual({
+      type: 'KernelDeadlock',
+      status: 'True',
+      reason: 'DockerHung',
+      message: 'task docker:1 blocked',
+      lastTransitionTime: t1,
+    });
     expect(ch?.previous?.status).toBe('False');
     expect(st.apply(perm('KernelDeadlock', 'DockerHung', 'other text', new Date()))).toBeUndefined();
     expect(st.current()[0]!.message).toBe('task docker:1 blocked');
@@ -41,8 +65,20 @@ describe('ConditionState', () => {
     st.apply(perm('KernelDeadlock', 'DockerHung', 'seen since start', now));
     const since = new Date(c.now() - 3_600_000);
     const node = [
-      { type: 'KernelDeadlock', status: 'False' as const, reason: 'KernelHasNoDeadlock', message: 'old', lastTransitionTime: since },
-      { type: 'ReadonlyFilesystem', status: 'True' as const, reason: 'FilesystemIsReadOnly', message: 'from before', lastTransitionTime: since },
+      {
+        type: 'KernelDeadlock',
+        status: 'False' as const,
+        reason: 'KernelHasNoDeadlock',
+        message: 'old',
+        lastTransitionTime: since,
+      },
+      {
+        type: 'ReadonlyFilesystem',
+        status: 'True' as const,
+        reason: 'FilesystemIsReadOnly',
+        message: 'from before',
+        lastTransitionTime: since,
+      },
     ];
     expect([...st.adoptWhereUntouched(node)]).toEqual(['readonly-monitor']);
     expect(st.current().map((x) => [x.type, x.status, x.reason])).toEqual([
@@ -50,7 +86,9 @@ describe('ConditionState', () => {
       ['ReadonlyFilesystem', 'True', 'FilesystemIsReadOnly'],
     ]);
     // Only once: a second late read changes nothing.
-    expect([...st.adoptWhereUntouched([{ ...node[1]!, status: 'False', reason: 'FilesystemIsNotReadOnly' }])]).toEqual([]);
+    expect([...st.adoptWhereUntouched([{ ...node[1]!, status: 'False', reason: 'FilesystemIsNotReadOnly' }])]).toEqual(
+      [],
+    );
     expect(st.current()[1]!.status).toBe('True');
   });
 
@@ -76,7 +114,10 @@ describe('ConditionState', () => {
     const c = new FakeClock();
     const st = new ConditionState(specs, c);
     const was = new Date('2025-12-01T00:00:00Z');
-    st.adopt([{ type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'old', lastTransitionTime: was }, { type: 'Ready', status: 'True', reason: 'KubeletReady', message: '', lastTransitionTime: was }]);
+    st.adopt([
+      { type: 'KernelDeadlock', status: 'True', reason: 'DockerHung', message: 'old', lastTransitionTime: was },
+      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: '', lastTransitionTime: was },
+    ]);
     expect(st.current().map((x) => x.type)).toEqual(['KernelDeadlock', 'ReadonlyFilesystem']);
     expect(st.current()[0]).toMatchObject({ status: 'True', reason: 'DockerHung', lastTransitionTime: was });
     expect(st.apply(perm('KernelDeadlock', 'DockerHung', 'again', new Date()))).toBeUndefined();

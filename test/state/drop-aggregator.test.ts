@@ -4,7 +4,13 @@ import { DropAggregator, type DropKeyParts } from '../../agent/state/drop-aggreg
 
 const pod = (name: string) => ({ namespace: 'ns', name, uid: `u-${name}` });
 const key = (p: string, port: string, dir: 'sending' | 'receiving' = 'sending'): DropKeyParts => ({
-  pod: pod(p), direction: dir, peerIp: '10.0.0.9', port, proto: 'tcp', policy: '', verdict: 'drop',
+  pod: pod(p),
+  direction: dir,
+  peerIp: '10.0.0.9',
+  port,
+  proto: 'tcp',
+  policy: '',
+  verdict: 'drop',
 });
 
 describe('DropAggregator', () => {
@@ -59,7 +65,10 @@ describe('DropAggregator', () => {
   });
 
   it('force (final flush) hands out every pending key with its full count, ignoring the buckets', () => {
-    const a = new DropAggregator(0, { perPod: { burst: 1, perSecond: 0.001 }, perNode: { burst: 2, perSecond: 0.001 } });
+    const a = new DropAggregator(0, {
+      perPod: { burst: 1, perSecond: 0.001 },
+      perNode: { burst: 2, perSecond: 0.001 },
+    });
     for (let k = 0; k < 5; k++) a.add(key('a', String(k)), 0, k + 1);
     for (let k = 0; k < 3; k++) a.add(key(`p${k}`, '80'), 0, 7);
     expect(a.take(0)).toHaveLength(2); // the buckets allow two

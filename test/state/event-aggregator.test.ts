@@ -8,7 +8,15 @@ import { FakeClock } from '../helpers/fake-clock';
 const MIN = 60_000;
 
 function ev(message: string, over: Partial<NodeEvent> = {}, time = new Date('2026-01-01T00:00:00Z')): NodeEvent {
-  return { involved: { kind: 'Node', name: 'node-a' }, type: 'Warning', reason: 'OOMKilling', message, component: 'kernel-monitor', time, ...over };
+  return {
+    involved: { kind: 'Node', name: 'node-a' },
+    type: 'Warning',
+    reason: 'OOMKilling',
+    message,
+    component: 'kernel-monitor',
+    time,
+    ...over,
+  };
 }
 
 function sent(c: Correlation) {
@@ -22,12 +30,26 @@ describe('EventAggregator', () => {
     const a = new EventAggregator(clock, { host: 'node-a' });
     const t1 = new Date('2025-12-31T23:59:00Z');
     const e1 = sent(a.correlate(ev('oom', {}, t1)));
-    expect(e1).toMatchObject({ count: 1, isNew: true, message: 'oom', host: 'node-a', firstTimestamp: t1, lastTimestamp: t1 });
+    expect(e1).toMatchObject({
+      count: 1,
+      isNew: true,
+      message: 'oom',
+      host: 'node-a',
+      firstTimestamp: t1,
+      lastTimestamp: t1,
+    });
     expect(e1.name).toMatch(/^node-a\.[0-9a-f]+$/);
     clock.advance(9 * MIN);
     const t2 = new Date('2026-01-01T00:09:00Z');
     const e2 = sent(a.correlate(ev('oom', {}, t2)));
-    expect(e2).toMatchObject({ name: e1.name, key: e1.key, count: 2, isNew: false, firstTimestamp: t1, lastTimestamp: t2 });
+    expect(e2).toMatchObject({
+      name: e1.name,
+      key: e1.key,
+      count: 2,
+      isNew: false,
+      firstTimestamp: t1,
+      lastTimestamp: t2,
+    });
   });
 
   it('adds the count of a pre-aggregated NodeEvent', () => {
@@ -73,7 +95,13 @@ describe('EventAggregator', () => {
     const c1 = sent(a.correlate(ev('oom pid 10')));
     expect(c1).toMatchObject({ combined: true, message: `${COMBINED_PREFIX}oom pid 10`, count: 1, isNew: true });
     const c2 = sent(a.correlate(ev('oom pid 11')));
-    expect(c2).toMatchObject({ name: c1.name, combined: true, message: `${COMBINED_PREFIX}oom pid 11`, count: 2, isNew: false });
+    expect(c2).toMatchObject({
+      name: c1.name,
+      combined: true,
+      message: `${COMBINED_PREFIX}oom pid 11`,
+      count: 2,
+      isNew: false,
+    });
     expect(a.stats.combined).toBe(2);
   });
 
@@ -107,7 +135,8 @@ describe('EventAggregator', () => {
 
   it('keeps memory bounded: every cache is an LRU of maxKeys', () => {
     const a = new EventAggregator(new FakeClock(), { host: 'node-a', maxKeys: 64 });
-    for (let i = 0; i < 10_000; i++) a.correlate(ev(`m${i}`, { reason: `R${i}`, involved: { kind: 'Node', name: `n${i}` } }));
+    for (let i = 0; i < 10_000; i++)
+      a.correlate(ev(`m${i}`, { reason: `R${i}`, involved: { kind: 'Node', name: `n${i}` } }));
     const s = a.sizes();
     expect(Math.max(s.buckets, s.aggregates, s.logs)).toBeLessThanOrEqual(64);
     expect(a.stats.received).toBe(10_000);
