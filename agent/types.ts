@@ -62,6 +62,8 @@ export interface LogLine {
   readonly text: string;
   /** Set when the source cut the line at its length cap. */
   readonly truncated?: boolean;
+  /** journald entries: the entry's SYSLOG_IDENTIFIER (lines are routed by source and this). */
+  readonly identifier?: string;
   /**
    * Set on lines from before this run that no checkpoint vouches for (first start, new boot, new
    * file): consumers apply their lookback to these only. Lines after a checkpoint are never
@@ -144,12 +146,14 @@ export interface PluginConfig {
   readonly message?: string;
   /** Go reference-time layout of the timestamp, e.g. "Jan _2 15:04:05". */
   readonly timestampFormat?: string;
+  /** journald: the SYSLOG_IDENTIFIER whose entries the file reads. */
+  readonly source?: string;
 }
 
 export interface RuleFile {
   /** Path the file was loaded from (for errors and metrics). */
   readonly path: string;
-  readonly plugin: 'kmsg' | 'filelog';
+  readonly plugin: 'kmsg' | 'filelog' | 'journald';
   readonly pluginConfig: PluginConfig;
   readonly logPath: string;
   readonly lookbackMs: number;

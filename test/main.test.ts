@@ -67,7 +67,7 @@ describe('nodewarden check-rules', () => {
     expect(lines.length).toBeGreaterThan(20);
     for (const l of lines) expect(l).toMatch(/^test\/fixtures\/rules\/bad\/(many-errors|journald)\.json: \S.*: .+/);
     expect(lines).toContain(`${bad}: rules[0].pattern: invalid RE2 pattern: invalid perl operator: (?=`);
-    expect(lines.some((l) => l.includes('journald.json: plugin: plugin journald is not supported yet'))).toBe(true);
+    expect(lines).toContain('test/fixtures/rules/bad/journald.json: pluginConfig: unknown key "sorce" (did you mean "source"?)');
   });
 
   it('exits 2 on a bad flag, naming it', async () => {
@@ -262,6 +262,6 @@ describeWithParts(['kmsg'], 'nodewarden run (standalone, real /dev/kmsg)', () =>
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/a\.json: rules\[0\]\.condition: /);
     expect(r.stderr).toMatch(/a\.json: rules\[0\]\.pattern: invalid RE2 pattern/);
-    expect(r.stderr).toMatch(/b\.json: plugin: plugin journald is not supported yet/);
+    expect(r.stderr).toMatch(/b\.json: pluginConfig\.source: is required for plugin journald/);
   });
 });

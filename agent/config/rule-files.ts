@@ -7,15 +7,18 @@
 // ## Rule file format (for the README)
 //
 // A rule file is NPD's system-log-monitor JSON. NPD's shipped kernel-monitor.json,
-// kernel-monitor-filelog.json and readonly-monitor.json load unchanged. Fields and defaults:
+// kernel-monitor-filelog.json, readonly-monitor.json, docker-monitor.json, systemd-monitor.json
+// and abrt-adaptor.json load unchanged. Fields and defaults:
 //
 // | key                | type     | default       | notes                                                    |
 // |--------------------|----------|---------------|----------------------------------------------------------|
-// | `plugin`           | string   | (required)    | `kmsg` or `filelog`. `journald` is not supported yet.    |
+// | `plugin`           | string   | (required)    | `kmsg`, `filelog` or `journald`.                         |
 // | `pluginConfig`     | object   | `{}`          | filelog: `timestamp`, `message`, `timestampFormat`, all  |
 // |                    |          |               | required. The message is the LAST capture group of      |
 // |                    |          |               | `message` (the whole match if it has none), as in NPD.  |
-// | `logPath`          | string   | `/dev/kmsg`   | kmsg: default `/dev/kmsg`. filelog: required.            |
+// |                    |          |               | journald: `source` (SYSLOG_IDENTIFIER), required.        |
+// | `logPath`          | string   | `/dev/kmsg`   | kmsg: default `/dev/kmsg`. filelog: required. journald:  |
+// |                    |          |               | the journal directory, default `/var/log/journal`.       |
 // | `lookback`         | duration | `0`           | Go duration ("5m"). Not negative.                        |
 // | `delay`            | duration | `0`           | Go duration. Not negative.                               |
 // | `bufferSize`       | integer  | `10`          | 1..1000 lines; 0 means the default, as in NPD.           |
@@ -83,6 +86,8 @@ import { parseJson, type JsonObject, type JsonValue } from './json-parse';
 export const DEFAULT_BUFFER_SIZE = 10;
 export const MAX_BUFFER_SIZE = 1000;
 export const DEFAULT_KMSG_PATH = '/dev/kmsg';
+/** NPD's journald default: the persistent journal. Hosts with only a volatile one use /run/log/journal. */
+export const DEFAULT_JOURNAL_PATH = '/var/log/journal';
 export const MAX_RULE_FILE_BYTES = 1 << 20;
 
 const TOP_KEYS = [
@@ -99,6 +104,8 @@ const TOP_KEYS = [
   'rules',
 ] as const;
 const PLUGIN_CONFIG_KEYS = ['timestamp', 'message', 'timestampFormat'] as const;
+/** journald's pluginConfig: the SYSLOG_IDENTIFIER to read, as in NPD. */
+const JOURNALD_PLUGIN_CONFIG_KEYS = ['source'] as const;
 const CONDITION_KEYS = ['type', 'reason', 'message', 'recoverAfter'] as const;
 const CONDITION_IGNORED_KEYS = ['status', 'transition'] as const;
 const RULE_KEYS = ['type', 'condition', 'reason', 'pattern', 'patternGeneratedMessageSuffix'] as const;
@@ -385,29 +392,34 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
 
   // plugin, pluginConfig, logPath
   const pluginRaw = str(ctx, 'plugin', top.get('plugin'), { required: true });
-  let plugin: 'kmsg' | 'filelog' | undefined;
-  let journald = false;
-  if (pluginRaw === 'kmsg' || pluginRaw === 'filelog') {
+  let plugin: RuleFile['plugin'] | undefined;
+  if (pluginRaw === 'kmsg' || pluginRaw === 'filelog' || pluginRaw === 'journald') {
     plugin = pluginRaw;
-  } else if (pluginRaw === 'journald') {
-    journald = true;
-    report(ctx, 'plugin', 'plugin journald is not supported yet (nodewarden reads kmsg and filelog)');
   } else if (pluginRaw !== undefined) {
     const hint =
       pluginRaw === 'custom' ? '; this looks like a custom-plugin-monitor file, which nodewarden does not run' : '';
-    report(ctx, 'plugin', `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg" or "filelog")${hint}`);
+    report(
+      ctx,
+      'plugin',
+      `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg", "filelog" or "journald")${hint}`,
+    );
   }
 
-  const pluginConfig: { timestamp?: string; message?: string; timestampFormat?: string } = {};
+  const pluginConfig: { timestamp?: string; message?: string; timestampFormat?: string; source?: string } = {};
   const pcRaw = top.get('pluginConfig');
+  const pcKeys = plugin === 'journald' ? JOURNALD_PLUGIN_CONFIG_KEYS : PLUGIN_CONFIG_KEYS;
   let pc = new Map<string, JsonValue>();
-  if (pcRaw !== undefined && !journald) {
+  if (pcRaw !== undefined) {
     if (!isObject(pcRaw)) report(ctx, 'pluginConfig', `expected an object, got ${typeName(pcRaw)}`);
-    else pc = readKeys(ctx, 'pluginConfig', pcRaw, PLUGIN_CONFIG_KEYS, []);
-    for (const k of PLUGIN_CONFIG_KEYS) {
-      const v = str(ctx, `pluginConfig.${k}`, pc.get(k), { nonEmpty: plugin === 'filelog' });
+    else pc = readKeys(ctx, 'pluginConfig', pcRaw, pcKeys, []);
+    for (const k of pcKeys) {
+      const v = str(ctx, `pluginConfig.${k}`, pc.get(k), { nonEmpty: plugin === 'filelog' || plugin === 'journald' });
       if (v !== undefined) pluginConfig[k] = v;
     }
+  }
+  // journald: NPD refuses an empty source (it would read every entry of the journal).
+  if (plugin === 'journald' && !pc.has('source') && !(pcRaw !== undefined && !isObject(pcRaw))) {
+    report(ctx, 'pluginConfig.source', 'is required for plugin journald (the SYSLOG_IDENTIFIER to read)');
   }
   if (plugin === 'filelog') {
     if (pcRaw === undefined) {
@@ -430,9 +442,10 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
 
   let logPath = str(ctx, 'logPath', top.get('logPath'), { nonEmpty: plugin === 'filelog' });
   if (plugin === 'kmsg' && (logPath === undefined || logPath === '')) logPath = DEFAULT_KMSG_PATH;
-  // Files are followed (and lines routed) by absolute path: a relative logPath is taken from the
-  // working directory once, here, so the follower and the detector agree on it.
-  if (plugin === 'filelog' && logPath !== undefined && logPath !== '') logPath = resolvePath(logPath);
+  if (plugin === 'journald' && (logPath === undefined || logPath === '')) logPath = DEFAULT_JOURNAL_PATH;
+  // Files and journal directories are followed (and lines routed) by absolute path: a relative
+  // logPath is taken from the working directory once, here, so the source and the detector agree.
+  if (plugin !== 'kmsg' && logPath !== undefined && logPath !== '') logPath = resolvePath(logPath);
   if (plugin === 'filelog' && !top.has('logPath')) report(ctx, 'logPath', 'is required for plugin filelog');
 
   // lookback, delay, bufferSize

@@ -14,11 +14,18 @@ import type { Logger } from '../types';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
-/** The one place checkpoint names are made: `kmsg` for the kernel log, `file:<path>` for a file. */
+/**
+ * The one place checkpoint names are made: `kmsg` for the kernel log, `file:<path>` for a file,
+ * `journal:<dir>` for a journal directory (its cursor).
+ */
 export function checkpointName(
-  source: { readonly kind: 'kmsg' } | { readonly kind: 'file'; readonly path: string },
+  source:
+    | { readonly kind: 'kmsg' }
+    | { readonly kind: 'file'; readonly path: string }
+    | { readonly kind: 'journal'; readonly dir: string },
 ): string {
-  return source.kind === 'kmsg' ? 'kmsg' : `file:${source.path}`;
+  if (source.kind === 'kmsg') return 'kmsg';
+  return source.kind === 'file' ? `file:${source.path}` : `journal:${source.dir}`;
 }
 
 /** Counters for the metrics module; plain numbers bumped in place. */

@@ -38,12 +38,15 @@ describe('shipped rule files', () => {
       .sort()
       .map((n) => join(dir, n));
 
-  it("holds NPD's shipped kmsg and filelog rule files", () => {
+  it("holds NPD's shipped kmsg, filelog and journald rule files", () => {
     expect(existsSync(NPD_DIR)).toBe(true);
     expect(jsonIn(NPD_DIR).map((p) => p.slice(NPD_DIR.length + 1))).toEqual([
+      'abrt-adaptor.json',
+      'docker-monitor.json',
       'kernel-monitor-filelog.json',
       'kernel-monitor.json',
       'readonly-monitor.json',
+      'systemd-monitor.json',
     ]);
   });
 
@@ -110,8 +113,11 @@ describe('shipped rule files', () => {
       `${join(NPD_DIR, 'kernel-monitor.json')}: conditions[0].type: duplicate condition type "KernelDeadlock" (already declared in ${join(NPD_DIR, 'kernel-monitor-filelog.json')} conditions[0].type)`,
     ]);
     expect(r.files.map((f) => f.path)).toEqual([
+      join(NPD_DIR, 'abrt-adaptor.json'),
+      join(NPD_DIR, 'docker-monitor.json'),
       join(NPD_DIR, 'kernel-monitor-filelog.json'),
       join(NPD_DIR, 'readonly-monitor.json'),
+      join(NPD_DIR, 'systemd-monitor.json'),
     ]);
   });
 });
@@ -209,11 +215,39 @@ describe('fixtures', () => {
     ]);
   });
 
-  it('rejects journald clearly, naming the file, and nothing else about it', async () => {
+  it('lists every error of a journald file: unknown pluginConfig key, missing source, bad duration', async () => {
     const f = join(FIXTURES, 'bad', 'journald.json');
     const r = await loadRuleFiles([f]);
     expect(lines(r.errors)).toEqual([
-      `${f}: plugin: plugin journald is not supported yet (nodewarden reads kmsg and filelog)`,
+      `${f}: pluginConfig: unknown key "sorce" (did you mean "source"?)`,
+      `${f}: pluginConfig.source: is required for plugin journald (the SYSLOG_IDENTIFIER to read)`,
+      `${f}: lookback: unknown unit " minutes" in duration "5 minutes" (valid units are "ns", "us", "ms", "s", "m", "h")`,
+    ]);
+  });
+
+  it("gives NPD's docker-monitor.json its NPD meaning: SYSLOG_IDENTIFIER dockerd in /var/log/journal", async () => {
+    const r = await loadRuleFiles([join(NPD_DIR, 'docker-monitor.json')]);
+    expect(lines(r.errors)).toEqual([]);
+    expect(r.files[0]).toMatchObject({
+      plugin: 'journald',
+      pluginConfig: { source: 'dockerd' },
+      logPath: '/var/log/journal',
+      lookbackMs: 300_000,
+      bufferSize: 10,
+      source: 'docker-monitor',
+    });
+  });
+
+  it('defaults a journald logPath to /var/log/journal and refuses timestamp keys in its pluginConfig', () => {
+    const ok = parseRuleFile('j.json', JSON.stringify({ plugin: 'journald', pluginConfig: { source: 'kubelet' }, source: 's' }));
+    expect(ok.file?.logPath).toBe('/var/log/journal');
+    const bad = parseRuleFile(
+      'j.json',
+      JSON.stringify({ plugin: 'journald', pluginConfig: { source: '', timestamp: 'x' }, source: 's' }),
+    );
+    expect(lines(bad.errors)).toEqual([
+      'j.json: pluginConfig: unknown key "timestamp" (known keys: source)',
+      'j.json: pluginConfig.source: must not be empty',
     ]);
   });
 
@@ -225,7 +259,7 @@ describe('fixtures', () => {
         .map((n) => join(FIXTURES, 'bad', n))
         .concat(join(RULES_DIR, 'kernel-monitor.json')),
     );
-    expect(r.errors).toHaveLength(1 + 28 + 1 + 1);
+    expect(r.errors).toHaveLength(3 + 28 + 1 + 1);
     // The invalid many-errors.json still declares KernelDeadlock, so rules/ clashes with it.
     expect(lines(r.errors).at(-1)).toBe(
       `${join(RULES_DIR, 'kernel-monitor.json')}: conditions[0].type: duplicate condition type "KernelDeadlock" (already declared in ${join(FIXTURES, 'bad', 'many-errors.json')} conditions[0].type)`,
@@ -272,10 +306,10 @@ describe('parseRuleFile', () => {
 
   it('names unsupported plugins', () => {
     expect(errorsOf(kmsg({ plugin: 'systemd' }))).toEqual([
-      'f.json: plugin: unknown plugin "systemd" (expected "kmsg" or "filelog")',
+      'f.json: plugin: unknown plugin "systemd" (expected "kmsg", "filelog" or "journald")',
     ]);
     expect(errorsOf(kmsg({ plugin: 'custom' }))).toEqual([
-      'f.json: plugin: unknown plugin "custom" (expected "kmsg" or "filelog"); this looks like a custom-plugin-monitor file, which nodewarden does not run',
+      'f.json: plugin: unknown plugin "custom" (expected "kmsg", "filelog" or "journald"); this looks like a custom-plugin-monitor file, which nodewarden does not run',
     ]);
     expect(errorsOf(kmsg({ plugin: 7 }))).toEqual(['f.json: plugin: expected a string, got number']);
   });
