@@ -5,7 +5,8 @@
 //          pipeline, whose sinks are all known by then → sources → rule watcher;
 //   stop:  abort (sources stop and save positions) → drop flush → sink flush (deadline) → close.
 // One AbortSignal runs through everything; stop is idempotent. The parts: app/cluster.ts (the
-// Kubernetes half), app/source-runner.ts and app/file-source-set.ts (which sources run).
+// Kubernetes half), app/source-runner.ts, app/file-source-set.ts and app/journal-source-set.ts
+// (which sources run).
 import type { Server } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
 import type { Settings } from './config/settings';
@@ -18,11 +19,13 @@ import { LogSink } from './sinks/log-sink';
 import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
 import { FileSource, type FileSourceOptions } from './sources/file';
+import { JournaldSource, type JournaldSourceOptions } from './sources/journald';
 import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime, type KmsgSourceOptions } from './sources/kmsg';
 import { valueBy } from './runtime/deadline';
 import type { Clock, Condition, DropResolver, LogLine, Logger, RuleFile, Sink, Source } from './types';
 import { Cluster } from './app/cluster';
 import { FileSourceSet, type FileRole } from './app/file-source-set';
+import { JournalSourceSet } from './app/journal-source-set';
 import { SourceRunner } from './app/source-runner';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
@@ -32,11 +35,16 @@ const ADOPT_DEADLINE_MS = 30_000;
 export interface SourceFactory {
   kmsg(opts: KmsgSourceOptions): Source;
   file(opts: FileSourceOptions): Source;
+  /** Default: the real journald source (a journalctl child). */
+  journald?(opts: JournaldSourceOptions): Source;
 }
+
+const newJournaldSource = (opts: JournaldSourceOptions): Source => new JournaldSource(opts);
 
 export const realSources: SourceFactory = {
   kmsg: (opts) => new KmsgSource(opts),
   file: (opts) => new FileSource(opts),
+  journald: newJournaldSource,
 };
 
 export interface AgentParts {
@@ -225,6 +233,23 @@ export class Agent {
       return new Map([...dropLogs, ...ruleLogs].map((p) => [p, { rules: ruleLogs.has(p), drops: dropLogs.has(p) }]));
     };
     fileSet.sync(followed(files));
+    const journals = new JournalSourceSet({
+      runner: this.runner,
+      makeSource: (dir, identifiers, lookbackMs) =>
+        (factory.journald ?? newJournaldSource)({
+          dir,
+          identifiers,
+          checkpoints,
+          clock,
+          logger: this.log.child({ component: 'journald' }),
+          startAfterMs: clock.now() - lookbackMs,
+          idlePollIntervalMs,
+        }),
+      onLine: (line) => detector.handle(line),
+      forget: (name) => checkpoints.forget(name),
+      logger: this.log,
+    });
+    journals.sync(files);
 
     this.watcher = watchRuleFiles({
       paths: this.parts.rulePaths,
@@ -238,6 +263,7 @@ export class Agent {
         detector.reload(reloaded);
         this.cluster?.conditions.redeclare(declaredTypes(reloaded));
         fileSet.sync(followed(reloaded));
+        journals.sync(reloaded);
         metrics.setReloadResult(true);
         this.log.info({ files: reloaded.map((f) => f.path) }, 'rules reloaded');
       },

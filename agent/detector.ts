@@ -1,6 +1,7 @@
 // detector.ts: the glue between sources and sinks, pure and synchronous. It routes each LogLine
 // to the monitors of its source (kmsg lines to the kmsg rule files; file lines to the filelog rule
-// files whose logPath is that file, after parsing the raw line with the file's pluginConfig),
+// files whose logPath is that file, after parsing the raw line with the file's pluginConfig;
+// journal entries to the journald rule files of their directory and SYSLOG_IDENTIFIER),
 // drops lines from before the start window like NPD's watchers, applies problems to the condition
 // state, and hands problems, events and condition changes to the sinks. No I/O. Its one timer,
 // with `recoveryTimer`, is recoverAfter's: a DueTimer on the injected clock, re-armed from
@@ -9,6 +10,7 @@ import { conditionChangeMessage } from './engine/go-quote';
 import { Monitor } from './engine/monitor';
 import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
 import { ConditionState, type DeclaredCondition } from './state/conditions';
+import { journalRouteKey, journalSourceId } from './sources/journal-entry';
 import { DueTimer } from './runtime/timer';
 import { Fanout } from './sinks/fanout';
 import type { Clock, Condition, ConditionChange, Logger, LogLine, NodeEvent, Problem, RuleFile, Sink } from './types';
@@ -104,15 +106,19 @@ export class Detector {
   handle(line: LogLine): void {
     const c = this.counters(line.source);
     c.received++;
-    const routes = this.routes.get(line.source === KMSG ? KMSG : line.source);
+    const journal = line.identifier !== undefined;
+    const key = line.source === KMSG ? KMSG : journal ? journalRouteKey(line.source, line.identifier) : line.source;
+    const routes = this.routes.get(key);
     if (routes === undefined) {
       c.unrouted++;
       return;
     }
     let found = 0;
-    if (line.source === KMSG) {
+    // kmsg records and journal entries carry their message and time; file lines are parsed.
+    if (line.source === KMSG || journal) {
       if (this.opts.lineTime) this.advanceLineTime(line.time.getTime());
-      // NPD's kmsg watcher: empty messages are skipped, the message is trimmed.
+      // NPD's kmsg watcher: empty messages are skipped, the message is trimmed (its journald
+      // watcher trims too).
       const text = trimSpace(line.text);
       if (text === '') {
         c.skipped++;
@@ -234,7 +240,7 @@ export class Detector {
       const monitor = new Monitor(file);
       const delayCutoffMs =
         this.opts.bootTimeMs !== undefined ? this.opts.bootTimeMs + file.delayMs : Number.NEGATIVE_INFINITY;
-      const key = file.plugin === 'kmsg' ? KMSG : file.logPath;
+      const key = routeKey(file);
       // A file first named by a reload starts its lookback window at the reload, not at agent
       // start: its old lines are backlog from days ago, not problems seen since start.
       const since = reloading && !previous.has(key) ? now : this.startMs;
@@ -298,6 +304,13 @@ export class Detector {
   private node(): NodeEvent['involved'] {
     return { kind: 'Node', name: this.opts.nodeName };
   }
+}
+
+/** Which lines a rule file reads: kmsg, a file's path, or a journal directory's identifier. */
+function routeKey(file: RuleFile): string {
+  if (file.plugin === 'kmsg') return KMSG;
+  if (file.plugin === 'journald') return journalRouteKey(journalSourceId(file.logPath), file.pluginConfig.source ?? '');
+  return file.logPath;
 }
 
 function declared(files: readonly RuleFile[]): DeclaredCondition[] {
