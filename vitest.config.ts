@@ -19,6 +19,7 @@ export const SYSTEM_SUITES = [
   'test/replay-drops.test.ts',
   'test/reverse-dns.test.ts',
   'test/sources/file-rsyslog.test.ts',
+  'test/sources/journald-real.test.ts',
   'test/sources/kmsg.test.ts',
 ];
 

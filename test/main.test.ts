@@ -67,7 +67,9 @@ describe('nodewarden check-rules', () => {
     expect(lines.length).toBeGreaterThan(20);
     for (const l of lines) expect(l).toMatch(/^test\/fixtures\/rules\/bad\/(many-errors|journald)\.json: \S.*: .+/);
     expect(lines).toContain(`${bad}: rules[0].pattern: invalid RE2 pattern: invalid perl operator: (?=`);
-    expect(lines).toContain('test/fixtures/rules/bad/journald.json: pluginConfig: unknown key "sorce" (did you mean "source"?)');
+    expect(lines).toContain(
+      'test/fixtures/rules/bad/journald.json: pluginConfig: unknown key "sorce" (did you mean "source"?)',
+    );
   });
 
   it('exits 2 on a bad flag, naming it', async () => {

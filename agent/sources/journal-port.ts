@@ -7,7 +7,7 @@
 // QUEUE_HIGH lines wait to be read, then stdout is paused (backpressure reaches journalctl
 // through the pipe); stderr keeps only its last STDERR_KEEP bytes, for the error message.
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A line of the child's stdout, or one that was longer than the cap (its text dropped). */
@@ -32,7 +32,9 @@ export interface JournalChild {
 export interface JournalPort {
   /**
    * The journal files (`*.journal`, `*.journal~`) in dir and in its machine-id subdirectories,
-   * sorted; undefined when dir is missing or not a directory.
+   * each as `name inode`, sorted; undefined when dir is missing or not a directory. The inode
+   * makes journald's rotation visible: it renames the active file away and creates a new one
+   * under the same name.
    */
   list(dir: string): Promise<readonly string[] | undefined>;
   spawn(command: string, args: readonly string[], maxLineBytes: number): JournalChild;
@@ -55,15 +57,23 @@ export const realJournalPort: JournalPort = {
     } catch {
       return undefined;
     }
-    const out: string[] = [];
+    const names: string[] = [];
     for (const e of entries) {
-      if (e.isFile() && isJournalFile(e.name)) out.push(e.name);
+      if (e.isFile() && isJournalFile(e.name)) names.push(e.name);
       else if (e.isDirectory() && /^[0-9a-f]{32}$/.test(e.name)) {
         try {
-          for (const n of await readdir(join(dir, e.name))) if (isJournalFile(n)) out.push(`${e.name}/${n}`);
+          for (const n of await readdir(join(dir, e.name))) if (isJournalFile(n)) names.push(`${e.name}/${n}`);
         } catch {
           // vanished between the two reads: the next listing shows it
         }
+      }
+    }
+    const out: string[] = [];
+    for (const n of names) {
+      try {
+        out.push(`${n} ${(await stat(join(dir, n))).ino}`);
+      } catch {
+        // vacuumed between the two reads
       }
     }
     return out.sort();

@@ -175,9 +175,17 @@ export class JournaldSource implements Source {
             settled = true;
             this.failures = 0;
           };
-          outcome = await this.follow(child, files, onLine, signal, backlogBefore, () => {
-            if (!settled && clock.now() - startedAt >= CHILD_SETTLED_MS) settle();
-          }, settle);
+          outcome = await this.follow(
+            child,
+            files,
+            onLine,
+            signal,
+            backlogBefore,
+            () => {
+              if (!settled && clock.now() - startedAt >= CHILD_SETTLED_MS) settle();
+            },
+            settle,
+          );
           child.kill();
           const exit = await Promise.race([child.exited, this.sleep(KILL_WAIT_MS).then(() => undefined)]);
           if (settled) attempt = 0;
@@ -208,7 +216,8 @@ export class JournaldSource implements Source {
   private fail(msg: string): void {
     this.stats.errors++;
     this.failures++;
-    if (msg !== this.lastError) this.opts.logger.warn({ dir: this.opts.dir, err: msg }, 'journal reader failed; retrying');
+    if (msg !== this.lastError)
+      this.opts.logger.warn({ dir: this.opts.dir, err: msg }, 'journal reader failed; retrying');
     this.lastError = msg;
   }
 

@@ -239,7 +239,10 @@ describe('fixtures', () => {
   });
 
   it('defaults a journald logPath to /var/log/journal and refuses timestamp keys in its pluginConfig', () => {
-    const ok = parseRuleFile('j.json', JSON.stringify({ plugin: 'journald', pluginConfig: { source: 'kubelet' }, source: 's' }));
+    const ok = parseRuleFile(
+      'j.json',
+      JSON.stringify({ plugin: 'journald', pluginConfig: { source: 'kubelet' }, source: 's' }),
+    );
     expect(ok.file?.logPath).toBe('/var/log/journal');
     const bad = parseRuleFile(
       'j.json',

@@ -24,7 +24,9 @@ type Detect =
   /** The process runs as root. */
   | { readonly root: true }
   /** This path exists and is writable by the process. */
-  | { readonly writable: string };
+  | { readonly writable: string }
+  /** An executable at this path (for programs Debian keeps off PATH, in /lib/systemd). */
+  | { readonly exec: string };
 
 interface PartSpec {
   readonly detect: Detect;
@@ -33,6 +35,9 @@ interface PartSpec {
   /** What to do when it is missing and no package provides it. */
   readonly hint?: string;
 }
+
+/** Where Debian installs systemd-journal-remote (not on PATH). */
+export const JOURNAL_REMOTE = '/lib/systemd/systemd-journal-remote';
 
 /** Every real part a test uses. One row per part; several parts may share a package. */
 export const PARTS = {
@@ -51,6 +56,9 @@ export const PARTS = {
   // Debian's Prometheus server and its promtool; no service runs (no systemd), the tests start their own.
   prometheus: { detect: { bin: 'prometheus' }, apt: 'prometheus' },
   promtool: { detect: { bin: 'promtool' }, apt: 'prometheus' },
+  // The journal's reader, and a writer of real journal files from export-format input (no journald runs).
+  journalctl: { detect: { bin: 'journalctl' }, apt: 'systemd' },
+  'systemd-journal-remote': { detect: { exec: JOURNAL_REMOTE }, apt: 'systemd-journal-remote' },
 } as const satisfies Record<string, PartSpec>;
 
 export type PartName = keyof typeof PARTS;
@@ -77,6 +85,7 @@ function usable(path: string, mode: number): boolean {
 function present(d: Detect): boolean {
   if ('bin' in d) return onPath(d.bin);
   if ('root' in d) return process.getuid?.() === 0;
+  if ('exec' in d) return usable(d.exec, constants.X_OK);
   return usable(d.writable, constants.W_OK);
 }
 

@@ -76,7 +76,7 @@ class FakeChild implements JournalChild {
 }
 
 class FakePort implements JournalPort {
-  files: string[] | undefined = ['m/system.journal'];
+  files: string[] | undefined = ['m/system.journal 11'];
   readonly children: FakeChild[] = [];
   async list(): Promise<readonly string[] | undefined> {
     return this.files === undefined ? undefined : [...this.files];
@@ -240,12 +240,13 @@ describe('JournaldSource on a scripted journalctl', () => {
     await turns();
     s.port.last.entry(1, 'systemd', 'one', T0 + 1);
     await turns();
-    s.port.files = ['m/system.journal', 'm/user-1000.journal'];
+    s.port.files = ['m/system.journal 11', 'm/user-1000.journal 12'];
     s.clock.advance(1000);
     await turns();
     expect(s.stats.rotations).toBe(0);
-    // journald rotated user-1000.journal away (renamed to an archive name: the old name is gone).
-    s.port.files = ['m/system.journal', 'm/user-1000@00a-01-02.journal'];
+    // journald rotated user-1000.journal: renamed to an archive name (same inode), a new file
+    // under the old name (a new inode). The pair (name, inode) it had seen is gone.
+    s.port.files = ['m/system.journal 11', 'm/user-1000.journal 13', 'm/user-1000@00a-01-02.journal 12'];
     s.clock.advance(1000);
     await turns();
     expect(s.stats.rotations).toBe(1);
