@@ -11,6 +11,7 @@ import { defineConfig } from 'vitest/config';
 export const SYSTEM_SUITES = [
   'test/agent.test.ts',
   'test/drops-real.test.ts',
+  'test/log-counter-real.test.ts',
   'test/main.test.ts',
   'test/manifests/image.test.ts',
   'test/manifests/prometheusrule.test.ts',

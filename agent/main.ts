@@ -1,11 +1,12 @@
 // main.ts: the nodewarden command. Parses argv and env, loads and validates the rule files,
 // builds the logger, clock, metrics registry and Kubernetes client, and runs a subcommand:
-// `run` (the agent), `check-rules` (validate, exit 2 on errors) or `replay` (offline rule test;
-// with --drops, offline packet-drop parsing).
+// `run` (the agent), `check-rules` (validate, exit 2 on errors), `replay` (offline rule test;
+// with --drops, offline packet-drop parsing) or `log-counter` (NPD's helper, log-counter.ts; also
+// when the bundle is invoked as `log-counter`).
 // Handles SIGTERM/SIGINT: stop reading, flush within --shutdown-timeout, exit 0.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Agent } from './agent';
 import { systemClock } from './runtime/clock';
 import { errText } from './runtime/err-text';
@@ -15,6 +16,8 @@ import { PrefixMatcher } from './engine/drop-prefixes';
 import { createKubeClient } from './kube/client';
 import { createPeerLookup } from './kube/peers';
 import { createLogger } from './log';
+import { runLogCounter } from './log-counter';
+import { monotonicBootTime } from './sources/kmsg';
 import { replay } from './replay';
 import { replayDrops, type PeerLookup } from './replay-drops';
 import { Metrics } from './sinks/metrics';
@@ -163,7 +166,18 @@ async function run(settings: Settings): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
+/** `log-counter` (NPD's helper): by subcommand, or busybox-style when invoked by that name. */
+function logCounter(argv: readonly string[]): Promise<number> {
+  return runLogCounter(argv, {
+    stdout: process.stdout,
+    clock: systemClock,
+    bootTimeMs: monotonicBootTime(systemClock),
+  });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  if (basename(process.argv[1] ?? '') === 'log-counter') return logCounter(argv);
+  if (argv[0] === 'log-counter') return logCounter(argv.slice(1));
   const parsed = parseSettings(argv, process.env);
   if (!parsed.ok) {
     for (const e of parsed.errors) process.stderr.write(`nodewarden: ${e}\n`);

@@ -144,6 +144,11 @@ export function usage(): string {
       left: '  replay --drops [--drop-prefix P...] [--format kmsg|syslog] [--kubeconfig FILE] < capture',
       right: 'print every packet drop in a capture (with pods, given a kubeconfig)',
     },
+    {
+      left: '  log-counter --journald-source=ID --log-path=DIR --lookback=D [--delay=D] --count=N --pattern=RE [--revert-pattern=RE]',
+      right:
+        "NPD's log-counter: exit 1 when the pattern occurred count times in the window, else 0 (also as a `log-counter` symlink)",
+    },
   ];
   const flags = Object.entries(FLAGS).map(([name, def]) => {
     const arg = def.type === 'string' ? ` ${name === 'rules' || name === 'drop-log' ? 'PATH' : 'VALUE'}` : '';
