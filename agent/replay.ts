@@ -3,16 +3,20 @@
 // `event` line per Event that would be posted (before aggregation) and a `condition` line per
 // condition change. Formats: `kmsg` is raw /dev/kmsg record text (a header line, then dictionary
 // lines starting with a space); `syslog` is parsed by each filelog rule file's pluginConfig;
-// `plain` is one message per line, matched by every rule file, timed by the clock.
+// `plain` is one message per line, matched by every rule file, timed by the clock;
+// `journal-export` (`journalctl -o export`) and `journal-json` (`journalctl -o json`) are journal
+// entries, matched by the journald rule files of their SYSLOG_IDENTIFIER (replay-journal.ts).
 // kmsg time: records carry microseconds since boot; with no `bootTimeMs` the boot is taken to be
 // the epoch, so times read as time since boot (1970-01-01T00:19:16.246Z = 1156.246 s).
 // Condition time follows the log (recoverAfter is measured between lines of the capture).
 import { Detector } from './detector';
 import { JsonLines, readCapture } from './replay-io';
+import { parseJournalJsonLine, readJournalExport, type JournalCaptureItem } from './replay-journal';
+import { journalSourceId } from './sources/journal-entry';
 import { parseKmsgRecord } from './sources/kmsg-record';
 import type { Clock, ConditionChange, Logger, LogLine, NodeEvent, RuleFile, Sink } from './types';
 
-export type ReplayFormat = 'kmsg' | 'syslog' | 'plain';
+export type ReplayFormat = 'kmsg' | 'syslog' | 'plain' | 'journal-export' | 'journal-json';
 
 export interface ReplayOptions {
   readonly input: NodeJS.ReadableStream;
@@ -34,6 +38,8 @@ export interface ReplayResult {
 
 /** The pseudo source id every syslog-format rule file is routed from during replay. */
 const REPLAY_FILE = '(replay)';
+/** The pseudo journal directory every journald rule file reads during replay. */
+const REPLAY_JOURNAL = '(replay journal)';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
@@ -74,6 +80,31 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const bootMs = opts.bootTimeMs ?? 0;
   let lines = 0;
   let skipped = 0;
+
+  if (opts.format === 'journal-export' || opts.format === 'journal-json') {
+    const items: AsyncIterable<JournalCaptureItem> =
+      opts.format === 'journal-export'
+        ? readJournalExport(opts.input as AsyncIterable<Buffer>)
+        : mapItems(readCapture(opts.input, false), (c) => parseJournalJsonLine(c.text));
+    for await (const item of items) {
+      await out.drained();
+      if (out.closed) break;
+      lines++;
+      if ('bad' in item) {
+        skipped++;
+        continue;
+      }
+      const e = item.entry;
+      detector.handle({
+        source: journalSourceId(REPLAY_JOURNAL),
+        identifier: e.identifier,
+        time: new Date(e.timeMs),
+        text: e.message,
+      });
+    }
+    await out.end();
+    return { lines, skipped };
+  }
 
   for await (const item of readCapture(opts.input, opts.format === 'kmsg')) {
     await out.drained();
@@ -118,5 +149,13 @@ function selectFiles(files: readonly RuleFile[], format: ReplayFormat): RuleFile
     case 'plain':
       // No parsing: every file's rules see the line as a message.
       return files.map((f) => ({ ...f, plugin: 'kmsg' as const, logPath: '/dev/kmsg' }));
+    case 'journal-export':
+    case 'journal-json':
+      // Each journald file reads its SYSLOG_IDENTIFIER's entries, whatever its logPath.
+      return files.filter((f) => f.plugin === 'journald').map((f) => ({ ...f, logPath: REPLAY_JOURNAL }));
   }
+}
+
+async function* mapItems<A, B>(src: AsyncIterable<A>, f: (a: A) => B): AsyncGenerator<B> {
+  for await (const a of src) yield f(a);
 }

@@ -8,7 +8,7 @@ import { parseDnsSetting, type DnsSetting } from '../reverse-dns';
 import { parseDuration } from './duration';
 
 export type Command = 'run' | 'check-rules' | 'replay' | 'help' | 'version';
-export type ReplayFormat = 'kmsg' | 'syslog' | 'plain';
+export type ReplayFormat = 'kmsg' | 'syslog' | 'plain' | 'journal-export' | 'journal-json';
 
 export interface Settings {
   readonly command: Command;
@@ -121,7 +121,11 @@ export const FLAGS: Readonly<Record<string, FlagDef>> = {
   },
   'shutdown-timeout': { type: 'string', help: 'how long SIGTERM waits for pending work', default: '5s' },
   'log-level': { type: 'string', help: 'trace | debug | info | warn | error', default: 'info' },
-  format: { type: 'string', help: 'replay input: kmsg | syslog | plain (--drops: kmsg | syslog)', default: 'kmsg' },
+  format: {
+    type: 'string',
+    help: 'replay input: kmsg | syslog | plain | journal-export | journal-json (--drops: kmsg | syslog)',
+    default: 'kmsg',
+  },
   drops: { type: 'boolean', help: 'replay: print the packet drops a capture holds, one JSON object each' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -137,7 +141,7 @@ export function usage(): string {
     { left: '  run', right: 'watch /dev/kmsg and log files; publish to Kubernetes or run standalone (default)' },
     { left: '  check-rules PATH...', right: 'validate rule files; exit 2 listing every error' },
     {
-      left: '  replay --rules PATH... [--format kmsg|syslog|plain] < capture',
+      left: '  replay --rules PATH... [--format kmsg|syslog|plain|journal-export|journal-json] < capture',
       right: 'print the events and condition changes a capture would produce',
     },
     {
@@ -255,12 +259,15 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   else metricsAddress = { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 
   const format = str('format') ?? 'kmsg';
-  if (format !== 'kmsg' && format !== 'syslog' && format !== 'plain') {
-    errors.push(`--format: expected kmsg, syslog or plain, got ${JSON.stringify(format)}`);
+  if (!['kmsg', 'syslog', 'plain', 'journal-export', 'journal-json'].includes(format)) {
+    errors.push(
+      `--format: expected kmsg, syslog, plain, journal-export or journal-json, got ${JSON.stringify(format)}`,
+    );
   }
   const drops = values.drops === true || /^(1|true)$/i.test(env[envName('drops')] ?? '');
   if (drops && command !== 'replay') errors.push('--drops: only for replay');
-  if (drops && format === 'plain') errors.push('--format: replay --drops reads kmsg or syslog, not plain');
+  if (drops && ['plain', 'journal-export', 'journal-json'].includes(format))
+    errors.push(`--format: replay --drops reads kmsg or syslog, not ${format}`);
   const logLevel = str('log-level') ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     errors.push(`--log-level: expected trace, debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
