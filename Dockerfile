@@ -2,9 +2,10 @@
 #   build    Node 24 with a toolchain: npm ci, re2 compiled against Node 24, esbuild bundle of
 #            agent/ into dist/nodewarden.cjs (re2 left external: it is a native addon).
 #   runtime  slim Node 24 holding only the bundle, its third-party licence notices, re2's loader
-#            and binary, and the default rules.
+#            and binary, the default rules, journalctl (Debian's systemd package) and a
+#            `log-counter` symlink to the bundle.
 # Build:  docker build -t ghcr.io/nodewarden/nodewarden:0.1.0 .    (or podman build)
-# It needs only the npm registry: no GitHub, no nodejs.org, and no Dockerfile frontend image
+# It needs only the npm registry and Debian's: no GitHub, no nodejs.org, and no Dockerfile frontend image
 # (plain Dockerfile syntax, so there is no `# syntax=` line for BuildKit to pull).
 # `npm run test:image` builds it with podman and runs it as the DaemonSet does.
 # scripts/emulate-image.mjs reproduces the runtime stage's COPYs in a temp dir and runs the bundle
@@ -47,6 +48,15 @@ COPY --from=build /src/node_modules/re2/package.json /src/node_modules/re2/re2.j
 COPY --from=build /src/node_modules/re2/build/Release/re2.node ./node_modules/re2/build/Release/
 # Default rules (the DaemonSet mounts the nodewarden-rules ConfigMap over them via NODEWARDEN_RULES).
 COPY rules/ ./rules/
+# journalctl, the journald source's reader (README, journald), from Debian's systemd package
+# without its recommends: nothing of it runs but journalctl (measured: README, Image). And
+# `log-counter`, NPD's counter helper: the bundle itself, busybox-style (it has a
+# `#!/usr/bin/env node` line and the exec bit), so NPD's counter configs need only
+# `"path": "/usr/local/bin/log-counter"`.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends systemd \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && ln -s /app/dist/nodewarden.cjs /usr/local/bin/log-counter
 ENV NODE_ENV=production
 # glibc malloc, as the DaemonSet and `npm start` set it (README, Performance):
 #   MALLOC_ARENA_MAX=2  two arenas instead of one per thread: 4-10 MiB less peak RSS under load;

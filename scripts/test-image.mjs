@@ -383,7 +383,11 @@ async function runContainer(tag) {
     if (v.configMap) host = configMapDir(tmp);
     else if (v.hostPath?.path === '/var/lib/nodewarden')
       host = state; // not the machine's own
-    else if (v.hostPath) host = v.hostPath.path;
+    else if (v.hostPath?.type === 'DirectoryOrCreate' && !existsSync(v.hostPath.path)) {
+      // As the kubelet would create it, but in the test's temp dir, not on this machine.
+      host = join(tmp, m.name);
+      mkdirSync(host);
+    } else if (v.hostPath) host = v.hostPath.path;
     else fail(`volume ${m.name}: only hostPath and configMap volumes are emulated`);
     return ['-v', `${host}:${m.mountPath}:${m.readOnly ? 'ro' : 'rw'}`];
   });

@@ -30,6 +30,10 @@ describe('DaemonSet', () => {
     const varlog = mount('/var/log');
     expect(varlog.readOnly).toBe(true);
     expect(volume(varlog.name).hostPath).toEqual({ path: '/var/log', type: 'Directory' });
+    // The journals: persistent under /var/log, volatile in /run/log/journal (NPD #121).
+    const volatile = mount('/run/log/journal');
+    expect(volatile.readOnly).toBe(true);
+    expect(volume(volatile.name).hostPath).toEqual({ path: '/run/log/journal', type: 'DirectoryOrCreate' });
     const state = mount('/var/lib/nodewarden');
     expect(state.readOnly).toBeUndefined();
     expect(volume(state.name).hostPath).toEqual({ path: '/var/lib/nodewarden', type: 'DirectoryOrCreate' });

@@ -97,7 +97,12 @@ describe('Dockerfile', () => {
         'context:rules/',
       ].sort(),
     );
-    expect(runtime.body.filter((i) => i.op === 'RUN')).toEqual([]);
+    // One RUN: journalctl from Debian's systemd package, and the log-counter symlink to the bundle.
+    const run = runtime.body.filter((i) => i.op === 'RUN');
+    expect(run).toHaveLength(1);
+    expect(run[0]!.args).toMatch(/apt-get install -y --no-install-recommends systemd\b/);
+    expect(run[0]!.args).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
+    expect(run[0]!.args).toMatch(/ln -s \/app\/dist\/nodewarden\.cjs \/usr\/local\/bin\/log-counter$/);
   });
 
   it('runs the bundle with the V8 flags of `npm start`, as root (privileged, documented)', () => {
