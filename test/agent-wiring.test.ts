@@ -13,6 +13,7 @@ import { parseSettings } from '../agent/config/settings';
 import { createKubeClient } from '../agent/kube/client';
 import { Metrics } from '../agent/sinks/metrics';
 import type { FileSourceOptions } from '../agent/sources/file';
+import type { JournaldSourceOptions } from '../agent/sources/journald';
 import type { LineHandler, LogLine, Logger, Source, SourceHealth } from '../agent/types';
 import { newSourceStats } from '../agent/types';
 import { FakeApiServer } from './helpers/fake-apiserver';
@@ -44,8 +45,9 @@ class ScriptedSource implements Source {
       }),
     );
   }
-  push(text: string, time: Date): Promise<void> {
-    const line: LogLine = { source: this.id, time, text };
+  push(text: string, time: Date, identifier?: string): Promise<void> {
+    const line: LogLine =
+      identifier === undefined ? { source: this.id, time, text } : { source: this.id, time, text, identifier };
     this.queue = this.queue.then(async () => {
       this.stats.received++;
       await this.handler?.(line);
@@ -81,7 +83,14 @@ async function setup(opts: { rules: object[]; args?: string[]; api?: FakeApiServ
   const clock = new FakeClock(Date.parse('2026-06-15T12:00:00Z'));
   const made = new Map<string, ScriptedSource>();
   const fileOpts = new Map<string, FileSourceOptions>();
+  const journalOpts: JournaldSourceOptions[] = [];
   const sources: SourceFactory = {
+    journald: (o) => {
+      const s = new ScriptedSource(`journald:${o.dir}`);
+      made.set(s.id, s);
+      journalOpts.push(o);
+      return s;
+    },
     kmsg: () => {
       const s = new ScriptedSource('kmsg');
       made.set('kmsg', s);
@@ -110,7 +119,7 @@ async function setup(opts: { rules: object[]; args?: string[]; api?: FakeApiServ
   cleanups.push(() => agent.stop(1000));
   await agent.start();
   const metric = async (re: RegExp): Promise<number> => Number(re.exec(await metrics.registry.metrics())?.[1] ?? 'NaN');
-  return { dir, rulePaths, clock, agent, made, fileOpts, metric };
+  return { dir, rulePaths, clock, agent, made, fileOpts, journalOpts, metric };
 }
 
 const kmsgRules = {
@@ -177,6 +186,53 @@ describe('Agent wiring (in-memory sources, fake clock)', () => {
         .map((s) => s.id)
         .sort(),
     ).toEqual([dropLog, join(dir, 'other.log'), 'kmsg'].sort());
+  });
+
+  it('journald: one reader per journal directory for all its identifiers; entries routed by identifier; a reload restarts it', async () => {
+    const journald = (source: string, id: string, reason: string, logPath = '/var/log/journal') => ({
+      plugin: 'journald',
+      pluginConfig: { source: id },
+      logPath,
+      lookback: '5m',
+      source,
+      conditions: [],
+      rules: [{ type: 'temporary', reason, pattern: 'Started (Kubernetes kubelet|kubelet.service).' }],
+    });
+    const t = await setup({
+      rules: [
+        journald('systemd-monitor', 'systemd', 'KubeletStart'),
+        journald('other-monitor', 'kubelet', 'KubeletSaysStarted'),
+        journald('volatile-monitor', 'systemd', 'VolatileStart', '/run/log/journal'),
+      ],
+    });
+    expect(t.journalOpts.map((o) => [o.dir, o.identifiers, o.startAfterMs])).toEqual([
+      ['/var/log/journal', ['kubelet', 'systemd'], t.clock.now() - 300_000],
+      ['/run/log/journal', ['systemd'], t.clock.now() - 300_000],
+    ]);
+    const persistent = t.made.get('journald:/var/log/journal')!;
+    const volatile = t.made.get('journald:/run/log/journal')!;
+    const now = new Date(t.clock.now());
+    await persistent.push('Started Kubernetes kubelet.', now, 'systemd');
+    await persistent.push('Started Kubernetes kubelet.', now, 'kubelet');
+    await persistent.push('Started Kubernetes kubelet.', now, 'dockerd'); // no rule file reads it
+    await volatile.push('Started kubelet.service.', now, 'systemd');
+    const counter = (reason: string) => t.metric(new RegExp(`problem_counter\\{reason="${reason}"\\} (\\d+)`));
+    expect(await counter('KubeletStart')).toBe(1);
+    expect(await counter('KubeletSaysStarted')).toBe(1);
+    expect(await counter('VolatileStart')).toBe(1);
+    // A reload moves the kubelet file's rules to systemd in /run/log/journal: the reader of
+    // /var/log/journal restarts for systemd only (resuming from the cursor it saves).
+    writeFileSync(t.rulePaths[1]!, JSON.stringify(journald('other-monitor', 'systemd', 'Other', '/run/log/journal')));
+    for (let i = 0; i < 5 && t.journalOpts.length < 3; i++) {
+      t.clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(t.journalOpts.map((o) => [o.dir, o.identifiers])).toEqual([
+      ['/var/log/journal', ['kubelet', 'systemd']],
+      ['/run/log/journal', ['systemd']],
+      ['/var/log/journal', ['systemd']],
+    ]);
+    expect(persistent.running).toBe(false);
   });
 
   it('connected: a detection becomes a condition patch and an Event on the Node', async () => {
