@@ -51,7 +51,7 @@ const repo = resolve(fileURLToPath(import.meta.url), '..', '..');
 const RECIPE = 1; // bump when the stand-in recipe below changes (it is part of the cache key)
 const MiB = 1024 * 1024;
 const limits = {
-  sizeOverBaseMiB: 12, // the bundle, the licence notices, re2.node (stripped) and rules/
+  sizeOverBaseMiB: 16, // the bundle, the licence notices, re2.node (stripped), rules/ and journalctl with its libraries (~8 MiB)
   idleRssMiB: 90, // 10% headroom under the DaemonSet's 100Mi limit
   graceSeconds: 15, // the DaemonSet's terminationGracePeriodSeconds
 };
@@ -585,6 +585,21 @@ async function main() {
     `image size over its base ≤ ${limits.sizeOverBaseMiB} MiB`,
     over > 0 && over <= limits.sizeOverBaseMiB,
     `${over.toFixed(1)} MiB`,
+  );
+
+  // journalctl runs from its copied libraries; the bundle answers as log-counter (NPD's path).
+  const inImage = (entrypoint, args) =>
+    podman(['run', '--rm', '--network', 'none', ...ulimits, '--entrypoint', entrypoint, tag, ...args], {
+      allowFail: true,
+      quiet: true,
+    });
+  const jv = inImage('/usr/bin/journalctl', ['--version']);
+  check('journalctl runs in the image', jv.status === 0, `${jv.stdout}${jv.stderr}`.trim().split('\n')[0]);
+  const lc = inImage('/usr/local/bin/log-counter', ['--journald-source=kubelet', '--pattern=x', '--log-path=/none']);
+  check(
+    "log-counter (a symlink to the bundle) answers as NPD's log-counter: exit 2 for a missing log path",
+    lc.status === 2 && lc.stdout.startsWith('failed to stat the log path "/none"'),
+    `${lc.status} ${lc.stdout}${lc.stderr}`,
   );
 
   await runContainer(tag);
