@@ -205,8 +205,13 @@ export class JournaldSource implements Source {
           logger.info({ dir: this.opts.dir }, 'journal files rotated or vacuumed; resuming from the cursor');
         }
         attempt++;
-        const wait = backoffDelay(attempt, JOURNAL_BACKOFF, this.random);
-        await this.sleep(wait, signal);
+        // Waited in idle-poll slices, each a sign of life: /healthz must not take a backoff
+        // (up to 30 s) for a stall when --stall-timeout is short.
+        const until = clock.now() + backoffDelay(attempt, JOURNAL_BACKOFF, this.random);
+        while (!signal.aborted && clock.now() < until) {
+          await this.sleep(Math.min(this.idleMs, until - clock.now()), signal);
+          this.lastPollAt = clock.now();
+        }
       }
     } finally {
       if (this.cursor !== undefined) this.opts.checkpoints.save(this.checkpoint, { cursor: this.cursor });

@@ -228,7 +228,17 @@ describe('JournaldSource on a scripted journalctl', () => {
     s.clock.advance(1);
     await turns();
     expect(s.port.children).toHaveLength(3);
-    // A third failure in a row: degraded in /healthz, still alive.
+    // A long backoff is waited in idle-poll slices: /healthz sees it alive throughout.
+    const beforeWait = s.clock.now();
+    s.port.last.die(1, 'Failed to open journal');
+    await turns();
+    s.clock.advance(1000);
+    await turns();
+    expect(s.source.health().lastPollAt).toBe(beforeWait + 1000);
+    s.clock.advance(1000);
+    await turns();
+    expect(s.port.children).toHaveLength(4); // attempt 3: 0.5 × 4 s
+    // Failures in a row: degraded in /healthz, still alive.
     s.port.last.die(1, 'Failed to open journal');
     await turns();
     expect(s.source.health()).toMatchObject({ alive: true, degraded: expect.stringContaining('keeps failing') });
