@@ -20,7 +20,7 @@ import { CheckpointStore } from './sources/checkpoint';
 import { FileSource, type FileSourceOptions } from './sources/file';
 import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime, type KmsgSourceOptions } from './sources/kmsg';
 import { valueBy } from './runtime/deadline';
-import type { Clock, Condition, DropResolver, LogLine, Logger, RuleFile, Sink, Source } from './types';
+import type { Clock, Condition, DropResolver, LogLine, Logger, PluginFile, RuleFile, Sink, Source } from './types';
 import { Cluster } from './app/cluster';
 import { FileSourceSet, type FileRole } from './app/file-source-set';
 import { SourceRunner } from './app/source-runner';
@@ -43,6 +43,8 @@ export interface AgentParts {
   readonly settings: Settings;
   /** Validated at startup by main, from rulePaths (absolute; watched for changes). */
   readonly files: readonly RuleFile[];
+  /** Custom plugin files, validated with `files`. */
+  readonly plugins?: readonly PluginFile[];
   readonly rulePaths: readonly string[];
   readonly logger: Logger;
   readonly clock: Clock;

@@ -208,6 +208,27 @@ export function readConditions(
   return { conditions, declared, declaredByType };
 }
 
+/** A permanent rule must name a condition its file declares. */
+export function checkPermanentCondition(
+  ctx: Ctx,
+  field: string,
+  given: boolean,
+  condition: string | undefined,
+  declaredByType: ReadonlyMap<string, string>,
+): void {
+  if (!given || condition?.trim() === '') {
+    report(ctx, `${field}.condition`, 'is required for a permanent rule (the condition type it sets)');
+  } else if (condition !== undefined && !declaredByType.has(condition)) {
+    const known = [...declaredByType.keys()];
+    report(
+      ctx,
+      `${field}.condition`,
+      `condition ${JSON.stringify(condition)} is not declared in "conditions"` +
+        (known.length > 0 ? ` (declared: ${known.join(', ')})` : ''),
+    );
+  }
+}
+
 /** Reports duplicate keys of objects that were never read (a key repeated in a bad subtree). */
 export function reportUnreadDuplicates(ctx: Ctx): void {
   for (const [field, keys] of ctx.duplicates) {

@@ -3,6 +3,7 @@
 // error reported at once, as ConfigError {file, field, message}. Runs at start and on reload,
 // never per log line. Rule patterns are compiled here exactly as the engine runs them
 // (engine/compiled-rules.ts), and the compiled forms are kept with the RuleFile for the engine.
+// Custom plugin files (`"plugin": "custom"`) are validated by plugin-file.ts into PluginFiles.
 //
 // ## Rule file format (for the README)
 //
@@ -76,10 +77,12 @@ import RE2 from 're2';
 import { errText } from '../runtime/err-text';
 import { compileRule, compileRulePrefilter, keepCompiled, type CompiledRule } from '../engine/compiled-rules';
 import type { Prefilter } from '../engine/prefilter';
-import type { ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
+import type { ConfigError, PluginConfig, PluginFile, RuleFile, RuleKind, RuleSpec } from '../types';
+import { isCustomPluginFile, looksLikeSystemStats, parsePluginFile, SYSTEM_STATS_ERROR } from './plugin-file';
 import { parseJson, type JsonValue } from './json-parse';
 import {
   arrayOf,
+  checkPermanentCondition,
   duration,
   isObject,
   readConditions,
@@ -214,6 +217,8 @@ function checkPrefilter(ctx: Ctx, compiled: readonly CheckedRule[]): Prefilter |
 interface ParsedFile {
   readonly path: string;
   readonly file?: RuleFile;
+  /** Set instead of `file` for a valid custom plugin file. */
+  readonly plugin?: PluginFile;
   readonly errors: ConfigError[];
   /** Condition types the file declares (even when it has other errors), for cross-file checks. */
   readonly declared: readonly DeclaredCondition[];
@@ -223,8 +228,12 @@ interface ParsedFile {
  * Parses and validates one rule file's text. Pure apart from compiling regexes.
  * `file` is set only when there are no errors.
  */
-export function parseRuleFile(path: string, text: string): { file?: RuleFile; errors: ConfigError[] } {
+export function parseRuleFile(
+  path: string,
+  text: string,
+): { file?: RuleFile; plugin?: PluginFile; errors: ConfigError[] } {
   const r = parseRuleFileDetailed(path, text);
+  if (r.plugin !== undefined) return { plugin: r.plugin, errors: r.errors };
   return r.file === undefined ? { errors: r.errors } : { file: r.file, errors: r.errors };
 }
 
@@ -249,6 +258,11 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     report(ctx, '', `expected a JSON object at the top level, got ${typeName(root)}`);
     return { path, errors: ctx.errors, declared: [] };
   }
+  if (isCustomPluginFile(root)) return { path, errors: ctx.errors, ...parsePluginFile(ctx, root) };
+  if (looksLikeSystemStats(root)) {
+    report(ctx, '', SYSTEM_STATS_ERROR);
+    return { path, errors: ctx.errors, declared: [] };
+  }
   const top = readKeys(ctx, '', root, TOP_KEYS, [], MISPLACED['top']);
 
   // plugin, pluginConfig, logPath
@@ -261,9 +275,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     journald = true;
     report(ctx, 'plugin', 'plugin journald is not supported yet (nodewarden reads kmsg and filelog)');
   } else if (pluginRaw !== undefined) {
-    const hint =
-      pluginRaw === 'custom' ? '; this looks like a custom-plugin-monitor file, which nodewarden does not run' : '';
-    report(ctx, 'plugin', `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg" or "filelog")${hint}`);
+    report(ctx, 'plugin', `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg", "filelog" or "custom")`);
   }
 
   const pluginConfig: { timestamp?: string; message?: string; timestampFormat?: string } = {};
@@ -369,19 +381,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
       report(ctx, `${field}.type`, `expected "temporary" or "permanent", got ${JSON.stringify(typeRaw)}`);
 
     const condition = str(ctx, `${field}.condition`, keys.get('condition'));
-    if (type === 'permanent') {
-      if (!keys.has('condition') || condition?.trim() === '') {
-        report(ctx, `${field}.condition`, 'is required for a permanent rule (the condition type it sets)');
-      } else if (condition !== undefined && !declaredByType.has(condition)) {
-        const known = [...declaredByType.keys()];
-        report(
-          ctx,
-          `${field}.condition`,
-          `condition ${JSON.stringify(condition)} is not declared in "conditions"` +
-            (known.length > 0 ? ` (declared: ${known.join(', ')})` : ''),
-        );
-      }
-    }
+    if (type === 'permanent') checkPermanentCondition(ctx, field, keys.has('condition'), condition, declaredByType);
     const reason = str(ctx, `${field}.reason`, keys.get('reason'), { required: true, nonEmpty: true });
     const pattern = str(ctx, `${field}.pattern`, keys.get('pattern'), { required: true });
     if (pattern === '') report(ctx, `${field}.pattern`, 'must not be empty');
@@ -497,7 +497,9 @@ export async function expandRulePaths(paths: readonly string[]): Promise<{ files
  * Loads rule files and directories (see the header). Reads every file and returns every
  * error; `files` holds the files that are valid on their own, in load order.
  */
-export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: RuleFile[]; errors: ConfigError[] }> {
+export async function loadRuleFiles(
+  paths: readonly string[],
+): Promise<{ files: RuleFile[]; plugins: PluginFile[]; errors: ConfigError[] }> {
   const expanded = await expandRulePaths(paths);
   const errors: ConfigError[] = [...expanded.errors];
 
@@ -536,6 +538,7 @@ export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: 
   );
 
   const files: RuleFile[] = [];
+  const plugins: PluginFile[] = [];
   const owner = new Map<string, string>(); // condition type -> "file field"
   for (const r of results) {
     errors.push(...r.errors);
@@ -555,8 +558,9 @@ export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: 
       }
     }
     if (r.file !== undefined && !crossFileError) files.push(r.file);
+    if (r.plugin !== undefined && !crossFileError) plugins.push(r.plugin);
   }
-  return { files, errors };
+  return { files, plugins, errors };
 }
 
 function isCode(e: unknown, code: string): boolean {
