@@ -70,6 +70,29 @@ describe('nodewarden check-rules', () => {
     expect(lines.some((l) => l.includes('journald.json: plugin: plugin journald is not supported yet'))).toBe(true);
   });
 
+  it("accepts NPD's custom plugin files and lists every error of a bad one, exit 2", async () => {
+    const npd = 'test/fixtures/npd';
+    const good = await cli([
+      'check-rules',
+      `${npd}/custom-plugin-monitor.json`,
+      `${npd}/network-problem-monitor.json`,
+      `${npd}/kernel-monitor-counter.json`,
+    ]);
+    expect(good.stderr).toBe('');
+    expect(good).toMatchObject({ code: 0, stdout: 'ok: 3 rule files, 5 rules\n' });
+    const bad = 'test/fixtures/plugins/custom-errors.json';
+    const stats = `${npd}/unsupported/system-stats-monitor.json`;
+    const r = await cli(['check-rules', bad, stats]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.pop()).toBe('nodewarden: 15 errors in rule files');
+    expect(lines).toContain(`${bad}: rules[0].path: is required`);
+    expect(lines).toContain(
+      `${bad}: pluginConfig.invoke_interval: unknown unit " seconds" in duration "30 seconds" (valid units are "ns", "us", "ms", "s", "m", "h")`,
+    );
+    expect(lines.at(-1)).toMatch(new RegExp(`^${stats}: this is a system-stats monitor file .*not support`));
+  });
+
   it('exits 2 on a bad flag, naming it', async () => {
     const r = await cli(['run', '--heartbeat-period', 'often']);
     expect(r.code).toBe(2);
