@@ -5,7 +5,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, type SourceFactory } from '../../agent/agent';
 import { loadRuleFiles } from '../../agent/config/rule-files';
@@ -17,8 +16,8 @@ import { freePort } from '../e2e/agent-process';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { FakeClock } from '../helpers/fake-clock';
 import { FakePluginPort, settle } from './fake-plugin-port';
+import { NPD_DIR, npdTextWithPaths } from './plugin-fixtures';
 
-const NPD_DIR = fileURLToPath(new URL('../fixtures/npd/', import.meta.url));
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -34,13 +33,6 @@ const noSources: SourceFactory = {
   },
 };
 
-/** NPD's file from the fixtures with only its rules' paths replaced. */
-function npdText(name: string, paths: string[]): string {
-  const json = JSON.parse(readFileSync(join(NPD_DIR, name), 'utf8')) as { rules: { path: string }[] };
-  json.rules.forEach((r, i) => (r.path = paths[i] ?? r.path));
-  return JSON.stringify(json);
-}
-
 interface WireCondition {
   type: string;
   status: string;
@@ -48,39 +40,50 @@ interface WireCondition {
   message: string;
 }
 
+/** The agent on one rule file with this text, the fake clock, the fake port and the fake API server. */
+async function startAgent(name: string, text: string, metricsAddress = '127.0.0.1:0') {
+  const api = await FakeApiServer.start();
+  cleanups.push(() => api.close());
+  api.addNode('wired');
+  const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-plugins-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const rulePath = join(dir, name);
+  writeFileSync(rulePath, text);
+  const args = ['run', '--rules', rulePath, '--state-dir', join(dir, 'state'), '--kmsg-path', ''];
+  const parsed = parseSettings([...args, '--metrics-address', metricsAddress, '--reload-interval', '1s'], {});
+  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+  const loaded = await loadRuleFiles([rulePath]);
+  expect(loaded.errors).toEqual([]);
+  const clock = new FakeClock(Date.parse('2026-06-15T12:00:00Z'));
+  const plugins = new FakePluginPort();
+  const metrics = new Metrics({ processMetrics: false });
+  const agent = new Agent({
+    settings: parsed.settings,
+    files: loaded.files,
+    plugins: loaded.plugins,
+    rulePaths: [rulePath],
+    logger: quiet,
+    clock,
+    metrics,
+    nodeName: 'wired',
+    sources: noSources,
+    pluginPort: plugins,
+    kube: createKubeClient({ kubeconfig: api.writeKubeconfig(dir) })!,
+  });
+  cleanups.push(() => agent.stop(1000));
+  await agent.start();
+  return { api, rulePath, clock, plugins, metrics, agent };
+}
+
 describe('custom plugins in the agent', () => {
   it('a plugin Unknown reaches /conditions and problem_gauge, its Events the Node; a reload swaps files and drops their types', async () => {
-    const api = await FakeApiServer.start();
-    cleanups.push(() => api.close());
-    api.addNode('wired');
-    const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-plugins-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const rulePath = join(dir, 'custom.json');
-    writeFileSync(rulePath, npdText('custom-plugin-monitor.json', ['/t/ntp-temp', '/t/ntp-perm']));
     const port = await freePort();
-    const args = ['run', '--rules', rulePath, '--state-dir', join(dir, 'state'), '--kmsg-path', ''];
-    const parsed = parseSettings([...args, '--metrics-address', `127.0.0.1:${port}`, '--reload-interval', '1s'], {});
-    if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-    const loaded = await loadRuleFiles([rulePath]);
-    expect(loaded.errors).toEqual([]);
-    const clock = new FakeClock(Date.parse('2026-06-15T12:00:00Z'));
-    const plugins = new FakePluginPort();
-    const metrics = new Metrics({ processMetrics: false });
-    const agent = new Agent({
-      settings: parsed.settings,
-      files: loaded.files,
-      plugins: loaded.plugins,
-      rulePaths: [rulePath],
-      logger: quiet,
-      clock,
-      metrics,
-      nodeName: 'wired',
-      sources: noSources,
-      pluginPort: plugins,
-      kube: createKubeClient({ kubeconfig: api.writeKubeconfig(dir) })!,
-    });
-    cleanups.push(() => agent.stop(1000));
-    await agent.start();
+    const t = await startAgent(
+      'custom.json',
+      npdTextWithPaths('custom-plugin-monitor.json', ['/t/ntp-temp', '/t/ntp-perm']),
+      `127.0.0.1:${port}`,
+    );
+    const { api, rulePath, clock, plugins, metrics, agent } = t;
     expect(plugins.started).toEqual(['/t/ntp-temp', '/t/ntp-perm']);
 
     plugins.of('/t/ntp-temp').exit(1, 'ntp is down');
@@ -108,7 +111,7 @@ describe('custom plugins in the agent', () => {
     );
 
     // Reload: the NTP file becomes NPD's network-problem-monitor.json (no conditions).
-    writeFileSync(rulePath, npdText('network-problem-monitor.json', ['/t/conntrack', '/t/dns']));
+    writeFileSync(rulePath, npdTextWithPaths('network-problem-monitor.json', ['/t/conntrack', '/t/dns']));
     for (let i = 0; i < 20 && !plugins.started.includes('/t/dns'); i++) {
       clock.advance(1000);
       await new Promise((r) => setTimeout(r, 20));
@@ -131,45 +134,10 @@ describe('custom plugins in the agent', () => {
   });
 
   it('patches a plugin Unknown onto the Node', async () => {
-    const api = await FakeApiServer.start();
-    cleanups.push(() => api.close());
-    api.addNode('wired');
-    const dir = mkdtempSync(join(tmpdir(), 'nodewarden-agent-plugins-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const rulePath = join(dir, 'kubelet.json');
-    writeFileSync(rulePath, readFileSync(join(NPD_DIR, 'health-checker-kubelet.json')));
-    const parsed = parseSettings(
-      [
-        'run',
-        '--rules',
-        rulePath,
-        '--state-dir',
-        join(dir, 'state'),
-        '--kmsg-path',
-        '',
-        '--metrics-address',
-        '127.0.0.1:0',
-      ],
-      {},
+    const { api, plugins, agent } = await startAgent(
+      'kubelet.json',
+      readFileSync(join(NPD_DIR, 'health-checker-kubelet.json'), 'utf8'),
     );
-    if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-    const loaded = await loadRuleFiles([rulePath]);
-    const plugins = new FakePluginPort();
-    const agent = new Agent({
-      settings: parsed.settings,
-      files: loaded.files,
-      plugins: loaded.plugins,
-      rulePaths: [rulePath],
-      logger: quiet,
-      clock: new FakeClock(),
-      metrics: new Metrics({ processMetrics: false }),
-      nodeName: 'wired',
-      sources: noSources,
-      pluginPort: plugins,
-      kube: createKubeClient({ kubeconfig: api.writeKubeconfig(dir) })!,
-    });
-    cleanups.push(() => agent.stop(1000));
-    await agent.start();
     expect(plugins.pending[0]?.req.args).toContain('--component=kubelet');
     plugins.of('/home/kubernetes/bin/health-checker').fail('ENOENT: spawn /home/kubernetes/bin/health-checker ENOENT');
     await settle();

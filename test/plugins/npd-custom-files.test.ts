@@ -5,10 +5,9 @@
 // posts Events from those scripts, and NPD's problem metrics follow. The counters' and health
 // checkers' helper binaries are absent here: running those files unchanged yields Unknown and
 // counted start failures. Time is the fake clock; the processes are real.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadRuleFiles, parseRuleFile } from '../../agent/config/rule-files';
 import { PluginDaemon } from '../../agent/plugins/plugin-daemon';
@@ -17,8 +16,8 @@ import { Metrics } from '../../agent/sinks/metrics';
 import type { ConditionChange, Logger, NodeEvent, PluginFile, Sink } from '../../agent/types';
 import { formatConfigError } from '../../agent/types';
 import { FakeClock } from '../helpers/fake-clock';
+import { NPD_DIR, npdTextWithPaths } from './plugin-fixtures';
 
-const NPD_DIR = fileURLToPath(new URL('../fixtures/npd/', import.meta.url));
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 const dir = mkdtempSync(join(tmpdir(), `nodewarden-npd-plugins-${process.pid}-`));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,9 +38,7 @@ function stateful(name: string): { path: string; set: (code: number, output: str
 
 /** NPD's file from the fixtures, with only each rule's `path` replaced, through the validator. */
 function npdFileWithPaths(name: string, paths: readonly string[]): PluginFile {
-  const json = JSON.parse(readFileSync(join(NPD_DIR, name), 'utf8')) as { rules: { path: string }[] };
-  json.rules.forEach((r, i) => (r.path = paths[i] ?? r.path));
-  const r = parseRuleFile(join(NPD_DIR, name), JSON.stringify(json));
+  const r = parseRuleFile(join(NPD_DIR, name), npdTextWithPaths(name, paths));
   expect(r.errors.map(formatConfigError)).toEqual([]);
   return r.plugin!;
 }

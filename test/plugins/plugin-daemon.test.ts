@@ -3,46 +3,28 @@
 // Events, skip_initial_status, adoption, and reload keeping unchanged files' monitors.
 import { describe, expect, it } from 'vitest';
 import { PluginDaemon } from '../../agent/plugins/plugin-daemon';
-import type { Condition, ConditionChange, Logger, NodeEvent, PluginFile, Problem, Sink } from '../../agent/types';
+import type { Condition, Logger, PluginFile } from '../../agent/types';
 import { FakeClock } from '../helpers/fake-clock';
+import { recorder } from '../helpers/recording-sink';
+import { pluginFile } from './plugin-fixtures';
 import { FakePluginPort, settle } from './fake-plugin-port';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 
-const ntp: PluginFile = {
+const ntp = pluginFile({
   path: '/rules/custom-plugin-monitor.json',
-  plugin: 'custom',
   source: 'ntp-custom-plugin-monitor',
-  metricsReporting: true,
-  invokeIntervalMs: 30_000,
-  timeoutMs: 5_000,
-  maxOutputLength: 80,
-  concurrency: 3,
-  messageChangeUpdates: false,
-  skipInitialStatus: false,
   conditions: [{ type: 'NTPProblem', reason: 'NTPIsUp', message: 'ntp service is up' }],
   rules: [
     { type: 'temporary', reason: 'NTPIsDown', path: '/temp', args: [], timeoutMs: 3_000 },
     { type: 'permanent', condition: 'NTPProblem', reason: 'NTPIsDown', path: '/perm', args: [], timeoutMs: 3_000 },
   ],
-};
+});
 
 function setup(files: PluginFile[], initialConditions?: Condition[]) {
   const clock = new FakeClock();
   const port = new FakePluginPort();
-  const got = {
-    problems: [] as Problem[],
-    events: [] as NodeEvent[],
-    changes: [] as ConditionChange[],
-    initial: [] as [string, readonly Condition[]][],
-  };
-  const sink: Sink = {
-    name: 'rec',
-    onProblem: (p) => got.problems.push(p),
-    onEvent: (e) => got.events.push(e),
-    onConditionChange: (c) => got.changes.push(c),
-    onConditions: (s, c) => got.initial.push([s, c]),
-  };
+  const { got, sink } = recorder();
   const daemon = new PluginDaemon(files, {
     clock,
     logger,

@@ -7,6 +7,7 @@ import type { PluginVerdict } from '../../agent/plugins/plugin-result';
 import type { Logger, PluginFile, PluginRuleSpec } from '../../agent/types';
 import { FakeClock } from '../helpers/fake-clock';
 import { FakePluginPort, settle } from './fake-plugin-port';
+import { pluginFile } from './plugin-fixtures';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 
@@ -18,23 +19,7 @@ const rule = (path: string, timeoutMs = 3_000): PluginRuleSpec => ({
   timeoutMs,
 });
 
-function file(rules: PluginRuleSpec[], extra: Partial<PluginFile> = {}): PluginFile {
-  return {
-    path: '/rules/custom.json',
-    plugin: 'custom',
-    source: 'custom-monitor',
-    metricsReporting: true,
-    invokeIntervalMs: 30_000,
-    timeoutMs: 5_000,
-    maxOutputLength: 80,
-    concurrency: 3,
-    messageChangeUpdates: false,
-    skipInitialStatus: false,
-    conditions: [],
-    rules,
-    ...extra,
-  };
-}
+const file = (rules: PluginRuleSpec[], extra: Partial<PluginFile> = {}): PluginFile => pluginFile({ rules, ...extra });
 
 function setup(f: PluginFile) {
   const clock = new FakeClock();
