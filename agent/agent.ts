@@ -1,8 +1,9 @@
 // agent.ts: the composition root. Builds the running agent from parsed settings and the ports
 // main hands in (logger, clock, metrics registry, optional Kubernetes client, source factory),
 // and owns the start and stop order:
-//   start: checkpoints → /healthz → the cluster reads the Node (adoption) → detector and drop
-//          pipeline, whose sinks are all known by then → sources → rule watcher;
+//   start: checkpoints → /healthz → the cluster reads the Node (adoption) → detector, custom
+//          plugin daemon and drop pipeline, whose sinks are all known by then → sources → rule
+//          watcher;
 //   stop:  abort (sources stop and save positions) → drop flush → sink flush (deadline) → close.
 // One AbortSignal runs through everything; stop is idempotent. The parts: app/cluster.ts (the
 // Kubernetes half), app/source-runner.ts, app/file-source-set.ts and app/journal-source-set.ts
@@ -22,11 +23,13 @@ import { FileSource, type FileSourceOptions } from './sources/file';
 import { JournaldSource, type JournaldSourceOptions } from './sources/journald';
 import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime, type KmsgSourceOptions } from './sources/kmsg';
 import { valueBy } from './runtime/deadline';
-import type { Clock, Condition, DropResolver, LogLine, Logger, RuleFile, Sink, Source } from './types';
+import type { Clock, Condition, DropResolver, LogLine, Logger, PluginFile, RuleFile, Sink, Source } from './types';
 import { Cluster } from './app/cluster';
 import { FileSourceSet, type FileRole } from './app/file-source-set';
 import { JournalSourceSet } from './app/journal-source-set';
 import { SourceRunner } from './app/source-runner';
+import { PluginDaemon } from './plugins/plugin-daemon';
+import { realPluginPort, type PluginPort } from './plugins/plugin-port';
 
 /** How long start-up waits for the Node to adopt its conditions from. */
 const ADOPT_DEADLINE_MS = 30_000;
@@ -51,6 +54,8 @@ export interface AgentParts {
   readonly settings: Settings;
   /** Validated at startup by main, from rulePaths (absolute; watched for changes). */
   readonly files: readonly RuleFile[];
+  /** Custom plugin files, validated with `files`. */
+  readonly plugins?: readonly PluginFile[];
   readonly rulePaths: readonly string[];
   readonly logger: Logger;
   readonly clock: Clock;
@@ -60,6 +65,8 @@ export interface AgentParts {
   readonly kube?: KubeClient;
   /** Default realSources. */
   readonly sources?: SourceFactory;
+  /** How custom plugins run; default realPluginPort (child processes). */
+  readonly pluginPort?: PluginPort;
 }
 
 /** Resolves a path from settings against the working directory. */
@@ -78,6 +85,7 @@ export class Agent {
   private readonly log: Logger;
   private readonly runner: SourceRunner;
   private detector: Detector | undefined;
+  private plugins: PluginDaemon | undefined;
   private drops: DropPipeline | undefined;
   private cluster: Cluster | undefined;
   private sinks: readonly Sink[] = [];
@@ -96,7 +104,7 @@ export class Agent {
   }
 
   conditions(): Condition[] {
-    return this.detector?.conditions() ?? [];
+    return [...(this.detector?.conditions() ?? []), ...(this.plugins?.conditions() ?? [])];
   }
 
   sourceList(): Source[] {
@@ -105,12 +113,13 @@ export class Agent {
 
   async start(): Promise<void> {
     const { settings, clock, metrics, nodeName, kube, files } = this.parts;
+    const pluginFiles = this.parts.plugins ?? [];
     const factory = this.parts.sources ?? realSources;
     const signal = this.abort.signal;
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
     this.checkpoints = checkpoints;
     metrics.registerComponent('state', 'checkpoints', checkpoints.stats);
-    metrics.setRuleFiles(files);
+    metrics.setRuleFiles([...files, ...pluginFiles]);
     metrics.registerComponents('source', () => this.runner.list().map((s) => [s.id, s.stats] as const));
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
@@ -147,7 +156,7 @@ export class Agent {
     let adoptLater = false;
     if (kube) {
       this.cluster = new Cluster({ kube, settings, nodeName, clock, logger: this.log, metrics, checkpoints });
-      const found = await this.cluster.adopt(declaredTypes(files), clock.now() + ADOPT_DEADLINE_MS);
+      const found = await this.cluster.adopt(declaredTypes(files, pluginFiles), clock.now() + ADOPT_DEADLINE_MS);
       initialConditions = found ?? [];
       adoptLater = found === undefined;
     }
@@ -167,12 +176,27 @@ export class Agent {
     });
     this.detector = detector;
     metrics.registerComponents('detector', () => detector.counterMap());
-    // Downstream only: the Node's conditions go to the detector, which re-announces them to the
-    // held exporter; then the exporter may write.
+    // Custom plugins: a problem daemon beside the detector, into the same sinks.
+    const plugins = new PluginDaemon(pluginFiles, {
+      clock,
+      logger: this.log.child({ component: 'plugins' }),
+      nodeName,
+      sinks: this.sinks,
+      port: this.parts.pluginPort ?? realPluginPort,
+      initialConditions,
+    });
+    this.plugins = plugins;
+    metrics.registerComponents('plugin', () => plugins.counterMap(), { gauges: ['running'] });
+    plugins.start();
+    // Downstream only: the Node's conditions go to the detector and the plugin daemon, which
+    // re-announce them to the held exporter; then the exporter may write.
     if (adoptLater)
       this.cluster?.adoptLater(
-        () => declaredTypes(detector.ruleFiles()),
-        (c) => detector.adoptLate(c),
+        () => declaredTypes(detector.ruleFiles(), plugins.pluginFiles()),
+        (c) => {
+          detector.adoptLate(c);
+          plugins.adoptLate(c);
+        },
       );
 
     // Packet drops: from kmsg always, and from the files named by --drop-log.
@@ -258,14 +282,16 @@ export class Agent {
       logger: this.log,
       signal,
       initial: files,
-      onReload: (reloaded) => {
-        metrics.setRuleFiles(reloaded);
+      initialPlugins: pluginFiles,
+      onReload: (reloaded, reloadedPlugins) => {
+        metrics.setRuleFiles([...reloaded, ...reloadedPlugins]);
         detector.reload(reloaded);
-        this.cluster?.conditions.redeclare(declaredTypes(reloaded));
+        plugins.reload(reloadedPlugins);
+        this.cluster?.conditions.redeclare(declaredTypes(reloaded, reloadedPlugins));
         fileSet.sync(followed(reloaded));
         journals.sync(reloaded);
         metrics.setReloadResult(true);
-        this.log.info({ files: reloaded.map((f) => f.path) }, 'rules reloaded');
+        this.log.info({ files: [...reloaded, ...reloadedPlugins].map((f) => f.path) }, 'rules reloaded');
       },
       onInvalid: () => metrics.setReloadResult(false),
     });
@@ -274,9 +300,9 @@ export class Agent {
     this.log.info(
       {
         mode: kube ? `kubernetes (${kube.source})` : 'standalone',
-        rules: files.map((f) => f.path),
+        rules: [...files, ...pluginFiles].map((f) => f.path),
         sources: this.runner.ids(),
-        conditions: detector.conditions().map((c) => `${c.type}=${c.status}`),
+        conditions: this.conditions().map((c) => `${c.type}=${c.status}`),
       },
       'nodewarden started',
     );
@@ -295,6 +321,7 @@ export class Agent {
     this.log.info({ timeoutMs }, 'stopping');
     this.abort.abort();
     this.detector?.stop();
+    this.plugins?.stop();
     this.watcher?.stop();
     // Sources stop within one poll and save their positions; a read stuck on a dead filesystem
     // must not hold shutdown past the deadline.
@@ -312,6 +339,6 @@ export class Agent {
   }
 }
 
-function declaredTypes(files: readonly RuleFile[]): string[] {
-  return files.flatMap((f) => f.conditions.map((c) => c.type));
+function declaredTypes(files: readonly RuleFile[], plugins: readonly PluginFile[]): string[] {
+  return [...files, ...plugins].flatMap((f) => f.conditions.map((c) => c.type));
 }

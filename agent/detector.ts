@@ -6,10 +6,9 @@
 // state, and hands problems, events and condition changes to the sinks. No I/O. Its one timer,
 // with `recoveryTimer`, is recoverAfter's: a DueTimer on the injected clock, re-armed from
 // nextDueAt() whenever the condition state changes (without it the caller runs tick()).
-import { conditionChangeMessage } from './engine/go-quote';
 import { Monitor } from './engine/monitor';
 import { compileSyslogParser, type SyslogParser } from './engine/syslog-line';
-import { ConditionState, type DeclaredCondition } from './state/conditions';
+import { conditionChangeEvent, ConditionState, declaredIn } from './state/conditions';
 import { journalRouteKey, journalSourceId } from './sources/journal-entry';
 import { DueTimer } from './runtime/timer';
 import { Fanout } from './sinks/fanout';
@@ -94,7 +93,7 @@ export class Detector {
           setTimer: (fn, ms) => opts.clock.setTimer(fn, ms),
         }
       : opts.clock;
-    this.state = new ConditionState(declared(files), this.stateClock);
+    this.state = new ConditionState(declaredIn(files), this.stateClock);
     this.recovery = opts.recoveryTimer ? new DueTimer(opts.clock, () => this.tick()) : undefined;
     if (opts.initialConditions) this.state.adopt(opts.initialConditions);
     this.install(files);
@@ -203,7 +202,7 @@ export class Detector {
   /** Hot reload: new monitors (their line buffers start empty), condition state kept. */
   reload(files: readonly RuleFile[]): void {
     this.install(files);
-    this.state.replaceSpecs(declared(files));
+    this.state.replaceSpecs(declaredIn(files));
     for (const source of sourcesOf(files)) this.emitConditions(source);
     this.armRecovery();
   }
@@ -278,18 +277,9 @@ export class Detector {
   }
 
   private emitChange(change: ConditionChange): void {
-    const c = change.condition;
     this.armRecovery();
     this.out.onConditionChange(change);
-    // NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise.
-    this.emitEvent({
-      involved: this.node(),
-      type: c.status === 'True' ? 'Warning' : 'Normal',
-      reason: c.reason,
-      message: conditionChangeMessage(c.type, c.status, c.reason, c.message),
-      component: change.source,
-      time: c.lastTransitionTime,
-    });
+    this.emitEvent(conditionChangeEvent(change, this.node()));
   }
 
   private emitEvent(e: NodeEvent): void {
@@ -311,10 +301,6 @@ function routeKey(file: RuleFile): string {
   if (file.plugin === 'kmsg') return KMSG;
   if (file.plugin === 'journald') return journalRouteKey(journalSourceId(file.logPath), file.pluginConfig.source ?? '');
   return file.logPath;
-}
-
-function declared(files: readonly RuleFile[]): DeclaredCondition[] {
-  return files.flatMap((f) => f.conditions.map((c) => ({ ...c, source: f.source })));
 }
 
 function sourcesOf(files: readonly RuleFile[]): string[] {

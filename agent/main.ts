@@ -21,7 +21,7 @@ import { monotonicBootTime } from './sources/kmsg';
 import { replay } from './replay';
 import { replayDrops, type PeerLookup } from './replay-drops';
 import { Metrics } from './sinks/metrics';
-import { formatConfigError, type RuleFile } from './types';
+import { formatConfigError, type PluginFile, type RuleFile } from './types';
 
 declare const NODEWARDEN_VERSION: string | undefined;
 const VERSION = typeof NODEWARDEN_VERSION === 'string' ? NODEWARDEN_VERSION : 'dev';
@@ -39,9 +39,9 @@ function defaultRules(paths: readonly string[]): string[] {
   return [existsSync(beside) ? beside : resolve('rules')];
 }
 
-async function loadRules(paths: readonly string[]): Promise<RuleFile[] | undefined> {
-  const { files, errors } = await loadRuleFiles(paths);
-  if (errors.length === 0) return files;
+async function loadRules(paths: readonly string[]): Promise<{ files: RuleFile[]; plugins: PluginFile[] } | undefined> {
+  const { files, plugins, errors } = await loadRuleFiles(paths);
+  if (errors.length === 0) return { files, plugins };
   for (const e of errors) process.stderr.write(`${formatConfigError(e)}\n`);
   process.stderr.write(`nodewarden: ${errors.length} error${errors.length === 1 ? '' : 's'} in rule files\n`);
   return undefined;
@@ -49,8 +49,9 @@ async function loadRules(paths: readonly string[]): Promise<RuleFile[] | undefin
 
 async function checkRules(settings: Settings): Promise<number> {
   const paths = settings.paths.length > 0 ? settings.paths : defaultRules(settings.rules);
-  const files = await loadRules(paths);
-  if (!files) return EXIT_CONFIG;
+  const set = await loadRules(paths);
+  if (!set) return EXIT_CONFIG;
+  const files = [...set.files, ...set.plugins];
   const rules = files.reduce((n, f) => n + f.rules.length, 0);
   process.stdout.write(`ok: ${files.length} rule file${files.length === 1 ? '' : 's'}, ${rules} rules\n`);
   return 0;
@@ -87,12 +88,12 @@ async function runDropReplay(settings: Settings): Promise<number> {
 
 async function runReplay(settings: Settings): Promise<number> {
   if (settings.drops) return runDropReplay(settings);
-  const files = await loadRules(defaultRules(settings.rules));
-  if (!files) return EXIT_CONFIG;
+  const set = await loadRules(defaultRules(settings.rules));
+  if (!set) return EXIT_CONFIG;
   const result = await replay({
     input: process.stdin,
     output: process.stdout,
-    files,
+    files: set.files,
     format: settings.format,
     clock: systemClock,
   });
@@ -105,8 +106,8 @@ async function run(settings: Settings): Promise<number> {
   const nodeName = settings.nodeName ?? process.env.NODE_NAME ?? hostname().toLowerCase();
   const logger = createLogger(settings.logLevel, { node: nodeName });
   const rulePaths = defaultRules(settings.rules);
-  const files = await loadRules(rulePaths);
-  if (!files) return EXIT_CONFIG;
+  const set = await loadRules(rulePaths);
+  if (!set) return EXIT_CONFIG;
 
   let kube;
   try {
@@ -120,7 +121,8 @@ async function run(settings: Settings): Promise<number> {
   }
   const agent = new Agent({
     settings,
-    files,
+    files: set.files,
+    plugins: set.plugins,
     rulePaths,
     logger,
     clock: systemClock,

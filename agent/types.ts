@@ -168,6 +168,40 @@ export interface RuleFile {
   readonly rules: readonly RuleSpec[];
 }
 
+/** A rule of a custom plugin file: runs `path` with `args` (an argv, never a shell). */
+export interface PluginRuleSpec {
+  readonly type: RuleKind;
+  /** Condition type a permanent rule sets. */
+  readonly condition?: string;
+  readonly reason: string;
+  /** Absolute path of the executable (a relative one is taken from the working directory). */
+  readonly path: string;
+  readonly args: readonly string[];
+  /** Effective timeout: the rule's `timeout`, or the file's. */
+  readonly timeoutMs: number;
+}
+
+/** A custom plugin monitor file (NPD's custom-plugin-monitor format, `plugin: custom`). */
+export interface PluginFile {
+  readonly path: string;
+  readonly plugin: 'custom';
+  /** Event source component, e.g. "ntp-custom-plugin-monitor". */
+  readonly source: string;
+  readonly metricsReporting: boolean;
+  readonly invokeIntervalMs: number;
+  readonly timeoutMs: number;
+  /** Condition messages are the plugin's trimmed stdout, cut at this many bytes. */
+  readonly maxOutputLength: number;
+  /** Plugins of this file running at once. */
+  readonly concurrency: number;
+  /** A True condition whose message changes (same reason) is updated. */
+  readonly messageChangeUpdates: boolean;
+  /** Conditions are not announced at start, only once a plugin reports. */
+  readonly skipInitialStatus: boolean;
+  readonly conditions: readonly ConditionSpec[];
+  readonly rules: readonly PluginRuleSpec[];
+}
+
 /** One validation problem: `${file}: ${field}: ${message}`. */
 export interface ConfigError {
   readonly file: string;

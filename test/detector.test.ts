@@ -1,27 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../agent/detector';
-import type { Condition, ConditionChange, Logger, NodeEvent, Problem, RuleFile, Sink } from '../agent/types';
+import type { Logger, RuleFile, Sink } from '../agent/types';
 import { perm, ruleFile, temp } from './engine/rule-file';
 import { FakeClock } from './helpers/fake-clock';
+import { recorder } from './helpers/recording-sink';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-
-function recorder() {
-  const got = {
-    problems: [] as Problem[],
-    events: [] as NodeEvent[],
-    changes: [] as ConditionChange[],
-    initial: [] as [string, readonly Condition[]][],
-  };
-  const sink: Sink = {
-    name: 'rec',
-    onProblem: (p) => got.problems.push(p),
-    onEvent: (e) => got.events.push(e),
-    onConditionChange: (c) => got.changes.push(c),
-    onConditions: (s, c) => got.initial.push([s, c]),
-  };
-  return { got, sink };
-}
 
 const kernel = ruleFile({
   lookbackMs: 5 * 60_000,

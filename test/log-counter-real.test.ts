@@ -22,9 +22,9 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** The kubelet rule's arguments from NPD's systemd-monitor-counter.json, --log-path replaced. */
 function kubeletArgs(dir: string): string[] {
-  const doc = JSON.parse(
-    readFileSync(join(__dirname, 'fixtures', 'npd', 'counter', 'systemd-monitor-counter.json'), 'utf8'),
-  ) as { rules: { condition: string; path: string; args: string[] }[] };
+  const doc = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'npd', 'systemd-monitor-counter.json'), 'utf8')) as {
+    rules: { condition: string; path: string; args: string[] }[];
+  };
   const rule = doc.rules.find((r) => r.condition === 'FrequentKubeletRestart');
   if (rule === undefined) throw new Error('no kubelet rule');
   expect(rule.path).toBe('/home/kubernetes/bin/log-counter');

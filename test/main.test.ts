@@ -1,10 +1,10 @@
 // main.test.ts: the nodewarden command as operators run it — the built bundle as a child process:
 // check-rules exit codes and error lines, replay, and a standalone `run` on the real /dev/kmsg
 // (problems logged, conditions served, recoverAfter, restart without re-reporting, hot reload,
-// SIGTERM).
+// SIGTERM), and a standalone `run` of a custom plugin file.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,29 @@ describe('nodewarden check-rules', () => {
     );
   });
 
+  it("accepts NPD's custom plugin files and lists every error of a bad one, exit 2", async () => {
+    const npd = 'test/fixtures/npd';
+    const good = await cli([
+      'check-rules',
+      `${npd}/custom-plugin-monitor.json`,
+      `${npd}/network-problem-monitor.json`,
+      `${npd}/kernel-monitor-counter.json`,
+    ]);
+    expect(good.stderr).toBe('');
+    expect(good).toMatchObject({ code: 0, stdout: 'ok: 3 rule files, 5 rules\n' });
+    const bad = 'test/fixtures/plugins/custom-errors.json';
+    const stats = `${npd}/unsupported/system-stats-monitor.json`;
+    const r = await cli(['check-rules', bad, stats]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.pop()).toBe('nodewarden: 15 errors in rule files');
+    expect(lines).toContain(`${bad}: rules[0].path: is required`);
+    expect(lines).toContain(
+      `${bad}: pluginConfig.invoke_interval: unknown unit " seconds" in duration "30 seconds" (valid units are "ns", "us", "ms", "s", "m", "h")`,
+    );
+    expect(lines.at(-1)).toMatch(new RegExp(`^${stats}: this is a system-stats monitor file .*not support`));
+  });
+
   it('exits 2 on a bad flag, naming it', async () => {
     const r = await cli(['run', '--heartbeat-period', 'often']);
     expect(r.code).toBe(2);
@@ -111,6 +134,50 @@ describe('nodewarden replay', () => {
       }),
     );
     expect(out.some((o) => String(o.message).includes('link up'))).toBe(false);
+  });
+});
+
+describe('nodewarden run with a custom plugin file (standalone, no kernel log)', () => {
+  it("runs NPD's custom-plugin-monitor.json plugins and serves their conditions; SIGTERM stops it", async () => {
+    const dir = join(tmp, `plugins-${randomBytes(4).toString('hex')}`);
+    mkdirSync(dir, { recursive: true });
+    const plugin = join(dir, 'check_ntp.sh');
+    writeFileSync(plugin, '#!/bin/sh\necho "ntp daemon is not running"\nexit 1\n');
+    chmodSync(plugin, 0o755);
+    // NPD's file, with only the rules' paths pointing at the test plugin.
+    const npd = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/npd/custom-plugin-monitor.json'), 'utf8')) as {
+      rules: { path: string }[];
+    };
+    for (const r of npd.rules) r.path = plugin;
+    writeFileSync(join(dir, 'custom-plugin-monitor.json'), JSON.stringify(npd));
+    const port = await freePort();
+    const a = new AgentProcess([
+      'run',
+      '--rules',
+      join(dir, 'custom-plugin-monitor.json'),
+      '--state-dir',
+      join(dir, 'state'),
+      '--kmsg-path',
+      '',
+      '--metrics-address',
+      `127.0.0.1:${port}`,
+    ]);
+    try {
+      const cond = await until('NTPProblem True', async () => {
+        const all = (await (await fetch(`http://127.0.0.1:${port}/conditions`).catch(() => undefined))?.json()) as
+          Cond[] | undefined;
+        return all?.find((c) => c.type === 'NTPProblem' && c.status === 'True');
+      });
+      expect(cond).toMatchObject({ reason: 'NTPIsDown', message: 'ntp daemon is not running' });
+      await until(
+        'the temporary rule logged',
+        () => a.output.includes('"reason":"NTPIsDown","message":"ntp daemon is not running"') || undefined,
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/problem_gauge\{type="NTPProblem",reason="NTPIsDown"\} 1/);
+    } finally {
+      expect((await a.stop()).code).toBe(0);
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 // error reported at once, as ConfigError {file, field, message}. Runs at start and on reload,
 // never per log line. Rule patterns are compiled here exactly as the engine runs them
 // (engine/compiled-rules.ts), and the compiled forms are kept with the RuleFile for the engine.
+// Custom plugin files (`"plugin": "custom"`) are validated by plugin-file.ts into PluginFiles.
 //
 // ## Rule file format (for the README)
 //
@@ -79,9 +80,25 @@ import RE2 from 're2';
 import { errText } from '../runtime/err-text';
 import { compileRule, compileRulePrefilter, keepCompiled, type CompiledRule } from '../engine/compiled-rules';
 import type { Prefilter } from '../engine/prefilter';
-import type { ConditionSpec, ConfigError, PluginConfig, RuleFile, RuleKind, RuleSpec } from '../types';
-import { parseNonNegativeDuration, parsePositiveDuration } from './duration';
-import { parseJson, type JsonObject, type JsonValue } from './json-parse';
+import type { ConfigError, PluginConfig, PluginFile, RuleFile, RuleKind, RuleSpec } from '../types';
+import { isCustomPluginFile, looksLikeSystemStats, parsePluginFile, SYSTEM_STATS_ERROR } from './plugin-file';
+import { parseJson, type JsonValue } from './json-parse';
+import {
+  arrayOf,
+  checkPermanentCondition,
+  duration,
+  isObject,
+  readConditions,
+  readKeys,
+  report,
+  reportUnreadDuplicates,
+  str,
+  typeName,
+  type Ctx,
+  type DeclaredCondition,
+} from './rule-fields';
+
+export { editDistance } from './rule-fields';
 
 export const DEFAULT_BUFFER_SIZE = 10;
 export const MAX_BUFFER_SIZE = 1000;
@@ -128,147 +145,6 @@ const MISPLACED: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     condition: 'a condition\'s name is its "type"',
   },
 };
-
-interface Ctx {
-  readonly file: string;
-  readonly errors: ConfigError[];
-  /** Duplicate JSON keys by object path, reported when that object is read (document order). */
-  readonly duplicates: Map<string, string[]>;
-}
-
-function report(ctx: Ctx, field: string, message: string): void {
-  ctx.errors.push({ file: ctx.file, field, message });
-}
-
-function typeName(v: JsonValue): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Keys: known, ignored, case-insensitive (as Go's encoding/json), typos with suggestions
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Maps the keys of `obj` to their canonical spelling, reporting unknown and duplicate keys.
- * Values that are JSON null are dropped (Go's encoding/json leaves the field unset).
- */
-function readKeys(
-  ctx: Ctx,
-  field: string,
-  obj: JsonObject,
-  known: readonly string[],
-  ignored: readonly string[],
-  misplaced: Readonly<Record<string, string>> = {},
-): Map<string, JsonValue> {
-  const out = new Map<string, JsonValue>();
-  for (const key of ctx.duplicates.get(field) ?? []) {
-    report(ctx, field, `duplicate key ${JSON.stringify(key)} (JSON keeps only the last one)`);
-  }
-  ctx.duplicates.delete(field);
-  const all = [...known, ...ignored];
-  for (const raw of Object.keys(obj)) {
-    const value = obj[raw] as JsonValue;
-    const canonical = all.includes(raw) ? raw : all.find((k) => k.toLowerCase() === raw.toLowerCase());
-    if (canonical === undefined) {
-      report(ctx, field, `unknown key ${JSON.stringify(raw)}${suggestion(raw, known, misplaced)}`);
-      continue;
-    }
-    if (out.has(canonical) || (canonical !== raw && Object.prototype.hasOwnProperty.call(obj, canonical))) {
-      if (canonical !== raw) {
-        report(
-          ctx,
-          field,
-          `key ${JSON.stringify(raw)} duplicates ${JSON.stringify(canonical)} (keys match case-insensitively)`,
-        );
-      }
-      continue;
-    }
-    if (ignored.includes(canonical) || value === null) continue;
-    out.set(canonical, value);
-  }
-  return out;
-}
-
-function suggestion(raw: string, known: readonly string[], misplaced: Readonly<Record<string, string>>): string {
-  const hint = misplaced[raw.toLowerCase()];
-  if (hint !== undefined) return ` (${hint})`;
-  let best: string | undefined;
-  let bestDist = Infinity;
-  for (const k of known) {
-    const d = editDistance(raw.toLowerCase(), k.toLowerCase());
-    if (d < bestDist) {
-      best = k;
-      bestDist = d;
-    }
-  }
-  const limit = Math.max(2, Math.floor(raw.length / 3));
-  if (best !== undefined && bestDist <= limit) return ` (did you mean ${JSON.stringify(best)}?)`;
-  return ` (known keys: ${known.join(', ')})`;
-}
-
-/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[] = new Array<number>(rows * cols).fill(0);
-  const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
-  for (let i = 0; i < rows; i++) d[i * cols] = i;
-  for (let j = 0; j < cols; j++) d[j] = j;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
-      d[i * cols + j] = v;
-    }
-  }
-  return at(a.length, b.length);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Typed field readers. Each reports its own error and returns undefined on a bad value.
-// ---------------------------------------------------------------------------------------------
-
-function str(
-  ctx: Ctx,
-  field: string,
-  v: JsonValue | undefined,
-  opts: { required?: boolean; nonEmpty?: boolean } = {},
-): string | undefined {
-  if (v === undefined) {
-    if (opts.required) report(ctx, field, 'is required');
-    return undefined;
-  }
-  if (typeof v !== 'string') {
-    report(ctx, field, `expected a string, got ${typeName(v)}`);
-    return undefined;
-  }
-  if (opts.nonEmpty && v.trim() === '') {
-    report(ctx, field, 'must not be empty');
-    return undefined;
-  }
-  return v;
-}
-
-function duration(ctx: Ctx, field: string, v: JsonValue | undefined, positive: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') {
-    report(ctx, field, `expected a duration string such as "5m" or "30s", got ${typeName(v)}`);
-    return undefined;
-  }
-  const r = positive ? parsePositiveDuration(v) : parseNonNegativeDuration(v);
-  if (typeof r === 'string') {
-    report(ctx, field, r);
-    return undefined;
-  }
-  return r;
-}
 
 /** Compiles a pluginConfig `pattern` with RE2 as syslog-line.ts does (`u`); false on error. */
 function checkRegex(ctx: Ctx, field: string, pattern: string): boolean {
@@ -345,14 +221,11 @@ function checkPrefilter(ctx: Ctx, compiled: readonly CheckedRule[]): Prefilter |
 // One file
 // ---------------------------------------------------------------------------------------------
 
-interface DeclaredCondition {
-  readonly type: string;
-  readonly field: string;
-}
-
 interface ParsedFile {
   readonly path: string;
   readonly file?: RuleFile;
+  /** Set instead of `file` for a valid custom plugin file. */
+  readonly plugin?: PluginFile;
   readonly errors: ConfigError[];
   /** Condition types the file declares (even when it has other errors), for cross-file checks. */
   readonly declared: readonly DeclaredCondition[];
@@ -362,8 +235,12 @@ interface ParsedFile {
  * Parses and validates one rule file's text. Pure apart from compiling regexes.
  * `file` is set only when there are no errors.
  */
-export function parseRuleFile(path: string, text: string): { file?: RuleFile; errors: ConfigError[] } {
+export function parseRuleFile(
+  path: string,
+  text: string,
+): { file?: RuleFile; plugin?: PluginFile; errors: ConfigError[] } {
   const r = parseRuleFileDetailed(path, text);
+  if (r.plugin !== undefined) return { plugin: r.plugin, errors: r.errors };
   return r.file === undefined ? { errors: r.errors } : { file: r.file, errors: r.errors };
 }
 
@@ -388,6 +265,11 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     report(ctx, '', `expected a JSON object at the top level, got ${typeName(root)}`);
     return { path, errors: ctx.errors, declared: [] };
   }
+  if (isCustomPluginFile(root)) return { path, errors: ctx.errors, ...parsePluginFile(ctx, root) };
+  if (looksLikeSystemStats(root)) {
+    report(ctx, '', SYSTEM_STATS_ERROR);
+    return { path, errors: ctx.errors, declared: [] };
+  }
   const top = readKeys(ctx, '', root, TOP_KEYS, [], MISPLACED['top']);
 
   // plugin, pluginConfig, logPath
@@ -396,12 +278,10 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
   if (pluginRaw === 'kmsg' || pluginRaw === 'filelog' || pluginRaw === 'journald') {
     plugin = pluginRaw;
   } else if (pluginRaw !== undefined) {
-    const hint =
-      pluginRaw === 'custom' ? '; this looks like a custom-plugin-monitor file, which nodewarden does not run' : '';
     report(
       ctx,
       'plugin',
-      `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg", "filelog" or "journald")${hint}`,
+      `unknown plugin ${JSON.stringify(pluginRaw)} (expected "kmsg", "filelog", "journald" or "custom")`,
     );
   }
 
@@ -491,39 +371,11 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
   }
 
   // conditions
-  const conditions: ConditionSpec[] = [];
-  const declared: DeclaredCondition[] = [];
-  const declaredByType = new Map<string, string>();
-  for (const [i, c] of arrayOf(ctx, 'conditions', top.get('conditions'))) {
-    const field = `conditions[${i}]`;
-    if (!isObject(c)) {
-      report(ctx, field, `expected an object, got ${typeName(c)}`);
-      continue;
-    }
-    const keys = readKeys(ctx, field, c, CONDITION_KEYS, CONDITION_IGNORED_KEYS, MISPLACED['condition']);
-    const type = str(ctx, `${field}.type`, keys.get('type'), { required: true, nonEmpty: true });
-    const reason = str(ctx, `${field}.reason`, keys.get('reason'), { required: true, nonEmpty: true });
-    const message = str(ctx, `${field}.message`, keys.get('message')) ?? '';
-    const recoverAfterMs = duration(ctx, `${field}.recoverAfter`, keys.get('recoverAfter'), true);
-    if (type !== undefined) {
-      const first = declaredByType.get(type);
-      if (first !== undefined) {
-        report(
-          ctx,
-          `${field}.type`,
-          `duplicate condition type ${JSON.stringify(type)} (already declared at ${first}.type)`,
-        );
-      } else {
-        declaredByType.set(type, field);
-        declared.push({ type, field: `${field}.type` });
-      }
-    }
-    if (type !== undefined && reason !== undefined) {
-      conditions.push(
-        recoverAfterMs === undefined ? { type, reason, message } : { type, reason, message, recoverAfterMs },
-      );
-    }
-  }
+  const { conditions, declared, declaredByType } = readConditions(ctx, top.get('conditions'), {
+    keys: CONDITION_KEYS,
+    ignored: CONDITION_IGNORED_KEYS,
+    misplaced: MISPLACED['condition'],
+  });
 
   // rules
   const rules: RuleSpec[] = [];
@@ -542,19 +394,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
       report(ctx, `${field}.type`, `expected "temporary" or "permanent", got ${JSON.stringify(typeRaw)}`);
 
     const condition = str(ctx, `${field}.condition`, keys.get('condition'));
-    if (type === 'permanent') {
-      if (!keys.has('condition') || condition?.trim() === '') {
-        report(ctx, `${field}.condition`, 'is required for a permanent rule (the condition type it sets)');
-      } else if (condition !== undefined && !declaredByType.has(condition)) {
-        const known = [...declaredByType.keys()];
-        report(
-          ctx,
-          `${field}.condition`,
-          `condition ${JSON.stringify(condition)} is not declared in "conditions"` +
-            (known.length > 0 ? ` (declared: ${known.join(', ')})` : ''),
-        );
-      }
-    }
+    if (type === 'permanent') checkPermanentCondition(ctx, field, keys.has('condition'), condition, declaredByType);
     const reason = str(ctx, `${field}.reason`, keys.get('reason'), { required: true, nonEmpty: true });
     const pattern = str(ctx, `${field}.pattern`, keys.get('pattern'), { required: true });
     if (pattern === '') report(ctx, `${field}.pattern`, 'must not be empty');
@@ -576,9 +416,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     }
   }
   const prefilter = checkPrefilter(ctx, compiled);
-  for (const [field, keys] of ctx.duplicates) {
-    for (const key of keys) report(ctx, field, `duplicate key ${JSON.stringify(key)} (JSON keeps only the last one)`);
-  }
+  reportUnreadDuplicates(ctx);
 
   if (
     ctx.errors.length > 0 ||
@@ -605,15 +443,6 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
   };
   keepCompiled(file, { rules: compiled.map((c) => c.rule), prefilter });
   return { path, file, errors: ctx.errors, declared };
-}
-
-function arrayOf(ctx: Ctx, field: string, v: JsonValue | undefined): [number, JsonValue][] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) {
-    report(ctx, field, `expected an array, got ${typeName(v)}`);
-    return [];
-  }
-  return v.map((x, i) => [i, x]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,7 +510,9 @@ export async function expandRulePaths(paths: readonly string[]): Promise<{ files
  * Loads rule files and directories (see the header). Reads every file and returns every
  * error; `files` holds the files that are valid on their own, in load order.
  */
-export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: RuleFile[]; errors: ConfigError[] }> {
+export async function loadRuleFiles(
+  paths: readonly string[],
+): Promise<{ files: RuleFile[]; plugins: PluginFile[]; errors: ConfigError[] }> {
   const expanded = await expandRulePaths(paths);
   const errors: ConfigError[] = [...expanded.errors];
 
@@ -720,6 +551,7 @@ export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: 
   );
 
   const files: RuleFile[] = [];
+  const plugins: PluginFile[] = [];
   const owner = new Map<string, string>(); // condition type -> "file field"
   for (const r of results) {
     errors.push(...r.errors);
@@ -739,8 +571,9 @@ export async function loadRuleFiles(paths: readonly string[]): Promise<{ files: 
       }
     }
     if (r.file !== undefined && !crossFileError) files.push(r.file);
+    if (r.plugin !== undefined && !crossFileError) plugins.push(r.plugin);
   }
-  return { files, errors };
+  return { files, plugins, errors };
 }
 
 function isCode(e: unknown, code: string): boolean {

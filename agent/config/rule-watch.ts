@@ -16,7 +16,7 @@
 // same-size writes in one tick can share a fingerprint: while any file is younger than
 // RACY_MS the fingerprint is not trusted and the next poll loads again (git's "racy clean").
 //
-// Callbacks: onReload(files) runs when a valid set differs from the rules in force, or is the
+// Callbacks: onReload(files, plugins) runs when a valid set differs from the rules in force, or is the
 // first valid set after an invalid one (so the caller can clear its "rules invalid" metric).
 // onInvalid(errors) runs once per change that leaves the set invalid. Callback exceptions are
 // logged, never propagated. The watcher stops when `signal` aborts or on stop(); both idempotent.
@@ -24,7 +24,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errText } from '../runtime/err-text';
 import { formatConfigError } from '../types';
-import type { Clock, ConfigError, Logger, RuleFile } from '../types';
+import type { Clock, ConfigError, Logger, PluginFile, RuleFile } from '../types';
 import { loadRuleFiles, ruleDirNames } from './rule-files';
 
 export const DEFAULT_RULE_POLL_MS = 10_000;
@@ -38,7 +38,7 @@ export interface RuleWatchOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly signal: AbortSignal;
-  readonly onReload: (files: RuleFile[]) => void;
+  readonly onReload: (files: RuleFile[], plugins: PluginFile[]) => void;
   readonly onInvalid: (errors: ConfigError[]) => void;
   /**
    * The rules in force when watching starts (as main loaded them). The first check, run at
@@ -46,6 +46,8 @@ export interface RuleWatchOptions {
    * records the baseline (onInvalid still fires if the files are invalid).
    */
   readonly initial?: readonly RuleFile[];
+  /** The custom plugin files in force with `initial`. */
+  readonly initialPlugins?: readonly PluginFile[];
 }
 
 /** Plain counters and state for metrics (read at scrape time). */
@@ -93,7 +95,8 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
   let cancelTimer: (() => void) | undefined;
   let lastFingerprint: string | undefined;
   let lastErrorsKey: string | undefined;
-  let applied: string | undefined = opts.initial === undefined ? undefined : JSON.stringify(opts.initial);
+  let applied: string | undefined =
+    opts.initial === undefined ? undefined : ruleSetKey(opts.initial, opts.initialPlugins ?? []);
   let queue: Promise<void> = Promise.resolve();
   let busy = false;
 
@@ -110,7 +113,7 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
       return;
     }
     if (stopped || fp.key === lastFingerprint) return;
-    const { files, errors } = await loadRuleFiles(opts.paths);
+    const { files, plugins, errors } = await loadRuleFiles(opts.paths);
     if (stopped) return;
     // The filesystem's clock, not the injected one: mtimes are wall-clock times.
     lastFingerprint = Date.now() - fp.newestMtimeMs < RACY_MS ? undefined : fp.key;
@@ -131,7 +134,7 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
       guard(() => opts.onInvalid(errors));
       return;
     }
-    const key = JSON.stringify(files);
+    const key = ruleSetKey(files, plugins);
     const wasInvalid = !stats.valid;
     lastErrorsKey = undefined;
     stats.valid = true;
@@ -145,10 +148,13 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
     applied = key;
     stats.reloads++;
     log.info(
-      { files: files.map((f) => f.path), rules: files.reduce((n, f) => n + f.rules.length, 0) },
+      {
+        files: [...files, ...plugins].map((f) => f.path),
+        rules: [...files, ...plugins].reduce((n, f) => n + f.rules.length, 0),
+      },
       'rule files reloaded',
     );
-    guard(() => opts.onReload(files));
+    guard(() => opts.onReload(files, plugins));
   };
 
   const guard = (fn: () => void): void => {
@@ -250,4 +256,9 @@ async function fingerprint(paths: readonly string[]): Promise<Fingerprint> {
 function errCode(e: unknown): string {
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : 'ERROR';
+}
+
+/** What a rule set compares by: the files in force and the custom plugin files. */
+function ruleSetKey(files: readonly RuleFile[], plugins: readonly PluginFile[]): string {
+  return plugins.length === 0 ? JSON.stringify(files) : JSON.stringify([files, plugins]);
 }

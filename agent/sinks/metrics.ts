@@ -8,10 +8,12 @@
 //   - problem_gauge{type,reason}: one series per permanent rule's (condition, reason), 0 at
 //     start; a match sets its reason 1 and the type's previous reason 0 (at most one reason is
 //     1 per type). Default (healthy) reasons get no series, as in NPD.
-//   Both stay silent for rule files with metricsReporting: false, as in NPD.
+//   Both stay silent for rule files with metricsReporting: false, as in NPD. Custom plugin
+//   files feed the same two (NPD's custom plugin monitor does): a condition going Unknown or
+//   False sets its gauge 0.
 // Every match, repeats included, is counted in nodewarden_rule_matches_total{source,reason}.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Condition, ConditionChange, Problem, RuleFile, Sink } from '../types';
+import type { Condition, ConditionChange, Problem, RuleFile, RuleSpec, Sink } from '../types';
 import { registerProcessMetrics } from './process-metrics';
 
 /** One packet_drops_total series: bounded label values only (no IPs, no pod names). */
@@ -24,6 +26,11 @@ export interface DropSeries {
   };
   readonly value: number;
 }
+
+/** What the problem metrics need of a rule file: log monitor files and custom plugin files alike. */
+export type ProblemRuleFile = Pick<RuleFile, 'source' | 'metricsReporting'> & {
+  readonly rules: readonly Pick<RuleSpec, 'type' | 'condition' | 'reason'>[];
+};
 
 /** A component's stats object: its numeric fields are exported, other fields are ignored. */
 type Counters = object;
@@ -272,7 +279,7 @@ export class Metrics implements Sink {
    * reload (types no longer declared disappear); the detector re-announces the current
    * conditions right after, which sets the True ones back to 1.
    */
-  setRuleFiles(files: readonly RuleFile[]): void {
+  setRuleFiles(files: readonly ProblemRuleFile[]): void {
     this.silent = new Set(files.filter((f) => !f.metricsReporting).map((f) => f.source));
     this.problemGauge.reset();
     this.gaugeReason.clear();

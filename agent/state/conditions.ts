@@ -4,9 +4,11 @@
 // the nodewarden extension `recoverAfter` takes a condition back to its default after that long
 // without a matching line. A problem's message is untrusted kernel text (a multi-line match can
 // be megabytes): it is capped at 1 KiB with a marker here, once, so /conditions, the logs and
-// the Node all carry the same text. Pure: time comes from the injected clock or the caller.
+// the Node all carry the same text. Custom plugin results set conditions directly with set()
+// (True, False or Unknown). Pure: time comes from the injected clock or the caller.
 import { MESSAGE_LIMIT_BYTES, capMessage } from '../cap-message';
-import type { Clock, Condition, ConditionChange, ConditionSpec, Problem } from '../types';
+import { conditionChangeMessage } from '../engine/go-quote';
+import type { Clock, Condition, ConditionChange, ConditionSpec, NodeEvent, Problem } from '../types';
 
 /** Condition messages are capped at this many UTF-8 bytes (with the truncation marker). */
 export const CONDITION_MESSAGE_LIMIT_BYTES = MESSAGE_LIMIT_BYTES;
@@ -90,6 +92,25 @@ export class ConditionState {
     return { source: problem.source, condition: e.cond, previous: prev };
   }
 
+  /** The current condition of a declared type. */
+  get(type: string): Condition | undefined {
+    return this.entries.get(type)?.cond;
+  }
+
+  /**
+   * Sets a declared condition to a status, reason and message decided elsewhere (custom plugin
+   * results, which can also be Unknown); returns the change. The caller decides whether it is one.
+   */
+  set(type: string, next: Pick<Condition, 'status' | 'reason' | 'message'>, at: Date): ConditionChange | undefined {
+    const e = this.entries.get(type);
+    if (e === undefined) return undefined;
+    const prev = e.cond;
+    this.untouched.delete(type);
+    const message = capMessage(next.message, CONDITION_MESSAGE_LIMIT_BYTES).text;
+    e.cond = { type, status: next.status, reason: next.reason, message, lastTransitionTime: at };
+    return { source: e.spec.source, condition: e.cond, previous: prev };
+  }
+
   /** Recovers conditions whose recoverAfter has passed; returns the changes. */
   tick(nowMs: number = this.clock.now()): ConditionChange[] {
     const out: ConditionChange[] = [];
@@ -149,4 +170,24 @@ export class ConditionState {
 
 function defaultCondition(spec: ConditionSpec, at: Date): Condition {
   return { type: spec.type, status: 'False', reason: spec.reason, message: spec.message, lastTransitionTime: at };
+}
+
+/** The condition types files declare, each with its file's source. */
+export function declaredIn(
+  files: readonly { readonly source: string; readonly conditions: readonly ConditionSpec[] }[],
+): DeclaredCondition[] {
+  return files.flatMap((f) => f.conditions.map((c) => ({ ...c, source: f.source })));
+}
+
+/** NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise. */
+export function conditionChangeEvent(change: ConditionChange, involved: NodeEvent['involved']): NodeEvent {
+  const c = change.condition;
+  return {
+    involved,
+    type: c.status === 'True' ? 'Warning' : 'Normal',
+    reason: c.reason,
+    message: conditionChangeMessage(c.type, c.status, c.reason, c.message),
+    component: change.source,
+    time: c.lastTransitionTime,
+  };
 }

@@ -38,14 +38,23 @@ describe('shipped rule files', () => {
       .sort()
       .map((n) => join(dir, n));
 
-  it("holds NPD's shipped kmsg, filelog and journald rule files", () => {
+  it("holds NPD's shipped kmsg, filelog, journald and custom plugin files", () => {
     expect(existsSync(NPD_DIR)).toBe(true);
     expect(jsonIn(NPD_DIR).map((p) => p.slice(NPD_DIR.length + 1))).toEqual([
       'abrt-adaptor.json',
+      'custom-plugin-monitor.json',
+      'docker-monitor-counter.json',
       'docker-monitor.json',
+      'health-checker-containerd.json',
+      'health-checker-docker.json',
+      'health-checker-kubelet.json',
+      'iptables-mode-monitor.json',
+      'kernel-monitor-counter.json',
       'kernel-monitor-filelog.json',
       'kernel-monitor.json',
+      'network-problem-monitor.json',
       'readonly-monitor.json',
+      'systemd-monitor-counter.json',
       'systemd-monitor.json',
     ]);
   });
@@ -56,8 +65,9 @@ describe('shipped rule files', () => {
     for (const path of all) {
       const r = await loadRuleFiles([path]);
       expect(lines(r.errors), path).toEqual([]);
-      expect(r.files).toHaveLength(1);
-      expect(r.files[0]?.rules.length, path).toBeGreaterThan(0);
+      const loaded = [...r.files, ...r.plugins];
+      expect(loaded).toHaveLength(1);
+      expect(loaded[0]?.rules.length, path).toBeGreaterThan(0);
     }
   });
 
@@ -106,15 +116,18 @@ describe('shipped rule files', () => {
     });
   });
 
-  it("flags the one real conflict when NPD's kmsg and filelog kernel monitors load together", async () => {
-    // Both declare KernelDeadlock: running both would make two monitors fight over it.
+  it("flags the three real conflicts when all of NPD's files load together", async () => {
+    // Both kernel monitors declare KernelDeadlock, both container-runtime health checkers
+    // ContainerRuntimeUnhealthy, docker-monitor.json and its counter variant CorruptDockerOverlay2:
+    // each pair is alternatives, and running both would make two monitors fight over the condition.
     const r = await loadRuleFiles([NPD_DIR]);
     expect(lines(r.errors)).toEqual([
+      `${join(NPD_DIR, 'docker-monitor.json')}: conditions[0].type: duplicate condition type "CorruptDockerOverlay2" (already declared in ${join(NPD_DIR, 'docker-monitor-counter.json')} conditions[0].type)`,
+      `${join(NPD_DIR, 'health-checker-docker.json')}: conditions[0].type: duplicate condition type "ContainerRuntimeUnhealthy" (already declared in ${join(NPD_DIR, 'health-checker-containerd.json')} conditions[0].type)`,
       `${join(NPD_DIR, 'kernel-monitor.json')}: conditions[0].type: duplicate condition type "KernelDeadlock" (already declared in ${join(NPD_DIR, 'kernel-monitor-filelog.json')} conditions[0].type)`,
     ]);
     expect(r.files.map((f) => f.path)).toEqual([
       join(NPD_DIR, 'abrt-adaptor.json'),
-      join(NPD_DIR, 'docker-monitor.json'),
       join(NPD_DIR, 'kernel-monitor-filelog.json'),
       join(NPD_DIR, 'readonly-monitor.json'),
       join(NPD_DIR, 'systemd-monitor.json'),
@@ -309,10 +322,13 @@ describe('parseRuleFile', () => {
 
   it('names unsupported plugins', () => {
     expect(errorsOf(kmsg({ plugin: 'systemd' }))).toEqual([
-      'f.json: plugin: unknown plugin "systemd" (expected "kmsg", "filelog" or "journald")',
+      'f.json: plugin: unknown plugin "systemd" (expected "kmsg", "filelog", "journald" or "custom")',
     ]);
+    // A custom plugin file is validated as one (test/config/plugin-file.test.ts): a log rule's
+    // pattern is not a plugin rule's key.
     expect(errorsOf(kmsg({ plugin: 'custom' }))).toEqual([
-      'f.json: plugin: unknown plugin "custom" (expected "kmsg", "filelog" or "journald"); this looks like a custom-plugin-monitor file, which nodewarden does not run',
+      'f.json: rules[0]: unknown key "pattern" (a custom plugin rule runs "path"; it has no pattern)',
+      'f.json: rules[0].path: is required',
     ]);
     expect(errorsOf(kmsg({ plugin: 7 }))).toEqual(['f.json: plugin: expected a string, got number']);
   });
