@@ -58,6 +58,7 @@ export const PARTS = {
   promtool: { detect: { bin: 'promtool' }, apt: 'prometheus' },
   // The journal's reader, and a writer of real journal files from export-format input (no journald runs).
   journalctl: { detect: { bin: 'journalctl' }, apt: 'systemd' },
+  unshare: { detect: { bin: 'unshare' }, apt: 'util-linux' },
   'systemd-journal-remote': { detect: { exec: JOURNAL_REMOTE }, apt: 'systemd-journal-remote' },
 } as const satisfies Record<string, PartSpec>;
 
