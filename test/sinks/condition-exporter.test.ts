@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import type { ApiResult, NodeSnapshot, NodeStatusApi, WireCondition } from '../../agent/kube/types';
 import { NodeAdoption } from '../../agent/kube/node-adoption';
@@ -13,7 +12,7 @@ import { ConditionExporter } from '../../agent/sinks/condition-exporter';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import type { Condition, Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
-import { FakeClock, RecordingClock } from '../helpers/fake-clock';
+import { AutoClock, FakeClock } from '../helpers/fake-clock';
 import { until } from '../helpers/eventually';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
@@ -328,11 +327,10 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
   afterEach(async () => server.close());
 
   const fast = { baseMs: 20, capMs: 200 };
-  /** Polls `pred`; `ms` only guards against a hang (≥ 10× what any wait here takes). */
 
   it('survives the API server refusing then hanging, and converges within one backoff period after recovery', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 100 })!;
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock({ holdFromMs: 3_000_000 }); // the hour-long heartbeat waits
     const ex = new ConditionExporter({
       api: kube.nodes,
       nodeName: 'n1',
@@ -342,7 +340,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
       syncDelayMs: 10,
       heartbeatPeriodMs: 3_600_000,
     });
-    const since = new Date(Date.now() - 1000);
+    const since = new Date(clock.now() - 1000);
     await server.refuse();
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
     await until('ex.counters.failures >= 3', () => ex.counters.failures >= 3);
@@ -380,7 +378,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
 
   it('retries 429 (after Retry-After), 500 and 503', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 500 })!;
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock({ holdFromMs: 3_000_000 }); // the hour-long heartbeat waits
     const ex = new ConditionExporter({
       api: kube.nodes,
       nodeName: 'n1',

@@ -2,7 +2,6 @@
 // fields, counting by PATCH, 409/404 handling, retries, a bounded queue while the API is down,
 // and flush deadlines.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import { NodeAdoption } from '../../agent/kube/node-adoption';
 import type { NodeStatusApi } from '../../agent/kube/types';
@@ -12,7 +11,7 @@ import { EventExporter, MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } fro
 import type { EventExporterOptions } from '../../agent/sinks/event-exporter';
 import type { Logger, NodeEvent } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
-import { FakeClock, RecordingClock } from '../helpers/fake-clock';
+import { AutoClock, FakeClock } from '../helpers/fake-clock';
 import { until } from '../helpers/eventually';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
@@ -58,7 +57,7 @@ describe('EventExporter over HTTP', () => {
       api: kube.events,
       nodeUid: uidFrom(kube.nodes),
       nodeName: 'n1',
-      clock: systemClock,
+      clock: new AutoClock(),
       logger,
       backoff: fast,
       ...over,
@@ -75,7 +74,9 @@ describe('EventExporter over HTTP', () => {
   });
 
   it("creates a Node event with the issue's fields, then PATCHes count and lastTimestamp for repeats", async () => {
-    ex = make();
+    // The uid is read once, before the first delivery: not on the 100 ms client a loaded machine can miss.
+    const patient = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 10_000 })!;
+    ex = make({ nodeUid: uidFrom(patient.nodes) });
     ex.onEvent(ev());
     await until('ex.counters.sent === 1', () => ex.counters.sent === 1);
     const [e] = server.listEvents('involvedObject.kind=Node,involvedObject.name=n1');
@@ -123,7 +124,7 @@ describe('EventExporter over HTTP', () => {
   });
 
   it('API down for a while (refused, then hanging): queue bounded, then delivered with the right counts', async () => {
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock();
     ex = make({ queueSize: 50, clock });
     await server.refuse();
     for (let i = 0; i < 20; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
@@ -152,8 +153,7 @@ describe('EventExporter over HTTP', () => {
   });
 
   it('suppressed events are counted and carried in the next event that gets through', async () => {
-    let now = T.getTime();
-    const clock = { now: () => now, setTimer: systemClock.setTimer };
+    const clock = new FakeClock(T.getTime());
     const aggregator = new EventAggregator(clock, { host: 'n1', burst: 1, refillIntervalMs: 60_000 });
     ex = make({ aggregator, clock });
     ex.onEvent(ev());
@@ -161,13 +161,13 @@ describe('EventExporter over HTTP', () => {
     ex.onEvent(ev());
     ex.onEvent(ev());
     expect(ex.counters.suppressed).toBe(2);
-    now += 60_000;
+    clock.advance(60_000);
     ex.onEvent(ev());
     await until('server.listEvents()[0]!.count === 4', () => server.listEvents()[0]!.count === 4);
   });
 
   it('429 with Retry-After is honoured; 500 and 503 are retried', async () => {
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock();
     ex = make({ clock });
     server.failNext(1, { code: 503, match: (r) => r.method === 'POST' });
     server.failNext(1, { code: 500, match: (r) => r.method === 'POST' });
