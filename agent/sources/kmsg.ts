@@ -292,7 +292,13 @@ export class KmsgSource implements Source {
           await this.onReadError(reader, err);
           continue;
         }
-        if (!(await this.onRecord(reader, n))) break; // aborted while the handler ran
+        // Synchronous unless the handler returned a promise: no await per record under a flood.
+        const handled = this.onRecord(reader, n);
+        if (handled !== true && (handled === false || !(await handled))) break; // aborted in the handler
+        if (++reader.sinceYield >= YIELD_EVERY) {
+          reader.sinceYield = 0;
+          await yieldToLoop(); // let timers and HTTP run under a flood
+        }
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -382,18 +388,13 @@ export class KmsgSource implements Source {
   }
 
   /** One record of n bytes in r.buf. False when the run was aborted while its handler ran. */
-  private async onRecord(r: Reader, n: number): Promise<boolean> {
-    const { clock, checkpoints } = this.opts;
+  private onRecord(r: Reader, n: number): boolean | Promise<boolean> {
     const stats = this.stats;
     r.consecutiveErrors = 0;
     r.emptyPolls = 0;
     this.alive = true;
-    this.lastPollAt = clock.now();
+    this.lastPollAt = this.opts.clock.now();
     stats.received++;
-    if (++r.sinceYield >= YIELD_EVERY) {
-      r.sinceYield = 0;
-      await yieldToLoop(); // let timers and HTTP run under a flood
-    }
     const bad = parseKmsgHeader(r.buf, n, r.hdr);
     if (bad !== undefined) {
       stats.malformed++;
@@ -408,15 +409,26 @@ export class KmsgSource implements Source {
       return true;
     }
     if (decision.gap !== undefined) this.reportGap(decision.gap);
-    if (decision.action === 'skip-old') stats.skipped++;
-    else if (!(await this.deliver(r, seq, timeMs, decision.backlog))) return false;
+    if (decision.action === 'skip-old') {
+      stats.skipped++;
+      return this.saveThrottled(r);
+    }
+    const handled = this.deliver(r, seq, timeMs, decision.backlog);
+    return handled === true ? this.saveThrottled(r) : handled.then((ok) => ok && this.saveThrottled(r));
+  }
+
+  /** Saves the position (throttled); true, for the caller's return. */
+  private saveThrottled(r: Reader): true {
     const ckpt = r.cursor.checkpoint();
-    if (ckpt !== undefined) checkpoints.saveThrottled(this.ckptName, ckpt, clock.now());
+    if (ckpt !== undefined) this.opts.checkpoints.saveThrottled(this.ckptName, ckpt, this.opts.clock.now());
     return true;
   }
 
-  /** Decodes and hands over one record; false when aborted while the handler ran (not handled). */
-  private async deliver(r: Reader, seq: number, timeMs: number, backlog: boolean): Promise<boolean> {
+  /**
+   * Decodes and hands over one record: true once handled (at once unless the handler returned a
+   * promise), false when aborted while the handler ran (not handled: re-read next start).
+   */
+  private deliver(r: Reader, seq: number, timeMs: number, backlog: boolean): true | Promise<boolean> {
     const stats = this.stats;
     const msg = decodeMessage(r.buf, r.hdr.msgStart, r.hdr.msgEnd, r.scratch, this.maxLineBytes);
     if (typeof msg === 'number') {
@@ -434,18 +446,35 @@ export class KmsgSource implements Source {
       ...(msg.truncated ? { truncated: true } : {}),
       ...(backlog ? { backlog: true } : {}),
     };
+    let p: Promise<void> | void;
     try {
-      const p = r.onLine(line);
-      if (p !== undefined) {
-        const handled = await settle(r, p).finally(() => (r.wake = undefined));
-        if (!handled) return false; // re-read next start
-      }
-      stats.sent++;
+      p = r.onLine(line);
     } catch (err) {
-      stats.errors++;
-      stats.dropped++;
-      this.rateLimitedWarn('handler', { seq, err: errTextWithCode(err) }, 'line handler failed; line dropped');
+      return this.handlerFailed(r, seq, err);
     }
+    if (p === undefined) {
+      stats.sent++;
+      r.cursor.handled(seq);
+      return true;
+    }
+    return settle(r, p)
+      .finally(() => (r.wake = undefined))
+      .then(
+        (handled) => {
+          if (!handled) return false;
+          stats.sent++;
+          r.cursor.handled(seq);
+          return true;
+        },
+        (err: unknown) => this.handlerFailed(r, seq, err),
+      );
+  }
+
+  /** The handler threw or rejected: the line is dropped, and counts as handled. */
+  private handlerFailed(r: Reader, seq: number, err: unknown): true {
+    this.stats.errors++;
+    this.stats.dropped++;
+    this.rateLimitedWarn('handler', { seq, err: errTextWithCode(err) }, 'line handler failed; line dropped');
     r.cursor.handled(seq);
     return true;
   }
