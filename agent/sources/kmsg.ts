@@ -1,6 +1,8 @@
 // kmsg.ts: the /dev/kmsg source. Reads kernel log records from a non-blocking fd, turns them
 // into LogLines with wall-clock times, counts overrun gaps exactly, and persists the last
 // sequence number handled so that a restart in the same boot neither re-reports nor skips.
+// This file is the I/O driver (device, sleeps, handler, counters, logs); the sequence, gap,
+// backlog and resume arithmetic is the pure KmsgCursor (kmsg-cursor.ts).
 //
 // Reading. open(O_RDONLY|O_NONBLOCK) and read(2) through fs.readSync on the main thread: each
 // read returns exactly one record, or EAGAIN when there is none (then we sleep, abortable).
@@ -66,10 +68,11 @@ import { backoffStep } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
 import { errTextWithCode } from '../runtime/err-text';
 import { LogThrottle } from '../runtime/log-throttle';
-import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats } from '../types';
+import type { Clock, LineHandler, LogLine, Logger, Sleep, Source, SourceHealth, SourceStats } from '../types';
 import { newSourceStats } from '../types';
 import { checkpointName, type CheckpointStore } from './checkpoint';
-import { decodeMessage, newKmsgHeader, parseKmsgHeader } from './kmsg-record';
+import { KmsgCursor, kmsgResumeSeq, validKmsgCheckpoint, type KmsgGap } from './kmsg-cursor';
+import { decodeMessage, newKmsgHeader, parseKmsgHeader, type KmsgHeader } from './kmsg-record';
 import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
 
 export const DEFAULT_KMSG_PATH = '/dev/kmsg';
@@ -149,11 +152,6 @@ function headerSeq(buf: Buffer, n: number): number {
   return digits > 0 && digits <= 15 ? seq : -1;
 }
 
-export interface KmsgCheckpoint {
-  readonly bootId: string;
-  readonly seq: number;
-}
-
 export interface KmsgSourceOptions {
   readonly path?: string;
   readonly checkpoints: CheckpointStore;
@@ -192,12 +190,41 @@ export interface KmsgStats extends SourceStats {
   overruns: number;
 }
 
+/** One run's I/O state: the device, its buffers, the cursor and the poll pacing. */
+interface Reader {
+  readonly dev: KmsgDevice;
+  readonly cursor: KmsgCursor;
+  readonly onLine: LineHandler;
+  readonly signal: AbortSignal;
+  readonly sleep: Sleep;
+  readonly buf: Buffer;
+  readonly scratch: Buffer;
+  readonly hdr: KmsgHeader;
+  /** Wall-clock ms at boot; recomputed on idle polls unless fixed by the options. */
+  bootTimeMs: number;
+  consecutiveErrors: number;
+  sinceYield: number;
+  /** Empty polls since the last record: the idle sleep doubles with each. */
+  emptyPolls: number;
+  /** Ends the current handler wait: true when it settled, false on abort. */
+  wake: ((handled: boolean) => void) | undefined;
+}
+
+/** A handler's promise, ended early (false) when the run aborts (through r.wake). */
+function settle(r: Reader, p: Promise<void>): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    r.wake = resolve;
+    p.then(() => resolve(true), reject);
+  });
+}
+
 export class KmsgSource implements Source {
   readonly id = 'kmsg';
   readonly stats: KmsgStats = { ...newSourceStats(), skipped: 0, overruns: 0 };
   private readonly path: string;
   private readonly pollIntervalMs: number;
-  private readonly idlePollIntervalMs: number;
+  /** The idle sleep: pollIntervalMs doubling with each empty poll up to idlePollIntervalMs. */
+  private readonly idlePace: { readonly baseMs: number; readonly capMs: number };
   private readonly maxLineBytes: number;
   private readonly ckptName: string;
   private readonly log: Logger;
@@ -210,7 +237,10 @@ export class KmsgSource implements Source {
   constructor(private readonly opts: KmsgSourceOptions) {
     this.path = opts.path ?? DEFAULT_KMSG_PATH;
     this.pollIntervalMs = Math.min(100, Math.max(1, opts.pollIntervalMs ?? 100));
-    this.idlePollIntervalMs = Math.max(this.pollIntervalMs, opts.idlePollIntervalMs ?? DEFAULT_IDLE_POLL_MS);
+    this.idlePace = {
+      baseMs: this.pollIntervalMs,
+      capMs: Math.max(this.pollIntervalMs, opts.idlePollIntervalMs ?? DEFAULT_IDLE_POLL_MS),
+    };
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.ckptName = opts.checkpointName ?? checkpointName({ kind: 'kmsg' });
     this.log = opts.logger.child({ source: 'kmsg', path: this.path });
@@ -226,214 +256,238 @@ export class KmsgSource implements Source {
   async run(onLine: LineHandler, signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error('KmsgSource.run called twice');
     this.started = true;
-    const { clock, checkpoints } = this.opts;
-
+    const { clock } = this.opts;
     // Where to resume, and (without a checkpoint) where the backlog ends: both before the first
     // await, so that a record written after the caller's start() returns is never backlog.
-    const bootId = this.opts.bootId ?? readBootId(this.log);
-    const saved = bootId === undefined ? undefined : validCheckpoint(checkpoints.load<unknown>(this.ckptName));
-    const resume = saved !== undefined && saved.bootId === bootId;
-    const backlogUpToSeq = resume ? undefined : this.scanBacklogEnd();
-    /** Fallback when the scan failed: records from before this run are backlog. */
-    const backlogBeforeMs = resume ? -Infinity : clock.now();
-
+    const cursor = this.startCursor();
     const dev = await this.openWithRetry(signal);
     if (dev === undefined) return; // aborted before the device could be opened
 
-    let bootTimeMs = this.opts.bootTimeMs ?? monotonicBootTime(clock);
-    /** Records with seq <= skipUpTo were handled before the restart. */
-    let skipUpTo = resume ? saved.seq : -1;
-    /** Seq of the last record read (for gap counting); from the checkpoint when resuming. */
-    let lastSeq = resume ? saved.seq : -1;
-    /** Newest seq actually read from the device (to detect a checkpoint ahead of the kernel). */
-    let maxSeenSeq = -1;
-    /** Last seq handled, persisted. */
-    let handledSeq = resume ? saved.seq : -1;
-    /** Records consumed without a readable seq (EINVAL) since the last good read. */
-    let consumedUnknown = 0;
-    let overrunPending = false;
-    let caughtUp = false;
-    const startAfterMs = resume ? undefined : this.opts.startAfterMs;
-    this.log.info(
-      resume
-        ? { resumeAfterSeq: saved.seq }
-        : { startAfterMs: startAfterMs ?? null, checkpoint: saved ? 'other boot' : 'none' },
-      resume ? 'resuming kernel log after checkpoint' : 'reading kernel log from the oldest record in the ring',
-    );
-
-    const sleep = sleeperFor(clock);
+    const reader: Reader = {
+      dev,
+      cursor,
+      onLine,
+      signal,
+      sleep: sleeperFor(clock),
+      buf: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      scratch: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      hdr: newKmsgHeader(),
+      bootTimeMs: this.opts.bootTimeMs ?? monotonicBootTime(clock),
+      consecutiveErrors: 0,
+      sinceYield: 0,
+      emptyPolls: 0,
+      wake: undefined,
+    };
     // Awaiting a handler's promise must end at abort too. One listener for the whole run,
     // pointed at the current wait (a Promise.race per record would pile reactions onto one
     // never-settling promise: a leak).
-    let wake: ((handled: boolean) => void) | undefined;
-    const onAbort = (): void => wake?.(false);
+    const onAbort = (): void => reader.wake?.(false);
     signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (p: Promise<void>): Promise<boolean> =>
-      new Promise<boolean>((resolve, reject) => {
-        wake = resolve;
-        p.then(() => resolve(true), reject);
-      });
-    const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    const hdr = newKmsgHeader();
-    const stats = this.stats;
-    let consecutiveErrors = 0;
-    let sinceYield = 0;
-    /** Empty polls since the last record: the idle sleep doubles with each. */
-    let emptyPolls = 0;
-    const idlePace = { baseMs: this.pollIntervalMs, capMs: this.idlePollIntervalMs };
-    const checkpoint = (): KmsgCheckpoint => ({ bootId: bootId ?? '', seq: handledSeq });
-    const persistable = (): boolean => bootId !== undefined && handledSeq >= 0;
-
     try {
       while (!signal.aborted) {
         let n: number;
         try {
-          n = dev.read(buf);
+          n = dev.read(reader.buf);
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
-            consecutiveErrors = 0;
-            this.alive = true;
-            this.lastPollAt = clock.now();
-            if (!caughtUp) {
-              caughtUp = true;
-              if (resume && maxSeenSeq >= 0 && maxSeenSeq < skipUpTo) {
-                this.log.warn(
-                  { checkpointSeq: skipUpTo, newestSeq: maxSeenSeq },
-                  'checkpoint is ahead of the kernel ring; ignoring it from here on',
-                );
-                skipUpTo = maxSeenSeq;
-                lastSeq = maxSeenSeq;
-              }
-            }
-            if (this.opts.bootTimeMs === undefined) bootTimeMs = monotonicBootTime(clock);
-            if (persistable() && checkpoints.isDirty(this.ckptName)) {
-              checkpoints.saveThrottled(this.ckptName, checkpoint(), this.lastPollAt);
-            }
-            sinceYield = 0;
-            await sleep(backoffStep(++emptyPolls, idlePace), signal);
-            continue;
-          }
-          emptyPolls = 0; // anything but EAGAIN: there is (or was) something to read
-          if (code === 'EPIPE') {
-            stats.overruns++;
-            overrunPending = true;
-            continue;
-          }
-          if (code === 'EINVAL') {
-            // The record did not fit the buffer; the kernel has consumed it anyway.
-            stats.received++;
-            stats.malformed++;
-            consumedUnknown++;
-            this.rateLimitedWarn(
-              'einval',
-              { bufferBytes: buf.length },
-              'kernel record larger than the read buffer skipped',
-            );
-            continue;
-          }
-          if (code === 'EINTR') continue;
-          stats.errors++;
-          consecutiveErrors++;
-          this.lastError = `read ${this.path}: ${errTextWithCode(err)}`;
-          if (consecutiveErrors >= DEAD_AFTER_ERRORS) this.alive = false;
-          this.rateLimitedWarn(
-            'read',
-            { err: errTextWithCode(err), consecutiveErrors },
-            'reading the kernel log failed; retrying',
-          );
-          await sleep(this.pollIntervalMs, signal);
+          await this.onReadError(reader, err);
           continue;
         }
-        consecutiveErrors = 0;
-        emptyPolls = 0;
-        this.alive = true;
-        this.lastPollAt = clock.now();
-        stats.received++;
-        if (++sinceYield >= YIELD_EVERY) {
-          sinceYield = 0;
+        // Synchronous unless the handler returned a promise: no await per record under a flood.
+        const handled = this.onRecord(reader, n);
+        if (handled !== true && (handled === false || !(await handled))) break; // aborted in the handler
+        if (++reader.sinceYield >= YIELD_EVERY) {
+          reader.sinceYield = 0;
           await yieldToLoop(); // let timers and HTTP run under a flood
         }
-
-        const bad = parseKmsgHeader(buf, n, hdr);
-        if (bad !== undefined) {
-          stats.malformed++;
-          this.rateLimitedWarn('header', { err: bad }, 'malformed kernel log record skipped');
-          continue;
-        }
-        const seq = hdr.seq;
-        if (seq > maxSeenSeq) maxSeenSeq = seq;
-        if (seq <= skipUpTo) {
-          stats.skipped++;
-          continue;
-        }
-        if (lastSeq >= 0 && seq > lastSeq + 1) {
-          const gap = seq - lastSeq - 1 - consumedUnknown;
-          if (gap > 0) {
-            stats.lost += gap;
-            this.rateLimitedWarn(
-              'lost',
-              { lost: gap, fromSeq: lastSeq + 1, toSeq: seq - 1, overrun: overrunPending, totalLost: stats.lost },
-              overrunPending
-                ? 'kernel log ring overran: records lost before they could be read'
-                : 'kernel log records fell out of the ring before they could be read',
-            );
-          }
-        }
-        overrunPending = false;
-        consumedUnknown = 0;
-        lastSeq = seq;
-
-        const timeMs = bootTimeMs + hdr.usec / 1000;
-        const backlog = backlogUpToSeq !== undefined ? seq <= backlogUpToSeq : timeMs < backlogBeforeMs;
-        if (startAfterMs !== undefined && backlog && timeMs < startAfterMs) {
-          stats.skipped++;
-          handledSeq = seq;
-        } else {
-          const msg = decodeMessage(buf, hdr.msgStart, hdr.msgEnd, scratch, this.maxLineBytes);
-          if (typeof msg === 'number') {
-            stats.malformed++;
-            this.rateLimitedWarn('junk', { seq, reason: junkReason(msg) }, 'undecodable kernel log record skipped');
-            handledSeq = seq;
-          } else {
-            if (msg.truncated) stats.truncated++;
-            const line: LogLine = {
-              source: this.id,
-              seq,
-              time: new Date(timeMs),
-              text: msg.text,
-              ...(msg.truncated ? { truncated: true } : {}),
-              ...(backlog ? { backlog: true } : {}),
-            };
-            let ok = true;
-            try {
-              const p = onLine(line);
-              if (p !== undefined) {
-                const handled = await settle(p).finally(() => (wake = undefined));
-                if (!handled) break; // aborted while the handler ran: not handled, re-read next start
-              }
-            } catch (err) {
-              ok = false;
-              stats.errors++;
-              stats.dropped++;
-              this.rateLimitedWarn('handler', { seq, err: errTextWithCode(err) }, 'line handler failed; line dropped');
-            }
-            if (ok) stats.sent++;
-            handledSeq = seq;
-          }
-        }
-        if (persistable()) checkpoints.saveThrottled(this.ckptName, checkpoint(), clock.now());
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
-      if (persistable()) checkpoints.save(this.ckptName, checkpoint());
+      const ckpt = cursor.checkpoint();
+      if (ckpt !== undefined) this.opts.checkpoints.save(this.ckptName, ckpt);
       try {
         dev.close();
       } catch (err) {
         this.log.warn({ err: errTextWithCode(err) }, 'closing the kernel log failed');
       }
     }
+  }
+
+  /** The cursor for this run: from this boot's checkpoint, or from where the backlog ends. */
+  private startCursor(): KmsgCursor {
+    const bootId = this.opts.bootId ?? readBootId(this.log);
+    const saved =
+      bootId === undefined ? undefined : validKmsgCheckpoint(this.opts.checkpoints.load<unknown>(this.ckptName));
+    const resumeAfterSeq = kmsgResumeSeq(bootId, saved);
+    const resume = resumeAfterSeq !== undefined;
+    const startAfterMs = resume ? undefined : this.opts.startAfterMs;
+    const cursor = new KmsgCursor({
+      bootId,
+      resumeAfterSeq,
+      backlogUpToSeq: resume ? undefined : this.scanBacklogEnd(),
+      backlogBeforeMs: this.opts.clock.now(),
+      startAfterMs,
+    });
+    this.log.info(
+      resume ? { resumeAfterSeq } : { startAfterMs: startAfterMs ?? null, checkpoint: saved ? 'other boot' : 'none' },
+      resume ? 'resuming kernel log after checkpoint' : 'reading kernel log from the oldest record in the ring',
+    );
+    return cursor;
+  }
+
+  /** EAGAIN (sleep, growing), EPIPE/EINVAL (tell the cursor), or a real error (count, sleep). */
+  private async onReadError(r: Reader, err: unknown): Promise<void> {
+    const { clock, checkpoints } = this.opts;
+    const stats = this.stats;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+      r.consecutiveErrors = 0;
+      this.alive = true;
+      this.lastPollAt = clock.now();
+      const ahead = r.cursor.caughtUp();
+      if (ahead !== undefined) {
+        this.log.warn(ahead, 'checkpoint is ahead of the kernel ring; ignoring it from here on');
+      }
+      if (this.opts.bootTimeMs === undefined) r.bootTimeMs = monotonicBootTime(clock);
+      const ckpt = r.cursor.checkpoint();
+      if (ckpt !== undefined && checkpoints.isDirty(this.ckptName)) {
+        checkpoints.saveThrottled(this.ckptName, ckpt, this.lastPollAt);
+      }
+      r.sinceYield = 0;
+      await r.sleep(backoffStep(++r.emptyPolls, this.idlePace), r.signal);
+      return;
+    }
+    r.emptyPolls = 0; // anything but EAGAIN: there is (or was) something to read
+    if (code === 'EPIPE') {
+      stats.overruns++;
+      r.cursor.overrun();
+      return;
+    }
+    if (code === 'EINVAL') {
+      // The record did not fit the buffer; the kernel has consumed it anyway.
+      stats.received++;
+      stats.malformed++;
+      r.cursor.consumedUnreadable();
+      this.rateLimitedWarn(
+        'einval',
+        { bufferBytes: r.buf.length },
+        'kernel record larger than the read buffer skipped',
+      );
+      return;
+    }
+    if (code === 'EINTR') return;
+    stats.errors++;
+    r.consecutiveErrors++;
+    this.lastError = `read ${this.path}: ${errTextWithCode(err)}`;
+    if (r.consecutiveErrors >= DEAD_AFTER_ERRORS) this.alive = false;
+    this.rateLimitedWarn(
+      'read',
+      { err: errTextWithCode(err), consecutiveErrors: r.consecutiveErrors },
+      'reading the kernel log failed; retrying',
+    );
+    await r.sleep(this.pollIntervalMs, r.signal);
+  }
+
+  /** One record of n bytes in r.buf. False when the run was aborted while its handler ran. */
+  private onRecord(r: Reader, n: number): boolean | Promise<boolean> {
+    const stats = this.stats;
+    r.consecutiveErrors = 0;
+    r.emptyPolls = 0;
+    this.alive = true;
+    this.lastPollAt = this.opts.clock.now();
+    stats.received++;
+    const bad = parseKmsgHeader(r.buf, n, r.hdr);
+    if (bad !== undefined) {
+      stats.malformed++;
+      this.rateLimitedWarn('header', { err: bad }, 'malformed kernel log record skipped');
+      return true;
+    }
+    const seq = r.hdr.seq;
+    const timeMs = r.bootTimeMs + r.hdr.usec / 1000;
+    const decision = r.cursor.record(seq, timeMs);
+    if (decision.action === 'skip') {
+      stats.skipped++;
+      return true;
+    }
+    if (decision.gap !== undefined) this.reportGap(decision.gap);
+    if (decision.action === 'skip-old') {
+      stats.skipped++;
+      return this.saveThrottled(r);
+    }
+    const handled = this.deliver(r, seq, timeMs, decision.backlog);
+    return handled === true ? this.saveThrottled(r) : handled.then((ok) => ok && this.saveThrottled(r));
+  }
+
+  /** Saves the position (throttled); true, for the caller's return. */
+  private saveThrottled(r: Reader): true {
+    const ckpt = r.cursor.checkpoint();
+    if (ckpt !== undefined) this.opts.checkpoints.saveThrottled(this.ckptName, ckpt, this.opts.clock.now());
+    return true;
+  }
+
+  /**
+   * Decodes and hands over one record: true once handled (at once unless the handler returned a
+   * promise), false when aborted while the handler ran (not handled: re-read next start).
+   */
+  private deliver(r: Reader, seq: number, timeMs: number, backlog: boolean): true | Promise<boolean> {
+    const stats = this.stats;
+    const msg = decodeMessage(r.buf, r.hdr.msgStart, r.hdr.msgEnd, r.scratch, this.maxLineBytes);
+    if (typeof msg === 'number') {
+      stats.malformed++;
+      this.rateLimitedWarn('junk', { seq, reason: junkReason(msg) }, 'undecodable kernel log record skipped');
+      r.cursor.handled(seq);
+      return true;
+    }
+    if (msg.truncated) stats.truncated++;
+    const line: LogLine = {
+      source: this.id,
+      seq,
+      time: new Date(timeMs),
+      text: msg.text,
+      ...(msg.truncated ? { truncated: true } : {}),
+      ...(backlog ? { backlog: true } : {}),
+    };
+    let p: Promise<void> | void;
+    try {
+      p = r.onLine(line);
+    } catch (err) {
+      return this.handlerFailed(r, seq, err);
+    }
+    if (p === undefined) {
+      stats.sent++;
+      r.cursor.handled(seq);
+      return true;
+    }
+    return settle(r, p)
+      .finally(() => (r.wake = undefined))
+      .then(
+        (handled) => {
+          if (!handled) return false;
+          stats.sent++;
+          r.cursor.handled(seq);
+          return true;
+        },
+        (err: unknown) => this.handlerFailed(r, seq, err),
+      );
+  }
+
+  /** The handler threw or rejected: the line is dropped, and counts as handled. */
+  private handlerFailed(r: Reader, seq: number, err: unknown): true {
+    this.stats.errors++;
+    this.stats.dropped++;
+    this.rateLimitedWarn('handler', { seq, err: errTextWithCode(err) }, 'line handler failed; line dropped');
+    r.cursor.handled(seq);
+    return true;
+  }
+
+  private reportGap(gap: KmsgGap): void {
+    this.stats.lost += gap.lost;
+    this.rateLimitedWarn(
+      'lost',
+      { lost: gap.lost, fromSeq: gap.fromSeq, toSeq: gap.toSeq, overrun: gap.overrun, totalLost: this.stats.lost },
+      gap.overrun
+        ? 'kernel log ring overran: records lost before they could be read'
+        : 'kernel log records fell out of the ring before they could be read',
+    );
   }
 
   /** The newest seq in the ring now, or undefined (time fallback) when it cannot be read. */
@@ -513,11 +567,4 @@ function readBootId(log: Logger): string | undefined {
     log.warn({ err: errTextWithCode(err) }, 'cannot read the boot id; kmsg position will not be persisted');
   }
   return undefined;
-}
-
-function validCheckpoint(v: unknown): KmsgCheckpoint | undefined {
-  if (typeof v !== 'object' || v === null) return undefined;
-  const { bootId, seq } = v as { bootId?: unknown; seq?: unknown };
-  if (typeof bootId !== 'string' || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
-  return { bootId, seq };
 }

@@ -38,3 +38,12 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 50));
   }
 }
+
+/**
+ * Waits until pred() holds, checking every 5 ms: for in-process tests waiting on real I/O (the
+ * fake API server over loopback HTTP). The 30 s bound only guards against a hang (the waits it
+ * ends take milliseconds to a few hundred).
+ */
+export function until(what: string, pred: () => boolean): Promise<true> {
+  return eventually(what, () => pred() || undefined, { everyMs: 5 });
+}

@@ -56,3 +56,59 @@ export class RecordingClock implements Clock {
     return this.base.setTimer(fn, ms);
   }
 }
+
+/**
+ * Virtual time that runs itself: each timer set fires on a later turn of the event loop, the
+ * earliest due first, and now() jumps to its due time. No real time is waited, the order of
+ * timers is kept, and `delays` records what was asked for. For code that waits on real I/O
+ * (the fake API server over loopback HTTP) and on backoff timers alike. Timers of holdFromMs or
+ * more (a heartbeat, say) do not run by themselves: only advance() reaches them.
+ */
+export class AutoClock implements Clock {
+  readonly delays: number[] = [];
+  private readonly inner: FakeClock;
+  /** Due times of the timers that run by themselves, by a key per timer. */
+  private readonly auto = new Map<object, number>();
+  private scheduled = false;
+
+  constructor(private readonly opts: { start?: number; holdFromMs?: number } = {}) {
+    this.inner = new FakeClock(opts.start);
+  }
+
+  now(): number {
+    return this.inner.now();
+  }
+
+  setTimer(fn: () => void, ms: number): () => void {
+    this.delays.push(ms);
+    if (ms >= (this.opts.holdFromMs ?? Infinity)) return this.inner.setTimer(fn, ms);
+    const key = {};
+    this.auto.set(key, this.inner.now() + Math.max(0, ms));
+    const cancel = this.inner.setTimer(() => {
+      this.auto.delete(key);
+      fn();
+    }, ms);
+    this.schedule();
+    return () => {
+      this.auto.delete(key);
+      cancel();
+    };
+  }
+
+  /** Moves time forward by hand, firing what falls due (held timers included). */
+  advance(ms: number): void {
+    this.inner.advance(ms);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.auto.size === 0) return;
+      const due = Math.min(...this.auto.values());
+      this.inner.advance(due - this.inner.now()); // fires that timer, and any due before it
+      if (this.auto.size > 0) this.schedule();
+    });
+  }
+}

@@ -7,20 +7,13 @@ import { systemClock } from '../../agent/runtime/clock';
 import type { Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { FakePods } from '../helpers/fake-apiserver-pods';
+import { until } from '../helpers/eventually';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 let api: FakeApiServer;
 let pods: FakePods;
 let kube: KubeClient;
 let ac: AbortController;
-
-async function until(pred: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 beforeEach(async () => {
   api = await FakeApiServer.start();
@@ -59,7 +52,7 @@ describe('LocalPodIndex', () => {
   it('lists this node only, indexes every podIP canonically, skips hostNetwork and terminal pods', async () => {
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => idx.hasSynced);
+    await until('idx.hasSynced', () => idx.hasSynced);
     expect(idx.localPod('10.244.1.5')).toMatchObject({
       namespace: 'shop',
       name: 'web-1',
@@ -82,56 +75,62 @@ describe('LocalPodIndex', () => {
     pods.put({ namespace: 'kube-system', name: 'old-agent', node: 'n1', ips: ['192.168.0.99'], hostNetwork: true });
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => idx.hasSynced && pods.openWatches === 1);
+    await until('idx.hasSynced && pods.openWatches === 1', () => idx.hasSynced && pods.openWatches === 1);
     expect(idx.isNodeIp('192.168.0.99')).toBe(true);
     pods.remove('kube-system', 'old-agent');
-    await until(() => !idx.isNodeIp('192.168.0.99'));
+    await until(`!idx.isNodeIp('192.168.0.99')`, () => !idx.isNodeIp('192.168.0.99'));
     pods.remove('kube-system', 'kube-proxy-x');
     pods.put({ namespace: 'db', name: 'marker', node: 'n1', ips: ['10.244.1.30'] });
-    await until(() => idx.localPod('10.244.1.30') !== undefined);
+    await until(`idx.localPod('10.244.1.30') !== undefined`, () => idx.localPod('10.244.1.30') !== undefined);
     expect(idx.isNodeIp('192.168.0.11')).toBe(true); // calico-node-x still reports it
     pods.remove('kube-system', 'calico-node-x');
-    await until(() => !idx.isNodeIp('192.168.0.11'));
+    await until(`!idx.isNodeIp('192.168.0.11')`, () => !idx.isNodeIp('192.168.0.11'));
   });
 
   it('follows the watch: added, modified (IP change) and deleted pods', async () => {
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => idx.hasSynced && pods.openWatches === 1);
+    await until('idx.hasSynced && pods.openWatches === 1', () => idx.hasSynced && pods.openWatches === 1);
     const watch = api.requestsTo('GET', /^\/api\/v1\/pods$/).find((r) => r.query.get('watch') === 'true');
     expect(watch?.query.get('fieldSelector')).toBe('spec.nodeName=n1');
     expect(watch?.query.get('allowWatchBookmarks')).toBe('true');
     expect(Number(watch?.query.get('resourceVersion'))).toBeGreaterThan(0);
     pods.put({ namespace: 'db', name: 'pg-0', node: 'n1', ips: ['10.244.1.6'] });
     pods.put({ namespace: 'other', name: 'elsewhere', node: 'n2', ips: ['10.244.2.10'] });
-    await until(() => idx.localPod('10.244.1.6') !== undefined);
+    await until(`idx.localPod('10.244.1.6') !== undefined`, () => idx.localPod('10.244.1.6') !== undefined);
     expect(idx.localPod('10.244.2.10')).toBeUndefined();
     pods.put({ namespace: 'db', name: 'pg-0', node: 'n1', ips: ['10.244.1.7'] });
-    await until(() => idx.localPod('10.244.1.7') !== undefined);
+    await until(`idx.localPod('10.244.1.7') !== undefined`, () => idx.localPod('10.244.1.7') !== undefined);
     expect(idx.localPod('10.244.1.6')).toBeUndefined();
     pods.remove('db', 'pg-0');
-    await until(() => idx.localPod('10.244.1.7') === undefined);
+    await until(`idx.localPod('10.244.1.7') === undefined`, () => idx.localPod('10.244.1.7') === undefined);
     expect(idx.stats.pods).toBe(1);
   });
 
   it('re-watches from the last resourceVersion when the server ends the watch', async () => {
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => pods.openWatches === 1);
+    await until('pods.openWatches === 1', () => pods.openWatches === 1);
     pods.endWatches();
-    await until(() => idx.stats.watches === 2 && pods.openWatches === 1);
+    await until(
+      'idx.stats.watches === 2 && pods.openWatches === 1',
+      () => idx.stats.watches === 2 && pods.openWatches === 1,
+    );
     expect(idx.stats.lists).toBe(1);
     pods.put({ namespace: 'db', name: 'pg-1', node: 'n1', ips: ['10.244.1.8'] });
-    await until(() => idx.localPod('10.244.1.8') !== undefined);
+    await until(`idx.localPod('10.244.1.8') !== undefined`, () => idx.localPod('10.244.1.8') !== undefined);
   });
 
   it('relists on 410 Gone and picks up what changed meanwhile', async () => {
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => pods.openWatches === 1);
+    await until('pods.openWatches === 1', () => pods.openWatches === 1);
     pods.expireWatches();
     pods.put({ namespace: 'db', name: 'pg-2', node: 'n1', ips: ['10.244.1.20'] });
-    await until(() => idx.stats.gone === 1 && idx.localPod('10.244.1.20') !== undefined);
+    await until(
+      `idx.stats.gone === 1 && idx.localPod('10.244.1.20') !== undefined`,
+      () => idx.stats.gone === 1 && idx.localPod('10.244.1.20') !== undefined,
+    );
     expect(idx.stats.lists).toBe(2);
     expect(idx.stats.errors).toBe(0);
     // The relist is still a cache read, not older than what the index had seen.
@@ -143,10 +142,13 @@ describe('LocalPodIndex', () => {
   it('a relist the cache cannot serve (410) falls back to one quorum read, then cache reads again', async () => {
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => pods.openWatches === 1);
+    await until('pods.openWatches === 1', () => pods.openWatches === 1);
     api.failNext(1, { code: 410, match: (r) => r.path === '/api/v1/pods' && r.query.get('watch') === null });
     pods.expireWatches();
-    await until(() => idx.stats.lists === 3 && pods.openWatches === 1);
+    await until(
+      'idx.stats.lists === 3 && pods.openWatches === 1',
+      () => idx.stats.lists === 3 && pods.openWatches === 1,
+    );
     const lists = api.requestsTo('GET', /^\/api\/v1\/pods$/).filter((r) => r.query.get('watch') === null);
     const rvs = lists.map((r) => r.query.get('resourceVersion'));
     expect(rvs[0]).toBe('0');
@@ -159,7 +161,7 @@ describe('LocalPodIndex', () => {
     api.failNext(2, { code: 500, match: (r) => r.path === '/api/v1/pods' && r.query.get('watch') === null });
     const idx = newIndex();
     void idx.run(ac.signal);
-    await until(() => idx.hasSynced);
+    await until('idx.hasSynced', () => idx.hasSynced);
     expect(idx.stats.errors).toBe(2);
     expect(idx.stats.lists).toBe(3);
     expect(idx.localPod('10.244.1.5')?.name).toBe('web-1');
@@ -168,9 +170,9 @@ describe('LocalPodIndex', () => {
   it('stops at the signal', async () => {
     const idx = newIndex();
     const done = idx.run(ac.signal);
-    await until(() => pods.openWatches === 1);
+    await until('pods.openWatches === 1', () => pods.openWatches === 1);
     ac.abort();
     await done;
-    await until(() => pods.openWatches === 0);
+    await until('pods.openWatches === 0', () => pods.openWatches === 0);
   });
 });

@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import type { ApiResult, NodeSnapshot, NodeStatusApi, WireCondition } from '../../agent/kube/types';
 import { NodeAdoption } from '../../agent/kube/node-adoption';
@@ -13,7 +12,8 @@ import { ConditionExporter } from '../../agent/sinks/condition-exporter';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import type { Condition, Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
-import { FakeClock, RecordingClock } from '../helpers/fake-clock';
+import { AutoClock, FakeClock } from '../helpers/fake-clock';
+import { until } from '../helpers/eventually';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 const settle = async (): Promise<void> => {
@@ -327,18 +327,10 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
   afterEach(async () => server.close());
 
   const fast = { baseMs: 20, capMs: 200 };
-  /** Polls `pred`; `ms` only guards against a hang (≥ 10× what any wait here takes). */
-  const waitFor = async (pred: () => boolean, ms = 5000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!pred()) {
-      if (Date.now() > end) throw new Error('timed out waiting');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
 
   it('survives the API server refusing then hanging, and converges within one backoff period after recovery', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 100 })!;
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock({ holdFromMs: 3_000_000 }); // the hour-long heartbeat waits
     const ex = new ConditionExporter({
       api: kube.nodes,
       nodeName: 'n1',
@@ -348,20 +340,20 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
       syncDelayMs: 10,
       heartbeatPeriodMs: 3_600_000,
     });
-    const since = new Date(Date.now() - 1000);
+    const since = new Date(clock.now() - 1000);
     await server.refuse();
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
-    await waitFor(() => ex.counters.failures >= 3);
+    await until('ex.counters.failures >= 3', () => ex.counters.failures >= 3);
     await server.accept();
     server.setHang(true);
     const before = ex.counters.failures;
     for (let i = 0; i < 200; i++)
       ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', i % 2 ? 'False' : 'True', since) });
-    await waitFor(() => ex.counters.failures >= before + 3);
+    await until('ex.counters.failures >= before + 3', () => ex.counters.failures >= before + 3);
     expect(ex.conditions()).toHaveLength(1); // latest-wins: nothing grows while down
     server.setHang(false);
     const failuresAtRecovery = ex.counters.failures;
-    await waitFor(() => ex.inSync());
+    await until('ex.inSync()', () => ex.inSync());
     // Converged on the first try after recovery (at most the hung attempt in flight failed), and
     // no wait between attempts was longer than the backoff cap (the heartbeat timer aside).
     expect(ex.counters.failures - failuresAtRecovery).toBeLessThanOrEqual(1);
@@ -386,7 +378,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
 
   it('retries 429 (after Retry-After), 500 and 503', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 500 })!;
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock({ holdFromMs: 3_000_000 }); // the hour-long heartbeat waits
     const ex = new ConditionExporter({
       api: kube.nodes,
       nodeName: 'n1',
@@ -400,7 +392,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
     server.failNext(1, { code: 503 });
     server.failNext(1, { code: 429, retryAfterSec: 1 });
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date()) });
-    await waitFor(() => ex.inSync());
+    await until('ex.inSync()', () => ex.inSync());
     const patches = server.requestsTo('PATCH', /status$/);
     expect(patches).toHaveLength(4);
     // The waits asked of the clock: backoffs within the cap, and once the 429's Retry-After (1 s).
@@ -413,19 +405,22 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
 
   it('heartbeat moves lastHeartbeatTime on the node but not lastTransitionTime', async () => {
     const kube = createKubeClient({ kubeconfig: server.writeKubeconfig() })!;
+    const clock = new FakeClock();
     const ex = new ConditionExporter({
       api: kube.nodes,
       nodeName: 'n1',
-      clock: systemClock,
+      clock,
       logger,
       heartbeatPeriodMs: 1100,
       syncDelayMs: 10,
     });
     const since = new Date('2026-01-01T00:00:00Z');
     ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
-    await waitFor(() => ex.counters.syncs === 1);
+    clock.advance(10);
+    await until('the first sync', () => ex.counters.syncs === 1);
     const hb1 = server.conditionsOf('n1').find((c) => c.type === 'KernelDeadlock')!.lastHeartbeatTime as string;
-    await waitFor(() => ex.counters.syncs === 2, 3000);
+    clock.advance(1100 * 1.1); // the heartbeat period with its most jitter
+    await until('the heartbeat sync', () => ex.counters.syncs === 2);
     const kd = server.conditionsOf('n1').find((c) => c.type === 'KernelDeadlock')!;
     expect(kd.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
     expect(Date.parse(kd.lastHeartbeatTime as string)).toBeGreaterThan(Date.parse(hb1));

@@ -2,7 +2,6 @@
 // fields, counting by PATCH, 409/404 handling, retries, a bounded queue while the API is down,
 // and flush deadlines.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/runtime/clock';
 import { createKubeClient } from '../../agent/kube/client';
 import { NodeAdoption } from '../../agent/kube/node-adoption';
 import type { NodeStatusApi } from '../../agent/kube/types';
@@ -12,25 +11,17 @@ import { EventExporter, MESSAGE_LIMIT_BYTES, TRUNCATION_MARKER, capMessage } fro
 import type { EventExporterOptions } from '../../agent/sinks/event-exporter';
 import type { Logger, NodeEvent } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
-import { FakeClock, RecordingClock } from '../helpers/fake-clock';
+import { AutoClock, FakeClock } from '../helpers/fake-clock';
+import { until } from '../helpers/eventually';
 
 const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
 const fast = { baseMs: 20, capMs: 200 };
 /** The uid port the agent wires: NodeAdoption, the one reader of the Node. */
 const uidFrom = (nodes: NodeStatusApi): (() => Promise<string | undefined>) => {
-  const adoption = new NodeAdoption({ api: nodes, nodeName: 'n1', clock: systemClock, logger });
+  const adoption = new NodeAdoption({ api: nodes, nodeName: 'n1', clock: new FakeClock(), logger });
   return () => adoption.nodeUid();
 };
 const T = new Date('2026-02-01T08:00:00Z');
-
-/** Polls `pred`; `ms` only guards against a hang (≥ 10× what any wait here takes). */
-async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function ev(over: Partial<NodeEvent> = {}): NodeEvent {
   return {
@@ -66,7 +57,7 @@ describe('EventExporter over HTTP', () => {
       api: kube.events,
       nodeUid: uidFrom(kube.nodes),
       nodeName: 'n1',
-      clock: systemClock,
+      clock: new AutoClock(),
       logger,
       backoff: fast,
       ...over,
@@ -83,9 +74,11 @@ describe('EventExporter over HTTP', () => {
   });
 
   it("creates a Node event with the issue's fields, then PATCHes count and lastTimestamp for repeats", async () => {
-    ex = make();
+    // The uid is read once, before the first delivery: not on the 100 ms client a loaded machine can miss.
+    const patient = createKubeClient({ kubeconfig: server.writeKubeconfig(), timeoutMs: 10_000 })!;
+    ex = make({ nodeUid: uidFrom(patient.nodes) });
     ex.onEvent(ev());
-    await waitFor(() => ex.counters.sent === 1);
+    await until('ex.counters.sent === 1', () => ex.counters.sent === 1);
     const [e] = server.listEvents('involvedObject.kind=Node,involvedObject.name=n1');
     expect(e).toMatchObject({
       metadata: { namespace: 'default' },
@@ -103,7 +96,7 @@ describe('EventExporter over HTTP', () => {
     expect(e!.metadata.name).toMatch(/^n1\.[0-9a-f]+$/);
     ex.onEvent(ev({ time: new Date(T.getTime() + 30_000) }));
     ex.onEvent(ev({ time: new Date(T.getTime() + 60_000) }));
-    await waitFor(() => server.listEvents()[0]!.count === 3);
+    await until('server.listEvents()[0]!.count === 3', () => server.listEvents()[0]!.count === 3);
     expect(server.listEvents()).toHaveLength(1);
     expect(server.listEvents()[0]).toMatchObject({
       lastTimestamp: '2026-02-01T08:01:00Z',
@@ -124,14 +117,14 @@ describe('EventExporter over HTTP', () => {
         component: 'nodewarden',
       }),
     );
-    await waitFor(() => ex.counters.sent === 1);
+    await until('ex.counters.sent === 1', () => ex.counters.sent === 1);
     expect(server.listEvents('metadata.namespace=shop')[0]).toMatchObject({
       involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'pod-uid' },
     });
   });
 
   it('API down for a while (refused, then hanging): queue bounded, then delivered with the right counts', async () => {
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock();
     ex = make({ queueSize: 50, clock });
     await server.refuse();
     for (let i = 0; i < 20; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
@@ -140,15 +133,15 @@ describe('EventExporter over HTTP', () => {
       ex.onEvent(ev({ involved: { kind: 'Pod', namespace: 'ns', name: `p${i}` }, reason: 'PacketDrop' }));
     expect(ex.queued()).toBe(50);
     expect(ex.counters.queueFull).toBe(200 - 49);
-    await waitFor(() => ex.counters.retries >= 3);
+    await until('ex.counters.retries >= 3', () => ex.counters.retries >= 3);
     await server.accept();
     server.setHang(true);
     for (let i = 20; i < 25; i++) ex.onEvent(ev({ time: new Date(T.getTime() + i * 1000) }));
     const r0 = ex.counters.retries;
-    await waitFor(() => ex.counters.retries >= r0 + 2);
+    await until('ex.counters.retries >= r0 + 2', () => ex.counters.retries >= r0 + 2);
     expect(ex.queued()).toBe(50);
     server.setHang(false);
-    await waitFor(() => ex.queued() === 0);
+    await until('ex.queued() === 0', () => ex.queued() === 0);
     // However long it was down, no retry ever waited longer than the backoff cap.
     expect(clock.delays.length).toBeGreaterThanOrEqual(5);
     expect(Math.max(...clock.delays)).toBeLessThanOrEqual(fast.capMs);
@@ -160,28 +153,27 @@ describe('EventExporter over HTTP', () => {
   });
 
   it('suppressed events are counted and carried in the next event that gets through', async () => {
-    let now = T.getTime();
-    const clock = { now: () => now, setTimer: systemClock.setTimer };
+    const clock = new FakeClock(T.getTime());
     const aggregator = new EventAggregator(clock, { host: 'n1', burst: 1, refillIntervalMs: 60_000 });
     ex = make({ aggregator, clock });
     ex.onEvent(ev());
-    await waitFor(() => ex.counters.sent === 1);
+    await until('ex.counters.sent === 1', () => ex.counters.sent === 1);
     ex.onEvent(ev());
     ex.onEvent(ev());
     expect(ex.counters.suppressed).toBe(2);
-    now += 60_000;
+    clock.advance(60_000);
     ex.onEvent(ev());
-    await waitFor(() => server.listEvents()[0]!.count === 4);
+    await until('server.listEvents()[0]!.count === 4', () => server.listEvents()[0]!.count === 4);
   });
 
   it('429 with Retry-After is honoured; 500 and 503 are retried', async () => {
-    const clock = new RecordingClock(systemClock);
+    const clock = new AutoClock();
     ex = make({ clock });
     server.failNext(1, { code: 503, match: (r) => r.method === 'POST' });
     server.failNext(1, { code: 500, match: (r) => r.method === 'POST' });
     server.failNext(1, { code: 429, retryAfterSec: 1, match: (r) => r.method === 'POST' });
     ex.onEvent(ev());
-    await waitFor(() => ex.counters.sent === 1, 5000);
+    await until('ex.counters.sent === 1', () => ex.counters.sent === 1);
     // The waits asked of the clock: backoffs within the cap, and once the 429's Retry-After (1 s).
     expect(clock.delays.filter((d) => d >= 1000)).toHaveLength(1);
     expect(clock.delays.every((d) => d <= fast.capMs || d >= 1000)).toBe(true);
@@ -207,7 +199,7 @@ describe('EventExporter over HTTP', () => {
     });
     ex.onEvent(ev());
     ex.onEvent(ev());
-    await waitFor(() => ex.queued() === 0 && ex.counters.sent >= 1);
+    await until('ex.queued() === 0 && ex.counters.sent >= 1', () => ex.queued() === 0 && ex.counters.sent >= 1);
     expect(server.listEvents()).toHaveLength(1);
     expect(server.listEvents()[0]!.count).toBe(2);
     expect(server.requests.some((r) => r.method === 'POST')).toBe(true);
@@ -217,10 +209,10 @@ describe('EventExporter over HTTP', () => {
   it('404 on patch (Event expired) creates it again with the full count', async () => {
     ex = make();
     ex.onEvent(ev());
-    await waitFor(() => ex.counters.sent === 1);
+    await until('ex.counters.sent === 1', () => ex.counters.sent === 1);
     server.events.clear(); // the API server's TTL removed it
     ex.onEvent(ev());
-    await waitFor(() => ex.counters.sent === 2);
+    await until('ex.counters.sent === 2', () => ex.counters.sent === 2);
     expect(server.listEvents()).toHaveLength(1);
     expect(server.listEvents()[0]!.count).toBe(2);
     expect(server.requestsTo('PATCH', /events/).length).toBe(1);
@@ -229,7 +221,7 @@ describe('EventExporter over HTTP', () => {
   it('drops and counts what the API rejects for good (422)', async () => {
     ex = make({ namespace: 'kube-system' });
     ex.onEvent(ev());
-    await waitFor(() => ex.counters.rejected === 1);
+    await until('ex.counters.rejected === 1', () => ex.counters.rejected === 1);
     expect(ex.counters).toMatchObject({ dropped: 1, sent: 0 });
     expect(ex.queued()).toBe(0);
   });
@@ -242,7 +234,7 @@ describe('EventExporter over HTTP', () => {
     ex.onEvent(ev());
     let returned = false;
     const flushing = ex.flush(clock.now() + 300).then(() => (returned = true));
-    await waitFor(() => server.hungRequests() > 0);
+    await until('server.hungRequests() > 0', () => server.hungRequests() > 0);
     clock.advance(299);
     await new Promise((r) => setImmediate(r));
     expect(returned).toBe(false);

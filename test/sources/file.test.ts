@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource, UNREADABLE_AFTER_POLLS } from '../../agent/sources/file';
 import { LineAssembler } from '../../agent/sources/file-lines';
 import { follow } from '../fixtures/files/follow-harness';
+import { until } from '../helpers/eventually';
 import { lineText, runWriter, tally } from '../fixtures/files/rotating-writer';
 
 let dir: string;
@@ -27,12 +28,6 @@ afterEach(() => {
 });
 
 const texts = (f: { lines: { text: string }[] }): string[] => f.lines.map((l) => l.text);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Polls `cond`; `maxMs` only guards against a hang (≥ 10× what a wait here takes). */
-async function until(cond: () => boolean, maxMs = 5000): Promise<void> {
-  const end = Date.now() + maxMs;
-  while (!cond() && Date.now() < end) await sleep(10);
-}
 function writeLines(file: string, from: number, to: number): void {
   let s = '';
   for (let i = from; i <= to; i++) s += lineText(i) + '\n';
@@ -76,10 +71,10 @@ describe('FileSource rotation (3,000 lines, rotated at 1,000 and 2,000)', () => 
 
   it('create-after-start: waits (alive) for the file, then 0 lost, 0 duplicates across rotations', async () => {
     const f = follow(log, state);
-    await until(() => f.source.health().state === 'waiting');
+    await until(`f.source.health().state === 'waiting'`, () => f.source.health().state === 'waiting');
     expect(f.source.health().alive).toBe(true);
     const polled = f.source.health().lastPollAt;
-    await until(() => f.source.health().lastPollAt > polled); // it keeps polling while it waits
+    await until('f.source.health().lastPollAt > polled', () => f.source.health().lastPollAt > polled); // it keeps polling while it waits
     expect(f.source.health().lastPollAt).toBeGreaterThan(polled);
     await runWriter({ path: log, mode: 'rename-create', createAfterMs: 300 });
     await f.stopWhen(3000);
@@ -116,12 +111,12 @@ describe('FileSource lines', () => {
   it('holds a partial last line until its newline arrives; strips \\r; seq is the offset past the line', async () => {
     fs.writeFileSync(log, 'first\r\nsec');
     const f = follow(log, state);
-    await until(() => f.lines.length >= 1);
-    await sleep(200); // several polls
+    await until('f.lines.length >= 1', () => f.lines.length >= 1);
+    await f.polls(4); // several polls: the rest of the line is not there
     expect(texts(f)).toEqual(['first']);
     expect(f.lines[0]?.seq).toBe(7);
     fs.appendFileSync(log, 'ond\n');
-    await until(() => f.lines.length >= 2);
+    await until('f.lines.length >= 2', () => f.lines.length >= 2);
     await f.stop();
     expect(texts(f)).toEqual(['first', 'second']);
     expect(f.lines[1]?.seq).toBe(14);
@@ -131,10 +126,10 @@ describe('FileSource lines', () => {
   it('emits the unterminated last line of a rotated file when it switches', async () => {
     fs.writeFileSync(log, 'a\nb-unterminated');
     const f = follow(log, state, { rotateGraceMs: 200 });
-    await until(() => f.lines.length >= 1);
+    await until('f.lines.length >= 1', () => f.lines.length >= 1);
     fs.renameSync(log, `${log}.1`);
     fs.writeFileSync(log, 'c\n');
-    await until(() => f.lines.length >= 3);
+    await until('f.lines.length >= 3', () => f.lines.length >= 3);
     await f.stop();
     expect(texts(f)).toEqual(['a', 'b-unterminated', 'c']);
   });
@@ -143,9 +138,9 @@ describe('FileSource lines', () => {
     writeLines(log, 1, 5);
     // A grace far longer than the checks below take, so "still draining" holds on a loaded machine.
     const f = follow(log, state, { rotateGraceMs: 2000 });
-    await until(() => f.lines.length >= 5);
+    await until('f.lines.length >= 5', () => f.lines.length >= 5);
     fs.unlinkSync(log);
-    await until(() => f.source.health().state === 'waiting');
+    await until(`f.source.health().state === 'waiting'`, () => f.source.health().state === 'waiting');
     const openDeleted = (): number =>
       fs.readdirSync('/proc/self/fd').filter((fd) => {
         try {
@@ -155,7 +150,7 @@ describe('FileSource lines', () => {
         }
       }).length;
     expect(openDeleted()).toBe(1); // still draining within the grace period
-    await until(() => openDeleted() === 0, 20_000); // past the grace: closed, its space freed
+    await until('the deleted file closed', () => openDeleted() === 0); // past the grace: its space freed
     expect(openDeleted()).toBe(0);
     writeLines(log, 6, 8);
     await f.stopWhen(8, 1000);
@@ -166,7 +161,7 @@ describe('FileSource lines', () => {
     const big = 'x'.repeat(1024 * 1024);
     fs.writeFileSync(log, `before\n${big}\nafter\n`);
     const f = follow(log, state, { maxLineBytes: 16 * 1024, readChunkBytes: 64 * 1024 });
-    await until(() => f.lines.length >= 3);
+    await until('f.lines.length >= 3', () => f.lines.length >= 3);
     await f.stop();
     expect(texts(f).map((t) => t.length)).toEqual([6, 16 * 1024, 5]);
     expect(f.lines[1]?.truncated).toBe(true);
@@ -212,7 +207,7 @@ describe('FileSource lines', () => {
     }
     fs.writeFileSync(log, Buffer.concat(parts));
     const f = follow(log, state);
-    await until(() => f.source.stats.received >= 100_000, 15_000);
+    await until('100k lines', () => f.source.stats.received >= 100_000);
     await f.stop();
     expect(f.source.stats.received).toBe(100_000);
     expect(f.source.stats.malformed).toBe(100_000 - good);
@@ -225,7 +220,7 @@ describe('FileSource checkpoints and restarts', () => {
   it('resumes from the checkpoint without re-delivery', async () => {
     writeLines(log, 1, 100);
     const a = follow(log, state);
-    await until(() => a.lines.length >= 100);
+    await until('a.lines.length >= 100', () => a.lines.length >= 100);
     await a.stop();
     writeLines(log, 101, 200);
     const b = follow(log, state);
@@ -238,9 +233,9 @@ describe('FileSource checkpoints and restarts', () => {
   it('marks lines that predate a checkpoint-less start as backlog, and nothing else', async () => {
     writeLines(log, 1, 50);
     const a = follow(log, state);
-    await until(() => a.lines.length >= 50);
+    await until('a.lines.length >= 50', () => a.lines.length >= 50);
     writeLines(log, 51, 60);
-    await until(() => a.lines.length >= 60);
+    await until('a.lines.length >= 60', () => a.lines.length >= 60);
     await a.stop();
     expect(a.lines.slice(0, 50).every((l) => l.backlog === true)).toBe(true);
     expect(a.lines.slice(50).some((l) => l.backlog !== undefined)).toBe(false);
@@ -254,7 +249,7 @@ describe('FileSource checkpoints and restarts', () => {
   it('after a rename while stopped, drains the rotated file from the offset, then the new file', async () => {
     writeLines(log, 1, 100);
     const a = follow(log, state);
-    await until(() => a.lines.length >= 100);
+    await until('a.lines.length >= 100', () => a.lines.length >= 100);
     await a.stop();
     writeLines(log, 101, 150);
     fs.appendFileSync(log, lineText(151)); // unterminated last line of the rotated file
@@ -271,7 +266,7 @@ describe('FileSource checkpoints and restarts', () => {
   it('after copytruncate while stopped, reads the rest from the copy, then the file from 0', async () => {
     writeLines(log, 1, 100);
     const a = follow(log, state);
-    await until(() => a.lines.length >= 100);
+    await until('a.lines.length >= 100', () => a.lines.length >= 100);
     await a.stop();
     writeLines(log, 101, 150);
     fs.copyFileSync(log, `${log}.1`);
@@ -286,7 +281,7 @@ describe('FileSource checkpoints and restarts', () => {
   it('a new file with the checkpointed inode number but other content is read from the start', async () => {
     writeLines(log, 1, 100);
     const a = follow(log, state);
-    await until(() => a.lines.length >= 100);
+    await until('a.lines.length >= 100', () => a.lines.length >= 100);
     await a.stop();
     // Rewrite in place (same inode), longer than the old offset: the fingerprint tells.
     const fd = fs.openSync(log, 'r+');
@@ -305,7 +300,7 @@ describe('FileSource checkpoints and restarts', () => {
     writeLines(log, 1, 10);
     fs.appendFileSync(log, 'half');
     const f = follow(log, state, { startAtEnd: true });
-    await until(() => f.source.health().state === 'following'); // it has found the end
+    await until(`f.source.health().state === 'following'`, () => f.source.health().state === 'following'); // it has found the end
     fs.appendFileSync(log, ' line\n');
     writeLines(log, 11, 12);
     await f.stopWhen(2, 500);
@@ -314,10 +309,10 @@ describe('FileSource checkpoints and restarts', () => {
 
   it('startAtEnd on a file that does not exist yet reads it from the start once it appears', async () => {
     const f = follow(log, state, { startAtEnd: true });
-    await until(() => f.source.health().state !== 'starting');
+    await until(`f.source.health().state !== 'starting'`, () => f.source.health().state !== 'starting');
     expect(f.source.health().state).toBe('waiting');
     writeLines(log, 1, 3); // created after start: nothing in it predates us, nothing is skipped
-    await until(() => f.lines.length >= 3);
+    await until('f.lines.length >= 3', () => f.lines.length >= 3);
     writeLines(log, 4, 4);
     await f.stopWhen(4, 500);
     expect(texts(f)).toEqual([lineText(1), lineText(2), lineText(3), lineText(4)]);
@@ -327,8 +322,11 @@ describe('FileSource checkpoints and restarts', () => {
   it('a checkpoint is written while running (throttled) and on shutdown', async () => {
     writeLines(log, 1, 10);
     const f = follow(log, state);
-    await until(() => f.lines.length >= 10);
-    await until(() => fs.existsSync(state) && fs.readdirSync(state).length > 0);
+    await until('f.lines.length >= 10', () => f.lines.length >= 10);
+    await until(
+      'fs.existsSync(state) && fs.readdirSync(state).length > 0',
+      () => fs.existsSync(state) && fs.readdirSync(state).length > 0,
+    );
     const files = fs.readdirSync(state);
     expect(files.length).toBe(1);
     await f.stop();
@@ -344,9 +342,9 @@ describe('FileSource errors and shutdown', () => {
   it('a directory at the path (open works, read fails EISDIR) is reported degraded after a few polls (still alive), and recovers', async () => {
     fs.mkdirSync(log);
     const f = follow(log, state, { rotateGraceMs: 0 });
-    await until(() => f.source.stats.errors >= 1);
+    await until('f.source.stats.errors >= 1', () => f.source.stats.errors >= 1);
     expect(f.source.health().lastError).toMatch(/EISDIR/);
-    await until(() => f.source.health().degraded !== undefined);
+    await until('f.source.health().degraded !== undefined', () => f.source.health().degraded !== undefined);
     const h = f.source.health();
     expect(h).toMatchObject({
       alive: true,
@@ -358,8 +356,8 @@ describe('FileSource errors and shutdown', () => {
     // Replaced by a readable file: followed from its start, healthy again, error cleared.
     fs.rmdirSync(log);
     writeLines(log, 1, 3);
-    await until(() => f.lines.length >= 3);
-    await until(() => f.source.health().degraded === undefined);
+    await until('f.lines.length >= 3', () => f.lines.length >= 3);
+    await until('f.source.health().degraded === undefined', () => f.source.health().degraded === undefined);
     expect(texts(f)).toEqual([lineText(1), lineText(2), lineText(3)]);
     expect(f.source.health()).toMatchObject({ alive: true, state: 'following' });
     expect(f.source.health().lastError).toBeUndefined();
@@ -380,8 +378,8 @@ describe('FileSource errors and shutdown', () => {
     };
     const f = follow(log, state, { open });
     src = f.source;
-    await until(() => f.lines.length >= 2);
-    await until(() => f.source.health().degraded === undefined);
+    await until('f.lines.length >= 2', () => f.lines.length >= 2);
+    await until('f.source.health().degraded === undefined', () => f.source.health().degraded === undefined);
     // Attempt 1 is at start and counts with the first poll's (attempt 2): after attempts 1-4,
     // three polls in a row have failed, so attempt 5 begins with the source reported degraded.
     expect(seen.get(3)).toMatchObject({ alive: true, state: 'waiting', lastError: expect.stringMatching(/EACCES/) });
@@ -401,7 +399,7 @@ describe('FileSource errors and shutdown', () => {
 
   it('a missing path is waiting, not unreadable: it stays alive without an error', async () => {
     const f = follow(log, state);
-    await sleep(50 * (UNREADABLE_AFTER_POLLS + 3));
+    await f.polls(UNREADABLE_AFTER_POLLS + 3);
     expect(f.source.health()).toMatchObject({ alive: true, state: 'waiting' });
     expect(f.source.health().lastError).toBeUndefined();
     await f.stop();
@@ -410,7 +408,7 @@ describe('FileSource errors and shutdown', () => {
   it('stops on abort without waiting out its poll sleep, and run() resolves', async () => {
     // A poll interval past the test's 30 s timeout: only the abort can end the sleep.
     const f = follow(log, state, { pollIntervalMs: 600_000 });
-    await until(() => f.source.health().state === 'waiting');
+    await until(`f.source.health().state === 'waiting'`, () => f.source.health().state === 'waiting');
     await f.stop();
     expect(f.source.health().state).toBe('stopped');
   });
@@ -429,7 +427,7 @@ describe('FileSource errors and shutdown', () => {
     const f = follow(log, state, { pollIntervalMs: 250, idlePollIntervalMs: 1000, sleep });
     const sleeps = async (n: number): Promise<void> => {
       while (asked.length < n) {
-        await until(() => wake !== undefined);
+        await until('wake !== undefined', () => wake !== undefined);
         const w = wake!;
         wake = undefined;
         if (asked.length >= n) {
@@ -439,7 +437,7 @@ describe('FileSource errors and shutdown', () => {
         w();
       }
     };
-    await until(() => asked.length === 1);
+    await until('asked.length === 1', () => asked.length === 1);
     expect(f.lines).toHaveLength(3);
     await sleeps(6);
     expect(asked).toEqual([250, 500, 1000, 1000, 1000, 1000]);
@@ -454,12 +452,12 @@ describe('FileSource errors and shutdown', () => {
     writeLines(log, 1, 50);
     const { CheckpointStore } = await import('../../agent/sources/checkpoint');
     const { FileSource } = await import('../../agent/sources/file');
-    const { systemClock } = await import('../../agent/runtime/clock');
+    const { FakeClock } = await import('../helpers/fake-clock');
     const { quietLogger } = await import('../fixtures/files/follow-harness');
     const src = new FileSource({
       path: log,
       checkpoints: new CheckpointStore(state, quietLogger),
-      clock: systemClock,
+      clock: new FakeClock(),
       logger: quietLogger,
       pollIntervalMs: 20,
     });
@@ -470,11 +468,11 @@ describe('FileSource errors and shutdown', () => {
     const done = src.run(async () => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await sleep(1);
+      await new Promise((r) => setImmediate(r)); // settles later, after other I/O had a turn
       inFlight--;
       n++;
     }, ac.signal);
-    await until(() => n >= 50);
+    await until('n >= 50', () => n >= 50);
     ac.abort();
     await done;
     expect(n).toBe(50);

@@ -1,12 +1,12 @@
 // kmsg-fake.test.ts: KmsgSource against a scripted fake device, for the cases the real
 // /dev/kmsg cannot be made to produce on demand: exact sequence-gap arithmetic after EPIPE and
 // EINVAL, checkpoint ahead of the kernel, open failure and retry, handler failures, counter invariants.
+// All on the fake clock: time moves only when a test advances it.
 // (test/sources/kmsg.test.ts covers the same paths against the real /dev/kmsg.)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../agent/runtime/clock';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
 import { KmsgSource, type KmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
 import type { Logger, LogLine } from '../../agent/types';
@@ -52,6 +52,8 @@ const seqs = (from: number, to: number): string[] => Array.from({ length: to - f
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
+/** Where every FakeClock starts. */
+const START = new FakeClock().now();
 
 let dir: string;
 beforeEach(() => {
@@ -65,9 +67,10 @@ async function runUntilDrained(
   handler?: (l: LogLine) => void | Promise<void>,
 ): Promise<{ src: KmsgSource; lines: LogLine[]; store: CheckpointStore }> {
   const store = new CheckpointStore(dir, quiet);
+  const clock = new FakeClock();
   const src = new KmsgSource({
     checkpoints: store,
-    clock: systemClock,
+    clock,
     logger: quiet,
     pollIntervalMs: 5,
     bootTimeMs: 1_000_000,
@@ -81,8 +84,12 @@ async function runUntilDrained(
     lines.push(l);
     await handler?.(l);
   }, ac.signal);
-  while (!dev.drained) await new Promise((r) => setTimeout(r, 2));
-  await new Promise((r) => setTimeout(r, 20));
+  // Poll steps on the fake clock until the device is empty, then one more for the last handler.
+  while (!dev.drained) {
+    await flush();
+    clock.advance(5);
+  }
+  await flush();
   ac.abort();
   await done;
   expect(dev.closed).toBe(true);
@@ -128,7 +135,7 @@ describe('KmsgSource with a fake device', () => {
     expect(old.lines.map((l) => l.backlog)).toEqual([true, true, true]);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir);
-    const fresh = await runUntilDrained(new FakeDevice(seqs(1, 3)), { bootTimeMs: Date.now() + 60_000 });
+    const fresh = await runUntilDrained(new FakeDevice(seqs(1, 3)), { bootTimeMs: START + 60_000 });
     expect(fresh.lines.map((l) => l.backlog)).toEqual([undefined, undefined, undefined]);
     new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 50 });
     const resumed = await runUntilDrained(new FakeDevice(seqs(51, 53)));
@@ -151,9 +158,10 @@ describe('KmsgSource with a fake device', () => {
     new CheckpointStore(dir, quiet).save('kmsg', { bootId: 'boot-a', seq: 500 });
     const dev = new FakeDevice(seqs(1, 5));
     const store = new CheckpointStore(dir, quiet);
+    const clock = new FakeClock();
     const src = new KmsgSource({
       checkpoints: store,
-      clock: systemClock,
+      clock,
       logger: quiet,
       pollIntervalMs: 5,
       idlePollIntervalMs: 5, // no idle back-off: the records pushed below are read within 5 ms
@@ -164,9 +172,10 @@ describe('KmsgSource with a fake device', () => {
     const lines: LogLine[] = [];
     const ac = new AbortController();
     const done = src.run((l) => void lines.push(l), ac.signal);
-    await new Promise((r) => setTimeout(r, 30));
+    await flush(); // read 1..5, skipped, then EAGAIN: caught up, the checkpoint is given up
     dev.push(...seqs(6, 7));
-    await new Promise((r) => setTimeout(r, 30));
+    clock.advance(5);
+    await flush();
     ac.abort();
     await done;
     expect(lines.map((l) => l.seq)).toEqual([6, 7]);
@@ -196,16 +205,19 @@ describe('KmsgSource with a fake device', () => {
   });
 
   it('reports an unopenable device as dead, keeps retrying, and stops on abort', async () => {
+    const clock = new FakeClock();
     const src = new KmsgSource({
       path: '/nonexistent/kmsg',
       checkpoints: new CheckpointStore(dir, quiet),
-      clock: systemClock,
+      clock,
       logger: quiet,
     });
     const ac = new AbortController();
     let returned = false;
     const done = src.run(() => {}, ac.signal).then(() => (returned = true));
-    await new Promise((r) => setTimeout(r, 30));
+    await flush();
+    clock.advance(60_000); // several retries
+    await flush();
     expect(returned).toBe(false); // still retrying, not given up
     const h = src.health();
     expect(h.alive).toBe(false);
@@ -317,9 +329,10 @@ describe('KmsgSource with a fake device', () => {
 
   it('marks itself dead after repeated read errors and alive again when reads work', async () => {
     const dev = new FakeDevice([...Array<Step>(25).fill('EIO')]);
+    const clock = new FakeClock();
     const src = new KmsgSource({
       checkpoints: new CheckpointStore(dir, quiet),
-      clock: systemClock,
+      clock,
       logger: quiet,
       pollIntervalMs: 1,
       bootTimeMs: 0,
@@ -328,13 +341,25 @@ describe('KmsgSource with a fake device', () => {
     });
     const ac = new AbortController();
     const done = src.run(() => {}, ac.signal);
-    const deadline = Date.now() + 5000;
-    while (src.stats.errors < 22 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    // Each failed read sleeps pollIntervalMs (1 ms) before the next.
+    for (let i = 0; i < 19; i++) {
+      await flush();
+      clock.advance(1);
+    }
+    await flush();
+    expect(src.stats.errors).toBe(20);
     expect(src.health().alive).toBe(false);
     expect(src.health().lastError).toMatch(/EIO/);
-    while (!dev.drained) await new Promise((r) => setTimeout(r, 2));
-    await new Promise((r) => setTimeout(r, 10));
-    expect(src.health().alive).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1);
+      await flush();
+    }
+    expect(dev.drained).toBe(true);
+    expect(src.stats.errors).toBe(25);
+    expect(src.health().alive).toBe(false);
+    clock.advance(1);
+    await flush();
+    expect(src.health().alive).toBe(true); // the next read said EAGAIN: working again
     ac.abort();
     await done;
   });
@@ -344,15 +369,20 @@ describe('KmsgSource with a fake device', () => {
     const store = new CheckpointStore(dir, quiet);
     const src = new KmsgSource({
       checkpoints: store,
-      clock: systemClock,
+      clock: new FakeClock(),
       logger: quiet,
       bootTimeMs: 0,
       bootId: 'boot-a',
       openDevice: () => dev,
     });
     const ac = new AbortController();
-    const done = src.run((l) => (l.seq === 2 ? new Promise<void>(() => {}) : undefined), ac.signal);
-    await new Promise((r) => setTimeout(r, 30));
+    let handed = 0;
+    const done = src.run((l) => {
+      handed++;
+      return l.seq === 2 ? new Promise<void>(() => {}) : undefined;
+    }, ac.signal);
+    await flush();
+    expect(handed).toBe(2); // waiting on the handler of record 2
     ac.abort();
     await done; // resolves although the handler never does (the test's timeout guards a hang)
     expect(store.load('kmsg')).toEqual({ bootId: 'boot-a', seq: 1 });
