@@ -106,6 +106,11 @@ function onWhat(port: string, proto: string): string {
   return `on port ${port}/${proto}`;
 }
 
+/** Index of a (direction, verdict) pair among the six. */
+function countSlot(direction: Direction | 'none', verdict: Verdict): number {
+  return (direction === 'none' ? 0 : direction === 'sending' ? 2 : 4) + (verdict === 'drop' ? 0 : 1);
+}
+
 export function peerName(peer: PeerInfo, naming: PeerNaming): string {
   if (peer.kind === 'node' || peer.kind === 'host') return peer.name;
   if (peer.kind === 'unknown') return 'unknown';
@@ -144,7 +149,11 @@ export class DropPipeline {
   };
   /** packet_drops_total, keyed "direction|namespace|proto|verdict"; bounded label values only. */
   readonly counts = new Map<string, { labels: DropCounterLabels; value: number }>();
-  private readonly countIndex = new Map<string, Map<string, { labels: DropCounterLabels; value: number }>>();
+  /** The same counters by namespace, then proto, then direction and verdict (countSlot): no key string per drop. */
+  private readonly countIndex = new Map<
+    string,
+    Map<string, ({ labels: DropCounterLabels; value: number } | undefined)[]>
+  >();
   private readonly matcher: PrefixMatcher;
   private readonly agg: DropAggregator;
   private readonly maxAgeMs: number;
@@ -243,20 +252,25 @@ export class DropPipeline {
   }
 
   private count(direction: Direction | 'none', namespace: string, proto: string, verdict: Verdict): void {
-    // Two levels (namespace, then a short key) keep the per-drop key cheap to build and hash.
+    // Looked up by the strings the drop already holds (their hashes are cached), no key built.
     let byNs = this.countIndex.get(namespace);
     if (byNs === undefined) {
       byNs = new Map();
       this.countIndex.set(namespace, byNs);
     }
-    const key = `${direction} ${proto} ${verdict}`;
-    const c = byNs.get(key);
+    let slots = byNs.get(proto);
+    if (slots === undefined) {
+      slots = [];
+      byNs.set(proto, slots);
+    }
+    const slot = countSlot(direction, verdict);
+    const c = slots[slot];
     if (c !== undefined) {
       c.value++;
       return;
     }
     const entry = { labels: { direction, namespace, proto, verdict }, value: 1 };
-    byNs.set(key, entry);
+    slots[slot] = entry;
     this.counts.set(`${direction}|${namespace}|${proto}|${verdict}`, entry);
   }
 
