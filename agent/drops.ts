@@ -16,7 +16,7 @@ import { raceDeadline, valueBy } from './runtime/deadline';
 import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
 import { DueTimer } from './runtime/timer';
-import { parseSyslogLine, type DropTimeOptions } from './engine/drop-time';
+import { parseSyslogHead, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
 import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
@@ -183,23 +183,24 @@ export class DropPipeline {
   /** Handles one line. Synchronous and never throws: kernel text is untrusted. */
   handle(line: LogLine): void {
     this.stats.received++;
-    let text = line.text;
+    const text = line.text;
     let time = line.time;
+    let from = 0;
     if (line.source !== 'kmsg') {
       // Cheap rejection before the timestamp parse: a drop line always has " OUT=".
       if (text.indexOf(' OUT=') < 0) {
         this.stats.ignored++;
         return;
       }
-      const st = parseSyslogLine(text, this.timeOpts);
+      const st = parseSyslogHead(text, this.timeOpts);
       if (st === null) {
         this.stats.unparsed++;
         return;
       }
-      text = st.message;
-      time = st.time;
+      from = st.messageAt;
+      time = new Date(st.time);
     }
-    const r = parsePacketLog(text, this.matcher, time);
+    const r = parsePacketLog(text, this.matcher, time, from);
     if (r.kind === 'other') {
       this.stats.ignored++;
       return;

@@ -46,12 +46,12 @@ const C_RBRACKET = 93;
  * and may itself start with "IN" (kube-iptables-tailer splits on that and breaks): we accept
  * only an "IN=" whose interface token is followed by " OUT=".
  */
-export function findPacketStart(text: string): number {
+export function findPacketStart(text: string, start = 0): number {
   // Linear: every "IN=" between a candidate and the first space after it shares that space
   // (an "IN=" cannot straddle it), so when that space is not followed by "OUT=" the search goes
   // on after the space: each character is looked at a bounded number of times, even on
   // "IN=IN=IN=…" (which was quadratic when each candidate searched for its own space).
-  let from = 0;
+  let from = start;
   for (;;) {
     const i = text.indexOf('IN=', from);
     if (i < 0) return -1;
@@ -226,8 +226,8 @@ function isIcmp(proto: string): boolean {
  * change it (for TCP, UDP...: after both ports). The fields a drop does not carry (physIn,
  * physOut, uid, gid, mark) are then missing when they come later.
  */
-export function parsePacketFields(text: string, start: number, forDrop = false): PacketFields | null {
-  const len = Math.min(text.length, MAX_PACKET_LINE);
+export function parsePacketFields(text: string, start: number, forDrop = false, messageAt = 0): PacketFields | null {
+  const len = Math.min(text.length, messageAt + MAX_PACKET_LINE);
   let inIf: string | undefined;
   let outIf: string | undefined;
   let src: string | undefined;
@@ -353,13 +353,13 @@ export function parsePacketFields(text: string, start: number, forDrop = false):
 }
 
 /** Strips an optional leading kernel timestamp "[ 1156.246182] " that rsyslog files keep. */
-export function skipKernelTime(text: string): number {
-  if (text.charCodeAt(0) !== C_LBRACKET) return 0;
-  const close = text.indexOf(']', 1);
-  if (close < 0 || close > 24) return 0;
-  for (let k = 1; k < close; k++) {
+export function skipKernelTime(text: string, from = 0): number {
+  if (text.charCodeAt(from) !== C_LBRACKET) return from;
+  const close = text.indexOf(']', from + 1);
+  if (close < 0 || close - from > 24) return from;
+  for (let k = from + 1; k < close; k++) {
     const c = text.charCodeAt(k);
-    if (!(c === C_SPACE || c === 46 || (c >= 48 && c <= 57))) return 0;
+    if (!(c === C_SPACE || c === 46 || (c >= 48 && c <= 57))) return from;
   }
   return text.charCodeAt(close + 1) === C_SPACE ? close + 2 : close + 1;
 }
@@ -374,16 +374,17 @@ const OTHER: PacketParse = { kind: 'other' };
 
 /**
  * Parses a kernel message (kmsg text, or a file line after its timestamp/host/tag) into a
- * PacketDrop when it carries a configured prefix. Never throws.
+ * PacketDrop when it carries a configured prefix. Never throws. `from`: where the message starts
+ * in text (a file line's, from parseSyslogHead): read in place, because every string operation
+ * on a sliced string is slower (about 0.35 µs a line over the field scan).
  */
-export function parsePacketLog(text: string, matcher: PrefixMatcher, time: Date): PacketParse {
-  const off = skipKernelTime(text);
-  const msg = off === 0 ? text : text.slice(off);
-  const at = findPacketStart(msg);
+export function parsePacketLog(text: string, matcher: PrefixMatcher, time: Date, from = 0): PacketParse {
+  const msgAt = skipKernelTime(text, from);
+  const at = findPacketStart(text, msgAt);
   if (at < 0) return OTHER;
-  const m = matcher.match(msg.slice(0, at));
+  const m = matcher.match(text.slice(msgAt, at));
   if (m === undefined) return OTHER;
-  const f = parsePacketFields(msg, at, true);
+  const f = parsePacketFields(text, at, true, msgAt);
   if (f === null) return { kind: 'unparsed', reason: 'fields' };
   const drop: {
     -readonly [K in keyof PacketDrop]: PacketDrop[K];

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes, PrefixMatcher } from '../../agent/engine/drop-prefixes';
-import { parseSyslogLine } from '../../agent/engine/drop-time';
+import { parseSyslogHead, parseSyslogLine } from '../../agent/engine/drop-time';
 import {
   findPacketStart,
   MAX_PACKET_LINE,
@@ -311,6 +311,31 @@ describe('real captures (test/fixtures/drops)', () => {
         .map((l) => strip(parseSyslogLine(l, { now: () => Date.parse('2026-11-23T00:00:00Z') })?.message ?? ''));
       expect(got, f).toEqual(want);
     }
+  });
+});
+
+describe('parsePacketLog read in place (from: where the message starts)', () => {
+  it('gives what the message sliced out gives, on the rsyslog captures and at the length cap', () => {
+    const dir = join(__dirname, '../fixtures/drops');
+    const lines = ['rfc3339.log', 'traditional.log', 'journal-iso.log'].flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean),
+    );
+    const head = 'May 18 18:42:44 node-1 kernel: ';
+    const fill = ' LEN=1'.repeat(Math.ceil(MAX_PACKET_LINE / 6));
+    // The cap counts from the message (after the kernel time), not from the start of the line.
+    lines.push(
+      `${head}[ 1.5] calico-drop: IN=a OUT= ${fill.slice(0, MAX_PACKET_LINE - 60)} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `,
+    );
+    lines.push(`${head}calico-drop: IN=a OUT= ${fill} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `);
+    let drops = 0;
+    for (const l of lines) {
+      const h = parseSyslogHead(l, { now: () => Date.parse('2026-11-23T00:00:00Z') });
+      expect(h, l).not.toBeNull();
+      const want = parsePacketLog(l.slice(h!.messageAt), matcher, T);
+      expect(parsePacketLog(l, matcher, T, h!.messageAt), l).toEqual(want);
+      if (want.kind === 'drop') drops++;
+    }
+    expect(drops).toBeGreaterThan(10);
   });
 });
 

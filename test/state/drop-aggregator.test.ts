@@ -106,7 +106,7 @@ describe('DropAggregator', () => {
         const t = now - rnd(1000);
         const n = 1 + rnd(3);
         expect(a.add(parts, t, n)).toBe(true);
-        const pk = parts.pod.uid;
+        const pk = parts.pod.uid!;
         let byPod = model.get(pk);
         if (byPod === undefined) model.set(pk, (byPod = new Map()));
         const e = byPod.get(dropKey(parts));
