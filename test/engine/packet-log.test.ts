@@ -324,7 +324,7 @@ describe('parsePacketLog read in place (from: where the message starts)', () => 
     const fill = ' LEN=1'.repeat(Math.ceil(MAX_PACKET_LINE / 6));
     // The cap counts from the message (after the kernel time), not from the start of the line.
     lines.push(
-      `${head}[ 1.5] calico-drop: IN=a OUT= ${fill.slice(0, MAX_PACKET_LINE - 60)} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `,
+      `${head}[ 1.5] calico-drop: IN=a OUT= ${fill.slice(0, MAX_PACKET_LINE - 70)} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `,
     );
     lines.push(`${head}calico-drop: IN=a OUT= ${fill} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `);
     let drops = 0;
