@@ -62,7 +62,8 @@ export function findPacketStart(text: string, start = 0): number {
   }
 }
 
-function parseUint(text: string, start: number, end: number): number {
+/** The decimal number text[start, end) (at most 10 digits), or -1. */
+export function parseUint(text: string, start: number, end: number): number {
   if (start >= end || end - start > 10) return -1;
   let n = 0;
   for (let k = start; k < end; k++) {

@@ -5,6 +5,7 @@ import {
   MAX_PACKET_LINE,
   normaliseIPv4,
   normaliseIPv6,
+  parseUint,
   protoName,
   type PacketFields,
 } from '../../agent/engine/packet-log';
@@ -12,17 +13,6 @@ import {
 const C_EQ = 61;
 const C_LBRACKET = 91;
 const C_RBRACKET = 93;
-
-function parseUint(text: string, start: number, end: number): number {
-  if (start >= end || end - start > 10) return -1;
-  let n = 0;
-  for (let k = start; k < end; k++) {
-    const d = text.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
 
 /**
  * Parses the packet part of a LOG line, starting at `start` (from findPacketStart).
