@@ -16,7 +16,7 @@ import { raceDeadline, valueBy } from './runtime/deadline';
 import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
 import { DueTimer } from './runtime/timer';
-import { parseSyslogLine, type DropTimeOptions } from './engine/drop-time';
+import { parseSyslogHead, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
 import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
@@ -106,6 +106,11 @@ function onWhat(port: string, proto: string): string {
   return `on port ${port}/${proto}`;
 }
 
+/** Index of a (direction, verdict) pair among the six. */
+function countSlot(direction: Direction | 'none', verdict: Verdict): number {
+  return (direction === 'none' ? 0 : direction === 'sending' ? 2 : 4) + (verdict === 'drop' ? 0 : 1);
+}
+
 export function peerName(peer: PeerInfo, naming: PeerNaming): string {
   if (peer.kind === 'node' || peer.kind === 'host') return peer.name;
   if (peer.kind === 'unknown') return 'unknown';
@@ -144,7 +149,11 @@ export class DropPipeline {
   };
   /** packet_drops_total, keyed "direction|namespace|proto|verdict"; bounded label values only. */
   readonly counts = new Map<string, { labels: DropCounterLabels; value: number }>();
-  private readonly countIndex = new Map<string, Map<string, { labels: DropCounterLabels; value: number }>>();
+  /** The same counters by namespace, then proto, then direction and verdict (countSlot): no key string per drop. */
+  private readonly countIndex = new Map<
+    string,
+    Map<string, ({ labels: DropCounterLabels; value: number } | undefined)[]>
+  >();
   private readonly matcher: PrefixMatcher;
   private readonly agg: DropAggregator;
   private readonly maxAgeMs: number;
@@ -174,23 +183,24 @@ export class DropPipeline {
   /** Handles one line. Synchronous and never throws: kernel text is untrusted. */
   handle(line: LogLine): void {
     this.stats.received++;
-    let text = line.text;
+    const text = line.text;
     let time = line.time;
+    let from = 0;
     if (line.source !== 'kmsg') {
       // Cheap rejection before the timestamp parse: a drop line always has " OUT=".
       if (text.indexOf(' OUT=') < 0) {
         this.stats.ignored++;
         return;
       }
-      const st = parseSyslogLine(text, this.timeOpts);
+      const st = parseSyslogHead(text, this.timeOpts);
       if (st === null) {
         this.stats.unparsed++;
         return;
       }
-      text = st.message;
-      time = st.time;
+      from = st.messageAt;
+      time = new Date(st.time);
     }
-    const r = parsePacketLog(text, this.matcher, time);
+    const r = parsePacketLog(text, this.matcher, time, from);
     if (r.kind === 'other') {
       this.stats.ignored++;
       return;
@@ -243,20 +253,25 @@ export class DropPipeline {
   }
 
   private count(direction: Direction | 'none', namespace: string, proto: string, verdict: Verdict): void {
-    // Two levels (namespace, then a short key) keep the per-drop key cheap to build and hash.
+    // Looked up by the strings the drop already holds (their hashes are cached), no key built.
     let byNs = this.countIndex.get(namespace);
     if (byNs === undefined) {
       byNs = new Map();
       this.countIndex.set(namespace, byNs);
     }
-    const key = `${direction} ${proto} ${verdict}`;
-    const c = byNs.get(key);
+    let slots = byNs.get(proto);
+    if (slots === undefined) {
+      slots = [];
+      byNs.set(proto, slots);
+    }
+    const slot = countSlot(direction, verdict);
+    const c = slots[slot];
     if (c !== undefined) {
       c.value++;
       return;
     }
     const entry = { labels: { direction, namespace, proto, verdict }, value: 1 };
-    byNs.set(key, entry);
+    slots[slot] = entry;
     this.counts.set(`${direction}|${namespace}|${proto}|${verdict}`, entry);
   }
 

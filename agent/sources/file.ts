@@ -67,7 +67,7 @@ import {
   type OpenFile,
   type Reading,
 } from './file-states';
-import { DEFAULT_MAX_LINE_BYTES, guardText } from './text-guard';
+import { DEFAULT_MAX_LINE_BYTES, guardText, wordsOf } from './text-guard';
 
 export type { FilePosition, FileSourceState } from './file-states';
 
@@ -167,6 +167,8 @@ export class FileSource implements Source {
   private readonly startAtEnd: boolean;
   private readonly fs: FilePort;
   private readonly chunk: Buffer;
+  /** chunk as 32-bit words, for text-guard's 4-byte steps (undefined if unaligned). */
+  private readonly words: Uint32Array | undefined;
   private readonly lines: LineAssembler;
 
   /** Which files are open and what they are to us (file-states.ts). */
@@ -218,6 +220,7 @@ export class FileSource implements Source {
     const fs = opts.fs ?? nodeFilePort;
     this.fs = opts.open ? { ...fs, open: opts.open } : fs;
     this.chunk = Buffer.alloc(Math.max(4096, opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES));
+    this.words = wordsOf(this.chunk);
     // Keep a few bytes past the cap so text-guard sees the line is long and cuts it at a
     // character boundary.
     this.lines = new LineAssembler(this.maxLineBytes + 4);
@@ -601,7 +604,10 @@ export class FileSource implements Source {
   private deliver(raw: RawLine, seq: number, time: Date, onLine: LineHandler): void | Promise<void> {
     const stats = this.stats;
     stats.received++;
-    const g = guardText(raw.buf, raw.start, raw.end, this.maxLineBytes, stats);
+    // A line straight from the read buffer (not one joined from held parts) has its word view.
+    const words =
+      raw.buf.buffer === this.chunk.buffer && raw.buf.byteOffset === this.chunk.byteOffset ? this.words : undefined;
+    const g = guardText(raw.buf, raw.start, raw.end, this.maxLineBytes, stats, words);
     if (!g) {
       this.committed = seq;
       return;

@@ -7,6 +7,9 @@
 //     invalid UTF-8 are rejected (callers count them in SourceStats.malformed and skip them).
 // Allowed control bytes: TAB, LF, VT, FF, CR and ESC (terminal colours in daemon output are not
 // binary junk). Everything else in 0x00-0x1F is binary. DEL (0x7F) and all valid UTF-8 pass.
+// With a Uint32Array view of the buffer (`wordsOf`), the scan takes 4 bytes a step and looks at
+// single bytes only in words holding a control byte or a high bit: the same answer, about 4 times
+// fewer steps on printable ASCII (a file line is mostly that).
 import { isUtf8 } from 'node:buffer';
 import type { SourceStats } from '../types';
 
@@ -30,10 +33,26 @@ CLASS[0x1b] = 0;
 for (let b = 128; b < 256; b++) CLASS[b] = 3;
 
 /**
+ * A Uint32Array over the same memory as buf, for guardLine's 4-byte steps; undefined when buf
+ * does not start on a 4-byte boundary (guardLine then looks at single bytes).
+ */
+export function wordsOf(buf: Uint8Array): Uint32Array | undefined {
+  if (buf.byteOffset % 4 !== 0) return undefined;
+  return new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2);
+}
+
+/**
  * Checks bytes [start, end) of buf. Returns the end offset to keep (equal to `end`, or smaller
  * when the line exceeds maxLineBytes and was cut at a character boundary), or a negative JunkCode.
+ * `words` (optional) is wordsOf(buf): the same answer, faster.
  */
-export function guardLine(buf: Uint8Array, start: number, end: number, maxLineBytes: number): number {
+export function guardLine(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maxLineBytes: number,
+  words?: Uint32Array,
+): number {
   let cut = end;
   if (end - start > maxLineBytes) {
     cut = start + maxLineBytes;
@@ -47,12 +66,43 @@ export function guardLine(buf: Uint8Array, start: number, end: number, maxLineBy
   }
   let printable = false;
   let high = false;
-  for (let i = start; i < cut; i++) {
+  // Bytes before the first whole word, the whole words, then the bytes after the last one.
+  const w0 = words === undefined ? cut : (start + 3) >>> 2;
+  const w1 = words === undefined ? cut : cut >>> 2;
+  const headEnd = w0 < w1 ? w0 << 2 : cut;
+  for (let i = start; i < headEnd; i++) {
     const c = CLASS[buf[i] as number] as number;
     if (c === 0) printable = true;
     else if (c === 2) return JUNK_BINARY;
     else if (c === 3) high = true;
   }
+  if (headEnd === cut) return finishGuard(buf, start, cut, printable, high);
+  const ws = words as Uint32Array;
+  for (let w = w0; w < w1; w++) {
+    const v = ws[w] as number;
+    // A byte below 0x20 (the borrow test is exact for "any byte < 0x20" when no high bit is set)
+    // or a byte with its high bit set: look at the four bytes one by one.
+    if ((((v - 0x20202020) & ~v) | v) & 0x80808080) {
+      for (let i = w << 2, e = i + 4; i < e; i++) {
+        const c = CLASS[buf[i] as number] as number;
+        if (c === 0) printable = true;
+        else if (c === 2) return JUNK_BINARY;
+        else if (c === 3) high = true;
+      }
+    } else if (v !== 0x20202020) {
+      printable = true; // printable ASCII only, and not four spaces
+    }
+  }
+  for (let i = w1 << 2; i < cut; i++) {
+    const c = CLASS[buf[i] as number] as number;
+    if (c === 0) printable = true;
+    else if (c === 2) return JUNK_BINARY;
+    else if (c === 3) high = true;
+  }
+  return finishGuard(buf, start, cut, printable, high);
+}
+
+function finishGuard(buf: Uint8Array, start: number, cut: number, printable: boolean, high: boolean): number {
   if (high) {
     if (!isUtf8(buf.subarray(start, cut))) return JUNK_INVALID_UTF8;
     printable = true; // non-ASCII characters count as content
@@ -68,7 +118,7 @@ export interface GuardedText {
 
 /**
  * guardLine plus decoding and counting: returns the text, or undefined for junk (counted in
- * stats.malformed). A cut line is counted in stats.truncated.
+ * stats.malformed). A cut line is counted in stats.truncated. `words`: as for guardLine.
  */
 export function guardText(
   buf: Buffer,
@@ -76,8 +126,9 @@ export function guardText(
   end: number,
   maxLineBytes: number,
   stats: Pick<SourceStats, 'malformed' | 'truncated'>,
+  words?: Uint32Array,
 ): GuardedText | undefined {
-  const keep = guardLine(buf, start, end, maxLineBytes);
+  const keep = guardLine(buf, start, end, maxLineBytes, words);
   if (keep < 0) {
     stats.malformed++;
     return undefined;

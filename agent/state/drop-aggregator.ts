@@ -80,8 +80,13 @@ function podKey(pod: PodInfo): string {
 
 export class DropAggregator {
   readonly stats: DropAggregatorStats = { added: 0, emitted: 0, deferred: 0, overflow: 0 };
-  /** pod key → (drop key → entry); two levels keep the per-drop key short. */
+  /** pod key → (drop key → entry), oldest first; two levels keep the per-drop key short. */
   private readonly pending = new Map<string, Map<string, PendingDrop>>();
+  /**
+   * The same entries by pod key, then peer IP: add() finds a repeat by comparing the key's
+   * parts, without building its key string (done once per new key).
+   */
+  private readonly byPeer = new Map<string, Map<string, PendingDrop[]>>();
   private keys = 0;
   private readonly podBuckets = new Map<string, TokenBucket>();
   private readonly nodeBucket: TokenBucket;
@@ -102,9 +107,7 @@ export class DropAggregator {
   /** Adds `n` drops for the key at `time` (epoch ms). Returns false if refused (map full). */
   add(parts: DropKeyParts, time: number, n = 1): boolean {
     const pk = podKey(parts.pod);
-    let byPod = this.pending.get(pk);
-    const key = dropKey(parts);
-    const hit = byPod?.get(key);
+    const hit = this.find(pk, parts);
     if (hit !== undefined) {
       hit.count += n;
       if (time > hit.last) hit.last = time;
@@ -116,11 +119,13 @@ export class DropAggregator {
       this.stats.overflow += n;
       return false;
     }
+    let byPod = this.pending.get(pk);
     if (byPod === undefined) {
       byPod = new Map();
       this.pending.set(pk, byPod);
     }
-    byPod.set(key, {
+    const key = dropKey(parts);
+    const entry: PendingDrop = {
       pod: parts.pod,
       direction: parts.direction,
       peerIp: parts.peerIp,
@@ -132,10 +137,47 @@ export class DropAggregator {
       count: n,
       first: time,
       last: time,
-    });
+    };
+    byPod.set(key, entry);
+    let peers = this.byPeer.get(pk);
+    if (peers === undefined) {
+      peers = new Map();
+      this.byPeer.set(pk, peers);
+    }
+    const list = peers.get(parts.peerIp);
+    if (list === undefined) peers.set(parts.peerIp, [entry]);
+    else list.push(entry);
     this.keys++;
     this.stats.added += n;
     return true;
+  }
+
+  /** The pending entry with the same key as parts (same direction, peer, port, proto, verdict, policy). */
+  private find(pk: string, parts: DropKeyParts): PendingDrop | undefined {
+    const list = this.byPeer.get(pk)?.get(parts.peerIp);
+    if (list === undefined) return undefined;
+    for (const e of list) {
+      if (
+        e.direction === parts.direction &&
+        e.port === parts.port &&
+        e.proto === parts.proto &&
+        e.verdict === parts.verdict &&
+        e.policy === parts.policy
+      )
+        return e;
+    }
+    return undefined;
+  }
+
+  private unindex(pk: string, p: PendingDrop): void {
+    const peers = this.byPeer.get(pk);
+    const list = peers?.get(p.peerIp);
+    if (peers === undefined || list === undefined) return;
+    const i = list.indexOf(p);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length > 0) return;
+    peers.delete(p.peerIp);
+    if (peers.size === 0) this.byPeer.delete(pk);
   }
 
   /**
@@ -161,6 +203,7 @@ export class DropAggregator {
         if (b.has()) b.take();
         if (this.nodeBucket.has()) this.nodeBucket.take();
         byPod.delete(key);
+        this.unindex(pk, p);
         this.keys--;
         out.push(p);
       }

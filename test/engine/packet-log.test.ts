@@ -4,15 +4,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DROP_PREFIXES, parseDropPrefixes, PrefixMatcher } from '../../agent/engine/drop-prefixes';
-import { parseSyslogLine } from '../../agent/engine/drop-time';
+import { parseSyslogHead, parseSyslogLine } from '../../agent/engine/drop-time';
 import {
   findPacketStart,
+  MAX_PACKET_LINE,
   normaliseIP,
   normaliseIPv4,
   normaliseIPv6,
   parsePacketFields,
   parsePacketLog,
+  type PacketFields,
 } from '../../agent/engine/packet-log';
+import { referencePacketFields } from './packet-log-reference';
 
 const T = new Date('2026-01-01T00:00:00Z');
 const matcher = new PrefixMatcher(
@@ -307,6 +310,124 @@ describe('real captures (test/fixtures/drops)', () => {
         .filter(Boolean)
         .map((l) => strip(parseSyslogLine(l, { now: () => Date.parse('2026-11-23T00:00:00Z') })?.message ?? ''));
       expect(got, f).toEqual(want);
+    }
+  });
+});
+
+describe('parsePacketLog read in place (from: where the message starts)', () => {
+  it('gives what the message sliced out gives, on the rsyslog captures and at the length cap', () => {
+    const dir = join(__dirname, '../fixtures/drops');
+    const lines = ['rfc3339.log', 'traditional.log', 'journal-iso.log'].flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean),
+    );
+    const head = 'May 18 18:42:44 node-1 kernel: ';
+    const fill = ' LEN=1'.repeat(Math.ceil(MAX_PACKET_LINE / 6));
+    // The cap counts from the message (after the kernel time), not from the start of the line.
+    lines.push(
+      `${head}[ 1.5] calico-drop: IN=a OUT= ${fill.slice(0, MAX_PACKET_LINE - 70)} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `,
+    );
+    lines.push(`${head}calico-drop: IN=a OUT= ${fill} SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP `);
+    let drops = 0;
+    for (const l of lines) {
+      const h = parseSyslogHead(l, { now: () => Date.parse('2026-11-23T00:00:00Z') });
+      expect(h, l).not.toBeNull();
+      const want = parsePacketLog(l.slice(h!.messageAt), matcher, T);
+      expect(parsePacketLog(l, matcher, T, h!.messageAt), l).toEqual(want);
+      if (want.kind === 'drop') drops++;
+    }
+    expect(drops).toBeGreaterThan(10);
+  });
+});
+
+describe('parsePacketFields against the reference parser (test/engine/packet-log-reference.ts)', () => {
+  const dropFields = (f: PacketFields | null): unknown =>
+    f === null
+      ? null
+      : {
+          inIf: f.inIf,
+          outIf: f.outIf,
+          family: f.family,
+          src: f.src,
+          dst: f.dst,
+          proto: f.proto,
+          srcPort: f.srcPort,
+          dstPort: f.dstPort,
+          icmpType: f.icmpType,
+          icmpCode: f.icmpCode,
+        };
+  const check = (line: string): void => {
+    const at = findPacketStart(line);
+    if (at < 0) return;
+    const want = referencePacketFields(line, at);
+    expect(parsePacketFields(line, at), line).toEqual(want);
+    // The early stop leaves out only what a drop does not carry.
+    expect(dropFields(parsePacketFields(line, at, true)), line).toEqual(dropFields(want));
+  };
+
+  it('agrees on the captured and hand-made lines', () => {
+    const dir = join(__dirname, '../fixtures/drops');
+    const lines = [
+      ...readFileSync(join(dir, 'kmsg-real.txt'), 'utf8').split('\n'),
+      ...readFileSync(join(dir, 'edge-cases.kmsg'), 'utf8').split('\n'),
+    ].filter(Boolean);
+    expect(lines.length).toBeGreaterThan(16);
+    // Ports before an ICMP type: an ICMP line is read to its end.
+    lines.push('calico-drop: IN=a OUT= SRC=1.1.1.1 DST=2.2.2.2 PROTO=ICMP SPT=1 DPT=2 TYPE=3 CODE=4 UID=5 ');
+    for (const l of lines) check(l);
+  });
+
+  it('agrees on 20,000 lines of shuffled, repeated, bracketed and cut fields', () => {
+    const tokens = [
+      'IN=eth9',
+      'OUT=cali1',
+      'OUT=',
+      'SRC=10.0.0.1',
+      'DST=10.0.0.2',
+      'SRC=10.0.0.3',
+      'DST=10.0.0.4',
+      'SRC=10.0.0.999',
+      'PROTO=TCP',
+      'PROTO=ICMP',
+      'PROTO=icmpv6',
+      'PROTO=47',
+      'PROTO=',
+      'SPT=1234',
+      'DPT=80',
+      'DPT=99999',
+      'SPT=x',
+      'TYPE=3',
+      'CODE=1',
+      'TYPE=',
+      'UID=0',
+      'GID=7',
+      'MARK=0x1',
+      'PHYSIN=veth1',
+      'PHYSOUT=veth2',
+      'LEN=60',
+      'TTL=63',
+      'DF',
+      'SYN',
+      'MAC=aa:bb',
+      '[SRC=1.1.1.1',
+      ']',
+      '[x',
+      ']]',
+      'S=RC=1',
+      'SRC==1.2.3.4',
+      'IN',
+      'INPUT=1',
+      '',
+    ];
+    let seed = 11;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 8) % n;
+    for (let k = 0; k < 20_000; k++) {
+      const parts = ['calico-drop: IN=eth0', 'OUT='];
+      for (let j = rnd(24); j > 0; j--) parts.push(tokens[rnd(tokens.length)]!);
+      if (rnd(4) === 0) parts.push('SRC=fd00:0:0:0:0:0:0:1', 'DST=fd00::2'); // IPv6 when these come first
+      let line = parts.join(rnd(8) === 0 ? '  ' : ' ') + (rnd(2) === 0 ? ' ' : '');
+      // Sometimes cut at the length cap, in the middle of a token.
+      if (rnd(50) === 0) line = line + ' LEN=1'.repeat(Math.ceil(MAX_PACKET_LINE / 6)) + ' SRC=1.2.3.4 DST=5.6.7.8';
+      check(line);
     }
   });
 });

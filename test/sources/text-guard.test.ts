@@ -1,6 +1,13 @@
 // text-guard.test.ts: table tests for the shared line-sanity helpers, plus a 100k-line junk run.
 import { describe, expect, it } from 'vitest';
-import { guardLine, guardText, JUNK_BINARY, JUNK_EMPTY, JUNK_INVALID_UTF8 } from '../../agent/sources/text-guard';
+import {
+  guardLine,
+  guardText,
+  JUNK_BINARY,
+  JUNK_EMPTY,
+  JUNK_INVALID_UTF8,
+  wordsOf,
+} from '../../agent/sources/text-guard';
 import { newSourceStats } from '../../agent/types';
 
 const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s));
@@ -34,6 +41,56 @@ describe('guardLine', () => {
   it('honours start/end offsets into a larger buffer', () => {
     const buf = b('\u0000\u0000hello\u0000');
     expect(guardLine(buf, 2, 7, 100)).toBe(7);
+  });
+});
+
+describe('guardLine with a word view (4 bytes a step)', () => {
+  it('gives the byte-by-byte answer on every case above, at every alignment', () => {
+    const texts = ['hello world', 'grüße 漢字', 'a\tb\r', '\u001b[31mred', '', ' \t \r', '    ', '        x'];
+    for (const t of texts) {
+      for (let pad = 0; pad < 8; pad++) {
+        const buf = Buffer.alloc(pad + Buffer.byteLength(t) + 8, 0x21);
+        const end = pad + buf.write(t, pad);
+        for (const max of [2, 3, 5, 100]) {
+          expect(guardLine(buf, pad, end, max, wordsOf(buf)), `${JSON.stringify(t)} pad ${pad} max ${max}`).toBe(
+            guardLine(buf, pad, end, max),
+          );
+        }
+      }
+    }
+  });
+
+  it('gives the byte-by-byte answer on 20,000 random lines (control bytes, high bytes, spaces)', () => {
+    // A deterministic generator: printable ASCII with spaces, and in some lines one control byte,
+    // one high byte (often invalid UTF-8), only spaces, or valid multi-byte characters, at random
+    // offsets into a shared buffer (so at every alignment).
+    let seed = 7;
+    const rnd = (m: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 8) % m;
+    const buf = Buffer.alloc(4096);
+    const words = wordsOf(buf);
+    expect(words).toBeDefined();
+    const seen = new Set<number>();
+    for (let k = 0; k < 20_000; k++) {
+      const start = rnd(64);
+      const len = rnd(200);
+      const mode = rnd(5);
+      for (let i = start; i < start + len; i++) buf[i] = mode === 3 || rnd(4) === 0 ? 0x20 : 0x21 + rnd(94);
+      if (len > 0 && mode === 1) buf[start + rnd(len)] = rnd(32);
+      if (len > 0 && mode === 2) buf[start + rnd(len)] = 0x80 + rnd(128);
+      if (len > 5 && mode === 4) buf.write('é漢', start + rnd(len - 5));
+      const max = rnd(4) === 0 ? 1 + rnd(len + 1) : 16_384;
+      const want = guardLine(buf, start, start + len, max);
+      seen.add(want < 0 ? want : 0);
+      expect(guardLine(buf, start, start + len, max, words)).toBe(want);
+    }
+    // Every outcome came up.
+    expect([...seen].sort()).toEqual([JUNK_INVALID_UTF8, JUNK_BINARY, JUNK_EMPTY, 0].sort());
+  });
+
+  it('has no word view for a buffer that does not start on a 4-byte boundary', () => {
+    const big = Buffer.alloc(64);
+    expect(wordsOf(big.subarray(1))).toBeUndefined();
+    expect(wordsOf(big.subarray(4))?.length).toBe(15);
   });
 });
 

@@ -1,6 +1,6 @@
 // drop-aggregator.test.ts: per-key sums, per-pod and per-node token buckets, bounded keys.
 import { describe, expect, it } from 'vitest';
-import { DropAggregator, type DropKeyParts } from '../../agent/state/drop-aggregator';
+import { DropAggregator, dropKey, type DropKeyParts } from '../../agent/state/drop-aggregator';
 
 const pod = (name: string) => ({ namespace: 'ns', name, uid: `u-${name}` });
 const key = (p: string, port: string, dir: 'sending' | 'receiving' = 'sending'): DropKeyParts => ({
@@ -81,5 +81,60 @@ describe('DropAggregator', () => {
     expect(counts).toEqual({ 'a:1': 2, 'a:2': 3, 'a:3': 4, 'a:4': 15, 'p1:80': 7, 'p2:80': 7 });
     expect(a.stats).toMatchObject({ emitted: 8, added: 15 + 21 + 10 });
     expect(a.take(4, { force: true })).toEqual([]);
+  });
+
+  it('finds repeats by their key parts: 5,000 random adds and takes agree with a flat map by key', () => {
+    // The model: pod → (dropKey → count, first, last), in insertion order, as take hands them out.
+    const model = new Map<string, Map<string, { count: number; first: number; last: number }>>();
+    const a = new DropAggregator(0, { perPod: { burst: 2, perSecond: 0.5 }, perNode: { burst: 5, perSecond: 1 } });
+    let seed = 3;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 8) % n;
+    let now = 0;
+    let emitted = 0;
+    for (let k = 0; k < 5000; k++) {
+      now += 100;
+      if (rnd(50) > 0) {
+        const parts: DropKeyParts = {
+          pod: pod(`p${rnd(3)}`),
+          direction: rnd(2) === 0 ? 'sending' : 'receiving',
+          peerIp: `10.0.0.${rnd(3)}`,
+          port: ['80', '443', 'type 8 code 0', ''][rnd(4)]!,
+          proto: ['tcp', 'udp'][rnd(2)]!,
+          policy: ['', 'default allow-dns'][rnd(2)]!,
+          verdict: rnd(2) === 0 ? 'drop' : 'audit',
+        };
+        const t = now - rnd(1000);
+        const n = 1 + rnd(3);
+        expect(a.add(parts, t, n)).toBe(true);
+        const pk = parts.pod.uid!;
+        let byPod = model.get(pk);
+        if (byPod === undefined) model.set(pk, (byPod = new Map()));
+        const e = byPod.get(dropKey(parts));
+        if (e === undefined) byPod.set(dropKey(parts), { count: n, first: t, last: t });
+        else {
+          e.count += n;
+          e.first = Math.min(e.first, t);
+          e.last = Math.max(e.last, t);
+        }
+        continue;
+      }
+      const order = [...model].flatMap(([pk, m]) => [...m.keys()].map((key) => `${pk} ${key}`));
+      let at = 0;
+      for (const p of a.take(now, { force: rnd(10) === 0 })) {
+        const m = model.get(p.pod.uid!)!;
+        const key = dropKey(p);
+        expect(p.key).toBe(key);
+        expect({ count: p.count, first: p.first, last: p.last }).toEqual(m.get(key));
+        // Handed out in the model's order (oldest first), skipping what the buckets hold back.
+        const i = order.indexOf(`${p.pod.uid} ${key}`, at);
+        expect(i).toBeGreaterThanOrEqual(at);
+        at = i + 1;
+        m.delete(key);
+        if (m.size === 0) model.delete(p.pod.uid!);
+        emitted++;
+      }
+      expect(a.size).toBe([...model.values()].reduce((s, m) => s + m.size, 0));
+    }
+    expect(emitted).toBeGreaterThan(100);
   });
 });
