@@ -34,7 +34,7 @@ export interface DetectorOptions {
   readonly recoveryTimer?: boolean;
 }
 
-/** Per-source counters (keyed by LogLine.source), read by the metrics module at scrape time. */
+/** Per-source counters (keyed by LogLine.origin), read by the metrics module at scrape time. */
 export interface DetectorCounters {
   /** Lines handed to handle(). */
   received: number;
@@ -103,10 +103,10 @@ export class Detector {
 
   /** Handles one line. Never throws for bad input. */
   handle(line: LogLine): void {
-    const c = this.counters(line.source);
+    const c = this.counters(line.origin);
     c.received++;
     const journal = line.identifier !== undefined;
-    const key = line.source === KMSG ? KMSG : journal ? journalRouteKey(line.source, line.identifier) : line.source;
+    const key = line.origin === KMSG ? KMSG : journal ? journalRouteKey(line.origin, line.identifier) : line.origin;
     const routes = this.routes.get(key);
     if (routes === undefined) {
       c.unrouted++;
@@ -114,7 +114,7 @@ export class Detector {
     }
     let found = 0;
     // kmsg records and journal entries carry their message and time; file lines are parsed.
-    if (line.source === KMSG || journal) {
+    if (line.origin === KMSG || journal) {
       if (this.opts.lineTime) this.advanceLineTime(line.time.getTime());
       // NPD's kmsg watcher: empty messages are skipped, the message is trimmed (its journald
       // watcher trims too).
@@ -265,7 +265,7 @@ export class Detector {
           type: 'Warning',
           reason: p.reason,
           message: p.message,
-          component: p.source,
+          component: p.component,
           time: p.time,
         });
       } else {
@@ -304,7 +304,7 @@ function routeKey(file: RuleFile): string {
 }
 
 function sourcesOf(files: readonly RuleFile[]): string[] {
-  return [...new Set(files.map((f) => f.source))];
+  return [...new Set(files.map((f) => f.component))];
 }
 
 /** Go's strings.TrimSpace (allocates only when there is something to trim). */

@@ -186,7 +186,7 @@ export class DropPipeline {
     const text = line.text;
     let time = line.time;
     let from = 0;
-    if (line.source !== 'kmsg') {
+    if (line.origin !== 'kmsg') {
       // Cheap rejection before the timestamp parse: a drop line always has " OUT=".
       if (text.indexOf(' OUT=') < 0) {
         this.stats.ignored++;

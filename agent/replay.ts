@@ -52,7 +52,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       out.write({
         kind: 'condition',
         time: c.condition.lastTransitionTime.toISOString(),
-        source: c.source,
+        source: c.component,
         reason: c.condition.reason,
         message: c.condition.message,
         condition: c.condition.type,
@@ -96,7 +96,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       }
       const e = item.entry;
       detector.handle({
-        source: journalSourceId(REPLAY_JOURNAL),
+        origin: journalSourceId(REPLAY_JOURNAL),
         identifier: e.identifier,
         time: new Date(e.timeMs),
         text: e.message,
@@ -117,7 +117,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         continue;
       }
       detector.handle({
-        source: 'kmsg',
+        origin: 'kmsg',
         seq: r.seq,
         time: new Date(bootMs + Math.floor(r.usec / 1000)),
         text: r.message,
@@ -125,10 +125,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       continue;
     }
     if (opts.format === 'plain') {
-      detector.handle({ source: 'kmsg', time: new Date(opts.clock.now()), text: item.text });
+      detector.handle({ origin: 'kmsg', time: new Date(opts.clock.now()), text: item.text });
       continue;
     }
-    const line: LogLine = { source: REPLAY_FILE, time: new Date(opts.clock.now()), text: item.text };
+    const line: LogLine = { origin: REPLAY_FILE, time: new Date(opts.clock.now()), text: item.text };
     const before = detector.counterMap().get(REPLAY_FILE)?.unparsed ?? 0;
     detector.handle(line);
     const after = detector.counterMap().get(REPLAY_FILE)?.unparsed ?? 0;

@@ -49,7 +49,7 @@ export function newCounters(): ComponentCounters {
 /** One log record as a source delivers it. */
 export interface LogLine {
   /** Id of the source: 'kmsg' or the absolute path of the followed file. */
-  readonly source: string;
+  readonly origin: string;
   /** kmsg sequence number; for files, the byte offset just past this line. */
   readonly seq?: number;
   /**
@@ -160,7 +160,7 @@ export interface RuleFile {
   readonly delayMs: number;
   readonly bufferSize: number;
   /** Event source component, e.g. "kernel-monitor". */
-  readonly source: string;
+  readonly component: string;
   readonly metricsReporting: boolean;
   /** Lines containing any of these substrings are ignored. */
   readonly skipList: readonly string[];
@@ -186,7 +186,7 @@ export interface PluginFile {
   readonly path: string;
   readonly plugin: 'custom';
   /** Event source component, e.g. "ntp-custom-plugin-monitor". */
-  readonly source: string;
+  readonly component: string;
   readonly metricsReporting: boolean;
   readonly invokeIntervalMs: number;
   readonly timeoutMs: number;
@@ -222,7 +222,7 @@ export function formatConfigError(e: ConfigError): string {
 export interface Problem {
   readonly kind: RuleKind;
   /** The rule file's `source`, e.g. "kernel-monitor". */
-  readonly source: string;
+  readonly component: string;
   readonly reason: string;
   /** Set for permanent rules. */
   readonly condition?: string;
@@ -245,7 +245,7 @@ export interface Condition {
 
 /** A condition changed (engine → sinks). `source` is the rule file's source. */
 export interface ConditionChange {
-  readonly source: string;
+  readonly component: string;
   readonly condition: Condition;
   readonly previous?: Condition;
 }
@@ -365,7 +365,7 @@ export interface DropResolver {
 export interface Sink {
   readonly name: string;
   /** Conditions of one rule file at start (their defaults, or adopted state). */
-  onConditions?(source: string, conditions: readonly Condition[]): void;
+  onConditions?(component: string, conditions: readonly Condition[]): void;
   onConditionChange?(change: ConditionChange): void;
   onEvent?(event: NodeEvent): void;
   onProblem?(problem: Problem): void;

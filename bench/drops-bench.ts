@@ -121,7 +121,7 @@ export async function runDropsBench(opts: { lines?: number; rounds?: number } = 
   const { lines, local, remote } = makeCorpus(n);
   const clock = new BenchClock();
   const time = new Date(clock.t);
-  const records: LogLine[] = lines.map((text, i) => ({ source: 'kmsg', seq: i, time, text }));
+  const records: LogLine[] = lines.map((text, i) => ({ origin: 'kmsg', seq: i, time, text }));
 
   // Throughput: warm up once, then measure `rounds` passes (each followed by a flush).
   let events = 0;
@@ -169,7 +169,7 @@ export async function runDropsBench(opts: { lines?: number; rounds?: number } = 
   const { lines: bl } = makeCorpus(burstLines, 1);
   for (let i = 0; i < bl.length; i++) {
     if (i > 0 && i % 10_000 === 0) bclock.t += 1000;
-    burst.handle({ source: 'kmsg', time: new Date(bclock.t), text: bl[i]! });
+    burst.handle({ origin: 'kmsg', time: new Date(bclock.t), text: bl[i]! });
     if (i % 10_000 === 9_999 && ((i + 1) / 10_000) % 10 === 0) await burst.flushOnce();
   }
   for (let k = 0; k < 360 && burst.pendingKeys() > 0; k++) {

@@ -38,7 +38,7 @@ function kernelRules(): RuleFile {
     lookbackMs: 0,
     delayMs: 0,
     bufferSize: j.bufferSize,
-    source: j.source,
+    component: j.source,
     metricsReporting: true,
     skipList: [],
     conditions: [],

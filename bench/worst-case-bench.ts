@@ -75,7 +75,7 @@ export async function runWorstCaseBench(): Promise<WorstCaseBenchResult> {
     ) / 10;
 
   const st = new ConditionState(
-    [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'ok', source: 's' }],
+    [{ type: 'KernelDeadlock', reason: 'KernelHasNoDeadlock', message: 'ok', component: 's' }],
     systemClock,
   );
   const line = `task blocked ${'é'.repeat(8000)}`;
@@ -83,7 +83,7 @@ export async function runWorstCaseBench(): Promise<WorstCaseBenchResult> {
   const hugeConditionMessageMs = await cpuMs(() =>
     st.apply({
       kind: 'permanent',
-      source: 's',
+      component: 's',
       condition: 'KernelDeadlock',
       reason: 'DockerHung',
       message: huge,

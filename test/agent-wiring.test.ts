@@ -48,7 +48,7 @@ class ScriptedSource implements Source {
   }
   push(text: string, time: Date, identifier?: string): Promise<void> {
     const line: LogLine =
-      identifier === undefined ? { source: this.id, time, text } : { source: this.id, time, text, identifier };
+      identifier === undefined ? { origin: this.id, time, text } : { origin: this.id, time, text, identifier };
     this.queue = this.queue.then(async () => {
       this.stats.received++;
       await this.handler?.(line);

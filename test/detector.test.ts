@@ -30,7 +30,7 @@ const filelog: RuleFile = {
   path: 'filelog.json',
   plugin: 'filelog',
   logPath: '/var/log/kern.log',
-  source: 'kernel-monitor-file',
+  component: 'kernel-monitor-file',
   pluginConfig: { timestamp: '^.{15}', message: 'kernel: \\[.*\\] (.*)', timestampFormat: 'Jan _2 15:04:05' },
   conditions: [],
   rules: [temp('OOMKilling', 'Killed process \\d+ (.+) total-vm:\\d+kB.*')],
@@ -41,7 +41,7 @@ function setup(extra: Partial<ConstructorParameters<typeof Detector>[1]> = {}, f
   const { got, sink } = recorder();
   const d = new Detector(files, { clock, logger, nodeName: 'node-1', sinks: [sink], applyLookback: true, ...extra });
   const kmsg = (text: string, agoMs = 0, backlog = false) =>
-    d.handle({ source: 'kmsg', time: new Date(clock.now() - agoMs), text, backlog });
+    d.handle({ origin: 'kmsg', time: new Date(clock.now() - agoMs), text, backlog });
   return { clock, got, d, kmsg };
 }
 
@@ -187,20 +187,20 @@ describe('Detector', () => {
   it('routes file lines by logPath through the syslog parser; unparseable lines are counted', () => {
     const { got, d } = setup({}, [kernel, filelog]);
     d.handle({
-      source: '/var/log/kern.log',
+      origin: '/var/log/kern.log',
       time: new Date(),
       text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB',
     });
-    d.handle({ source: '/var/log/kern.log', time: new Date(), text: 'not a syslog line' });
+    d.handle({ origin: '/var/log/kern.log', time: new Date(), text: 'not a syslog line' });
     d.handle({
-      source: '/var/log/other.log',
+      origin: '/var/log/other.log',
       time: new Date(),
       text: 'Jun 15 11:59:00 n kernel: [ 1.0] Killed process 9 (y) total-vm:2kB',
     });
     expect(got.problems).toEqual([
       {
         kind: 'temporary',
-        source: 'kernel-monitor-file',
+        component: 'kernel-monitor-file',
         reason: 'OOMKilling',
         message: 'Killed process 9 (y) total-vm:2kB',
         time: new Date(2026, 5, 15, 11, 59),
@@ -216,13 +216,13 @@ describe('Detector', () => {
     d.reload([kernel, { ...filelog, lookbackMs: 5 * 60_000 }]);
     // Jun 16 12:00 is 2 days before now (Jun 18 12:00): old backlog of the newly followed file.
     d.handle({
-      source: '/var/log/kern.log',
+      origin: '/var/log/kern.log',
       time: new Date(),
       backlog: true,
       text: 'Jun 16 12:00:00 n kernel: [ 1.0] Killed process 1 (old) total-vm:2kB',
     });
     d.handle({
-      source: '/var/log/kern.log',
+      origin: '/var/log/kern.log',
       time: new Date(),
       backlog: true,
       text: 'Jun 18 11:58:00 n kernel: [ 1.0] Killed process 2 (recent) total-vm:2kB',
@@ -262,7 +262,7 @@ describe('Detector', () => {
       },
     };
     const d = new Detector([kernel], { clock, logger, nodeName: 'n', sinks: [bad, sink], applyLookback: false });
-    d.handle({ source: 'kmsg', time: new Date(), text: 'Killed process 1 (x) total-vm:1kB' });
+    d.handle({ origin: 'kmsg', time: new Date(), text: 'Killed process 1 (x) total-vm:1kB' });
     expect(got.problems).toHaveLength(1);
   });
 });

@@ -224,7 +224,7 @@ describeWithParts(PARTS, 'real lines through the DropPipeline', () => {
       perNode: { burst: 1000, perSecond: 1000 },
       perPod: { burst: 1000, perSecond: 1000 },
     });
-    for (const c of captured) p.handle({ source: 'kmsg', time: new Date(), text: c.text });
+    for (const c of captured) p.handle({ origin: 'kmsg', time: new Date(), text: c.text });
     expect(p.stats.parsed).toBe(captured.length);
     await p.flushOnce();
     const msgs = events.map((e) => `${e.involved.kind === 'Pod' ? e.involved.name : ''}: ${e.message}`);

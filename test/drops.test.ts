@@ -63,7 +63,7 @@ function setup(extra: Partial<ConstructorParameters<typeof DropPipeline>[0]> = {
     ...extra,
   });
   const kmsg = (text: string, ageMs = 0): void =>
-    p.handle({ source: 'kmsg', time: new Date(clock.now() - ageMs), text });
+    p.handle({ origin: 'kmsg', time: new Date(clock.now() - ageMs), text });
   return { clock, events, drops, p, res, kmsg };
 }
 
@@ -212,17 +212,17 @@ describe('DropPipeline', () => {
     const body = v4('calico-drop:', '10.244.1.5', '10.244.2.9');
     const iso = (ms: number): string => new Date(ms).toISOString().replace('Z', '+00:00');
     p.handle({
-      source: '/var/log/iptables.log',
+      origin: '/var/log/iptables.log',
       time: new Date(0),
       text: `${iso(clock.now() - 5000)} node-a kernel: [ 1156.246182] ${body}`,
     });
     p.handle({
-      source: '/var/log/iptables.log',
+      origin: '/var/log/iptables.log',
       time: new Date(0),
       text: `${iso(clock.now() - 3_600_000)} node-a kernel: ${body}`,
     });
-    p.handle({ source: '/var/log/iptables.log', time: new Date(0), text: `garbage ${body}` });
-    p.handle({ source: '/var/log/iptables.log', time: new Date(0), text: 'Mar  1 09:59:00 node-a sshd[1]: unrelated' });
+    p.handle({ origin: '/var/log/iptables.log', time: new Date(0), text: `garbage ${body}` });
+    p.handle({ origin: '/var/log/iptables.log', time: new Date(0), text: 'Mar  1 09:59:00 node-a sshd[1]: unrelated' });
     expect(p.stats).toMatchObject({ received: 4, parsed: 1, expired: 1, unparsed: 1, ignored: 1 });
     await p.flushOnce();
     expect(events).toHaveLength(1);

@@ -53,7 +53,7 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
     // 3,001 drops spread evenly over [first, last], in log order.
     for (let i = 0; i <= 3000; i++)
       p.handle({
-        source: 'kmsg',
+        origin: 'kmsg',
         time: new Date(first + (i * (last - first)) / 3000),
         text: drop('10.244.1.5', '10.244.2.9'),
       });
@@ -69,7 +69,7 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
     clock.advance(10_000);
     const later = Date.parse('2026-03-01T21:55:35Z');
     for (let i = 0; i < 5; i++)
-      p.handle({ source: 'kmsg', time: new Date(later + i * 1000), text: drop('10.244.1.5', '10.244.2.9') });
+      p.handle({ origin: 'kmsg', time: new Date(later + i * 1000), text: drop('10.244.1.5', '10.244.2.9') });
     await p.flushOnce();
     await deliver();
     events = server.listEvents('metadata.namespace=shop');
@@ -85,7 +85,7 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
   it('PacketDrop: drops arriving out of log order still give the earliest and the latest', async () => {
     const p = new DropPipeline({ prefixes: DEFAULT_DROP_PREFIXES, clock, logger, resolver, sinks: [ex] });
     const times = ['21:55:10', '21:54:58', '21:55:20', '21:55:01'].map((t) => Date.parse(`2026-03-01T${t}Z`));
-    for (const t of times) p.handle({ source: 'kmsg', time: new Date(t), text: drop('10.244.2.9', '10.244.1.5') });
+    for (const t of times) p.handle({ origin: 'kmsg', time: new Date(t), text: drop('10.244.2.9', '10.244.1.5') });
     await p.flushOnce();
     await deliver();
     const [e] = server.listEvents('metadata.namespace=shop');
@@ -103,7 +103,7 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
       lookbackMs: 0,
       delayMs: 0,
       bufferSize: 1,
-      source: 'kernel-monitor',
+      component: 'kernel-monitor',
       metricsReporting: true,
       skipList: [],
       conditions: [],
@@ -114,13 +114,13 @@ describe('Event timestamps are log times: first occurrence, last occurrence', ()
     const d = new Detector([rules], { clock, logger, nodeName: 'n1', sinks: [ex], applyLookback: false });
     const line = 'INFO: task jbd2/sda1-8:321 blocked for more than 120 seconds.';
     const t0 = Date.parse('2026-03-01T21:50:00Z');
-    for (let i = 0; i < 3; i++) d.handle({ source: 'kmsg', time: new Date(t0 + i * 120_000), text: line });
+    for (let i = 0; i < 3; i++) d.handle({ origin: 'kmsg', time: new Date(t0 + i * 120_000), text: line });
     await deliver();
     let [e] = server.listEvents('involvedObject.kind=Node');
     expect(e).toMatchObject({ reason: 'TaskHung', count: 3 });
     expect(second(e!.firstTimestamp)).toBe(iso(t0));
     expect(second(e!.lastTimestamp)).toBe(iso(t0 + 240_000));
-    d.handle({ source: 'kmsg', time: new Date(t0 + 360_000), text: line });
+    d.handle({ origin: 'kmsg', time: new Date(t0 + 360_000), text: line });
     await deliver();
     [e] = server.listEvents('involvedObject.kind=Node');
     expect(e).toMatchObject({ count: 4 });

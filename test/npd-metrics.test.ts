@@ -57,7 +57,7 @@ async function run(files: RuleFile[], lines: readonly string[]): Promise<{ befor
   metrics.setRuleFiles(files);
   const d = new Detector(files, { clock, logger, nodeName: 'n1', sinks: [metrics], applyLookback: false });
   const before = (await metrics.render()).body;
-  for (let i = 0; i < lines.length; i++) d.handle({ source: 'kmsg', time: new Date(clock.now() + i), text: lines[i]! });
+  for (let i = 0; i < lines.length; i++) d.handle({ origin: 'kmsg', time: new Date(clock.now() + i), text: lines[i]! });
   return { before, after: (await metrics.render()).body };
 }
 

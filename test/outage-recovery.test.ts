@@ -104,7 +104,7 @@ describe('conditions after an API server outage (fake clock, real HTTP)', () => 
     const downAt = clock.now();
     for (let ms = 0; ms < OUTAGE_MS; ms += STEP_MS) {
       if (ms === 30_000)
-        ex.onConditionChange({ source: 'kernel-monitor', condition: cond('True', new Date(clock.now())) });
+        ex.onConditionChange({ component: 'kernel-monitor', condition: cond('True', new Date(clock.now())) });
       await step(STEP_MS);
     }
     const failed = t.calls.filter((c) => c.at >= downAt && !c.ok);

@@ -160,7 +160,7 @@ export function parsePluginFile(ctx: Ctx, root: JsonObject): { plugin?: PluginFi
   const plugin: PluginFile = {
     path: ctx.file,
     plugin: 'custom',
-    source,
+    component: source,
     metricsReporting,
     ...cfg,
     conditions: conditions satisfies ConditionSpec[],

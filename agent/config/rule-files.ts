@@ -435,7 +435,7 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
     lookbackMs,
     delayMs,
     bufferSize,
-    source,
+    component: source,
     metricsReporting,
     skipList,
     conditions,

@@ -79,7 +79,7 @@ export class Monitor {
     if (spec.patternGeneratedMessageSuffix) message = `${message}; ${spec.patternGeneratedMessageSuffix}`;
     // NPD stamps the status with the first (oldest) matched line.
     const time = lines[0]!.time;
-    const base = { kind: spec.type, source: this.file.source, reason: spec.reason, message, time };
+    const base = { kind: spec.type, component: this.file.component, reason: spec.reason, message, time };
     return spec.type === 'permanent' && spec.condition !== undefined ? { ...base, condition: spec.condition } : base;
   }
 }

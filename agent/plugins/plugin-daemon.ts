@@ -110,7 +110,7 @@ export class PluginDaemon {
     for (const [key, m] of this.monitors) if (!next.has(key)) m.stop();
     this.monitors = next;
     for (const file of files) {
-      if (!file.skipInitialStatus || this.announced.has(file.source)) this.announce(file.source);
+      if (!file.skipInitialStatus || this.announced.has(file.component)) this.announce(file.component);
     }
     for (const m of fresh) m.start();
   }
@@ -122,12 +122,12 @@ export class PluginDaemon {
 
   private onResult(file: PluginFile, rule: PluginRuleSpec, verdict: PluginVerdict): void {
     const now = new Date(this.opts.clock.now());
-    if (!this.announced.has(file.source)) this.announce(file.source);
+    if (!this.announced.has(file.component)) this.announce(file.component);
     if (rule.type === 'temporary') {
       if (verdict.status === 'ok') return;
       this.out.onProblem({
         kind: 'temporary',
-        source: file.source,
+        component: file.component,
         reason: rule.reason,
         message: verdict.message,
         time: now,
@@ -137,7 +137,7 @@ export class PluginDaemon {
         type: 'Warning',
         reason: rule.reason,
         message: verdict.message,
-        component: file.source,
+        component: file.component,
         time: now,
       });
       return;
@@ -149,7 +149,7 @@ export class PluginDaemon {
     if (verdict.status === 'nonok') {
       this.out.onProblem({
         kind: 'permanent',
-        source: file.source,
+        component: file.component,
         reason: rule.reason,
         condition: type,
         message: verdict.message,

@@ -33,7 +33,7 @@ export class LogSink implements Sink {
     this.logger.warn(
       {
         kind: p.kind,
-        source: p.source,
+        source: p.component,
         reason: p.reason,
         ...(p.condition !== undefined ? { condition: p.condition } : {}),
         message: p.message,
@@ -47,7 +47,7 @@ export class LogSink implements Sink {
     const cond = c.condition;
     this.logger.warn(
       {
-        source: c.source,
+        source: c.component,
         condition: cond.type,
         status: cond.status,
         reason: cond.reason,

@@ -28,7 +28,7 @@ export interface DropSeries {
 }
 
 /** What the problem metrics need of a rule file: log monitor files and custom plugin files alike. */
-export type ProblemRuleFile = Pick<RuleFile, 'source' | 'metricsReporting'> & {
+export type ProblemRuleFile = Pick<RuleFile, 'component' | 'metricsReporting'> & {
   readonly rules: readonly Pick<RuleSpec, 'type' | 'condition' | 'reason'>[];
 };
 
@@ -280,11 +280,11 @@ export class Metrics implements Sink {
    * conditions right after, which sets the True ones back to 1.
    */
   setRuleFiles(files: readonly ProblemRuleFile[]): void {
-    this.silent = new Set(files.filter((f) => !f.metricsReporting).map((f) => f.source));
+    this.silent = new Set(files.filter((f) => !f.metricsReporting).map((f) => f.component));
     this.problemGauge.reset();
     this.gaugeReason.clear();
     for (const f of files) {
-      for (const r of f.rules) this.ruleMatches.labels(f.source, r.reason).inc(0);
+      for (const r of f.rules) this.ruleMatches.labels(f.component, r.reason).inc(0);
       if (!f.metricsReporting) continue;
       for (const r of f.rules) {
         if (r.type === 'permanent' && r.condition !== undefined) this.setGauge(r.condition, r.reason, false);
@@ -302,8 +302,8 @@ export class Metrics implements Sink {
 
   /** Every match; problem_counter only for temporary ones (a permanent one counts when it changes its condition). */
   onProblem(problem: Problem): void {
-    this.ruleMatches.labels(problem.source, problem.reason).inc();
-    if (this.silent.has(problem.source) || problem.kind !== 'temporary') return;
+    this.ruleMatches.labels(problem.component, problem.reason).inc();
+    if (this.silent.has(problem.component) || problem.kind !== 'temporary') return;
     this.problemCounter.labels(problem.reason).inc();
   }
 
@@ -325,7 +325,7 @@ export class Metrics implements Sink {
    * extension; NPD never recovers) sets the gauge 0 and counts nothing: it is not a problem.
    */
   onConditionChange(change: ConditionChange): void {
-    if (this.silent.has(change.source)) return;
+    if (this.silent.has(change.component)) return;
     const c = change.condition;
     if (c.status === 'True') {
       this.problemCounter.labels(c.reason).inc();

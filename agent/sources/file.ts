@@ -82,7 +82,7 @@ const TAIL_BYTES = 1024;
 export const UNREADABLE_AFTER_POLLS = 3;
 
 export interface FileSourceOptions {
-  /** The file to follow (absolute path; it is the source id and LogLine.source). */
+  /** The file to follow (absolute path; it is the source id and LogLine.origin). */
   readonly path: string;
   readonly checkpoints: Pick<CheckpointStore, 'load' | 'save' | 'saveThrottled' | 'isDirty'>;
   readonly clock: Clock;
@@ -612,7 +612,7 @@ export class FileSource implements Source {
       this.committed = seq;
       return;
     }
-    const line: { -readonly [K in keyof LogLine]: LogLine[K] } = { source: this.path, seq, time, text: g.text };
+    const line: { -readonly [K in keyof LogLine]: LogLine[K] } = { origin: this.path, seq, time, text: g.text };
     if (g.truncated) line.truncated = true;
     if (seq <= this.backlogEnd) line.backlog = true;
     let r: void | Promise<void>;

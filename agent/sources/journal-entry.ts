@@ -8,7 +8,7 @@
 // binary junk, invalid UTF-8), and NPD's journald watcher trims its spaces.
 import { guardText } from './text-guard';
 
-/** The source id of a journal directory (also LogLine.source of its entries). */
+/** The source id of a journal directory (also LogLine.origin of its entries). */
 export function journalSourceId(dir: string): string {
   return `journald:${dir}`;
 }

@@ -274,7 +274,7 @@ export class JournaldSource implements Source {
       onEntry();
       try {
         await onLine({
-          source: this.id,
+          origin: this.id,
           identifier: e.identifier,
           time: new Date(e.timeMs),
           text: e.message,

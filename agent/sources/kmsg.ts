@@ -439,7 +439,7 @@ export class KmsgSource implements Source {
     }
     if (msg.truncated) stats.truncated++;
     const line: LogLine = {
-      source: this.id,
+      origin: this.id,
       seq,
       time: new Date(timeMs),
       text: msg.text,

@@ -13,9 +13,9 @@ import type { Clock, Condition, ConditionChange, ConditionSpec, NodeEvent, Probl
 /** Condition messages are capped at this many UTF-8 bytes (with the truncation marker). */
 export const CONDITION_MESSAGE_LIMIT_BYTES = MESSAGE_LIMIT_BYTES;
 
-/** A declared condition type and the rule-file source that declared it. */
+/** A declared condition type and the Event component (rule file `source`) that declared it. */
 export interface DeclaredCondition extends ConditionSpec {
-  readonly source: string;
+  readonly component: string;
 }
 
 interface Entry {
@@ -69,7 +69,7 @@ export class ConditionState {
       const e = this.entries.get(c.type);
       if (e === undefined || !this.untouched.has(c.type)) continue;
       this.adopt([c]);
-      sources.add(e.spec.source);
+      sources.add(e.spec.component);
     }
     this.untouched.clear();
     return sources;
@@ -89,7 +89,7 @@ export class ConditionState {
     this.untouched.delete(prev.type);
     const message = capMessage(problem.message, CONDITION_MESSAGE_LIMIT_BYTES).text;
     e.cond = { type: prev.type, status: 'True', reason: problem.reason, message, lastTransitionTime: problem.time };
-    return { source: problem.source, condition: e.cond, previous: prev };
+    return { component: problem.component, condition: e.cond, previous: prev };
   }
 
   /** The current condition of a declared type. */
@@ -108,7 +108,7 @@ export class ConditionState {
     this.untouched.delete(type);
     const message = capMessage(next.message, CONDITION_MESSAGE_LIMIT_BYTES).text;
     e.cond = { type, status: next.status, reason: next.reason, message, lastTransitionTime: at };
-    return { source: e.spec.source, condition: e.cond, previous: prev };
+    return { component: e.spec.component, condition: e.cond, previous: prev };
   }
 
   /** Recovers conditions whose recoverAfter has passed; returns the changes. */
@@ -121,7 +121,7 @@ export class ConditionState {
       if (nowMs < due) continue;
       const prev = e.cond;
       e.cond = defaultCondition(e.spec, new Date(due));
-      out.push({ source: e.spec.source, condition: e.cond, previous: prev });
+      out.push({ component: e.spec.component, condition: e.cond, previous: prev });
     }
     return out;
   }
@@ -144,7 +144,7 @@ export class ConditionState {
 
   /** Conditions declared by one source. */
   currentFor(source: string): Condition[] {
-    return [...this.entries.values()].filter((e) => e.spec.source === source).map((e) => e.cond);
+    return [...this.entries.values()].filter((e) => e.spec.component === source).map((e) => e.cond);
   }
 
   /** Hot reload: keep the state of types still declared, add new ones at default, drop others. */
@@ -172,11 +172,11 @@ function defaultCondition(spec: ConditionSpec, at: Date): Condition {
   return { type: spec.type, status: 'False', reason: spec.reason, message: spec.message, lastTransitionTime: at };
 }
 
-/** The condition types files declare, each with its file's source. */
+/** The condition types files declare, each with its file's component. */
 export function declaredIn(
-  files: readonly { readonly source: string; readonly conditions: readonly ConditionSpec[] }[],
+  files: readonly { readonly component: string; readonly conditions: readonly ConditionSpec[] }[],
 ): DeclaredCondition[] {
-  return files.flatMap((f) => f.conditions.map((c) => ({ ...c, source: f.source })));
+  return files.flatMap((f) => f.conditions.map((c) => ({ ...c, component: f.component })));
 }
 
 /** NPD's util.GenerateConditionChangeEvent: Warning when True, Normal otherwise. */
@@ -187,7 +187,7 @@ export function conditionChangeEvent(change: ConditionChange, involved: NodeEven
     type: c.status === 'True' ? 'Warning' : 'Normal',
     reason: c.reason,
     message: conditionChangeMessage(c.type, c.status, c.reason, c.message),
-    component: change.source,
+    component: change.component,
     time: c.lastTransitionTime,
   };
 }

@@ -48,7 +48,7 @@ describe("NPD's shipped custom plugin files", () => {
     expect(r.plugins[0]).toEqual({
       path: join(NPD_DIR, 'custom-plugin-monitor.json'),
       plugin: 'custom',
-      source: 'ntp-custom-plugin-monitor',
+      component: 'ntp-custom-plugin-monitor',
       metricsReporting: true,
       invokeIntervalMs: 30_000,
       timeoutMs: 5_000,
@@ -95,8 +95,8 @@ describe("NPD's shipped custom plugin files", () => {
   it('loads custom and log monitor files together, checking condition types across both', async () => {
     const r = await loadRuleFiles([join(NPD_DIR, 'kernel-monitor.json'), join(NPD_DIR, 'custom-plugin-monitor.json')]);
     expect(r.errors).toEqual([]);
-    expect(r.files.map((f) => f.source)).toEqual(['kernel-monitor']);
-    expect(r.plugins.map((f) => f.source)).toEqual(['ntp-custom-plugin-monitor']);
+    expect(r.files.map((f) => f.component)).toEqual(['kernel-monitor']);
+    expect(r.plugins.map((f) => f.component)).toEqual(['ntp-custom-plugin-monitor']);
   });
 
   it('refuses a condition type that a log monitor file already declares', async () => {

@@ -74,7 +74,7 @@ describe('shipped rule files', () => {
   it('loads the rules/ directory as a whole with zero errors', async () => {
     const r = await loadRuleFiles([RULES_DIR]);
     expect(lines(r.errors)).toEqual([]);
-    expect(r.files.map((f) => f.source).sort()).toEqual(['kernel-monitor', 'readonly-monitor']);
+    expect(r.files.map((f) => f.component).sort()).toEqual(['kernel-monitor', 'readonly-monitor']);
   });
 
   it('gives NPD kernel-monitor.json its NPD meaning', async () => {
@@ -86,7 +86,7 @@ describe('shipped rule files', () => {
       lookbackMs: 300_000,
       delayMs: 0,
       bufferSize: 10,
-      source: 'kernel-monitor',
+      component: 'kernel-monitor',
       metricsReporting: true,
       skipList: [],
       pluginConfig: {},
@@ -139,7 +139,7 @@ describe('fixtures', () => {
   it('loads the good fixtures with zero errors', async () => {
     const r = await loadRuleFiles([join(FIXTURES, 'good')]);
     expect(lines(r.errors)).toEqual([]);
-    expect(r.files.map((f) => f.source)).toEqual(['quirks-monitor', 'containerd-monitor', 'docker-monitor']);
+    expect(r.files.map((f) => f.component)).toEqual(['quirks-monitor', 'containerd-monitor', 'docker-monitor']);
   });
 
   it('docker-monitor-filelog: RFC 3339 timestampFormat, empty conditions', async () => {
@@ -247,7 +247,7 @@ describe('fixtures', () => {
       logPath: '/var/log/journal',
       lookbackMs: 300_000,
       bufferSize: 10,
-      source: 'docker-monitor',
+      component: 'docker-monitor',
     });
   });
 
@@ -280,7 +280,7 @@ describe('fixtures', () => {
     expect(lines(r.errors).at(-1)).toBe(
       `${join(RULES_DIR, 'kernel-monitor.json')}: conditions[0].type: duplicate condition type "KernelDeadlock" (already declared in ${join(FIXTURES, 'bad', 'many-errors.json')} conditions[0].type)`,
     );
-    expect(r.files.map((f) => f.source)).toEqual([
+    expect(r.files.map((f) => f.component)).toEqual([
       'quirks-monitor',
       'containerd-monitor',
       'docker-monitor',
@@ -301,7 +301,7 @@ describe('parseRuleFile', () => {
       lookbackMs: 0,
       delayMs: 0,
       bufferSize: 10,
-      source: 's',
+      component: 's',
       metricsReporting: true,
       skipList: [],
       conditions: [],
@@ -556,7 +556,7 @@ describe('loadRuleFiles on disk', () => {
     await writeFile(join(dir, 'sub.json', 'x.json'), '{broken');
     const r = await loadRuleFiles([dir]);
     expect(lines(r.errors)).toEqual([]);
-    expect(r.files.map((f) => f.source)).toEqual(['a', 'b']);
+    expect(r.files.map((f) => f.component)).toEqual(['a', 'b']);
     expect(r.files[0]?.path).toBe(join(dir, 'a.json'));
   });
 
@@ -589,7 +589,7 @@ describe('loadRuleFiles on disk', () => {
     expect(lines(r.errors)).toEqual([
       `${join(dir, 'b.json')}: conditions[0].type: duplicate condition type "Shared" (already declared in ${join(dir, 'a.json')} conditions[0].type)`,
     ]);
-    expect(r.files.map((f) => f.source)).toEqual(['a']);
+    expect(r.files.map((f) => f.component)).toEqual(['a']);
   });
 
   it('reports missing paths, empty directories and oversized files, and still loads the rest', async () => {
@@ -607,7 +607,7 @@ describe('loadRuleFiles on disk', () => {
       `${join(dir, 'empty')}: directory has no *.json rule files`,
       `${join(dir, 'big.json')}: file is larger than 1048576 bytes`,
     ]);
-    expect(r.files.map((f) => f.source)).toEqual(['ok']);
+    expect(r.files.map((f) => f.component)).toEqual(['ok']);
   });
 });
 

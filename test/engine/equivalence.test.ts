@@ -33,7 +33,7 @@ function loadRulesJson(path: string): RuleFile {
     plugin: j.plugin,
     logPath: j.logPath,
     bufferSize: j.bufferSize ?? 10,
-    source: j.source,
+    component: j.source,
     skipList: j.skipList ?? [],
     conditions: j.conditions ?? [],
     rules: j.rules.map((r): RuleSpec => ({ ...r })),

@@ -16,7 +16,7 @@ describe('Monitor: NPD semantics', () => {
     const [a, b] = run(m, ['divide error: 0000 [#1] SMP', 'kernel: divide error']);
     expect(a).toEqual([]);
     expect(b).toEqual([
-      { kind: 'temporary', source: 'kernel-monitor', reason: 'Oops', message: 'kernel: divide error', time: at(1) },
+      { kind: 'temporary', component: 'kernel-monitor', reason: 'Oops', message: 'kernel: divide error', time: at(1) },
     ]);
   });
 
@@ -52,7 +52,13 @@ describe('Monitor: NPD semantics', () => {
     const m = new Monitor(ruleFile({ bufferSize: 3, rules: [temp('Two', 'first line\\nsecond line')] }));
     const r = run(m, ['noise', 'first line', 'second line']);
     expect(r[2]).toEqual([
-      { kind: 'temporary', source: 'kernel-monitor', reason: 'Two', message: 'first line\nsecond line', time: at(1) },
+      {
+        kind: 'temporary',
+        component: 'kernel-monitor',
+        reason: 'Two',
+        message: 'first line\nsecond line',
+        time: at(1),
+      },
     ]);
     expect(m.slowRules().length).toBe(1);
   });

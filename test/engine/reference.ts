@@ -41,7 +41,7 @@ export class ReferenceMonitor {
       if (rule.patternGeneratedMessageSuffix) message += '; ' + rule.patternGeneratedMessageSuffix;
       const p: Problem = {
         kind: rule.type,
-        source: this.file.source,
+        component: this.file.component,
         reason: rule.reason,
         message,
         time: got[0]!.time,

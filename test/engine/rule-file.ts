@@ -10,7 +10,7 @@ export function ruleFile(over: Partial<RuleFile> & { rules: readonly RuleSpec[] 
     lookbackMs: 0,
     delayMs: 0,
     bufferSize: 10,
-    source: 'kernel-monitor',
+    component: 'kernel-monitor',
     metricsReporting: true,
     skipList: [],
     conditions: [] as ConditionSpec[],

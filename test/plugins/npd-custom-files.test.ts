@@ -72,7 +72,7 @@ describe("NPD's custom-plugin-monitor.json with test plugins", () => {
     const temp = stateful('ntp-temp');
     const perm = stateful('ntp-perm');
     const file = npdFileWithPaths('custom-plugin-monitor.json', [temp.path, perm.path]);
-    expect(file).toMatchObject({ source: 'ntp-custom-plugin-monitor', invokeIntervalMs: 30_000, concurrency: 3 });
+    expect(file).toMatchObject({ component: 'ntp-custom-plugin-monitor', invokeIntervalMs: 30_000, concurrency: 3 });
     const t = setup([file]);
     const status = (): string =>
       t.daemon

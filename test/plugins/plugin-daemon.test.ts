@@ -13,7 +13,7 @@ const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: ()
 
 const ntp = pluginFile({
   path: '/rules/custom-plugin-monitor.json',
-  source: 'ntp-custom-plugin-monitor',
+  component: 'ntp-custom-plugin-monitor',
   conditions: [{ type: 'NTPProblem', reason: 'NTPIsUp', message: 'ntp service is up' }],
   rules: [
     { type: 'temporary', reason: 'NTPIsDown', path: '/temp', args: [], timeoutMs: 3_000 },
@@ -160,7 +160,7 @@ describe('PluginDaemon', () => {
     const other: PluginFile = {
       ...ntp,
       path: '/rules/net.json',
-      source: 'net',
+      component: 'net',
       conditions: [],
       rules: [{ type: 'temporary', reason: 'DNS', path: '/dns', args: [], timeoutMs: 3_000 }],
     };
@@ -173,7 +173,7 @@ describe('PluginDaemon', () => {
     const third: PluginFile = {
       ...other,
       path: '/rules/third.json',
-      source: 'third',
+      component: 'third',
       rules: [{ type: 'temporary', reason: 'X', path: '/x', args: [], timeoutMs: 1_000 }],
     };
     daemon.reload([ntp, { ...other, invokeIntervalMs: 60_000 }, third]);

@@ -12,7 +12,7 @@ export function pluginFile(extra: Partial<PluginFile> = {}): PluginFile {
   return {
     path: '/rules/custom.json',
     plugin: 'custom',
-    source: 'custom-monitor',
+    component: 'custom-monitor',
     metricsReporting: true,
     invokeIntervalMs: 30_000,
     timeoutMs: 5_000,

@@ -108,7 +108,7 @@ describe('ConditionExporter (FakeClock)', () => {
     const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger });
     for (let i = 0; i < 1000; i++) {
       const status = i % 2 === 0 ? 'True' : 'False';
-      ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', status, new Date(t0 + i)) });
+      ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', status, new Date(t0 + i)) });
     }
     expect(ex.conditions()).toHaveLength(1);
     await runFor(clock, 1000);
@@ -124,7 +124,7 @@ describe('ConditionExporter (FakeClock)', () => {
     api.script = Array.from({ length: 8 }, () => down);
     api.script.push({ ok: false, retryable: true, error: '429', status: 429, retryAfterMs: 2_000 });
     api.script.push({ ok: false, retryable: true, error: '429', status: 429, retryAfterMs: 200_000 });
-    ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date(t0)) });
+    ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', 'True', new Date(t0)) });
     // random 0.5 → delay = 0.5 × min(10 s, 1 s × 2^(n-1)).
     await runFor(clock, 300_000);
     const gaps = api.patches.slice(1).map((p, i) => p.at - api.patches[i]!.at);
@@ -135,7 +135,7 @@ describe('ConditionExporter (FakeClock)', () => {
     expect(ex.counters.failures).toBe(10);
     // Success reset the backoff: the next failure waits one base step again.
     api.script = [down];
-    ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'False', new Date(t0)) });
+    ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', 'False', new Date(t0)) });
     const n = api.patches.length;
     await runFor(clock, 2000);
     expect(api.patches.length).toBe(n + 2);
@@ -204,8 +204,8 @@ describe('ConditionExporter (FakeClock)', () => {
       store.save('owned-conditions', { node: 'other-node', types: ['OldType'] });
       const ex = new ConditionExporter({ api, nodeName: 'n1', clock, logger, store });
       ex.declare(['KernelDeadlock']);
-      ex.onConditionChange({ source: 's', condition: cond('Ready', 'False', new Date(t0)) });
-      ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date(t0)) });
+      ex.onConditionChange({ component: 's', condition: cond('Ready', 'False', new Date(t0)) });
+      ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', 'True', new Date(t0)) });
       await runFor(clock, 1000);
       expect(api.patches[0]!.conditions.map((c) => c.type)).toEqual(['KernelDeadlock']);
       expect(api.patches[0]!.remove).toEqual([]);
@@ -342,13 +342,13 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
     });
     const since = new Date(clock.now() - 1000);
     await server.refuse();
-    ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
+    ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', 'True', since) });
     await until('ex.counters.failures >= 3', () => ex.counters.failures >= 3);
     await server.accept();
     server.setHang(true);
     const before = ex.counters.failures;
     for (let i = 0; i < 200; i++)
-      ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', i % 2 ? 'False' : 'True', since) });
+      ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', i % 2 ? 'False' : 'True', since) });
     await until('ex.counters.failures >= before + 3', () => ex.counters.failures >= before + 3);
     expect(ex.conditions()).toHaveLength(1); // latest-wins: nothing grows while down
     server.setHang(false);
@@ -391,7 +391,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
     server.failNext(1, { code: 500 });
     server.failNext(1, { code: 503 });
     server.failNext(1, { code: 429, retryAfterSec: 1 });
-    ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', new Date()) });
+    ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', 'True', new Date()) });
     await until('ex.inSync()', () => ex.inSync());
     const patches = server.requestsTo('PATCH', /status$/);
     expect(patches).toHaveLength(4);
@@ -415,7 +415,7 @@ describe('ConditionExporter over HTTP (fake API server)', () => {
       syncDelayMs: 10,
     });
     const since = new Date('2026-01-01T00:00:00Z');
-    ex.onConditionChange({ source: 's', condition: cond('KernelDeadlock', 'True', since) });
+    ex.onConditionChange({ component: 's', condition: cond('KernelDeadlock', 'True', since) });
     clock.advance(10);
     await until('the first sync', () => ex.counters.syncs === 1);
     const hb1 = server.conditionsOf('n1').find((c) => c.type === 'KernelDeadlock')!.lastHeartbeatTime as string;

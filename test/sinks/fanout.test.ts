@@ -40,7 +40,7 @@ describe('Fanout', () => {
     sinks.push(good); // added after construction: still called
     out.onEvent(event);
     out.onEvent(event);
-    out.onProblem({ kind: 'temporary', source: 's', reason: 'R', message: 'm', time: new Date(0) }); // no sink has it
+    out.onProblem({ kind: 'temporary', component: 's', reason: 'R', message: 'm', time: new Date(0) }); // no sink has it
     expect(order).toEqual(['bad', 'good', 'bad', 'good']);
     expect(out.errors.get('bad')).toBe(2);
     expect(out.errors.has('good')).toBe(false);

@@ -159,13 +159,13 @@ describe('http server', () => {
     metrics.registerComponent('source', 'kmsg', counters);
     metrics.onProblem({
       kind: 'temporary',
-      source: 'kernel-monitor',
+      component: 'kernel-monitor',
       reason: 'OOMKilling',
       message: 'x',
       time: new Date(),
     });
     metrics.onConditionChange({
-      source: 'kernel-monitor',
+      component: 'kernel-monitor',
       condition: {
         type: 'KernelDeadlock',
         status: 'True',

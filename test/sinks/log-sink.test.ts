@@ -19,7 +19,7 @@ describe('LogSink', () => {
     const time = new Date('2026-01-01T00:00:00Z');
     sink.onProblem({
       kind: 'temporary',
-      source: 'kernel-monitor',
+      component: 'kernel-monitor',
       reason: 'OOMKilling',
       message: '%s%n Killed process',
       time,
@@ -44,7 +44,7 @@ describe('LogSink', () => {
     const sink = new LogSink(logger, clock);
     const p = (reason: string) => ({
       kind: 'temporary' as const,
-      source: 's',
+      component: 's',
       reason,
       message: 'm',
       time: new Date(clock.now()),

@@ -16,7 +16,7 @@ function ruleFile(source: string, metricsReporting: boolean, rules: RuleSpec[] =
     lookbackMs: 0,
     delayMs: 0,
     bufferSize: 10,
-    source,
+    component: source,
     metricsReporting,
     skipList: [],
     conditions: [],
@@ -115,8 +115,8 @@ describe('Metrics', () => {
       ruleFile('loud', true, [perm('LoudCond', 'Bad')]),
       ruleFile('quiet', false, [perm('QuietCond', 'Bad')]),
     ]);
-    m.onProblem({ kind: 'temporary', source: 'loud', reason: 'A', message: '', time: new Date() });
-    m.onProblem({ kind: 'temporary', source: 'quiet', reason: 'B', message: '', time: new Date() });
+    m.onProblem({ kind: 'temporary', component: 'loud', reason: 'A', message: '', time: new Date() });
+    m.onProblem({ kind: 'temporary', component: 'quiet', reason: 'B', message: '', time: new Date() });
     m.onConditions('loud', [cond('LoudCond', 'False', 'Fine')]);
     m.onConditions('quiet', [cond('QuietCond', 'False', 'Fine')]);
     const t = await text(m);
@@ -133,14 +133,14 @@ describe('Metrics', () => {
     m.setRuleFiles([ruleFile('s', true, [perm('Deadlock', 'DockerHung'), perm('Deadlock', 'AufsHung')])]);
     const problem = (reason: string) => ({
       kind: 'permanent' as const,
-      source: 's',
+      component: 's',
       condition: 'Deadlock',
       reason,
       message: '',
       time: new Date(),
     });
     const change = (reason: string, prev: string, status: 'True' | 'False' = 'True') => ({
-      source: 's',
+      component: 's',
       condition: cond('Deadlock', status, reason),
       previous: cond('Deadlock', prev === 'Ok' ? 'False' : 'True', prev),
     });

@@ -120,7 +120,7 @@ describe('FileSource lines', () => {
     await f.stop();
     expect(texts(f)).toEqual(['first', 'second']);
     expect(f.lines[1]?.seq).toBe(14);
-    expect(f.lines[1]?.source).toBe(log);
+    expect(f.lines[1]?.origin).toBe(log);
   });
 
   it('emits the unterminated last line of a rotated file when it switches', async () => {

@@ -149,13 +149,13 @@ describe('JournaldSource on a scripted journalctl', () => {
     await turns();
     expect(s.lines).toEqual([
       {
-        source: `journald:${DIR}`,
+        origin: `journald:${DIR}`,
         identifier: 'systemd',
         time: new Date(T0 - 60_000),
         text: 'Started Kubernetes kubelet.',
         backlog: true,
       },
-      { source: `journald:${DIR}`, identifier: 'dockerd', time: new Date(T0 + 5), text: 'hello' },
+      { origin: `journald:${DIR}`, identifier: 'dockerd', time: new Date(T0 + 5), text: 'hello' },
     ]);
     expect(s.checkpoints.cursor()).toBe('s=abc;i=2');
     await s.stop();

@@ -78,7 +78,7 @@ describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
     const seqs = r.lines.map((l) => l.seq as number);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1] as number);
     for (const l of r.lines) {
-      expect(l.source).toBe('kmsg');
+      expect(l.origin).toBe('kmsg');
       // The kernel stamped it between `before` and `after`; boot time + USEC may be off by a
       // little (the kernel's clock is not CLOCK_MONOTONIC exactly), never by a second.
       expect(l.time.getTime()).toBeGreaterThan(before - 1000);

@@ -9,19 +9,19 @@ const specs: DeclaredCondition[] = [
     type: 'KernelDeadlock',
     reason: 'KernelHasNoDeadlock',
     message: 'kernel has no deadlock',
-    source: 'kernel-monitor',
+    component: 'kernel-monitor',
   },
   {
     type: 'ReadonlyFilesystem',
     reason: 'FilesystemIsNotReadOnly',
     message: 'ro?',
-    source: 'readonly-monitor',
+    component: 'readonly-monitor',
     recoverAfterMs: 60_000,
   },
 ];
 const perm = (condition: string, reason: string, message: string, time: Date): Problem => ({
   kind: 'permanent',
-  source: 's',
+  component: 's',
   condition,
   reason,
   message,
@@ -54,7 +54,9 @@ describe('ConditionState', () => {
     expect(st.apply(perm('KernelDeadlock', 'DockerHung', 'other text', new Date()))).toBeUndefined();
     expect(st.current()[0]!.message).toBe('task docker:1 blocked');
     expect(st.apply(perm('KernelDeadlock', 'OtherHung', 'x', new Date()))?.condition.reason).toBe('OtherHung');
-    expect(st.apply({ kind: 'temporary', source: 's', reason: 'X', message: 'm', time: new Date() })).toBeUndefined();
+    expect(
+      st.apply({ kind: 'temporary', component: 's', reason: 'X', message: 'm', time: new Date() }),
+    ).toBeUndefined();
     expect(st.apply(perm('Undeclared', 'R', 'm', new Date()))).toBeUndefined();
   });
 
@@ -138,7 +140,7 @@ describe('ConditionState', () => {
     const [ch] = st.tick();
     expect(ch?.condition).toMatchObject({ status: 'False', reason: 'FilesystemIsNotReadOnly', message: 'ro?' });
     expect(ch?.condition.lastTransitionTime.getTime()).toBe(c.now());
-    expect(ch?.source).toBe('readonly-monitor');
+    expect(ch?.component).toBe('readonly-monitor');
     expect(st.nextDueAt()).toBeUndefined();
     // KernelDeadlock has no recoverAfter: never recovers.
     st.apply(perm('KernelDeadlock', 'DockerHung', 'x', new Date()));
@@ -152,7 +154,7 @@ describe('ConditionState', () => {
     st.apply(perm('KernelDeadlock', 'DockerHung', 'x', new Date()));
     st.replaceSpecs([
       { ...specs[0]!, message: 'new default' },
-      { type: 'XfsShutdown', reason: 'XfsHasNotShutDown', message: 'XFS ok', source: 'kernel-monitor' },
+      { type: 'XfsShutdown', reason: 'XfsHasNotShutDown', message: 'XFS ok', component: 'kernel-monitor' },
     ]);
     expect(st.current().map((x) => [x.type, x.status, x.reason])).toEqual([
       ['KernelDeadlock', 'True', 'DockerHung'],
