@@ -13,6 +13,7 @@ import type { KubeClient } from '../../agent/kube/client';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { AGENT, AgentProcess, freePort } from './agent-process';
 import { eventually as pollUntil } from '../helpers/eventually';
+import { nodeView, runArgs, type NodeView } from './e2e-node';
 
 const run = randomBytes(4).toString('hex');
 const NODE = `nodewarden-e2e-${run}`;
@@ -51,42 +52,22 @@ function kmsg(text: string): void {
 
 async function startAgent(): Promise<void> {
   const port = await freePort();
-  agent = new AgentProcess([
-    'run',
-    '--node-name',
-    NODE,
-    '--kubeconfig',
-    agentKubeconfig,
-    '--rules',
-    join(work, 'rules'),
-    '--state-dir',
-    join(work, 'state'),
-    '--heartbeat-period',
-    '10s',
-    '--event-namespace',
-    'default',
-    '--metrics-address',
-    `127.0.0.1:${port}`,
-    '--reload-interval',
-    '1s',
-  ]);
+  agent = new AgentProcess(
+    runArgs(NODE, agentKubeconfig, work, port, [
+      '--heartbeat-period',
+      '10s',
+      '--event-namespace',
+      'default',
+      '--reload-interval',
+      '1s',
+    ]),
+  );
 }
 
-async function conditions(): Promise<V1NodeCondition[]> {
-  return (await admin.core.readNode({ name: NODE })).status?.conditions ?? [];
-}
-
-async function condition(type: string): Promise<V1NodeCondition | undefined> {
-  return (await conditions()).find((c) => c.type === type);
-}
-
-async function events(reason: string): Promise<CoreV1Event[]> {
-  const list = await admin.core.listNamespacedEvent({
-    namespace: 'default',
-    fieldSelector: `involvedObject.kind=Node,involvedObject.name=${NODE},reason=${reason}`,
-  });
-  return list.items;
-}
+const view = (): NodeView => nodeView(admin, NODE);
+const conditions = (): Promise<V1NodeCondition[]> => view().conditions();
+const condition = (type: string): Promise<V1NodeCondition | undefined> => view().condition(type);
+const events = (reason: string): Promise<CoreV1Event[]> => view().events(reason);
 
 /** Polls until `check` yields a value; fails early if the agent exits, with its output. */
 const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> =>

@@ -16,6 +16,7 @@ import { FakeApiServer } from '../helpers/fake-apiserver';
 import { writeJournal } from '../helpers/journal-writer';
 import { AGENT, AgentProcess, freePort } from './agent-process';
 import { eventually as pollUntil } from '../helpers/eventually';
+import { deleteNode, nodeView, runArgs, type NodeView } from './e2e-node';
 
 const run = randomBytes(4).toString('hex');
 const NODE = `nodewarden-e2e-npd-${run}`;
@@ -27,6 +28,9 @@ let fake: FakeApiServer | undefined;
 let admin: KubeClient;
 let work: string;
 let agent: AgentProcess | undefined;
+let view: NodeView;
+const condition = (type: string): Promise<V1NodeCondition | undefined> => view.condition(type);
+const events = (reason: string): Promise<CoreV1Event[]> => view.events(reason);
 
 /** NPD's journald log-monitor format, as systemd-monitor.json writes it. */
 function journaldRules(): string {
@@ -75,22 +79,6 @@ function journal(message: string): void {
   writeJournal(join(work, 'journal', 'system.journal'), [{ identifier: IDENT, message, timeMs: Date.now() }]);
 }
 
-async function conditions(): Promise<V1NodeCondition[]> {
-  return (await admin.core.readNode({ name: NODE })).status?.conditions ?? [];
-}
-
-async function condition(type: string): Promise<V1NodeCondition | undefined> {
-  return (await conditions()).find((c) => c.type === type);
-}
-
-async function events(reason: string): Promise<CoreV1Event[]> {
-  const list = await admin.core.listNamespacedEvent({
-    namespace: 'default',
-    fieldSelector: `involvedObject.kind=Node,involvedObject.name=${NODE},reason=${reason}`,
-  });
-  return list.items;
-}
-
 const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> =>
   pollUntil(what, check, { ms, everyMs: 250, agent: () => agent });
 
@@ -108,6 +96,7 @@ beforeAll(async () => {
   }
   const agentKubeconfig = process.env.NODEWARDEN_E2E_AGENT_KUBECONFIG || kubeconfig;
   admin = createKubeClient({ kubeconfig, timeoutMs: 15_000 })!;
+  view = nodeView(admin, NODE);
   work = mkdtempSync(join(tmpdir(), 'nodewarden-e2e-npd-'));
   for (const d of ['rules', 'state', 'journal']) mkdirSync(join(work, d));
   // The plugin: reads its status file; `temp` makes the temporary rule's run say NonOK too.
@@ -132,37 +121,21 @@ beforeAll(async () => {
     body: { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'nodewarden.io/e2e': run } } },
   });
   const port = await freePort();
-  agent = new AgentProcess([
-    'run',
-    '--node-name',
-    NODE,
-    '--kubeconfig',
-    agentKubeconfig,
-    '--rules',
-    join(work, 'rules'),
-    '--state-dir',
-    join(work, 'state'),
-    '--kmsg-path',
-    '',
-    '--heartbeat-period',
-    '10s',
-    '--event-namespace',
-    'default',
-    '--metrics-address',
-    `127.0.0.1:${port}`,
-  ]);
+  agent = new AgentProcess(
+    runArgs(NODE, agentKubeconfig, work, port, [
+      '--kmsg-path',
+      '',
+      '--heartbeat-period',
+      '10s',
+      '--event-namespace',
+      'default',
+    ]),
+  );
 });
 
 afterAll(async () => {
   await agent?.stop();
-  if (admin) {
-    const list = await admin.core
-      .listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${NODE}` })
-      .catch(() => ({ items: [] as CoreV1Event[] }));
-    for (const e of list.items)
-      await admin.core.deleteNamespacedEvent({ namespace: 'default', name: e.metadata!.name! }).catch(() => undefined);
-    await admin.core.deleteNode({ name: NODE }).catch(() => undefined);
-  }
+  if (admin) await deleteNode(admin, NODE);
   if (work) rmSync(work, { recursive: true, force: true });
   await fake?.close();
 });
