@@ -112,10 +112,8 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    const { settings, clock, metrics, nodeName, kube, files } = this.parts;
+    const { settings, clock, metrics, kube, files } = this.parts;
     const pluginFiles = this.parts.plugins ?? [];
-    const factory = this.parts.sources ?? realSources;
-    const signal = this.abort.signal;
     const checkpoints = new CheckpointStore(settings.stateDir, this.log.child({ component: 'checkpoints' }));
     this.checkpoints = checkpoints;
     metrics.registerComponent('state', 'checkpoints', checkpoints.stats);
@@ -123,6 +121,62 @@ export class Agent {
     metrics.registerComponents('source', () => this.runner.list().map((s) => [s.id, s.stats] as const));
 
     // Serve /healthz first: adopting conditions may wait for an API server that is down.
+    this.server = await this.serveHttp();
+
+    // Kubernetes: read the Node's conditions of our types before the detector sets defaults. A
+    // restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
+    // deadline, start from the defaults rather than not at all, and adopt when it answers.
+    let initialConditions: readonly Condition[] = [];
+    let adoptLater = false;
+    if (kube) {
+      const { nodeName } = this.parts;
+      this.cluster = new Cluster({ kube, settings, nodeName, clock, logger: this.log, metrics, checkpoints });
+      const found = await this.cluster.adopt(declaredTypes(files, pluginFiles), clock.now() + ADOPT_DEADLINE_MS);
+      initialConditions = found ?? [];
+      adoptLater = found === undefined;
+    }
+    // Every sink is known before the detector announces its first conditions.
+    this.sinks = [metrics, new LogSink(this.log, clock), ...(this.cluster?.sinks ?? [])];
+    const { detector, plugins } = this.startEngines(initialConditions, adoptLater);
+    const drops = this.startDrops();
+    const sync = this.startSources(checkpoints, detector, drops);
+    sync(files);
+
+    this.watcher = watchRuleFiles({
+      paths: this.parts.rulePaths,
+      intervalMs: settings.reloadIntervalMs,
+      clock,
+      logger: this.log,
+      signal: this.abort.signal,
+      initial: files,
+      initialPlugins: pluginFiles,
+      onReload: (reloaded, reloadedPlugins) => {
+        metrics.setRuleFiles([...reloaded, ...reloadedPlugins]);
+        detector.reload(reloaded);
+        plugins.reload(reloadedPlugins);
+        this.cluster?.conditions.redeclare(declaredTypes(reloaded, reloadedPlugins));
+        sync(reloaded);
+        metrics.setReloadResult(true);
+        this.log.info({ files: [...reloaded, ...reloadedPlugins].map((f) => f.path) }, 'rules reloaded');
+      },
+      onInvalid: () => metrics.setReloadResult(false),
+    });
+    metrics.registerComponent('config', 'rules', this.watcher.stats, { skip: ['lastCheckAt'] });
+
+    this.log.info(
+      {
+        mode: kube ? `kubernetes (${kube.source})` : 'standalone',
+        rules: [...files, ...pluginFiles].map((f) => f.path),
+        sources: this.runner.ids(),
+        conditions: this.conditions().map((c) => `${c.type}=${c.status}`),
+      },
+      'nodewarden started',
+    );
+  }
+
+  /** /healthz, /conditions and /metrics, with source health as metrics too. */
+  private serveHttp(): Promise<Server> {
+    const { settings, clock, metrics } = this.parts;
     const startedAt = clock.now();
     metrics.registerSourceHealth(() => {
       const sources = this.sourceList();
@@ -137,7 +191,7 @@ export class Agent {
         };
       });
     });
-    this.server = await startHttpServer({
+    return startHttpServer({
       startedAt,
       host: settings.metricsAddress.host,
       port: settings.metricsAddress.port,
@@ -148,21 +202,14 @@ export class Agent {
       stallTimeoutMs: settings.stallTimeoutMs,
       logger: this.log,
     });
+  }
 
-    // Kubernetes: read the Node's conditions of our types before the detector sets defaults. A
-    // restart keeps what the node shows (NPD #304 resets it). If the API stays down past the
-    // deadline, start from the defaults rather than not at all, and adopt when it answers.
-    let initialConditions: readonly Condition[] = [];
-    let adoptLater = false;
-    if (kube) {
-      this.cluster = new Cluster({ kube, settings, nodeName, clock, logger: this.log, metrics, checkpoints });
-      const found = await this.cluster.adopt(declaredTypes(files, pluginFiles), clock.now() + ADOPT_DEADLINE_MS);
-      initialConditions = found ?? [];
-      adoptLater = found === undefined;
-    }
-    // Every sink is known before the detector announces its first conditions.
-    this.sinks = [metrics, new LogSink(this.log, clock), ...(this.cluster?.sinks ?? [])];
-
+  /** The problem daemons: the log Detector and, beside it, the custom plugins; same sinks. */
+  private startEngines(
+    initialConditions: readonly Condition[],
+    adoptLater: boolean,
+  ): { detector: Detector; plugins: PluginDaemon } {
+    const { clock, metrics, nodeName, files } = this.parts;
     const detector = new Detector(files, {
       clock,
       logger: this.log.child({ component: 'detector' }),
@@ -176,8 +223,7 @@ export class Agent {
     });
     this.detector = detector;
     metrics.registerComponents('detector', () => detector.counterMap());
-    // Custom plugins: a problem daemon beside the detector, into the same sinks.
-    const plugins = new PluginDaemon(pluginFiles, {
+    const plugins = new PluginDaemon(this.parts.plugins ?? [], {
       clock,
       logger: this.log.child({ component: 'plugins' }),
       nodeName,
@@ -198,27 +244,48 @@ export class Agent {
           plugins.adoptLate(c);
         },
       );
+    return { detector, plugins };
+  }
 
-    // Packet drops: from kmsg always, and from the files named by --drop-log.
+  /** Packet drops: from kmsg always, and from the files named by --drop-log. */
+  private startDrops(): DropPipeline {
+    const { settings, clock, metrics } = this.parts;
     const drops = new DropPipeline({
       prefixes: settings.dropPrefixes,
       clock,
       logger: this.log.child({ component: 'drops' }),
-      resolver: this.cluster?.resolver(signal) ?? standaloneResolver,
+      resolver: this.cluster?.resolver(this.abort.signal) ?? standaloneResolver,
       maxAgeMs: settings.dropMaxAgeMs,
       flushIntervalMs: settings.dropFlushIntervalMs,
       sinks: this.sinks,
       peerNaming: settings.dropPeerName,
     });
     this.drops = drops;
-    drops.start(signal);
+    drops.start(this.abort.signal);
     metrics.registerComponent('transform', 'packet-drops', drops.stats);
     metrics.registerPacketDrops(() => drops.counts.values());
+    return drops;
+  }
 
-    // Sources. An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU),
-    // or every quarter of --stall-timeout when that is shorter, so that /healthz never takes a
-    // quiet source for a stalled one.
+  /**
+   * Starts kmsg, and returns the function that makes the followed files and journal readers
+   * match a set of rule files (at start and on every reload).
+   */
+  private startSources(
+    checkpoints: CheckpointStore,
+    detector: Detector,
+    drops: DropPipeline,
+  ): (files: readonly RuleFile[]) => void {
+    const { settings, clock, files } = this.parts;
+    const factory = this.parts.sources ?? realSources;
+    // An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU), or every
+    // quarter of --stall-timeout when that is shorter, so that /healthz never takes a quiet
+    // source for a stalled one.
     const idlePollIntervalMs = Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4);
+    const both = (line: LogLine): void => {
+      detector.handle(line);
+      drops.handle(line);
+    };
     if (settings.kmsgPath !== '') {
       const lookback = Math.max(
         settings.dropMaxAgeMs,
@@ -232,31 +299,17 @@ export class Agent {
         startAfterMs: clock.now() - lookback,
         idlePollIntervalMs,
       });
-      this.runner.add(kmsg, (line) => {
-        detector.handle(line);
-        drops.handle(line);
-      });
+      this.runner.add(kmsg, both);
     }
     const dropLogs = new Set(settings.dropLogs);
     const fileSet = new FileSourceSet({
       runner: this.runner,
       makeSource: (path, startAtEnd) =>
         factory.file({ path, checkpoints, clock, logger: this.log, startAtEnd, idlePollIntervalMs }),
-      handlerFor: (role: FileRole) =>
-        role.drops
-          ? (line: LogLine) => {
-              detector.handle(line);
-              drops.handle(line);
-            }
-          : (line: LogLine) => detector.handle(line),
+      handlerFor: (role: FileRole) => (role.drops ? both : (line: LogLine) => detector.handle(line)),
       forget: (name) => checkpoints.forget(name),
       logger: this.log,
     });
-    const followed = (ruleFiles: readonly RuleFile[]): Map<string, FileRole> => {
-      const ruleLogs = new Set(ruleFiles.filter((f) => f.plugin === 'filelog').map((f) => abs(f.logPath)));
-      return new Map([...dropLogs, ...ruleLogs].map((p) => [p, { rules: ruleLogs.has(p), drops: dropLogs.has(p) }]));
-    };
-    fileSet.sync(followed(files));
     const journals = new JournalSourceSet({
       runner: this.runner,
       makeSource: (dir, identifiers, lookbackMs) =>
@@ -273,39 +326,13 @@ export class Agent {
       forget: (name) => checkpoints.forget(name),
       logger: this.log,
     });
-    journals.sync(files);
-
-    this.watcher = watchRuleFiles({
-      paths: this.parts.rulePaths,
-      intervalMs: settings.reloadIntervalMs,
-      clock,
-      logger: this.log,
-      signal,
-      initial: files,
-      initialPlugins: pluginFiles,
-      onReload: (reloaded, reloadedPlugins) => {
-        metrics.setRuleFiles([...reloaded, ...reloadedPlugins]);
-        detector.reload(reloaded);
-        plugins.reload(reloadedPlugins);
-        this.cluster?.conditions.redeclare(declaredTypes(reloaded, reloadedPlugins));
-        fileSet.sync(followed(reloaded));
-        journals.sync(reloaded);
-        metrics.setReloadResult(true);
-        this.log.info({ files: [...reloaded, ...reloadedPlugins].map((f) => f.path) }, 'rules reloaded');
-      },
-      onInvalid: () => metrics.setReloadResult(false),
-    });
-    metrics.registerComponent('config', 'rules', this.watcher.stats, { skip: ['lastCheckAt'] });
-
-    this.log.info(
-      {
-        mode: kube ? `kubernetes (${kube.source})` : 'standalone',
-        rules: [...files, ...pluginFiles].map((f) => f.path),
-        sources: this.runner.ids(),
-        conditions: this.conditions().map((c) => `${c.type}=${c.status}`),
-      },
-      'nodewarden started',
-    );
+    return (ruleFiles) => {
+      const ruleLogs = new Set(ruleFiles.filter((f) => f.plugin === 'filelog').map((f) => abs(f.logPath)));
+      fileSet.sync(
+        new Map([...dropLogs, ...ruleLogs].map((p) => [p, { rules: ruleLogs.has(p), drops: dropLogs.has(p) }])),
+      );
+      journals.sync(ruleFiles);
+    };
   }
 
   /** Stops reading, flushes pending work until the deadline, closes everything. Idempotent. */
