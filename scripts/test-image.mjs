@@ -514,12 +514,15 @@ async function runContainer(tag) {
   // SIGTERM
   const term = Date.now();
   process.kill(pid, 'SIGTERM');
-  while (
-    existsSync(`/proc/${pid}`) &&
-    !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8').toString()) &&
-    Date.now() - term < limits.graceSeconds * 1000
-  )
-    await sleep(10);
+  // Running: its /proc entry exists and is not a zombie (it may vanish between two reads).
+  const running = () => {
+    try {
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  while (running() && Date.now() - term < limits.graceSeconds * 1000) await sleep(10);
   const stopped = (Date.now() - term) / 1000;
   const waited = podman(['wait', name], { timeout: 2 * MINUTE, quiet: true, allowFail: true });
   const exitCode = waited.stdout.trim();
