@@ -32,9 +32,9 @@ export interface JournalChild {
 export interface JournalPort {
   /**
    * The journal files (`*.journal`, `*.journal~`) in dir and in its machine-id subdirectories,
-   * each as `name inode`, sorted; undefined when dir is missing or not a directory. The inode
-   * makes journald's rotation visible: it renames the active file away and creates a new one
-   * under the same name.
+   * each as `name inode` (archived `name@…` files by name alone), sorted; undefined when dir is
+   * missing or not a directory. The inode makes journald's rotation visible: it renames the
+   * active file away and creates a new one under the same name.
    */
   list(dir: string): Promise<readonly string[] | undefined>;
   spawn(command: string, args: readonly string[], maxLineBytes: number): JournalChild;
@@ -68,8 +68,14 @@ export const realJournalPort: JournalPort = {
         }
       }
     }
+    // Archived files (`name@…`) are never renamed or reused, so their names identify them; only
+    // the active files, which rotation renames away and re-creates, need their inode (a stat each).
     const out: string[] = [];
     for (const n of names) {
+      if (n.includes('@')) {
+        out.push(n);
+        continue;
+      }
       try {
         out.push(`${n} ${(await stat(join(dir, n))).ino}`);
       } catch {

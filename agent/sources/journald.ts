@@ -250,8 +250,9 @@ export class JournaldSource implements Source {
         onTick();
         const now = await this.port.list(this.opts.dir);
         if (now === undefined) return 'missing';
-        for (const f of known) if (!now.includes(f)) return 'rotated';
-        known = new Set(now);
+        const present = new Set(now);
+        for (const f of known) if (!present.has(f)) return 'rotated';
+        known = present;
         tick = this.sleep(this.idleMs, signal).then(() => TICK);
         continue;
       }
