@@ -142,6 +142,11 @@ export class KmsgCursor {
     this.handledSeq = seq;
   }
 
+  /** The seq of the last record handled (-1 before any): changes exactly when checkpoint() does. */
+  handledUpTo(): number {
+    return this.handledSeq;
+  }
+
   /** What to persist, or undefined when there is nothing yet (or no boot id). */
   checkpoint(): KmsgCheckpoint | undefined {
     return this.bootId !== undefined && this.handledSeq >= 0

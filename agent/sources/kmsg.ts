@@ -53,6 +53,9 @@
 // Position. The checkpoint `{bootId, seq}` (boot id from /proc/sys/kernel/random/boot_id) is
 // saved at most once a second while running (CheckpointStore.saveThrottled) and once on
 // shutdown; seq is the last record handled (handler resolved, or record skipped as junk/old).
+// The store is told at the end of each drain (EAGAIN) and every YIELD_EVERY records under a
+// flood, not per record. The name is boot-scoped in the store (no fsync): a new boot makes the
+// position worthless anyway.
 // With a checkpoint of this boot: records with seq <= saved are skipped, everything after is
 // delivered. Without one (first start, new boot, unreadable state): delivery starts at the
 // oldest record in the ring, and `startAfterMs` (the caller passes now - lookback, as NPD
@@ -206,6 +209,8 @@ interface Reader {
   sinceYield: number;
   /** Empty polls since the last record: the idle sleep doubles with each. */
   emptyPolls: number;
+  /** cursor.handledUpTo() when the checkpoint store was last told. */
+  toldSeq: number;
   /** Ends the current handler wait: true when it settled, false on abort. */
   wake: ((handled: boolean) => void) | undefined;
 }
@@ -243,6 +248,7 @@ export class KmsgSource implements Source {
     };
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.ckptName = opts.checkpointName ?? checkpointName({ kind: 'kmsg' });
+    opts.checkpoints.markBootScoped(this.ckptName);
     this.log = opts.logger.child({ source: 'kmsg', path: this.path });
     this.throttle = new LogThrottle(opts.clock, { windowMs: LOG_EVERY_MS });
   }
@@ -276,6 +282,7 @@ export class KmsgSource implements Source {
       consecutiveErrors: 0,
       sinceYield: 0,
       emptyPolls: 0,
+      toldSeq: -1,
       wake: undefined,
     };
     // Awaiting a handler's promise must end at abort too. One listener for the whole run,
@@ -297,6 +304,8 @@ export class KmsgSource implements Source {
         if (handled !== true && (handled === false || !(await handled))) break; // aborted in the handler
         if (++reader.sinceYield >= YIELD_EVERY) {
           reader.sinceYield = 0;
+          this.lastPollAt = clock.now();
+          this.tellPosition(reader, this.lastPollAt);
           await yieldToLoop(); // let timers and HTTP run under a flood
         }
       }
@@ -336,7 +345,7 @@ export class KmsgSource implements Source {
 
   /** EAGAIN (sleep, growing), EPIPE/EINVAL (tell the cursor), or a real error (count, sleep). */
   private async onReadError(r: Reader, err: unknown): Promise<void> {
-    const { clock, checkpoints } = this.opts;
+    const { clock } = this.opts;
     const stats = this.stats;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
@@ -348,10 +357,7 @@ export class KmsgSource implements Source {
         this.log.warn(ahead, 'checkpoint is ahead of the kernel ring; ignoring it from here on');
       }
       if (this.opts.bootTimeMs === undefined) r.bootTimeMs = monotonicBootTime(clock);
-      const ckpt = r.cursor.checkpoint();
-      if (ckpt !== undefined && checkpoints.isDirty(this.ckptName)) {
-        checkpoints.saveThrottled(this.ckptName, ckpt, this.lastPollAt);
-      }
+      this.tellPosition(r, this.lastPollAt);
       r.sinceYield = 0;
       await r.sleep(backoffStep(++r.emptyPolls, this.idlePace), r.signal);
       return;
@@ -393,7 +399,6 @@ export class KmsgSource implements Source {
     r.consecutiveErrors = 0;
     r.emptyPolls = 0;
     this.alive = true;
-    this.lastPollAt = this.opts.clock.now();
     stats.received++;
     const bad = parseKmsgHeader(r.buf, n, r.hdr);
     if (bad !== undefined) {
@@ -411,17 +416,23 @@ export class KmsgSource implements Source {
     if (decision.gap !== undefined) this.reportGap(decision.gap);
     if (decision.action === 'skip-old') {
       stats.skipped++;
-      return this.saveThrottled(r);
+      return true;
     }
-    const handled = this.deliver(r, seq, timeMs, decision.backlog);
-    return handled === true ? this.saveThrottled(r) : handled.then((ok) => ok && this.saveThrottled(r));
+    return this.deliver(r, seq, timeMs, decision.backlog);
   }
 
-  /** Saves the position (throttled); true, for the caller's return. */
-  private saveThrottled(r: Reader): true {
+  /**
+   * Hands the position to the checkpoint store (which writes at most once a second) when it
+   * moved since the store was last told, or when the store still holds an unwritten one.
+   */
+  private tellPosition(r: Reader, nowMs: number): void {
+    const checkpoints = this.opts.checkpoints;
+    const seq = r.cursor.handledUpTo();
+    if (seq === r.toldSeq && !checkpoints.isDirty(this.ckptName)) return;
     const ckpt = r.cursor.checkpoint();
-    if (ckpt !== undefined) this.opts.checkpoints.saveThrottled(this.ckptName, ckpt, this.opts.clock.now());
-    return true;
+    if (ckpt === undefined) return;
+    r.toldSeq = seq;
+    checkpoints.saveThrottled(this.ckptName, ckpt, nowMs);
   }
 
   /**
@@ -438,14 +449,14 @@ export class KmsgSource implements Source {
       return true;
     }
     if (msg.truncated) stats.truncated++;
-    const line: LogLine = {
+    const line: { -readonly [K in keyof LogLine]: LogLine[K] } = {
       origin: this.id,
       seq,
       time: new Date(timeMs),
       text: msg.text,
-      ...(msg.truncated ? { truncated: true } : {}),
-      ...(backlog ? { backlog: true } : {}),
     };
+    if (msg.truncated) line.truncated = true;
+    if (backlog) line.backlog = true;
     let p: Promise<void> | void;
     try {
       p = r.onLine(line);

@@ -131,6 +131,18 @@ describe('CheckpointStore', () => {
     s.flush(); // nothing pending: no write
     expect(s.stats.saves).toBe(3);
   });
+
+  it('fsyncs the file and the directory, except for boot-scoped names, which are written just as atomically', () => {
+    const s = new CheckpointStore(dir, recordingLogger(logs));
+    s.markBootScoped('kmsg');
+    expect(s.save('file:/var/log/kern.log', { offset: 1 })).toBe(true);
+    expect(s.stats.fsyncs).toBe(2);
+    expect(s.save('kmsg', { bootId: 'b', seq: 7 })).toBe(true);
+    s.saveThrottled('kmsg', { bootId: 'b', seq: 8 }, 50_000);
+    expect(s.stats).toMatchObject({ saves: 3, fsyncs: 2 });
+    expect(new CheckpointStore(dir, recordingLogger(logs)).load('kmsg')).toEqual({ bootId: 'b', seq: 8 });
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
 });
 
 describe('checkpointName', () => {

@@ -364,6 +364,44 @@ describe('KmsgSource with a fake device', () => {
     await done;
   });
 
+  it('saves its position while running: at the end of a drain, at most once a second, and without fsync', async () => {
+    const dev = new FakeDevice(seqs(1, 200));
+    const store = new CheckpointStore(dir, quiet);
+    const clock = new FakeClock();
+    const src = new KmsgSource({
+      checkpoints: store,
+      clock,
+      logger: quiet,
+      pollIntervalMs: 5,
+      idlePollIntervalMs: 5,
+      bootTimeMs: 0,
+      bootId: 'boot-a',
+      openDevice: () => dev,
+    });
+    const ac = new AbortController();
+    const done = src.run(() => undefined, ac.signal);
+    const onDisk = (): unknown => new CheckpointStore(dir, quiet).load('kmsg');
+    // 200 records in one drain: the store is told every 64 records and at EAGAIN; the first
+    // telling is written, the rest wait for the throttle (one write a second at most).
+    await flush();
+    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: 64 });
+    expect(store.stats.saves).toBe(1);
+    dev.push(...seqs(201, 210));
+    clock.advance(5);
+    await flush(); // 5 ms later: still held back by the throttle, not lost
+    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: 64 });
+    expect(store.isDirty('kmsg')).toBe(true);
+    clock.advance(1000);
+    await flush(); // an empty poll a second later writes the pending position
+    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: 210 });
+    clock.advance(5000);
+    await flush(); // idle polls with nothing new write nothing
+    expect(store.stats.saves).toBe(2);
+    ac.abort();
+    await done;
+    expect(store.stats.fsyncs).toBe(0); // the kmsg position is boot-scoped
+  });
+
   it('stops while a handler hangs, without checkpointing the unhandled record', async () => {
     const dev = new FakeDevice(seqs(1, 3));
     const store = new CheckpointStore(dir, quiet);
