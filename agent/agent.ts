@@ -360,6 +360,7 @@ export class Agent {
     this.cluster?.stop();
     if (this.cluster) await withinDeadline(this.cluster.stopped());
     this.checkpoints?.flush();
+    this.parts.kube?.close();
     this.server?.closeAllConnections?.();
     await withinDeadline(new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done())));
     this.log.info({ late: clock.now() > deadline }, 'stopped');

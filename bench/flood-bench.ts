@@ -38,7 +38,7 @@ export async function runFloodBench(
   let api: FakeApiServer | undefined;
   const args = ['--state-dir', join(dir, 'state'), '--node-name', 'flood-node', '--log-level', 'error'];
   if (mode === 'connected') {
-    api = await FakeApiServer.start();
+    api = await FakeApiServer.start({ tls: true }); // HTTPS, as a real API server
     api.addNode('flood-node');
     args.push('--kubeconfig', api.writeKubeconfig(dir));
   }

@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   const idleSeconds = Number(argValue(process.argv, '--idle') ?? 20);
   const node = argValue(process.argv, '--node') ?? process.execPath;
   const cwd = mkdtempSync(join(tmpdir(), 'nodewarden-mem-'));
-  const api = await FakeApiServer.start();
+  const api = await FakeApiServer.start({ tls: true }); // HTTPS, as a real API server
   api.addNode('mem-node');
   const pods = new FakePods(api);
   for (let k = 0; k < 20; k++)

@@ -217,7 +217,7 @@ function dropLines(lines: number, nowMs: number): string {
 
 /** The fake API server with this node, another, and the PAIRS local/remote pods on them. */
 async function apiWithPods(): Promise<FakeApiServer> {
-  const api = await FakeApiServer.start();
+  const api = await FakeApiServer.start({ tls: true }); // HTTPS, as a real API server
   api.addNode(NODE);
   api.addNode('other-node');
   const pods = new FakePods(api);

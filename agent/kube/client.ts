@@ -1,12 +1,13 @@
 // kube/client.ts: finds the API server (explicit --kubeconfig, then in-cluster service account,
 // then $KUBECONFIG; none → standalone) and builds the one CoreV1Api the agent uses, with a
-// per-request timeout and a User-Agent. Everything else in agent/kube/ takes a KubeClient.
+// per-request timeout, a User-Agent and kept-alive connections (shared-agent.ts). Everything else in agent/kube/ takes a KubeClient.
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { CoreV1Api, KubeConfig, ServerConfiguration, createConfiguration } from '@kubernetes/client-node';
 import type { Middleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import { createEventApi } from './events';
 import { createNodeStatusApi } from './nodes';
+import { RetryStaleHttpLibrary, sharedAgent, type SharedAgent } from './shared-agent';
 import type { EventApi, NodeStatusApi } from './types';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -35,6 +36,8 @@ export interface KubeClient {
   readonly core: CoreV1Api;
   /** For agent/kube/ modules only (pods.ts: client-node's Watch needs the KubeConfig). */
   readonly kubeConfig: KubeConfig;
+  /** Closes kept-alive idle connections (shutdown). Idempotent. */
+  close(): void;
 }
 
 /** Where the config comes from, or undefined for standalone. Pure, for tests and logs. */
@@ -49,11 +52,13 @@ export function resolveKubeSource(
   return first !== undefined ? { kind: 'file', path: first } : undefined;
 }
 
-function requestMiddleware(timeoutMs: number, userAgent: string): Middleware {
+function requestMiddleware(timeoutMs: number, userAgent: string, agent: SharedAgent): Middleware {
   return {
     pre: async (ctx: RequestContext) => {
       ctx.setHeaderParam('User-Agent', userAgent);
       ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      const fresh = ctx.getAgent();
+      if (fresh !== undefined) ctx.setAgent(agent.swap(fresh));
       return ctx;
     },
     post: async (res: ResponseContext) => res,
@@ -81,11 +86,13 @@ export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | und
       `kubeconfig ${where.kind === 'file' ? where.path : ''}: no current cluster (current-context "${kc.getCurrentContext()}")`,
     );
   }
+  const agent = sharedAgent();
   const config = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: kc },
+    httpApi: new RetryStaleHttpLibrary(),
     promiseMiddleware: [
-      requestMiddleware(opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.userAgent ?? 'nodewarden'),
+      requestMiddleware(opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.userAgent ?? 'nodewarden', agent),
     ],
   });
   const core = new CoreV1Api(config);
@@ -96,5 +103,6 @@ export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | und
     kubeConfig: kc,
     nodes: createNodeStatusApi(core),
     events: createEventApi(core),
+    close: () => agent.destroy(),
   };
 }

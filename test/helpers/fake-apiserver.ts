@@ -4,11 +4,17 @@
 // patch types, 409 AlreadyExists, 404/422 Status objects, resourceVersion bumps, Node-event
 // namespace validation), records every request, and injects faults: refused connections,
 // hangs, and status codes with Retry-After. More endpoints plug in through `route()`.
+// `start({ tls: true })` serves HTTPS with test/fixtures/tls's self-signed certificate, as a
+// real API server does, and the kubeconfig then names that certificate as the CA.
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'tls');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -140,6 +146,9 @@ export class FakeApiServer {
   private readonly routes: { method: string; pattern: RegExp; handler: Handler }[] = [];
   private readonly faults: (StatusFault & { remaining: number })[] = [];
   private readonly sockets = new Set<Socket>();
+  /** TCP connections accepted so far (a keep-alive client opens few). */
+  connections = 0;
+  private readonly tls: { key: Buffer; cert: Buffer } | undefined;
   private rv = 1000;
   private hanging = false;
   /** Requests received while hanging whose connection is still open. */
@@ -149,19 +158,22 @@ export class FakeApiServer {
   private server: http.Server;
   port = 0;
 
-  private constructor() {
+  private constructor(opts: { tls?: boolean }) {
+    this.tls = opts.tls
+      ? { key: readFileSync(join(TLS_DIR, 'apiserver.key')), cert: readFileSync(join(TLS_DIR, 'apiserver.crt')) }
+      : undefined;
     this.server = this.newServer();
     this.installCoreRoutes();
   }
 
-  static async start(): Promise<FakeApiServer> {
-    const s = new FakeApiServer();
+  static async start(opts: { tls?: boolean } = {}): Promise<FakeApiServer> {
+    const s = new FakeApiServer(opts);
     await s.listen(0);
     return s;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Adds an endpoint. Later routes take precedence; capture groups arrive as `req.params`. */
@@ -261,7 +273,9 @@ export class FakeApiServer {
         '- name: fake',
         '  cluster:',
         `    server: ${this.url}`,
-        '    insecure-skip-tls-verify: true',
+        this.tls
+          ? `    certificate-authority-data: ${this.tls.cert.toString('base64')}`
+          : '    insecure-skip-tls-verify: true',
         'users:',
         '- name: fake',
         '  user:',
@@ -279,8 +293,10 @@ export class FakeApiServer {
   // ---- plumbing ---------------------------------------------------------------------------
 
   private newServer(): http.Server {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    server.on('connection', (s) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handle(req, res);
+    const server = this.tls ? https.createServer(this.tls, handler) : http.createServer(handler);
+    server.on('connection', (s: Socket) => {
+      this.connections++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
