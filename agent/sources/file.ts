@@ -3,7 +3,8 @@
 //
 // How it follows (all by polling; no fs.watch, which misses events on overlay/NFS and in
 // containers):
-// - It reads the open fd at its own offset until EOF, then sleeps pollIntervalMs (abortable).
+// - It reads the open fd at its own offset until EOF, then sleeps pollIntervalMs (abortable). A
+//   poll whose fstat shows no bytes beyond that offset does not read.
 //   With idlePollIntervalMs above it, each poll that read nothing doubles the sleep up to that,
 //   back to pollIntervalMs after a poll that read something (the agent: 250 ms to 1 s).
 // - Rename rotation: stat(path) names another inode than fstat(fd). The old fd is drained
@@ -428,7 +429,9 @@ export class FileSource implements Source {
     }
     this.lastSize = size;
 
-    const got = await this.readAvailable(cur.fh, onLine, signal);
+    // Nothing new since the last read (the idle case): skip the read(), one thread-pool round
+    // trip per poll. Bytes appended after the fstat are read by the next poll.
+    const got = size === this.readOffset ? 0 : await this.readAvailable(cur.fh, onLine, signal);
     if (signal.aborted) return false;
     const now = this.clock.now();
     this.checkpointThrottled(now);

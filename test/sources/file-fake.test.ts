@@ -284,6 +284,19 @@ describe('FileSource on the fake clock and an in-memory file system', () => {
     await f.stop();
   });
 
+  it('an idle poll does not read: only a size beyond the offset does, then it reads to the end', async () => {
+    const { fs, f } = await startOn('l', 3);
+    expect(f.texts()).toEqual(seq('l', 1, 3));
+    const reads = fs.reads;
+    await f.advance(POLL_MS * 10);
+    expect(fs.reads).toBe(reads); // ten polls, the size unchanged: no read
+    fs.lines(PATH, 'l', 4, 5);
+    await f.advance(POLL_MS);
+    expect(f.texts()).toEqual(seq('l', 1, 5));
+    expect(fs.reads).toBeGreaterThan(reads);
+    await f.stop();
+  });
+
   it('a read error: counted, degraded after a few polls in a row (still alive), recovers with nothing lost', async () => {
     const { fs, f } = await startOn('l', 2);
     fs.failReads(PATH, 'EIO');
