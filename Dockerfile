@@ -83,5 +83,8 @@ EXPOSE 20257
 # host's device; the DaemonSet runs it privileged with a read-only root filesystem.
 USER root
 # A small heap keeps the agent under its 100Mi limit (see the README's footprint numbers).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=48", "/app/dist/nodewarden.cjs"]
+# --no-concurrent-recompilation: TurboFan compiles on the main thread, one function at a time, so
+# finished compile jobs no longer wait with their zone memory for the main thread to install them:
+# 2-5 MiB less peak RSS under a burst (README, Memory cuts).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=48", "--no-concurrent-recompilation", "/app/dist/nodewarden.cjs"]
 CMD ["run"]
