@@ -13,7 +13,7 @@ export const AGENT = process.env.NODEWARDEN_BENCH_AGENT ?? join(ROOT, 'dist/node
 /** The image's entrypoint flags (Dockerfile, manifests/30-daemonset.yaml); overridable for experiments. */
 export const DAEMONSET_V8_FLAGS = (
   process.env.NODEWARDEN_BENCH_V8_FLAGS ??
-  '--max-semi-space-size=1 --max-old-space-size=48 --no-concurrent-recompilation'
+  '--max-semi-space-size=1 --max-old-space-size=48 --no-concurrent-recompilation --no-maglev'
 )
   .split(' ')
   .filter(Boolean);

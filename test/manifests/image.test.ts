@@ -116,6 +116,7 @@ describe('Dockerfile', () => {
       '--max-semi-space-size=1',
       '--max-old-space-size=48',
       '--no-concurrent-recompilation',
+      '--no-maglev',
       '/app/dist/nodewarden.cjs',
     ]);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
