@@ -83,5 +83,9 @@ EXPOSE 20257
 # host's device; the DaemonSet runs it privileged with a read-only root filesystem.
 USER root
 # A small heap keeps the agent under its 100Mi limit (see the README's footprint numbers).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=48", "/app/dist/nodewarden.cjs"]
+# --no-concurrent-recompilation: TurboFan compiles on the main thread, one function at a time,
+# instead of queueing jobs with their zone memory for background threads: 1-3 MiB less peak RSS
+# under a burst. --no-maglev: no mid-tier compiler on Node 24 (Node 20 has it off already): about
+# 1.5 MiB less idle RSS. Throughput unchanged within the noise (README, Memory cuts).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--max-old-space-size=48", "--no-concurrent-recompilation", "--no-maglev", "/app/dist/nodewarden.cjs"]
 CMD ["run"]

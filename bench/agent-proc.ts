@@ -12,7 +12,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const AGENT = process.env.NODEWARDEN_BENCH_AGENT ?? join(ROOT, 'dist/nodewarden.cjs');
 /** The image's entrypoint flags (Dockerfile, manifests/30-daemonset.yaml); overridable for experiments. */
 export const DAEMONSET_V8_FLAGS = (
-  process.env.NODEWARDEN_BENCH_V8_FLAGS ?? '--max-semi-space-size=1 --max-old-space-size=48'
+  process.env.NODEWARDEN_BENCH_V8_FLAGS ??
+  '--max-semi-space-size=1 --max-old-space-size=48 --no-concurrent-recompilation --no-maglev'
 )
   .split(' ')
   .filter(Boolean);

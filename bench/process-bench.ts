@@ -133,7 +133,12 @@ interface NpdRuleJson {
 }
 
 /** W1: a kern.log corpus through NPD's filelog kernel rules. */
-export async function runFileLogWorkload(o: { lines: number; node?: string | undefined }): Promise<ProcessResult> {
+export async function runFileLogWorkload(o: {
+  lines: number;
+  node?: string | undefined;
+  /** Called once the agent answers /healthz (memory-timeline.ts samples it from there). */
+  onAgent?: (agent: AgentChild) => void;
+}): Promise<ProcessResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w1-'));
   const log = join(dir, 'kern.log');
   writeFileSync(log, '');
@@ -179,6 +184,7 @@ export async function runFileLogWorkload(o: { lines: number; node?: string | und
         'bench-node',
       ],
     });
+    o.onAgent?.(agent);
     await sleep(SETTLE_MS);
     const { pid, port } = agent;
     const startCpuSeconds = procCpuSeconds(pid);
@@ -233,6 +239,8 @@ export async function runDropLogWorkload(o: {
   lines: number;
   idleSeconds: number;
   node?: string | undefined;
+  /** Called once the agent answers /healthz (memory-timeline.ts samples it from there). */
+  onAgent?: (agent: AgentChild) => void;
 }): Promise<ProcessResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
   const log = join(dir, 'iptables.log');
@@ -269,6 +277,7 @@ export async function runDropLogWorkload(o: {
         api.writeKubeconfig(dir),
       ],
     });
+    o.onAgent?.(agent);
     await sleep(SETTLE_MS);
     const { pid, port } = agent;
     const startCpuSeconds = procCpuSeconds(pid);

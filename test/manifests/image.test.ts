@@ -111,7 +111,14 @@ describe('Dockerfile', () => {
     const entrypoint = runtime.body.filter((i) => i.op === 'ENTRYPOINT');
     expect(entrypoint).toHaveLength(1);
     const argv = JSON.parse(entrypoint[0]!.args) as string[];
-    expect(argv).toEqual(['node', '--max-semi-space-size=1', '--max-old-space-size=48', '/app/dist/nodewarden.cjs']);
+    expect(argv).toEqual([
+      'node',
+      '--max-semi-space-size=1',
+      '--max-old-space-size=48',
+      '--no-concurrent-recompilation',
+      '--no-maglev',
+      '/app/dist/nodewarden.cjs',
+    ]);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const startFlags = pkg.scripts.start!.split(' ').filter((w) => w.startsWith('--'));
     expect(argv.filter((w) => w.startsWith('--'))).toEqual(startFlags);
