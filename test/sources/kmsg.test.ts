@@ -155,9 +155,11 @@ describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
   it('without a checkpoint, honours startAfterMs', async () => {
     const m = marker();
     inject(`<5>${m} old\n`);
-    await delay(300);
+    // The cut sits 1 s from each record: printk time lags CLOCK_MONOTONIC by tens of ms after a
+    // day of uptime here, so a 20 ms margin made "new" look older than the cut.
+    await delay(1000);
     const cut = Date.now();
-    await delay(20);
+    await delay(1000);
     inject(`<5>${m} new\n`);
     const r = new Run(m, newStateDir(), { startAfterMs: cut });
     await r.waitFor(1);
