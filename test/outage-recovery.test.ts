@@ -214,7 +214,7 @@ describe('the pod watch after an API server outage (fake clock, real HTTP)', () 
         };
       },
     });
-    const idx = new LocalPodIndex({ core, kubeConfig: kube.kubeConfig, nodeName: 'n1', clock, logger, random });
+    const idx = new LocalPodIndex({ core, nodeName: 'n1', clock, logger, random });
     void idx.run(ac.signal);
     // Idle: sleeping on the fake clock, or watching. Then move time on.
     const idle = (): boolean => listing === 0 && (clock.pending() > 0 || pods.openWatches > 0);

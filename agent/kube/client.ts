@@ -1,13 +1,15 @@
 // kube/client.ts: finds the API server (explicit --kubeconfig, then in-cluster service account,
-// then $KUBECONFIG; none → standalone) and builds the one CoreV1Api the agent uses, with a
-// per-request timeout, a User-Agent and kept-alive connections (shared-agent.ts). Everything else in agent/kube/ takes a KubeClient.
+// then $KUBECONFIG; none → standalone) and builds the one CoreApi the agent uses (core-api.ts over
+// rest.ts), with a per-request timeout, a User-Agent and kept-alive connections (shared-agent.ts).
+// Everything else in agent/kube/ takes a KubeClient.
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
-import { CoreV1Api, KubeConfig, ServerConfiguration, createConfiguration } from '@kubernetes/client-node';
-import type { Middleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { CoreApi } from './core-api';
 import { createEventApi } from './events';
 import { createNodeStatusApi } from './nodes';
-import { RetryStaleHttpLibrary, sharedAgent, type SharedAgent } from './shared-agent';
+import { RestClient, type RestStats } from './rest';
+import { sharedAgent } from './shared-agent';
 import type { EventApi, NodeStatusApi } from './types';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -32,10 +34,10 @@ export interface KubeClient {
   readonly server: string;
   readonly nodes: NodeStatusApi;
   readonly events: EventApi;
-  /** For agent/kube/ modules only (pods.ts): the configured CoreV1Api. */
-  readonly core: CoreV1Api;
-  /** For agent/kube/ modules only (pods.ts: client-node's Watch needs the KubeConfig). */
-  readonly kubeConfig: KubeConfig;
+  /** For agent/kube/ modules only (pods.ts, peers.ts): the core/v1 calls. */
+  readonly core: CoreApi;
+  /** Requests, stale-connection retries, watches, skipped watch lines. */
+  readonly stats: Readonly<RestStats>;
   /** Closes kept-alive idle connections (shutdown). Idempotent. */
   close(): void;
 }
@@ -50,19 +52,6 @@ export function resolveKubeSource(
   const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p !== '');
   const first = fromEnv.find((p) => existsSync(p)) ?? fromEnv[0];
   return first !== undefined ? { kind: 'file', path: first } : undefined;
-}
-
-function requestMiddleware(timeoutMs: number, userAgent: string, agent: SharedAgent): Middleware {
-  return {
-    pre: async (ctx: RequestContext) => {
-      ctx.setHeaderParam('User-Agent', userAgent);
-      ctx.setSignal(AbortSignal.timeout(timeoutMs));
-      const fresh = ctx.getAgent();
-      if (fresh !== undefined) ctx.setAgent(agent.swap(fresh));
-      return ctx;
-    },
-    post: async (res: ResponseContext) => res,
-  };
 }
 
 /**
@@ -87,20 +76,19 @@ export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | und
     );
   }
   const agent = sharedAgent();
-  const config = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    httpApi: new RetryStaleHttpLibrary(),
-    promiseMiddleware: [
-      requestMiddleware(opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.userAgent ?? 'nodewarden', agent),
-    ],
+  const rest = new RestClient({
+    kubeConfig: kc,
+    server: cluster.server,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    userAgent: opts.userAgent ?? 'nodewarden',
+    agent,
   });
-  const core = new CoreV1Api(config);
+  const core = new CoreApi(rest);
   return {
     source: where.kind === 'in-cluster' ? 'in-cluster' : `kubeconfig:${where.path}`,
     server: cluster.server,
     core,
-    kubeConfig: kc,
+    stats: rest.stats,
     nodes: createNodeStatusApi(core),
     events: createEventApi(core),
     close: () => agent.destroy(),

@@ -1,6 +1,6 @@
 // cluster-resolver.ts: builds the drop resolver a cluster gives, from a KubeClient: this node's
 // pod index (list + watch) and the lazy peer lookups (remote pods, Services, reverse DNS). The
-// client-node objects they need (CoreV1Api, KubeConfig) never leave agent/kube/.
+// API objects they need (CoreApi) never leave agent/kube/.
 import type { Clock, Logger } from '../types';
 import type { KubeClient } from './client';
 import { createPeerResolver, type PeerResolver } from './peers';
@@ -24,7 +24,7 @@ export interface ClusterResolver {
 
 export function createClusterResolver(kube: KubeClient, opts: ClusterResolverOptions): ClusterResolver {
   const { nodeName, clock, logger } = opts;
-  const index = new LocalPodIndex({ core: kube.core, kubeConfig: kube.kubeConfig, nodeName, clock, logger });
+  const index = new LocalPodIndex({ core: kube.core, nodeName, clock, logger });
   const peers = createPeerResolver({
     index,
     core: kube.core,

@@ -1,21 +1,21 @@
 // kube/events.ts: creates core/v1 Events and patches their count/lastTimestamp (strategic
 // merge). Node events carry no involvedObject.namespace; Pod events live in the Pod's namespace.
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import type { CoreApi } from './core-api';
 import { classifyApiError } from './errors';
-import { STRATEGIC_MERGE } from './nodes';
-import { rfc3339, toSecond } from './time';
+import { rfc3339 } from './time';
 import type { ApiResult, EventApi, EventRecord, EventRef } from './types';
+import type { Event } from './wire';
 
-function ref(ev: CoreV1Event): EventRef {
+function ref(ev: Event | undefined): EventRef {
   return {
-    name: ev.metadata?.name ?? '',
-    namespace: ev.metadata?.namespace ?? '',
-    count: ev.count ?? 1,
-    resourceVersion: ev.metadata?.resourceVersion ?? '',
+    name: ev?.metadata?.name ?? '',
+    namespace: ev?.metadata?.namespace ?? '',
+    count: ev?.count ?? 1,
+    resourceVersion: ev?.metadata?.resourceVersion ?? '',
   };
 }
 
-export function eventBody(ev: EventRecord): CoreV1Event {
+export function eventBody(ev: EventRecord): Event {
   const inv = ev.involved;
   return {
     metadata: { name: ev.name, namespace: ev.namespace },
@@ -31,14 +31,14 @@ export function eventBody(ev: EventRecord): CoreV1Event {
     message: ev.message,
     source: { component: ev.component, host: ev.host },
     count: ev.count,
-    firstTimestamp: toSecond(ev.firstTimestamp),
-    lastTimestamp: toSecond(ev.lastTimestamp),
+    firstTimestamp: rfc3339(ev.firstTimestamp),
+    lastTimestamp: rfc3339(ev.lastTimestamp),
     reportingComponent: ev.reportingComponent,
     reportingInstance: ev.reportingInstance,
   };
 }
 
-export function createEventApi(core: CoreV1Api): EventApi {
+export function createEventApi(core: CoreApi): EventApi {
   return {
     async createEvent(ev): Promise<ApiResult<EventRef>> {
       try {
@@ -53,7 +53,7 @@ export function createEventApi(core: CoreV1Api): EventApi {
     async patchEvent(namespace, name, patch): Promise<ApiResult<EventRef>> {
       try {
         const body = { count: patch.count, lastTimestamp: rfc3339(patch.lastTimestamp), message: patch.message };
-        return { ok: true, value: ref(await core.patchNamespacedEvent({ namespace, name, body }, STRATEGIC_MERGE)) };
+        return { ok: true, value: ref(await core.patchNamespacedEvent({ namespace, name, body })) };
       } catch (err) {
         return classifyApiError(err);
       }

@@ -1,25 +1,22 @@
 // kube/nodes.ts: reads the Node and strategic-merge-patches `status.conditions` with only
-// nodewarden's condition types. client-node 1.x sends PATCH bodies as json-patch by default;
-// setHeaderOptions overrides the Content-Type per call.
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { CoreV1Api, V1Node } from '@kubernetes/client-node';
+// nodewarden's condition types.
 import type { ConditionStatus } from '../types';
+import type { CoreApi } from './core-api';
 import { classifyApiError } from './errors';
 import { rfc3339 } from './time';
 import { KUBELET_CONDITION_TYPES } from './types';
 import type { ApiResult, NodeSnapshot, NodeStatusApi, WireCondition } from './types';
-
-export const STRATEGIC_MERGE = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+import type { Node } from './wire';
 
 function toStatus(s: unknown): ConditionStatus {
   return s === 'True' || s === 'False' ? s : 'Unknown';
 }
 
-export function nodeSnapshot(node: V1Node): NodeSnapshot {
+export function nodeSnapshot(node: Node): NodeSnapshot {
   return {
     name: node.metadata?.name ?? '',
     uid: node.metadata?.uid ?? '',
-    conditions: (node.status?.conditions ?? []).map((c) => ({
+    conditions: (node?.status?.conditions ?? []).map((c) => ({
       type: c.type,
       status: toStatus(c.status),
       reason: c.reason ?? '',
@@ -49,7 +46,7 @@ export function conditionsPatch(conditions: readonly WireCondition[], remove: re
   return { status: { conditions: [...upserts, ...deletes] } };
 }
 
-export function createNodeStatusApi(core: CoreV1Api): NodeStatusApi {
+export function createNodeStatusApi(core: CoreApi): NodeStatusApi {
   return {
     async getNode(name): Promise<ApiResult<NodeSnapshot>> {
       try {
@@ -61,7 +58,7 @@ export function createNodeStatusApi(core: CoreV1Api): NodeStatusApi {
     async patchNodeConditions(name, conditions, remove): Promise<ApiResult<NodeSnapshot>> {
       try {
         const body = conditionsPatch(conditions, remove);
-        return { ok: true, value: nodeSnapshot(await core.patchNodeStatus({ name, body }, STRATEGIC_MERGE)) };
+        return { ok: true, value: nodeSnapshot(await core.patchNodeStatus({ name, body })) };
       } catch (err) {
         return classifyApiError(err);
       }

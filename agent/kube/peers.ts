@@ -19,10 +19,11 @@
 // kept for at most `maxNamespaces` namespaces (LRU). Every cache is a state/peer-cache.ts LRU
 // with TTL, negative caching, coalescing and bounded lookups in flight.
 // RBAC: pods list (remote pods), services list (ClusterIPs and each namespace's Services).
-import type { CoreV1Api, V1Service } from '@kubernetes/client-node';
+import type { CoreApi } from './core-api';
 import { LookupCache, type LookupCacheOptions } from '../runtime/lookup-cache';
 import type { Clock, DropResolver, PeerInfo, PodInfo, ServiceRef } from '../types';
 import { isTerminal, podIPs, podInfo, type LocalPodIndex } from './pods';
+import type { Service } from './wire';
 
 /** One namespace's Service, as far as naming a selected pod needs. */
 export interface ServiceSelector {
@@ -41,7 +42,7 @@ export interface RemotePod {
 export const MAX_SERVICES_PER_NAMESPACE = 250;
 
 /** The pod that owns `ip` as its primary address, the node of hostNetwork pods using it, or null. */
-export async function lookupRemotePod(core: CoreV1Api, ip: string): Promise<RemotePod | null> {
+export async function lookupRemotePod(core: CoreApi, ip: string): Promise<RemotePod | null> {
   // resourceVersion=0: answered from the watch cache, not a quorum read from etcd.
   const list = await core.listPodForAllNamespaces({
     fieldSelector: `status.podIP=${ip}`,
@@ -60,14 +61,14 @@ export async function lookupRemotePod(core: CoreV1Api, ip: string): Promise<Remo
   return nodeName !== undefined ? { peer: { kind: 'node', name: nodeName }, ips: [] } : null;
 }
 
-function clusterIPs(svc: V1Service): string[] {
+function clusterIPs(svc: Service): string[] {
   const ips = svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : []);
   return ips.filter((ip) => ip !== '' && ip !== 'None');
 }
 
 /** The Service whose ClusterIP is `ip`, with all its ClusterIPs, or null. */
 export async function lookupClusterIP(
-  core: CoreV1Api,
+  core: CoreApi,
   ip: string,
 ): Promise<{ service: ServiceRef; ips: string[] } | null> {
   const list = await core.listServiceForAllNamespaces({
@@ -81,7 +82,7 @@ export async function lookupClusterIP(
 }
 
 /** The namespace's Services that select pods, sorted by name, at most MAX_SERVICES_PER_NAMESPACE. */
-export async function listSelectingServices(core: CoreV1Api, namespace: string): Promise<ServiceSelector[]> {
+export async function listSelectingServices(core: CoreApi, namespace: string): Promise<ServiceSelector[]> {
   const list = await core.listNamespacedService({ namespace, limit: MAX_SERVICES_PER_NAMESPACE, resourceVersion: '0' });
   const out: ServiceSelector[] = [];
   for (const svc of list.items.slice(0, MAX_SERVICES_PER_NAMESPACE)) {
@@ -105,7 +106,7 @@ type CacheTuning<V> = Omit<LookupCacheOptions<V>, 'clock' | 'lookup'>;
  * resolver uses it, and so does `nodewarden replay --drops --kubeconfig`, with no node of its own.
  */
 export function createPeerLookup(
-  core: CoreV1Api,
+  core: CoreApi,
   clock: Clock,
   tuning?: CacheTuning<PeerInfo>,
   onOtherAddress?: () => void,
@@ -129,7 +130,7 @@ export function createPeerLookup(
 
 export interface PeerResolverOptions {
   readonly index: LocalPodIndex;
-  readonly core: CoreV1Api;
+  readonly core: CoreApi;
   readonly clock: Clock;
   readonly nodeName: string;
   /** Name Services (ClusterIPs, and pods a Service selects). Default true. */

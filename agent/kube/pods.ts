@@ -17,12 +17,13 @@
 //     large resource version") does one list go to etcd (resourceVersion unset, a quorum read).
 // Remote IPs (pods elsewhere, Services) are looked up lazily by kube/peers.ts.
 // RBAC: pods list, watch.
-import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { WATCH_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
 import { normaliseIP } from '../engine/packet-log';
 import type { Clock, Logger, PodInfo, Sleep } from '../types';
+import type { CoreApi } from './core-api';
 import { classifyApiError } from './errors';
+import type { List, Pod } from './wire';
 
 export interface PodIndexStats {
   lists: number;
@@ -36,8 +37,7 @@ export interface PodIndexStats {
 }
 
 export interface LocalPodIndexOptions {
-  readonly core: CoreV1Api;
-  readonly kubeConfig: KubeConfig;
+  readonly core: CoreApi;
   readonly nodeName: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -60,12 +60,12 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
 const HEALTHY_WATCH_MS = 60_000;
 
 /** Succeeded or Failed: its IPs may already belong to another pod. */
-export function isTerminal(pod: V1Pod): boolean {
+export function isTerminal(pod: Pod): boolean {
   return TERMINAL.has(pod.status?.phase ?? '');
 }
 
 /** The IPs of a pod, canonical; status.podIPs first, status.podIP as a fallback. */
-export function podIPs(pod: V1Pod): string[] {
+export function podIPs(pod: Pod): string[] {
   const raw = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => typeof ip === 'string');
   if (raw.length === 0 && pod.status?.podIP) raw.push(pod.status.podIP);
   const out: string[] = [];
@@ -76,7 +76,7 @@ export function podIPs(pod: V1Pod): string[] {
   return out;
 }
 
-export function podInfo(pod: V1Pod): PodInfo {
+export function podInfo(pod: Pod): PodInfo {
   const md = pod.metadata ?? {};
   const info: { namespace: string; name: string; uid?: string; labels?: Record<string, string> } = {
     namespace: md.namespace ?? '',
@@ -127,7 +127,7 @@ export class LocalPodIndex {
   }
 
   /** Applies one pod (from a list or an ADDED/MODIFIED event). */
-  upsert(pod: V1Pod): void {
+  upsert(pod: Pod): void {
     const key = pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     this.remove(key);
     const ips = podIPs(pod);
@@ -143,7 +143,7 @@ export class LocalPodIndex {
     this.updateCounts();
   }
 
-  delete(pod: V1Pod): void {
+  delete(pod: Pod): void {
     this.remove(pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`);
   }
 
@@ -170,7 +170,7 @@ export class LocalPodIndex {
     this.stats.ips = this.byIp.size;
   }
 
-  private replaceAll(items: readonly V1Pod[]): void {
+  private replaceAll(items: readonly Pod[]): void {
     this.pods.clear();
     this.byIp.clear();
     this.hostPods.clear();
@@ -197,7 +197,7 @@ export class LocalPodIndex {
       try {
         this.stats.lists++;
         const listRv = unavailable ? undefined : synced === '' ? '0' : synced;
-        let list: Awaited<ReturnType<CoreV1Api['listPodForAllNamespaces']>>;
+        let list: List<Pod>;
         try {
           list = await this.opts.core.listPodForAllNamespaces(
             listRv !== undefined ? { fieldSelector: selector, resourceVersion: listRv } : { fieldSelector: selector },
@@ -242,59 +242,53 @@ export class LocalPodIndex {
   }
 
   /** One watch request; resolves with the last resourceVersion when the server ends it. */
-  private watchOnce(selector: string, rv: string, signal: AbortSignal, seen: (rv: string) => void): Promise<string> {
+  private async watchOnce(
+    selector: string,
+    rv: string,
+    signal: AbortSignal,
+    seen: (rv: string) => void,
+  ): Promise<string> {
     this.stats.watches++;
     let last = rv;
-    return new Promise<string>((resolve, reject) => {
-      let controller: AbortController | undefined;
-      let settled = false;
-      const finish = (err: unknown): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        controller?.abort();
-        if (err) reject(err);
-        else resolve(last);
-      };
-      const onAbort = (): void => finish(null);
-      signal.addEventListener('abort', onAbort, { once: true });
-      const watch = new Watch(this.opts.kubeConfig);
-      watch
-        .watch(
-          '/api/v1/pods',
-          {
-            fieldSelector: selector,
-            resourceVersion: rv,
-            allowWatchBookmarks: true,
-            timeoutSeconds: this.opts.watchTimeoutSec ?? 300,
-          },
-          (type: string, obj: V1Pod & { code?: number }) => {
-            this.stats.watchEvents++;
-            if (type === 'ERROR') {
-              const code = (obj as { code?: number }).code;
-              finish(code === 410 ? new GoneError('410 Gone') : new Error(`watch error ${code ?? ''}`));
-              return;
-            }
-            const v = obj.metadata?.resourceVersion;
-            if (type === 'ADDED' || type === 'MODIFIED') this.upsert(obj);
-            else if (type === 'DELETED') this.delete(obj);
-            if (v) {
-              last = v;
-              seen(v);
-            }
-          },
-          (err: unknown) => {
-            const code = (err as { statusCode?: number } | null)?.statusCode;
-            finish(code === 410 ? new GoneError('410 Gone') : err);
-          },
-        )
-        .then(
-          (c) => {
-            controller = c;
-            if (settled) c.abort();
-          },
-          (err: unknown) => finish(err ?? new Error('watch failed')),
-        );
-    });
+    /** An ERROR event: the watch is stopped and this is thrown. */
+    let failure: Error | undefined;
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.opts.core.watchPods(
+        {
+          fieldSelector: selector,
+          resourceVersion: rv,
+          allowWatchBookmarks: true,
+          timeoutSeconds: this.opts.watchTimeoutSec ?? 300,
+        },
+        (type, obj) => {
+          if (failure !== undefined) return;
+          this.stats.watchEvents++;
+          if (type === 'ERROR') {
+            const code = obj.code;
+            failure = code === 410 ? new GoneError('410 Gone') : new Error(`watch error ${code ?? ''}`);
+            stop.abort();
+            return;
+          }
+          const v = obj.metadata?.resourceVersion;
+          if (type === 'ADDED' || type === 'MODIFIED') this.upsert(obj);
+          else if (type === 'DELETED') this.delete(obj);
+          if (v) {
+            last = v;
+            seen(v);
+          }
+        },
+        stop.signal,
+      );
+    } catch (err) {
+      if (failure === undefined)
+        throw (err as { statusCode?: unknown })?.statusCode === 410 ? new GoneError('410 Gone') : err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (failure !== undefined) throw failure;
+    return last;
   }
 }

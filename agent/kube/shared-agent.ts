@@ -1,18 +1,14 @@
-// kube/shared-agent.ts: connection reuse for API requests. @kubernetes/client-node builds a new
-// http(s).Agent for every request (KubeConfig.applySecurityAuthentication), so each request
-// opens a new TCP connection and, against a real API server, pays a full TLS handshake. This
-// keeps one keep-alive agent with the same TLS settings and puts it in place of the fresh one;
-// a change of those settings (a rotated client certificate from an exec plugin) gets a new
-// agent. Proxy agents are left alone. Idle connections close after IDLE_CLOSE_MS, and at most
-// MAX_IDLE stay open, so a quiet node holds no connection to the API server.
-// A kept-alive connection the server has just closed (a restart) can fail the next request
-// before any response (ECONNRESET, "socket hang up"); RetryStaleHttpLibrary sends such a request
-// once more, on a new connection. Every call here is idempotent or has a fixed name (an Event
-// created twice gets 409 AlreadyExists), so a second send is safe.
+// kube/shared-agent.ts: connection reuse for API requests. @kubernetes/client-node's KubeConfig
+// builds a new http(s).Agent each time it applies the kubeconfig to a request
+// (applyToHTTPSOptions), so each request would open a new TCP connection and, against a real API
+// server, pay a full TLS handshake. This keeps one keep-alive agent with the same TLS settings
+// and puts it in place of the fresh one; a change of those settings (a rotated client
+// certificate from an exec plugin) gets a new agent. Proxy agents are left alone. Idle
+// connections close after IDLE_CLOSE_MS, and at most MAX_IDLE stay open, so a quiet node holds
+// no connection to the API server. (A request that meets a connection the server has just
+// closed is sent again by rest.ts.)
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { IsomorphicFetchHttpLibrary, Observable } from '@kubernetes/client-node';
-import type { HttpLibrary, RequestContext, ResponseContext } from '@kubernetes/client-node';
 
 /** An idle kept-alive connection is closed after this long. */
 export const IDLE_CLOSE_MS = 30_000;
@@ -31,7 +27,7 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 export interface SharedAgent {
-  /** The agent to use instead of `fresh` (client-node's per-request agent), or `fresh` itself. */
+  /** The agent to use instead of `fresh` (the kubeconfig's per-request agent), or `fresh` itself. */
   swap(fresh: http.Agent): http.Agent;
   /** Agents made so far (1 while the TLS settings hold). */
   readonly made: number;
@@ -72,28 +68,4 @@ export function sharedAgent(): SharedAgent {
       current = undefined;
     },
   };
-}
-
-/** The errors of a connection the peer closed before answering. */
-function staleConnection(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ECONNRESET' || code === 'EPIPE';
-}
-
-/** client-node's fetch library, sending once more a request whose connection was found closed. */
-export class RetryStaleHttpLibrary implements HttpLibrary {
-  /** Requests sent a second time. */
-  retries = 0;
-  private readonly inner = new IsomorphicFetchHttpLibrary();
-
-  send(ctx: RequestContext): Observable<ResponseContext> {
-    const once = (): Promise<ResponseContext> => this.inner.send(ctx).toPromise();
-    return new Observable(
-      once().catch((err: unknown) => {
-        if (!staleConnection(err) || ctx.getSignal()?.aborted) throw err;
-        this.retries++;
-        return once();
-      }),
-    );
-  }
 }

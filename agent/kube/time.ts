@@ -2,8 +2,3 @@
 export function rfc3339(d: Date): string {
   return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
-
-/** Truncates to whole seconds, as the API server stores metav1.Time. */
-export function toSecond(d: Date): Date {
-  return new Date(Math.floor(d.getTime() / 1000) * 1000);
-}

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoreV1Event, V1NodeCondition } from '@kubernetes/client-node';
-import { createKubeClient } from '../../agent/kube/client';
-import type { KubeClient } from '../../agent/kube/client';
+import { createAdminClient, type AdminClient } from './admin-client';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { AGENT, AgentProcess, freePort } from './agent-process';
 import { eventually as pollUntil } from '../helpers/eventually';
@@ -22,7 +21,7 @@ const DEADLOCK = 'NodewardenE2EDeadlock';
 const BLIP = 'NodewardenE2EBlip';
 
 let fake: FakeApiServer | undefined;
-let admin: KubeClient;
+let admin: AdminClient;
 let agentKubeconfig: string;
 let work: string;
 let agent: AgentProcess | undefined;
@@ -82,7 +81,7 @@ beforeAll(async () => {
     kubeconfig = fake.writeKubeconfig();
   }
   agentKubeconfig = process.env.NODEWARDEN_E2E_AGENT_KUBECONFIG || kubeconfig;
-  admin = createKubeClient({ kubeconfig, timeoutMs: 15_000 })!;
+  admin = createAdminClient(kubeconfig);
   work = mkdtempSync(join(tmpdir(), 'nodewarden-e2e-'));
   mkdirSync(join(work, 'rules'));
   mkdirSync(join(work, 'state'));

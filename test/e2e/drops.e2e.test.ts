@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
-import { createKubeClient, type KubeClient } from '../../agent/kube/client';
+import { createAdminClient, type AdminClient } from './admin-client';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { FakePods } from '../helpers/fake-apiserver-pods';
 import { FakeServices } from '../helpers/fake-apiserver-services';
@@ -70,7 +70,7 @@ const PROBE_PORT = 9;
 const FLUSH = '1s';
 
 let fake: FakeApiServer | undefined;
-let admin: KubeClient | undefined;
+let admin: AdminClient | undefined;
 let agentKubeconfig = '';
 let work = '';
 let agent: AgentProcess | undefined;
@@ -94,7 +94,7 @@ const eventually = <T>(
   everyMs = 250,
 ): Promise<T> => pollUntil(what, check, { ms, everyMs, agent: () => agent });
 
-function api(): KubeClient {
+function api(): AdminClient {
   if (!admin) throw new Error('no API client');
   return admin;
 }
@@ -275,7 +275,7 @@ beforeAll(async () => {
     kubeconfig = fake.writeKubeconfig();
   }
   agentKubeconfig = process.env.NODEWARDEN_E2E_AGENT_KUBECONFIG || kubeconfig;
-  admin = createKubeClient({ kubeconfig, timeoutMs: 15_000 })!;
+  admin = createAdminClient(kubeconfig);
   work = mkdtempSync(join(tmpdir(), 'nodewarden-e2e-drops-'));
   mkdirSync(join(work, 'rules'));
   mkdirSync(join(work, 'state'));

@@ -2,7 +2,7 @@
 // conditions, the Events on it), how they start the agent against it, and how they clean up.
 import { join } from 'node:path';
 import type { CoreV1Event, V1NodeCondition } from '@kubernetes/client-node';
-import type { KubeClient } from '../../agent/kube/client';
+import type { AdminClient } from './admin-client';
 
 export interface NodeView {
   conditions(): Promise<V1NodeCondition[]>;
@@ -11,7 +11,7 @@ export interface NodeView {
   events(reason: string): Promise<CoreV1Event[]>;
 }
 
-export function nodeView(admin: KubeClient, node: string): NodeView {
+export function nodeView(admin: AdminClient, node: string): NodeView {
   const conditions = async (): Promise<V1NodeCondition[]> =>
     (await admin.core.readNode({ name: node })).status?.conditions ?? [];
   return {
@@ -46,7 +46,7 @@ export function runArgs(node: string, kubeconfig: string, work: string, port: nu
 }
 
 /** Deletes the Events on the Node (in `default`) and the Node; errors are ignored. */
-export async function deleteNode(admin: KubeClient, node: string): Promise<void> {
+export async function deleteNode(admin: AdminClient, node: string): Promise<void> {
   const list = await admin.core
     .listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node}` })
     .catch(() => ({ items: [] as CoreV1Event[] }));

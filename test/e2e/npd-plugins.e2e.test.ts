@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoreV1Event, V1NodeCondition } from '@kubernetes/client-node';
-import { createKubeClient } from '../../agent/kube/client';
-import type { KubeClient } from '../../agent/kube/client';
+import { createAdminClient, type AdminClient } from './admin-client';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { writeJournal } from '../helpers/journal-writer';
 import { AGENT, AgentProcess, freePort } from './agent-process';
@@ -25,7 +24,7 @@ const JOURNAL_COND = 'NodewardenE2EJournalProblem';
 const PLUGIN_COND = 'NodewardenE2EPluginProblem';
 
 let fake: FakeApiServer | undefined;
-let admin: KubeClient;
+let admin: AdminClient;
 let work: string;
 let agent: AgentProcess | undefined;
 let view: NodeView;
@@ -95,7 +94,7 @@ beforeAll(async () => {
     kubeconfig = fake.writeKubeconfig();
   }
   const agentKubeconfig = process.env.NODEWARDEN_E2E_AGENT_KUBECONFIG || kubeconfig;
-  admin = createKubeClient({ kubeconfig, timeoutMs: 15_000 })!;
+  admin = createAdminClient(kubeconfig);
   view = nodeView(admin, NODE);
   work = mkdtempSync(join(tmpdir(), 'nodewarden-e2e-npd-'));
   for (const d of ['rules', 'state', 'journal']) mkdirSync(join(work, d));

@@ -159,7 +159,7 @@ describe('events', () => {
     const stored = api.events.get('default/n1.abc')!;
     expect(stored.involvedObject).toEqual({ apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'uid-n1' });
     expect(stored.source).toEqual({ component: 'kernel-monitor', host: 'n1' });
-    expect(stored.firstTimestamp).toBe('2026-03-01T10:00:00.000Z');
+    expect(stored.firstTimestamp).toBe('2026-03-01T10:00:00Z'); // metav1.Time: RFC 3339, whole seconds
     expect(stored.reportingComponent).toBe('nodewarden');
     expect(await kube.events.createEvent(ev())).toMatchObject({
       ok: false,

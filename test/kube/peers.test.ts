@@ -59,7 +59,6 @@ afterEach(() => {
 async function syncedIndex(): Promise<LocalPodIndex> {
   const idx = new LocalPodIndex({
     core: kube.core,
-    kubeConfig: kube.kubeConfig,
     nodeName: 'n1',
     clock: systemClock,
     logger: quiet,

@@ -40,7 +40,6 @@ afterEach(async () => {
 function newIndex(): LocalPodIndex {
   return new LocalPodIndex({
     core: kube.core,
-    kubeConfig: kube.kubeConfig,
     nodeName: 'n1',
     clock: systemClock,
     logger,
