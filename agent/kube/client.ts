@@ -3,10 +3,10 @@
 // rest.ts), with a per-request timeout, a User-Agent and kept-alive connections (shared-agent.ts).
 // Everything else in agent/kube/ takes a KubeClient.
 import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { delimiter, dirname } from 'node:path';
 import { CoreApi } from './core-api';
 import { createEventApi } from './events';
+import { connection, inClusterConfig, loadKubeconfig, type KubeConnection } from './kubeconfig';
 import { createNodeStatusApi } from './nodes';
 import { RestClient, type RestStats } from './rest';
 import { sharedAgent } from './shared-agent';
@@ -61,24 +61,19 @@ export function resolveKubeSource(
 export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | undefined {
   const where = resolveKubeSource(opts);
   if (where === undefined) return undefined;
-  const kc = new KubeConfig();
+  let conn: KubeConnection;
   try {
-    if (where.kind === 'in-cluster') kc.loadFromCluster();
-    else kc.loadFromFile(where.path);
+    conn =
+      where.kind === 'in-cluster'
+        ? connection(inClusterConfig(opts.env ?? process.env, dirname(opts.tokenPath ?? SERVICE_ACCOUNT_TOKEN)))
+        : loadKubeconfig(where.path);
   } catch (err) {
     const what = where.kind === 'in-cluster' ? 'in-cluster config' : `kubeconfig ${where.path}`;
     throw new Error(`cannot load ${what}: ${(err as Error).message}`);
   }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) {
-    throw new Error(
-      `kubeconfig ${where.kind === 'file' ? where.path : ''}: no current cluster (current-context "${kc.getCurrentContext()}")`,
-    );
-  }
   const agent = sharedAgent();
   const rest = new RestClient({
-    kubeConfig: kc,
-    server: cluster.server,
+    connection: conn,
     timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     userAgent: opts.userAgent ?? 'nodewarden',
     agent,
@@ -86,7 +81,7 @@ export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | und
   const core = new CoreApi(rest);
   return {
     source: where.kind === 'in-cluster' ? 'in-cluster' : `kubeconfig:${where.path}`,
-    server: cluster.server,
+    server: conn.server,
     core,
     stats: rest.stats,
     nodes: createNodeStatusApi(core),

@@ -1,10 +1,7 @@
 // kube/rest.ts: the HTTP side of the API client: JSON requests and watch streams over node:http(s).
-// @kubernetes/client-node's KubeConfig still reads the kubeconfig or the in-cluster config and
-// supplies, per request, the credentials (bearer token re-read from its file, exec plugins,
-// client certificates, basic auth, impersonation) and the agent (TLS settings or a proxy); the
-// plain agent is swapped for the kept-alive one (shared-agent.ts). The generated API
-// (CoreV1Api, its models and serializer) is not used: it was two thirds of the bundle, and
-// measured 4 MiB of idle RSS on Node 20 and 6 on Node 24 (README, Memory cuts).
+// Each request takes its credentials (bearer token, client certificate, basic auth,
+// impersonation) from the KubeConnection (kubeconfig.ts), and its agent, kept alive while the
+// TLS settings hold, from shared-agent.ts.
 // Bounds: a response body is at most MAX_RESPONSE_BYTES, a watch line MAX_WATCH_LINE_BYTES; a
 // request takes at most `timeoutMs`; a watch with no byte for `idleMs` is dropped. A request whose
 // kept-alive connection the server had just closed (ECONNRESET, EPIPE before an answer) is sent
@@ -12,7 +9,7 @@
 // (an Event created twice gets 409 AlreadyExists).
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './kubeconfig';
 import type { SharedAgent } from './shared-agent';
 
 /** Largest response body read; a bigger one fails the request. */
@@ -40,9 +37,7 @@ export class ApiError extends Error {
 }
 
 export interface RestOptions {
-  readonly kubeConfig: KubeConfig;
-  /** The cluster's server URL, possibly with a path prefix. */
-  readonly server: string;
+  readonly connection: KubeConnection;
   readonly timeoutMs: number;
   readonly userAgent: string;
   readonly agent: SharedAgent;
@@ -85,24 +80,18 @@ export class RestClient {
   private readonly base: string;
 
   constructor(private readonly o: RestOptions) {
-    this.base = o.server.replace(/\/+$/, '');
+    this.base = o.connection.server.replace(/\/+$/, '');
   }
 
-  /** Credentials and agent for one request, fresh from the kubeconfig (tokens and certs rotate). */
+  /** Credentials and agent for one request, fresh from the connection (tokens and certs rotate). */
   private async prepare(method: string, path: string, query: Query | undefined, type?: string): Promise<Prepared> {
-    const tls: https.RequestOptions & { headers?: Record<string, string> } = {};
-    await this.o.kubeConfig.applyToHTTPSOptions(tls);
-    const headers: Record<string, string> = { ...(tls.headers ?? {}) };
+    const cred = await this.o.connection.credentials();
+    const url = new URL(this.base + path + queryString(query));
+    const headers: http.OutgoingHttpHeaders = { ...cred.headers };
     headers['User-Agent'] = this.o.userAgent;
     headers.Accept = 'application/json';
     if (type !== undefined) headers['Content-Type'] = type;
-    const options: http.RequestOptions = {
-      method,
-      headers,
-      agent: this.o.agent.swap(tls.agent as http.Agent),
-    };
-    if (tls.auth !== undefined && tls.auth !== null) options.auth = tls.auth;
-    return { url: new URL(this.base + path + queryString(query)), options };
+    return { url, options: { method, headers, agent: this.o.agent.get(url.protocol === 'https:', cred.tls) } };
   }
 
   /**

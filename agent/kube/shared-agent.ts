@@ -1,34 +1,31 @@
-// kube/shared-agent.ts: connection reuse for API requests. @kubernetes/client-node's KubeConfig
-// builds a new http(s).Agent each time it applies the kubeconfig to a request
-// (applyToHTTPSOptions), so each request would open a new TCP connection and, against a real API
-// server, pay a full TLS handshake. This keeps one keep-alive agent with the same TLS settings
-// and puts it in place of the fresh one; a change of those settings (a rotated client
-// certificate from an exec plugin) gets a new agent. Proxy agents are left alone. Idle
-// connections close after IDLE_CLOSE_MS, and at most MAX_IDLE stay open, so a quiet node holds
-// no connection to the API server. (A request that meets a connection the server has just
-// closed is sent again by rest.ts.)
+// kube/shared-agent.ts: connection reuse for API requests. One keep-alive http(s).Agent is kept
+// while the TLS settings (CA, client certificate and key, verification, server name) stay the
+// same, so requests share connections instead of paying a TLS handshake each against a real API
+// server; a change of those settings (a rotated client certificate, an exec plugin's new one)
+// gets a new agent, and the old one's connections are closed. Idle connections close after
+// IDLE_CLOSE_MS, and at most MAX_IDLE stay open, so a quiet node holds no connection to the API
+// server. (A request that meets a connection the server has just closed is sent again by
+// rest.ts.)
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { TlsSettings } from './kubeconfig';
 
 /** An idle kept-alive connection is closed after this long. */
 export const IDLE_CLOSE_MS = 30_000;
 /** Idle connections kept per server. */
 const MAX_IDLE = 2;
 
-/** The TLS settings client-node derives from the kubeconfig; an agent is reused while they hold. */
-const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
-
-type AgentOptions = Record<string, unknown>;
+/** The TLS settings an agent is kept for. */
+const TLS_KEYS = ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername'] as const;
 
 function same(a: unknown, b: unknown): boolean {
   if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
   return a === b;
 }
 
 export interface SharedAgent {
-  /** The agent to use instead of `fresh` (the kubeconfig's per-request agent), or `fresh` itself. */
-  swap(fresh: http.Agent): http.Agent;
+  /** The kept-alive agent for these settings (the same one while they hold). */
+  get(secure: boolean, tls: TlsSettings): http.Agent;
   /** Agents made so far (1 while the TLS settings hold). */
   readonly made: number;
   /** Closes idle connections (shutdown). */
@@ -37,27 +34,22 @@ export interface SharedAgent {
 
 export function sharedAgent(): SharedAgent {
   let current: http.Agent | undefined;
-  let currentOpts: AgentOptions | undefined;
+  let currentSecure = false;
+  let currentTls: TlsSettings = {};
   let made = 0;
   return {
-    swap(fresh) {
-      // Only the plain agents client-node makes for a direct connection; never a proxy agent.
-      const plain = fresh?.constructor === https.Agent || fresh?.constructor === http.Agent;
-      if (!plain) return fresh;
-      const opts = (fresh as http.Agent & { options: AgentOptions }).options;
+    get(secure, tls) {
       const fits =
-        current !== undefined &&
-        current.constructor === fresh.constructor &&
-        TLS_KEYS.every((k) => same(opts[k], currentOpts![k]));
+        current !== undefined && currentSecure === secure && TLS_KEYS.every((k) => same(tls[k], currentTls[k]));
       if (!fits) {
         current?.destroy();
-        const base: AgentOptions = { keepAlive: true, maxFreeSockets: MAX_IDLE, timeout: IDLE_CLOSE_MS };
-        for (const k of TLS_KEYS) if (opts[k] !== undefined) base[k] = opts[k];
-        current = fresh.constructor === https.Agent ? new https.Agent(base) : new http.Agent(base);
-        currentOpts = opts;
+        const opts: https.AgentOptions = { keepAlive: true, maxFreeSockets: MAX_IDLE, timeout: IDLE_CLOSE_MS };
+        for (const k of TLS_KEYS) if (tls[k] !== undefined) (opts as Record<string, unknown>)[k] = tls[k];
+        current = secure ? new https.Agent(opts) : new http.Agent(opts);
+        currentSecure = secure;
+        currentTls = { ...tls };
         made++;
       }
-      fresh.destroy(); // it holds no sockets yet; nothing should keep it
       return current!;
     },
     get made() {
