@@ -226,11 +226,16 @@ function defaultRunExec(exec: ExecConfig, env: NodeJS.ProcessEnv): Promise<strin
       (err, stdout, stderr) => {
         if (err) {
           const why = String(stderr).trim().slice(0, 512);
-          reject(new Error(`exec plugin ${exec.command}: ${err.message.split('\n')[0]}${why ? `: ${why}` : ''}`));
+          reject(execError(exec, `${err.message.split('\n')[0]}${why ? `: ${why}` : ''}`));
         } else resolve(String(stdout));
       },
     );
   });
+}
+
+/** An exec plugin's failure: `code` makes it a retryable failure of the request (errors.ts). */
+function execError(exec: ExecConfig, what: string): Error {
+  return Object.assign(new Error(`exec plugin ${exec.command}: ${what}`), { code: 'EEXECPLUGIN' });
 }
 
 interface ExecCredential {
@@ -246,17 +251,17 @@ function parseExecCredential(out: string, exec: ExecConfig): ExecCredential {
   try {
     doc = JSON.parse(out);
   } catch {
-    throw new Error(`exec plugin ${exec.command}: output is not JSON`);
+    throw execError(exec, 'output is not JSON');
   }
   const status = isObj(doc) && isObj(doc.status) ? doc.status : undefined;
   if (!isObj(doc) || doc.kind !== 'ExecCredential' || status === undefined) {
-    throw new Error(`exec plugin ${exec.command}: output is not an ExecCredential with a status`);
+    throw execError(exec, 'output is not an ExecCredential with a status');
   }
   const token = typeof status.token === 'string' && status.token !== '' ? status.token : undefined;
   const certText = typeof status.clientCertificateData === 'string' ? status.clientCertificateData : undefined;
   const keyText = typeof status.clientKeyData === 'string' ? status.clientKeyData : undefined;
   if (token === undefined && (certText === undefined || keyText === undefined)) {
-    throw new Error(`exec plugin ${exec.command}: ExecCredential has neither a token nor a client certificate and key`);
+    throw execError(exec, 'ExecCredential has neither a token nor a client certificate and key');
   }
   const exp = typeof status.expirationTimestamp === 'string' ? Date.parse(status.expirationTimestamp) : NaN;
   return {

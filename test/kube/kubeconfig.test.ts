@@ -14,6 +14,7 @@ import {
   parseKubeconfig,
   type ExecConfig,
 } from '../../agent/kube/kubeconfig';
+import { classifyApiError } from '../../agent/kube/errors';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -249,6 +250,12 @@ describe('exec plugins', () => {
     const good = connection(parseKubeconfig(kc(ok), join(d, 'config')));
     expect((await good.credentials()).headers.Authorization).toBe('Bearer ExecCredential-$(id)-bar');
     const failing = connection(parseKubeconfig(kc(bad), join(d, 'config')));
-    await expect(failing.credentials()).rejects.toThrow(/no credentials here/);
+    const err = await failing.credentials().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(/no credentials here/);
+    // A failed plugin fails the request as retryable: the write is kept and tried again.
+    expect(classifyApiError(err)).toMatchObject({ retryable: true });
   });
 });
