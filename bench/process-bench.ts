@@ -15,7 +15,8 @@
 //   idle: the agent as the DaemonSet runs it (shipped rules, /dev/kmsg), connected, nothing to
 //       read: CPU and wake-ups (voluntary context switches) over 60 s (10 s with --quick,
 //       --seconds N to choose) from 3 s after /healthz answered (--settle N); --drop-log
-//       follows an empty drop log too, as W3 does.
+//       follows an empty drop log too, as W3 does; --threads adds CPU and wake-ups per thread
+//       name and a per-second CPU timeline.
 // Run alone: `npm run build && npx tsx bench/process-bench.ts [--quick] [--only w1|w3|idle] [--node PATH]`.
 // --node runs the agent with another node binary; the re2 addon the bundle loads must be built
 // for it: NODEWARDEN_BENCH_AGENT names a copy of the bundle whose node_modules/re2 is (README).
@@ -338,6 +339,28 @@ export function procSchedNs(pid: number): number {
   return ns;
 }
 
+/**
+ * Per thread: CPU ns (schedstat) and voluntary switches, keyed "main" for the main thread and
+ * "<comm> <tid>" for the others (Node 20 names none of its threads, so the tid's order of creation
+ * is what tells the V8 platform workers, created first, from libuv's pool, created on first use).
+ */
+export function procThreads(pid: number): Map<string, { ns: number; wakeups: number }> {
+  const out = new Map<string, { ns: number; wakeups: number }>();
+  const tids = readdirSync(`/proc/${pid}/task`).sort((a, b) => Number(a) - Number(b));
+  for (const tid of tids) {
+    try {
+      const name =
+        Number(tid) === pid ? 'main' : `${readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()} ${tid}`;
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      out.set(name, { ns, wakeups: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 export interface IdleResult {
   readonly workload: string;
   readonly idleSeconds: number;
@@ -350,6 +373,11 @@ export interface IdleResult {
   /** Records the kmsg source received during the idle period (other processes' writes). */
   readonly kmsgRecords: number;
   readonly idleRssMiB: number;
+  /** VmRSS at the end of the period (after V8's memory reducer, which runs some 8 s after start). */
+  readonly endRssMiB: number;
+  /** With `threads`: CPU ms and wake-ups over the period per thread name, and CPU ms (all threads) per second. */
+  readonly perThread?: Record<string, { cpuMs: number; wakeups: number }>;
+  readonly cpuMsPerSecond?: readonly number[];
 }
 
 /** nodewarden_component_received_total of the kmsg source. */
@@ -369,6 +397,8 @@ export async function runIdleWorkload(o: {
   settleSeconds?: number;
   dropLog?: boolean;
   node?: string | undefined;
+  /** Also per-thread CPU and wake-ups, and a per-second CPU timeline (samples /proc once a second). */
+  threads?: boolean;
 }): Promise<IdleResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-idle-'));
   const dropLog = join(dir, 'iptables.log');
@@ -404,10 +434,23 @@ export async function runIdleWorkload(o: {
     const cs0 = procContextSwitches(pid);
     const ns0 = procSchedNs(pid);
     const idleRssMiB = procStatus(pid, 'VmRSS');
-    await sleep(o.idleSeconds * 1000);
+    const threads0 = o.threads === true ? procThreads(pid) : undefined;
+    const cpuMsPerSecond: number[] = [];
+    if (o.threads === true) {
+      const t0 = Date.now();
+      let last = ns0;
+      for (let i = 1; i <= o.idleSeconds; i++) {
+        await sleep(Math.max(0, t0 + i * 1000 - Date.now()));
+        const ns = procSchedNs(pid);
+        cpuMsPerSecond.push(Math.round((ns - last) / 1e5) / 10);
+        last = ns;
+      }
+    } else await sleep(o.idleSeconds * 1000);
+    const threads1 = o.threads === true ? procThreads(pid) : undefined;
     const cpu1 = procCpuSeconds(pid);
     const cs1 = procContextSwitches(pid);
     const ns1 = procSchedNs(pid);
+    const endRssMiB = procStatus(pid, 'VmRSS');
     const records1 = kmsg ? await kmsgReceived(port) : 0;
     return {
       workload: `idle, connected, ${kmsg ? '/dev/kmsg' : 'no /dev/kmsg'}${o.dropLog === true ? ', a drop log' : ''}`,
@@ -418,6 +461,21 @@ export async function runIdleWorkload(o: {
       kmsg,
       kmsgRecords: records1 - records0,
       idleRssMiB: mib(idleRssMiB),
+      endRssMiB: mib(endRssMiB),
+      ...(threads0 && threads1
+        ? {
+            perThread: Object.fromEntries(
+              [...threads1].map(([name, t]) => [
+                name,
+                {
+                  cpuMs: Math.round((t.ns - (threads0.get(name)?.ns ?? 0)) / 1e5) / 10,
+                  wakeups: t.wakeups - (threads0.get(name)?.wakeups ?? 0),
+                },
+              ]),
+            ),
+            cpuMsPerSecond,
+          }
+        : {}),
     };
   } finally {
     await agent?.stop();
@@ -459,6 +517,7 @@ if (process.argv[1] && resolve(process.argv[1]) === HERE) {
     idleSeconds: seconds !== undefined ? Number(seconds) : quick ? 10 : 60,
     ...(settle !== undefined ? { settleSeconds: Number(settle) } : {}),
     dropLog: process.argv.includes('--drop-log'),
+    threads: process.argv.includes('--threads'),
     node,
   };
   (only === 'idle' ? runIdleWorkload(idle).then((r) => [r]) : runProcessBench({ quick, only, node }))

@@ -74,6 +74,7 @@
 // a moment while the kubelet swaps a ConfigMap); a named file that is missing is an error, and
 // so is a directory with no `*.json` file. A file reached twice (same real path) loads once.
 // Rule files larger than 1 MiB are refused.
+import { readdirSync } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import RE2 from 're2';
@@ -454,8 +455,15 @@ function parseRuleFileDetailed(path: string, text: string): ParsedFile {
  * the reload watcher (rule-watch.ts) both list directories with this, so they always agree.
  */
 export async function ruleDirNames(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+  return (await readdir(dir)).filter(isRuleFileName).sort();
 }
+
+/** ruleDirNames, synchronously: for the reload watcher's idle poll (no thread-pool round trip). */
+export function ruleDirNamesSync(dir: string): string[] {
+  return readdirSync(dir).filter(isRuleFileName).sort();
+}
+
+const isRuleFileName = (n: string): boolean => !n.startsWith('.') && n.endsWith('.json');
 
 /** Expands `--rules` paths into the rule files to read, in order, reporting unreadable paths. */
 export async function expandRulePaths(paths: readonly string[]): Promise<{ files: string[]; errors: ConfigError[] }> {

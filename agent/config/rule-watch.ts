@@ -8,6 +8,12 @@
 // fingerprint below every `intervalMs` (default 10 s) costs a few stat() calls and bounds the
 // reload delay to one interval (the issue asks for 60 s).
 //
+// The fingerprint is taken with synchronous calls on the main thread (stat, readdir, realpath:
+// 6 system calls for the two shipped files, some microseconds on a ConfigMap's local volume).
+// Through fs/promises each call was a round trip to libuv's thread pool, waking a pool thread
+// and then the main thread: 6 of each per poll, about 1 ms of CPU per poll on an idle agent here.
+// Loading a changed set (loadRuleFiles) stays asynchronous.
+//
 // Fingerprint: for every rule file (directories expanded as the loader does, dangling
 // symlinks included): the path, its resolved real path, inode, size, mtime and ctime. The
 // ConfigMap swap changes the real path; an in-place edit changes mtime/size. When the
@@ -20,12 +26,12 @@
 // first valid set after an invalid one (so the caller can clear its "rules invalid" metric).
 // onInvalid(errors) runs once per change that leaves the set invalid. Callback exceptions are
 // logged, never propagated. The watcher stops when `signal` aborts or on stop(); both idempotent.
-import { realpath, stat } from 'node:fs/promises';
+import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errText } from '../runtime/err-text';
 import { formatConfigError } from '../types';
 import type { Clock, ConfigError, Logger, PluginFile, RuleFile } from '../types';
-import { loadRuleFiles, ruleDirNames } from './rule-files';
+import { loadRuleFiles, ruleDirNamesSync } from './rule-files';
 
 export const DEFAULT_RULE_POLL_MS = 10_000;
 /** Files modified this recently (by the filesystem's wall clock) are re-read on the next poll. */
@@ -106,7 +112,7 @@ export function watchRuleFiles(opts: RuleWatchOptions): RuleWatcher {
     stats.lastCheckAt = opts.clock.now();
     let fp: Fingerprint;
     try {
-      fp = await fingerprint(opts.paths);
+      fp = fingerprint(opts.paths);
     } catch (e) {
       stats.errors++;
       log.warn({ err: errText(e) }, 'cannot fingerprint rule files');
@@ -215,13 +221,14 @@ interface Fingerprint {
   readonly newestMtimeMs: number;
 }
 
-/** See the header. Never throws for a missing path: that is part of the fingerprint. */
-async function fingerprint(paths: readonly string[]): Promise<Fingerprint> {
+/** See the header. Never throws for a missing path: that is part of the fingerprint. Synchronous. */
+function fingerprint(paths: readonly string[]): Fingerprint {
   const parts: string[] = [];
   let newestMtimeMs = 0;
-  const entry = async (p: string): Promise<void> => {
+  const entry = (p: string): void => {
     try {
-      const [st, real] = await Promise.all([stat(p), realpath(p)]);
+      const st = statSync(p);
+      const real = realpathSync.native(p); // libc realpath(3), as fs/promises.realpath
       newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs, st.ctimeMs);
       parts.push(`${p}\u0000${real}\u0000${st.ino}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ctimeMs}`);
     } catch (e) {
@@ -231,24 +238,24 @@ async function fingerprint(paths: readonly string[]): Promise<Fingerprint> {
   for (const p of paths) {
     let isDir = false;
     try {
-      isDir = (await stat(p)).isDirectory();
+      isDir = statSync(p).isDirectory();
     } catch (e) {
       parts.push(`${p}\u0000!${errCode(e)}`);
       continue;
     }
     if (!isDir) {
-      await entry(p);
+      entry(p);
       continue;
     }
     let names: string[];
     try {
-      names = await ruleDirNames(p);
+      names = ruleDirNamesSync(p);
     } catch (e) {
       parts.push(`${p}/\u0000!${errCode(e)}`);
       continue;
     }
     parts.push(`${p}/`);
-    for (const n of names) await entry(join(p, n));
+    for (const n of names) entry(join(p, n));
   }
   return { key: parts.join('\n'), newestMtimeMs };
 }

@@ -1,9 +1,10 @@
 // rule-watch.test.ts: hot reload against a real directory, driven by the fake clock: a
 // ConfigMap-style ..data symlink swap, an invalid edit followed by a fix, touches, stop.
+import { createHook } from 'node:async_hooks';
 import { mkdir, mkdtemp, rename, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadRuleFiles } from '../../agent/config/rule-files';
 import { watchRuleFiles, type RuleWatcher } from '../../agent/config/rule-watch';
 import { formatConfigError, type ConfigError, type Logger, type RuleFile } from '../../agent/types';
@@ -296,6 +297,39 @@ describe('watchRuleFiles', () => {
     await w.checkNow();
     expect(w.stats.checks).toBe(2);
     expect(reloads).toEqual([]);
+  });
+
+  it('polls an unchanged set without a thread-pool round trip (synchronous fingerprint)', async () => {
+    // Each fs/promises or callback fs call is a libuv thread-pool request (an FSREQ* async
+    // resource): a pool thread wakes, then the main thread. An idle poll must cause none.
+    await writeFile(join(dir, 'kernel.json'), rulesJson(['OOMKilling']));
+    await writeFile(join(dir, 'readonly.json'), rulesJson(['FilesystemIsReadOnly'], { conditions: [] }));
+    // The files' ctimes are now: move the wall clock (Date only) past RACY_MS, so that the
+    // fingerprint is trusted and an unchanged poll loads nothing.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    const fsRequests: string[] = [];
+    const hook = createHook({
+      init(_id, type) {
+        if (type.startsWith('FSREQ')) fsRequests.push(type);
+      },
+    });
+    let w: RuleWatcher;
+    try {
+      w = await start([dir]);
+      hook.enable();
+      await tick(w);
+      await tick(w);
+    } finally {
+      hook.disable();
+      vi.useRealTimers();
+    }
+    expect(w.stats.checks).toBe(3);
+    expect(fsRequests).toEqual([]);
+    // A change still loads (asynchronously) and reloads.
+    await writeFile(join(dir, 'kernel.json'), rulesJson(['OOMKilling', 'TaskHung']));
+    await tick(w);
+    expect(reasons(reloads[0])).toEqual(['OOMKilling', 'TaskHung', 'FilesystemIsReadOnly']);
   });
 
   it('survives a throwing callback', async () => {
