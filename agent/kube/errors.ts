@@ -1,5 +1,5 @@
-// kube/errors.ts: turns whatever @kubernetes/client-node throws (ApiException with a status
-// and a metav1.Status body, node-fetch FetchError for network trouble, AbortError for our
+// kube/errors.ts: turns whatever an API call throws (rest.ts's ApiError with a status and a
+// metav1.Status body, a network or exec-plugin error with a string `code`, AbortError for our
 // request timeout) into an ApiFailure: retryable or not, with Retry-After in ms.
 import type { ApiFailure } from './types';
 
@@ -46,7 +46,6 @@ export function classifyApiError(err: unknown, nowMs = Date.now()): ApiFailure {
     headers?: unknown;
     name?: unknown;
     message?: unknown;
-    type?: unknown;
   };
   if (typeof e.code === 'number' && e.code >= 100 && e.code < 600) {
     const status = e.code;
@@ -69,9 +68,8 @@ export function classifyApiError(err: unknown, nowMs = Date.now()): ApiFailure {
   if (name === 'AbortError' || name === 'TimeoutError') {
     return { ok: false, retryable: true, error: `request timed out: ${message}`.slice(0, 512) };
   }
-  if (name === 'FetchError' || typeof e.code === 'string' || e.type === 'system') {
-    const code = typeof e.code === 'string' ? `${e.code}: ` : '';
-    return { ok: false, retryable: true, error: `network error: ${code}${message}`.slice(0, 512) };
+  if (typeof e.code === 'string') {
+    return { ok: false, retryable: true, error: `network error: ${e.code}: ${message}`.slice(0, 512) };
   }
   // Anything else (a bug, a serialisation error) is not something a retry fixes.
   return { ok: false, retryable: false, error: `unexpected error: ${message}`.slice(0, 512) };

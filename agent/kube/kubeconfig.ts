@@ -344,11 +344,6 @@ export function connection(r: Resolved, ports: ConnectionPorts = {}): KubeConnec
 
 /** Loads a kubeconfig file. Throws one Error naming the file and every problem. */
 export function loadKubeconfig(path: string, ports: ConnectionPorts = {}): KubeConnection {
-  let text: string;
-  try {
-    text = (ports.readFile ?? ((p: string) => readFileSync(p)))(path).toString('utf8');
-  } catch (e) {
-    throw new Error((e as Error).message);
-  }
+  const text = (ports.readFile ?? ((p: string) => readFileSync(p)))(path).toString('utf8');
   return connection(parseKubeconfig(text, path), ports);
 }

@@ -71,6 +71,25 @@ function queryString(query: Query | undefined): string {
   return s === '' ? '' : `?${s}`;
 }
 
+/**
+ * Keeps a response body's first `limit` bytes; calls `done` with them at its end. Past the limit
+ * the rest is drained unkept and `over` (if any) runs.
+ */
+function collectBody(res: http.IncomingMessage, limit: number, done: (body: Buffer) => void, over?: () => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (c: Buffer) => {
+    const room = limit - size;
+    size += c.length;
+    if (room >= c.length) chunks.push(c);
+    else {
+      if (room > 0) chunks.push(c.subarray(0, room));
+      over?.();
+    }
+  });
+  res.on('end', () => done(Buffer.concat(chunks)));
+}
+
 function tooLarge(what: string, limit: number): Error {
   return Object.assign(new Error(`${what} larger than ${limit} bytes`), { code: 'ERESPONSETOOLARGE' });
 }
@@ -110,7 +129,7 @@ export class RestClient {
         if (res.status >= 200 && res.status < 300) {
           return (res.body.length === 0 ? undefined : JSON.parse(res.body.toString('utf8'))) as T;
         }
-        throw new ApiError(res.status, res.body.toString('utf8', 0, MAX_ERROR_BODY), res.headers);
+        throw new ApiError(res.status, res.body.toString('utf8'), res.headers);
       } catch (err) {
         if (attempt > 0 || !staleConnection(err) || signal.aborted) throw err;
         this.stats.retries++;
@@ -126,17 +145,13 @@ export class RestClient {
     return new Promise((resolve, reject) => {
       const mod = p.url.protocol === 'http:' ? http : https;
       const req = mod.request(p.url, { ...p.options, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
         const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
         const limit = ok ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size <= limit) chunks.push(c);
-          else if (ok) req.destroy(tooLarge('response', limit)); // an error body past its cap is drained
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        collectBody(
+          res,
+          limit,
+          (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+          ok ? () => req.destroy(tooLarge('response', limit)) : undefined, // an error body is cut
         );
         res.on('error', reject);
       });
@@ -177,16 +192,8 @@ export class RestClient {
       const mod = p.url.protocol === 'http:' ? http : https;
       const req = mod.request(p.url, p.options, (res) => {
         if (res.statusCode !== 200) {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            if (size < MAX_ERROR_BODY) chunks.push(c);
-            size += c.length;
-          });
-          res.on('end', () =>
-            done(
-              new ApiError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8', 0, MAX_ERROR_BODY), res.headers),
-            ),
+          collectBody(res, MAX_ERROR_BODY, (body) =>
+            done(new ApiError(res.statusCode ?? 0, body.toString('utf8'), res.headers)),
           );
           res.on('error', done);
           return;
