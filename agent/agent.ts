@@ -21,7 +21,13 @@ import type { Metrics } from './sinks/metrics';
 import { CheckpointStore } from './sources/checkpoint';
 import { FileSource, type FileSourceOptions } from './sources/file';
 import { JournaldSource, type JournaldSourceOptions } from './sources/journald';
-import { DEFAULT_IDLE_POLL_MS, KmsgSource, monotonicBootTime, type KmsgSourceOptions } from './sources/kmsg';
+import {
+  DEFAULT_IDLE_POLL_MS,
+  KMSG_IDLE_POLL_MS,
+  KmsgSource,
+  monotonicBootTime,
+  type KmsgSourceOptions,
+} from './sources/kmsg';
 import { valueBy } from './runtime/deadline';
 import type { Clock, Condition, DropResolver, LogLine, Logger, PluginFile, RuleFile, Sink, Source } from './types';
 import { Cluster } from './app/cluster';
@@ -278,7 +284,8 @@ export class Agent {
   ): (files: readonly RuleFile[]) => void {
     const { settings, clock, files } = this.parts;
     const factory = this.parts.sources ?? realSources;
-    // An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU), or every
+    // An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU), the kernel
+    // ring every 250 ms (it is small enough for a burst to overrun it within a second), or every
     // quarter of --stall-timeout when that is shorter, so that /healthz never takes a quiet
     // source for a stalled one.
     const idlePollIntervalMs = Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4);
@@ -297,7 +304,7 @@ export class Agent {
         clock,
         logger: this.log.child({ component: 'kmsg' }),
         startAfterMs: clock.now() - lookback,
-        idlePollIntervalMs,
+        idlePollIntervalMs: Math.min(KMSG_IDLE_POLL_MS, idlePollIntervalMs),
       });
       this.runner.add(kmsg, both);
     }

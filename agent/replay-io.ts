@@ -3,7 +3,6 @@
 // lines starting with a space, joined into one record) or as plain lines. Writing one JSON object
 // per line with backpressure: when the output is full, reading waits for it to drain, so memory
 // stays flat however large the capture and however slow the pipe.
-import { createInterface } from 'node:readline';
 
 /** One unit of a capture: a kmsg record (header plus dictionary lines) or one text line. */
 export interface CaptureItem {
@@ -17,7 +16,8 @@ export interface CaptureItem {
  * Empty lines are skipped. The text is untrusted.
  */
 export async function* readCapture(input: NodeJS.ReadableStream, kmsg: boolean): AsyncGenerator<CaptureItem> {
-  const rl = createInterface({ input, crlfDelay: Infinity });
+  // node:readline is loaded on first use, not at start (README, Memory cuts: built-ins): only `replay` reads captures.
+  const rl = process.getBuiltinModule('node:readline').createInterface({ input, crlfDelay: Infinity });
   let n = 0;
   let record: CaptureItem | undefined;
   for await (const raw of rl) {

@@ -15,7 +15,6 @@
 //   - at most 2 queries in flight and 64 waiting; beyond that the address stays unnamed (shed);
 //   - the name is untrusted: it is used only if it looks like a host name (letters, digits,
 //     `-`, `_`, `.`, at most 253 characters); the trailing dot is dropped.
-import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { raceDeadline } from './runtime/deadline';
 import { LookupCache, type LookupCacheOptions } from './runtime/lookup-cache';
@@ -147,6 +146,8 @@ export class ReverseDns {
 
   /** A Resolver that asks only the configured servers (the system's: /etc/resolv.conf), one try. */
   static nodeResolver(setting: ReverseDnsOptions['setting'], timeoutMs: number): PtrResolver {
+    // node:dns/promises is loaded on first use, not at start (README, Memory cuts: built-ins): the option is off by default.
+    const { Resolver } = process.getBuiltinModule('node:dns/promises');
     const r = new Resolver({ timeout: timeoutMs, tries: 1 });
     if (setting.kind === 'server') r.setServers([setting.server]);
     return r;

@@ -2,7 +2,7 @@
 // DaemonSet runs it (the image's V8 flags and malloc environment), and what the benchmarks read about
 // it from outside: CPU seconds (utime + stime from /proc/<pid>/stat), VmRSS/VmHWM from
 // /proc/<pid>/status, and its /metrics. Shared by flood-bench, process-bench and memory-breakdown.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,16 +10,70 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The bundle to run; NODEWARDEN_BENCH_AGENT names a copy (e.g. next to a re2 built for another node). */
 export const AGENT = process.env.NODEWARDEN_BENCH_AGENT ?? join(ROOT, 'dist/nodewarden.cjs');
-/** The image's entrypoint flags (Dockerfile, manifests/30-daemonset.yaml); overridable for experiments. */
-export const DAEMONSET_V8_FLAGS = (
-  process.env.NODEWARDEN_BENCH_V8_FLAGS ??
-  '--max-semi-space-size=1 --max-old-space-size=48 --no-concurrent-recompilation --no-maglev'
-)
-  .split(' ')
-  .filter(Boolean);
+/**
+ * `npm start`'s V8 flags (package.json): the agent on the machine's node, Node 20 here. Node 20 has
+ * no production Maglev, so its top tier stays TurboFan.
+ */
+export const START_V8_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--max-old-space-size=48',
+  '--no-concurrent-recompilation',
+  '--no-maglev',
+];
+/**
+ * The image's entrypoint flags (Dockerfile ENTRYPOINT, manifests/30-daemonset.yaml): Node 24, with
+ * Maglev as the top tier instead of TurboFan (README, Memory cuts: the JIT tier on Node 24).
+ */
+export const IMAGE_V8_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--max-old-space-size=48',
+  '--no-concurrent-recompilation',
+  '--max-opt=2',
+  '--invocation-count-for-maglev=5000',
+];
+/** The image's major Node version (Dockerfile NODE_RUNTIME_IMAGE); the image's flags are for it. */
+export const IMAGE_NODE_MAJOR = 24;
+
+/**
+ * The V8 flags to run the agent with on a node of this major version: the image's on the Node
+ * major the image runs (and newer), `npm start`'s on older ones (Node 20).
+ * NODEWARDEN_BENCH_V8_FLAGS overrides both, for experiments.
+ */
+export function daemonsetV8Flags(nodeMajor: number): readonly string[] {
+  const override = process.env.NODEWARDEN_BENCH_V8_FLAGS;
+  if (override !== undefined) return override.split(' ').filter(Boolean);
+  return nodeMajor >= IMAGE_NODE_MAJOR ? IMAGE_V8_FLAGS : START_V8_FLAGS;
+}
+
+/** The major version of a node binary (this process's without a path). */
+export function nodeMajor(node?: string): number {
+  const version =
+    node === undefined || node === process.execPath
+      ? process.versions.node
+      : execFileSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
+  return Number(version.split('.')[0]);
+}
+
+/**
+ * The agent's whole environment: the image's (PATH, NODE_ENV=production), the malloc settings and
+ * TZ=UTC. Nothing else is inherited from the caller, whose shell may set things the DaemonSet does
+ * not (NODE_EXTRA_CA_CERTS, for one, loads a CA bundle at start: +1 MiB RSS on Node 20 and 24).
+ * MALLOC_ARENA_MAX and GLIBC_TUNABLES set by the caller win, for experiments.
+ */
+export function daemonsetEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    NODE_ENV: 'production',
+    TZ: 'UTC',
+    ...DAEMONSET_MALLOC_ENV,
+  };
+  for (const name of Object.keys(DAEMONSET_MALLOC_ENV))
+    if (process.env[name] !== undefined) env[name] = process.env[name];
+  return { ...env, ...extra };
+}
 /**
  * The image's glibc malloc environment (Dockerfile ENV, manifests/30-daemonset.yaml, `npm start`;
- * test/manifests/image.test.ts checks they agree). The caller's environment overrides each one.
+ * test/manifests/image.test.ts checks they agree).
  */
 export const DAEMONSET_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
@@ -77,7 +131,7 @@ export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentChild> {
   const port = 20_400 + Math.floor(Math.random() * 2000);
   const args = [
     ...(o.nodeFlags ?? []),
-    ...DAEMONSET_V8_FLAGS,
+    ...daemonsetV8Flags(nodeMajor(o.node)),
     AGENT,
     'run',
     '--metrics-address',
@@ -87,7 +141,7 @@ export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentChild> {
   const child = spawn(o.node ?? process.execPath, args, {
     cwd: o.cwd,
     stdio: ['ignore', o.stdout ?? 'ignore', 'inherit'],
-    env: { ...DAEMONSET_MALLOC_ENV, ...process.env, KUBECONFIG: '', TZ: 'UTC', ...o.env },
+    env: daemonsetEnv(o.env),
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async (): Promise<void> => {

@@ -24,6 +24,8 @@ export interface FloodResult {
   cpuPercent: number;
   recordsPerCpuSecond: number;
   apiWrites: number;
+  /** Records the agent knows the kernel overwrote before it read them (kmsg overrun gaps). */
+  lost: number;
 }
 
 const HERE = fileURLToPath(import.meta.url);
@@ -58,6 +60,10 @@ export async function runFloodBench(
       port,
       /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/,
     );
+    const lostBefore = await metric(
+      port,
+      /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/,
+    );
     const cpuBefore = procCpuSeconds(pid);
 
     // A single fd would be rate-limited by printk_devkmsg=ratelimit; lift it for the flood.
@@ -84,6 +90,9 @@ export async function runFloodBench(
     const received =
       (await metric(port, /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/)) -
       receivedBefore;
+    const lost =
+      (await metric(port, /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/)) -
+      lostBefore;
     const peakRssMiB = procStatus(pid, 'VmHWM');
     const apiWrites = api ? api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length : 0;
     return {
@@ -98,6 +107,7 @@ export async function runFloodBench(
       cpuPercent: Math.round((cpuSeconds / (seconds + 1.5)) * 1000) / 10,
       recordsPerCpuSecond: Math.round(received / Math.max(cpuSeconds, 0.01)),
       apiWrites,
+      lost,
     };
   } finally {
     await agent.stop();

@@ -9,7 +9,6 @@
 // a rotated service-account token or kubelet-style client certificate is picked up without a
 // restart. An exec plugin runs without a shell, with a timeout and a bounded output, and its
 // credential is kept until its expirationTimestamp (or for the process's life without one).
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { load as parseYaml } from 'js-yaml';
@@ -219,17 +218,20 @@ export function inClusterConfig(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DI
 
 function defaultRunExec(exec: ExecConfig, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
-      exec.command,
-      [...exec.args],
-      { env, timeout: EXEC_TIMEOUT_MS, maxBuffer: EXEC_MAX_OUTPUT, shell: false, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (err) {
-          const why = String(stderr).trim().slice(0, 512);
-          reject(execError(exec, `${err.message.split('\n')[0]}${why ? `: ${why}` : ''}`));
-        } else resolve(String(stdout));
-      },
-    );
+    // node:child_process is loaded on first use, not at start (README, Memory cuts: built-ins).
+    process
+      .getBuiltinModule('node:child_process')
+      .execFile(
+        exec.command,
+        [...exec.args],
+        { env, timeout: EXEC_TIMEOUT_MS, maxBuffer: EXEC_MAX_OUTPUT, shell: false, windowsHide: true },
+        (err, stdout, stderr) => {
+          if (err) {
+            const why = String(stderr).trim().slice(0, 512);
+            reject(execError(exec, `${err.message.split('\n')[0]}${why ? `: ${why}` : ''}`));
+          } else resolve(String(stdout));
+        },
+      );
   });
 }
 

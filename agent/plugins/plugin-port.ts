@@ -6,7 +6,6 @@
 // When the program exits, its process group is killed (children that outlive their parent die
 // with it). When the caller's signal aborts (the timeout), the whole group is killed and the
 // run resolves at once, without waiting for the kernel to reap anything.
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { PLUGIN_OUTPUT_KEEP_BYTES } from '../config/plugin-file';
 import { errTextWithCode } from '../runtime/err-text';
@@ -89,7 +88,8 @@ export const realPluginPort: PluginPort = {
     new Promise<PluginRun>((resolve) => {
       let child;
       try {
-        child = spawn(req.path, [...req.args], {
+        // node:child_process is loaded on first use, not at start (README, Memory cuts: built-ins).
+        child = process.getBuiltinModule('node:child_process').spawn(req.path, [...req.args], {
           detached: true, // setsid: a process group of its own, so the group can be killed
           shell: false,
           stdio: ['ignore', 'pipe', 'pipe'],

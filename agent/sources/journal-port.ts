@@ -6,7 +6,6 @@
 // longer line is discarded and the line reported as `tooLong`, never buffered); at most
 // QUEUE_HIGH lines wait to be read, then stdout is paused (backpressure reaches journalctl
 // through the pipe); stderr keeps only its last STDERR_KEEP bytes, for the error message.
-import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -89,7 +88,11 @@ export const realJournalPort: JournalPort = {
 
 /** Spawns command (no shell) and reads its stdout as capped lines. */
 export function spawnLineChild(command: string, args: readonly string[], maxLineBytes: number): JournalChild {
-  const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+  // node:child_process is loaded on first use, not at start (README, Memory cuts: built-ins).
+  const child = process.getBuiltinModule('node:child_process').spawn(command, [...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: false,
+  });
   const queue: ChildLine[] = [];
   let waiter: ((l: ChildLine | undefined) => void) | undefined;
   let ended = false;

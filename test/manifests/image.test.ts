@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DAEMONSET_MALLOC_ENV, DAEMONSET_V8_FLAGS } from '../../bench/agent-proc';
+import { DAEMONSET_MALLOC_ENV, IMAGE_V8_FLAGS, START_V8_FLAGS } from '../../bench/agent-proc';
 import { findOne, loadAll, repoRoot } from './load-manifests';
 
 interface Instruction {
@@ -107,7 +107,7 @@ describe('Dockerfile', () => {
     expect(runs(journal)).toMatch(/ln -s \/app\/dist\/nodewarden\.cjs \/out\/usr\/local\/bin\/log-counter$/);
   });
 
-  it('runs the bundle with the V8 flags of `npm start`, as root (privileged, documented)', () => {
+  it('runs the bundle with the heap flags of `npm start` and Maglev as the top tier, as root (privileged, documented)', () => {
     const entrypoint = runtime.body.filter((i) => i.op === 'ENTRYPOINT');
     expect(entrypoint).toHaveLength(1);
     const argv = JSON.parse(entrypoint[0]!.args) as string[];
@@ -116,12 +116,22 @@ describe('Dockerfile', () => {
       '--max-semi-space-size=1',
       '--max-old-space-size=48',
       '--no-concurrent-recompilation',
-      '--no-maglev',
-      '/app/dist/nodewarden.cjs',
+      '--max-opt=2',
+      '--invocation-count-for-maglev=5000',
+          '/app/dist/nodewarden.cjs',
     ]);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    // `npm start` runs the same heap and compiler flags, but keeps TurboFan as its top tier: it runs
+    // on the machine's node, Node 20 here, which has no production Maglev. The image's Node 24
+    // makes Maglev its top tier (--max-opt=2) and tunes when Maglev starts.
     const startFlags = pkg.scripts.start!.split(' ').filter((w) => w.startsWith('--'));
-    expect(argv.filter((w) => w.startsWith('--'))).toEqual(startFlags);
+    const imageFlags = argv.filter((w) => w.startsWith('--'));
+    const shared = ['--max-semi-space-size=1', '--max-old-space-size=48', '--no-concurrent-recompilation'];
+    expect(startFlags.slice(0, 3)).toEqual(shared);
+    expect(imageFlags.slice(0, 3)).toEqual(shared);
+    expect(startFlags.slice(3)).toEqual(['--no-maglev']);
+    expect(imageFlags).toContain('--max-opt=2');
+    expect(imageFlags).not.toContain('--no-maglev');
     expect(JSON.parse(runtime.body.find((i) => i.op === 'CMD')!.args)).toEqual(['run']);
     expect(runtime.body.find((i) => i.op === 'WORKDIR')!.args).toBe('/app');
     expect(runtime.body.filter((i) => i.op === 'USER').map((i) => i.args)).toEqual(['root']);
@@ -149,7 +159,8 @@ describe('Dockerfile', () => {
       expect(startEnv[name], `npm start ${name}`).toBe(value);
     }
     const entrypoint = JSON.parse(runtime.body.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
-    if (process.env.NODEWARDEN_BENCH_V8_FLAGS === undefined) expect(DAEMONSET_V8_FLAGS).toEqual(entrypoint.filter((w) => w.startsWith('--')));
+    expect(IMAGE_V8_FLAGS).toEqual(entrypoint.filter((w) => w.startsWith('--')));
+    expect(START_V8_FLAGS).toEqual(pkg.scripts.start!.split(' ').filter((w) => w.startsWith('--')));
   });
 
   it('.dockerignore admits exactly what the stages copy from the build context', () => {
