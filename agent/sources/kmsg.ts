@@ -300,6 +300,9 @@ export class KmsgSource implements Source {
         let n: number;
         try {
           n = dev.read(reader.buf);
+          // /dev/kmsg never reads 0 bytes (EAGAIN when empty); a path that does is not the kernel
+          // log (a regular file, /dev/null). An error, not an empty record: no busy loop.
+          if (n === 0) throw Object.assign(new Error('read 0 bytes: not a kernel log device'), { code: 'EOF' });
         } catch (err) {
           await this.onReadError(reader, err);
           continue;

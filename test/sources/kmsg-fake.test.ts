@@ -366,6 +366,42 @@ describe('KmsgSource with a fake device', () => {
     await done;
   });
 
+  it('takes a path that reads 0 bytes (a regular file, /dev/null) for an error, paced, not records', async () => {
+    const clock = new FakeClock();
+    let reads = 0;
+    const src = new KmsgSource({
+      checkpoints: new CheckpointStore(dir, quiet),
+      clock,
+      logger: quiet,
+      bootTimeMs: 0,
+      bootId: 'b',
+      openDevice: () => ({
+        read: () => {
+          reads++;
+          return 0; // what read(2) returns at end of file
+        },
+        close: () => {},
+      }),
+    });
+    const lines: LogLine[] = [];
+    const ac = new AbortController();
+    const done = src.run((l) => void lines.push(l), ac.signal);
+    await flush();
+    // One read, then a sleep of pollIntervalMs (100 ms) before each next one: 21 reads in 2 s.
+    for (let i = 0; i < 20; i++) {
+      clock.advance(100);
+      await flush();
+    }
+    expect(reads).toBe(21);
+    expect(lines).toEqual([]);
+    expect(src.stats.received).toBe(0);
+    expect(src.stats.errors).toBe(21);
+    expect(src.health().alive).toBe(false);
+    expect(src.health().lastError).toMatch(/read 0 bytes: not a kernel log device/);
+    ac.abort();
+    await done;
+  });
+
   it('saves its position while running: at the end of a drain, at most once a second, and without fsync', async () => {
     const dev = new FakeDevice(seqs(1, 200));
     const store = new CheckpointStore(dir, quiet);
@@ -448,7 +484,7 @@ describe('KmsgSource with a fake device', () => {
     const junk: Step[] = [
       'not a header at all\n',
       '6,x,1,-;m\n',
-      '',
+      '6,\n', // (an empty read is not a record but an error: see 'reads 0 bytes')
       `6,SEQ,1,-;${'\\x01'.repeat(10)}\n`,
       '6,SEQ,1,-;caf\\xe9\n',
       '6,SEQ,1,-;\n',
