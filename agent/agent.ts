@@ -285,7 +285,7 @@ export class Agent {
     const { settings, clock, files } = this.parts;
     const factory = this.parts.sources ?? realSources;
     // An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU), the kernel
-    // ring every 250 ms (it is small enough for a burst to overrun it within a second), or every
+    // ring every 500 ms (it is small enough for a burst to overrun it within a second), or every
     // quarter of --stall-timeout when that is shorter, so that /healthz never takes a quiet
     // source for a stalled one.
     const idlePollIntervalMs = Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4);

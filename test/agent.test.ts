@@ -144,7 +144,7 @@ describeWithParts(['kmsg'], 'Agent against the fake API server', () => {
     const agent = await t.start();
     kmsg(`${t.marker} blip 1`);
     kmsg(`${t.marker} broke down hard`);
-    // Hang guard: ≥ 10× the at most 250 ms an idle kmsg poll takes to see the record.
+    // Hang guard: ≥ 10× the at most 500 ms an idle kmsg poll takes to see the record.
     await eventually(
       'detection',
       () => agent.conditions().find((c) => c.type === 'AgentTestBroken' && c.status === 'True'),

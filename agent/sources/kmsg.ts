@@ -14,13 +14,14 @@
 // (ERR_INVALID_FD_TYPE) and tty.ReadStream fails (not a tty). epoll works on /dev/kmsg, but
 // reaching it needs the deprecated internal process.binding('pipe_wrap') or a native addon.
 // So the source polls, adaptively: pollIntervalMs (100 ms) after a record, then each empty
-// poll doubles the sleep up to idlePollIntervalMs (250 ms), back to pollIntervalMs on the next
+// poll doubles the sleep up to idlePollIntervalMs (500 ms), back to pollIntervalMs on the next
 // record (backoff.ts's step). A flood never sleeps (it reads until EAGAIN). Each wake-up costs
 // ~0.2-0.4 ms of CPU here; 10 a second was 0.3-0.5% of a core of idle CPU on its own. The idle
-// cap is not longer because the ring is small: this machine's holds about 700 records (a
-// 128-256 KiB log_buf_len is the common default), which a burst of 2,000 records/s fills in
-// 0.35 s. With a 1 s cap, a burst that began while the source slept overran the ring in 5 of 20
-// flood-bench runs (10-60 records counted lost); with 250 ms, none did. The buffer is 16 KiB;
+// cap is not longer because the ring is small: this machine's held 130 KB of text (a 128-256 KiB
+// log_buf_len is the common default), about 1 s of flood-bench's 2,000 records/s. With a 1 s cap,
+// a burst that began while the source slept overran it in 5 of 20 flood-bench runs (10-60
+// records counted lost). 500 ms leaves that burst a 2x margin at one wake-up a second more than
+// 1 s; 250 ms (four more) put idle CPU over 0.2% of a core. The buffer is 16 KiB;
 // the kernel caps a formatted record well below that (CONSOLE_EXT_LOG_MAX, 8 KiB). A buffer too
 // small for a record gives EINVAL *and consumes the record* (measured on 6.18), so it is counted
 // as malformed and remembered for the gap arithmetic.
@@ -86,7 +87,7 @@ const READ_BUFFER_BYTES = 16 * 1024;
 /** The longest sleep between two polls of an idle file or journal (agent.ts). */
 export const DEFAULT_IDLE_POLL_MS = 1_000;
 /** The longest sleep between two polls of an idle ring (see "Polling" above). */
-export const KMSG_IDLE_POLL_MS = 250;
+export const KMSG_IDLE_POLL_MS = 500;
 /** Give timers and I/O a turn after this many records, even under a flood. */
 const YIELD_EVERY = 64;
 /** Consecutive unexpected read errors after which health reports the source dead. */

@@ -308,22 +308,22 @@ describe('KmsgSource with a fake device', () => {
       }
     };
     await flush();
-    // Two records and the first EAGAIN at t0; then sleeps of 100, 200, then 250 ms (the cap).
+    // Two records and the first EAGAIN at t0; then sleeps of 100, 200, 400, then 500 ms (the cap).
     await step(5000);
     const polls = (from: number): number[] => reads.filter((t) => t >= from).map((t) => t - t0);
-    const every250 = (from: number, to: number): number[] =>
-      Array.from({ length: Math.floor((to - from) / 250) + 1 }, (_, k) => from + 250 * k);
-    expect(polls(t0)).toEqual([0, 0, 0, 100, 300, ...every250(550, 5000)]);
+    const every500 = (from: number, to: number): number[] =>
+      Array.from({ length: Math.floor((to - from) / 500) + 1 }, (_, k) => from + 500 * k);
+    expect(polls(t0)).toEqual([0, 0, 0, 100, 300, 700, ...every500(1200, 5000)]);
     expect(lines.map((l) => l.seq)).toEqual([1, 2]);
-    // A record written now is read at the next poll (at most 250 ms later), and the sleeps start
+    // A record written now is read at the next poll (at most 500 ms later), and the sleeps start
     // over at 100 ms.
     dev.push(rec(3));
     const t1 = clock.now();
     await step(3000);
     expect(lines.map((l) => l.seq)).toEqual([1, 2, 3]);
-    expect(polls(t1)).toEqual([5050, 5050, 5150, 5350, ...every250(5600, 8000)]);
+    expect(polls(t1)).toEqual([5200, 5200, 5300, 5500, 5900, ...every500(6400, 8000)]);
     // Health stays fresh: the last poll is at most one idle interval old.
-    expect(clock.now() - src.health().lastPollAt).toBeLessThanOrEqual(250);
+    expect(clock.now() - src.health().lastPollAt).toBeLessThanOrEqual(500);
     ac.abort();
     await done;
     expect(clock.pending()).toBe(0);
