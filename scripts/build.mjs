@@ -34,7 +34,7 @@ const RE2_DIRS = [
  * Node built-ins the bundle must not load: nothing the agent runs uses them, and on Node 24 each
  * loaded built-in keeps its source in the V8 heap. They came in through module top levels only:
  *   - prom-client's index loads Pushgateway (zlib) and AggregatorRegistry (cluster, dgram): the
- *     agent imports prom-client through promClientCore below;
+ *     agent imports prom-client through SHIMS['prom-client-core'] below;
  *   - pino loads thread-stream (worker_threads, assert) for transports, which the agent does not
  *     use, and pino/lib/tools.js reads isMainThread from worker_threads: the agent runs pino on
  *     the main thread only, so it is true;
