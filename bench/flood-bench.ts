@@ -29,6 +29,9 @@ export interface FloodResult {
 }
 
 const HERE = fileURLToPath(import.meta.url);
+/** The kmsg source's counters in the agent's /metrics: records read, and records it knows it missed. */
+const KMSG_RECEIVED = /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/;
+const KMSG_LOST = /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/;
 
 export async function runFloodBench(
   mode: 'standalone' | 'connected',
@@ -56,14 +59,8 @@ export async function runFloodBench(
   try {
     await sleep(2000); // settle: catch up with the ring's backlog
     const idleRssMiB = procStatus(pid, 'VmRSS');
-    const receivedBefore = await metric(
-      port,
-      /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/,
-    );
-    const lostBefore = await metric(
-      port,
-      /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/,
-    );
+    const receivedBefore = await metric(port, KMSG_RECEIVED);
+    const lostBefore = await metric(port, KMSG_LOST);
     const cpuBefore = procCpuSeconds(pid);
 
     // A single fd would be rate-limited by printk_devkmsg=ratelimit; lift it for the flood.
@@ -87,12 +84,8 @@ export async function runFloodBench(
     }
     await sleep(1500);
     const cpuSeconds = procCpuSeconds(pid) - cpuBefore;
-    const received =
-      (await metric(port, /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/)) -
-      receivedBefore;
-    const lost =
-      (await metric(port, /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/)) -
-      lostBefore;
+    const received = (await metric(port, KMSG_RECEIVED)) - receivedBefore;
+    const lost = (await metric(port, KMSG_LOST)) - lostBefore;
     const peakRssMiB = procStatus(pid, 'VmHWM');
     const apiWrites = api ? api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length : 0;
     return {

@@ -21,6 +21,7 @@ const EXEC_TIMEOUT_MS = 30_000;
 const EXEC_MAX_OUTPUT = 1024 * 1024;
 /** An exec credential is renewed this long before it expires. */
 const EXEC_RENEW_BEFORE_MS = 10_000;
+const readFileFromDisk = (path: string): Buffer => readFileSync(path);
 
 /** TLS settings for the connection (an agent is kept while they hold: shared-agent.ts). */
 export interface TlsSettings {
@@ -278,7 +279,7 @@ function parseExecCredential(out: string, exec: ExecConfig): ExecCredential {
 /** A connection from a resolved config: credentials() re-reads files and runs exec as needed. */
 export function connection(r: Resolved, ports: ConnectionPorts = {}): KubeConnection {
   const now = ports.now ?? Date.now;
-  const readFile = ports.readFile ?? ((p: string) => readFileSync(p));
+  const readFile = ports.readFile ?? readFileFromDisk;
   const runExec = ports.runExec ?? defaultRunExec;
   const env = ports.env ?? process.env;
   const files = new Map<string, { at: number; data: Buffer }>();
@@ -346,6 +347,6 @@ export function connection(r: Resolved, ports: ConnectionPorts = {}): KubeConnec
 
 /** Loads a kubeconfig file. Throws one Error naming the file and every problem. */
 export function loadKubeconfig(path: string, ports: ConnectionPorts = {}): KubeConnection {
-  const text = (ports.readFile ?? ((p: string) => readFileSync(p)))(path).toString('utf8');
+  const text = (ports.readFile ?? readFileFromDisk)(path).toString('utf8');
   return connection(parseKubeconfig(text, path), ports);
 }
