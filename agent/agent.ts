@@ -24,6 +24,7 @@ import { JournaldSource, type JournaldSourceOptions } from './sources/journald';
 import {
   DEFAULT_IDLE_POLL_MS,
   KMSG_IDLE_POLL_MS,
+  KMSG_READY_WAIT_MS,
   KmsgSource,
   monotonicBootTime,
   type KmsgSourceOptions,
@@ -285,9 +286,9 @@ export class Agent {
     const { settings, clock, files } = this.parts;
     const factory = this.parts.sources ?? realSources;
     // An idle source polls every second at most (a wake-up costs 0.2-0.4 ms of CPU), the kernel
-    // ring every 500 ms (it is small enough for a burst to overrun it within a second), or every
-    // quarter of --stall-timeout when that is shorter, so that /healthz never takes a quiet
-    // source for a stalled one.
+    // ring every 500 ms when it cannot wait on it (it is small enough for a burst to overrun it
+    // within a second; kmsg.ts), or every quarter of --stall-timeout when that is shorter, so
+    // that /healthz never takes a quiet source for a stalled one.
     const idlePollIntervalMs = Math.min(DEFAULT_IDLE_POLL_MS, settings.stallTimeoutMs / 4);
     const both = (line: LogLine): void => {
       detector.handle(line);
@@ -305,6 +306,8 @@ export class Agent {
         logger: this.log.child({ component: 'kmsg' }),
         startAfterMs: clock.now() - lookback,
         idlePollIntervalMs: Math.min(KMSG_IDLE_POLL_MS, idlePollIntervalMs),
+        // At most a quarter of --stall-timeout, as every poll interval: /healthz reads poll age.
+        readyWaitMs: Math.min(KMSG_READY_WAIT_MS, settings.stallTimeoutMs / 4),
       });
       this.runner.add(kmsg, both);
     }

@@ -14,7 +14,7 @@
 // when the journal cannot be read or a flag is bad.
 // Entries come from a `journalctl` child without --follow (journal-port.ts), decoded and guarded
 // like the journald source's (journal-entry.ts).
-import { stat } from 'node:fs/promises';
+import { stat } from './runtime/fs-async';
 import { parseArgs } from 'node:util';
 import { parseRuleFile } from './config/rule-files';
 import { parseNonNegativeDuration } from './config/duration';

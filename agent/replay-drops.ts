@@ -14,6 +14,7 @@ import { parseSyslogLine } from './engine/drop-time';
 import { parsePacketLog, skipKernelTime } from './engine/packet-log';
 import { JsonLines, readCapture } from './replay-io';
 import { parseKmsgRecord } from './sources/kmsg-record';
+import { isoString } from './runtime/utc-time';
 import type { Clock, PacketDrop } from './types';
 
 export type DropReplayFormat = 'kmsg' | 'syslog';
@@ -63,7 +64,7 @@ const REPORT_CHARS = 300;
 export function dropJson(d: PacketDrop): Record<string, string | number> {
   const o: Record<string, string | number> = {
     kind: 'drop',
-    time: d.time.toISOString(),
+    time: isoString(d.time.getTime()),
     verdict: d.verdict,
     prefix: d.prefix,
   };

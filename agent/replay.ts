@@ -14,6 +14,7 @@ import { JsonLines, readCapture } from './replay-io';
 import { parseJournalJsonLine, readJournalExport, type JournalCaptureItem } from './replay-journal';
 import { journalSourceId } from './sources/journal-entry';
 import { parseKmsgRecord } from './sources/kmsg-record';
+import { isoString } from './runtime/utc-time';
 import type { Clock, ConditionChange, Logger, LogLine, NodeEvent, RuleFile, Sink } from './types';
 
 export type ReplayFormat = 'kmsg' | 'syslog' | 'plain' | 'journal-export' | 'journal-json';
@@ -51,7 +52,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     onConditionChange(c: ConditionChange) {
       out.write({
         kind: 'condition',
-        time: c.condition.lastTransitionTime.toISOString(),
+        time: isoString(c.condition.lastTransitionTime.getTime()),
         source: c.component,
         reason: c.condition.reason,
         message: c.condition.message,
@@ -62,7 +63,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     onEvent(e: NodeEvent) {
       out.write({
         kind: 'event',
-        time: e.time.toISOString(),
+        time: isoString(e.time.getTime()),
         source: e.component,
         reason: e.reason,
         message: e.message,

@@ -38,12 +38,14 @@ const RE2_DIRS = [
  *   - pino loads thread-stream (worker_threads, assert) for transports, which the agent does not
  *     use, and pino/lib/tools.js reads isMainThread from worker_threads: the agent runs pino on
  *     the main thread only, so it is true;
- *   - sonic-boom asserts one argument with assert.
+ *   - sonic-boom asserts one argument with assert;
+ *   - fs/promises (which loads readline and fs.watch's machinery, 0.65 MiB on Node 24): the agent's
+ *     own code uses node:fs's callback API through agent/runtime/fs-async.ts.
  * The same way, @opentelemetry/api (23 KiB, for prom-client's exemplars, which are off) stays out.
  * Together 0.6-0.7 MiB of idle RSS on Node 24 (README, Memory cuts). The build fails if a
  * dependency starts importing one of them again.
  */
-const UNUSED_BUILTINS = ['assert', 'cluster', 'dgram', 'worker_threads', 'zlib'];
+const UNUSED_BUILTINS = ['assert', 'cluster', 'dgram', 'fs/promises', 'worker_threads', 'zlib'];
 /** The modules that stand in for them, by name (nodewarden-shim:<name> in the metafile). */
 const SHIMS = {
   // The parts of prom-client the agent imports (an import of anything else fails the build).

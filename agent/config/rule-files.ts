@@ -75,7 +75,7 @@
 // so is a directory with no `*.json` file. A file reached twice (same real path) loads once.
 // Rule files larger than 1 MiB are refused.
 import { readdirSync } from 'node:fs';
-import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { readFile, readdir, realpath, stat } from '../runtime/fs-async';
 import { join, resolve as resolvePath } from 'node:path';
 import RE2 from 're2';
 import { errText } from '../runtime/err-text';

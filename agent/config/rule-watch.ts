@@ -10,7 +10,7 @@
 //
 // The fingerprint is taken with synchronous calls on the main thread (stat, readdir, realpath:
 // 6 system calls for the two shipped files, some microseconds on a ConfigMap's local volume).
-// Through fs/promises each call was a round trip to libuv's thread pool, waking a pool thread
+// Through the asynchronous API each call was a round trip to libuv's thread pool, waking a pool thread
 // and then the main thread: 6 of each per poll, about 1 ms of CPU per poll on an idle agent here.
 // Loading a changed set (loadRuleFiles) stays asynchronous.
 //
@@ -228,7 +228,7 @@ function fingerprint(paths: readonly string[]): Fingerprint {
   const entry = (p: string): void => {
     try {
       const st = statSync(p);
-      const real = realpathSync.native(p); // libc realpath(3), as fs/promises.realpath
+      const real = realpathSync.native(p); // libc realpath(3), as runtime/fs-async.ts realpath
       newestMtimeMs = Math.max(newestMtimeMs, st.mtimeMs, st.ctimeMs);
       parts.push(`${p}\u0000${real}\u0000${st.ino}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ctimeMs}`);
     } catch (e) {

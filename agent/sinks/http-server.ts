@@ -2,6 +2,8 @@
 // died or stalled, unlike NPD's always-200), /conditions (JSON) and /. Read-only; no request
 // body is ever read.
 import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
+import { httpDate } from '../runtime/utc-time';
 import type { Clock, Condition, Logger, Source } from '../types';
 import type { Metrics } from './metrics';
 
@@ -63,12 +65,32 @@ export interface HttpServerOptions {
   readonly startedAt?: number;
 }
 
+/** net.Server's bind-and-listen step, which listen() ends in when the process is not a cluster worker. */
+type Listen2 = (address: string, port: number, family: number) => void;
+
+/**
+ * Binds server to host:port and listens; 'listening' or 'error' follows, as after listen().
+ * listen() first loads node:cluster, to ask whether this process is a cluster worker, and
+ * cluster loads child_process, dgram and dns with it: 0.8 MiB of RSS on Node 24 (README, Memory
+ * cuts: built-ins) for a question whose answer is always no here. So for an IP address the
+ * server goes straight to the step listen() takes in a process that is not a worker,
+ * `_listen2`, which Node keeps under that name for code that wraps it. A host name (it needs a
+ * lookup), or a Node without `_listen2`, takes listen().
+ */
+export function listenOn(server: Server, host: string, port: number): void {
+  const family = isIP(host);
+  const listen2 = (server as unknown as { _listen2?: Listen2 })._listen2;
+  if (family !== 0 && typeof listen2 === 'function') listen2.call(server, host, port, family);
+  else server.listen(port, host);
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<Server> {
   const startedAt = opts.startedAt ?? opts.clock.now();
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const send = (code: number, type: string, body: string): void => {
-      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      // Our Date header: Node's own (toUTCString) sets up ICU's time zones on first use (utc-time.ts).
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', date: httpDate(opts.clock.now()) });
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
@@ -97,10 +119,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<Server> 
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.once('listening', () => {
       server.off('error', reject);
       resolve();
     });
+    listenOn(server, opts.host, opts.port);
   });
   server.unref();
   opts.logger.info({ address: server.address() }, 'serving /metrics, /healthz and /conditions');

@@ -2,6 +2,7 @@
 // output, and stays on beside the Kubernetes exporter. Kernel text goes in a field, never into
 // the message template. The log's own time is `logTime` (pino's `time` is when it was written).
 import { LogThrottle } from '../runtime/log-throttle';
+import { isoString } from '../runtime/utc-time';
 import type { Clock, ConditionChange, Logger, NodeEvent, PacketDrop, Problem, Sink } from '../types';
 
 /** Problems logged per reason per window; the rest are counted and summarised (a flood of matching lines must not flood the log). */
@@ -37,7 +38,7 @@ export class LogSink implements Sink {
         reason: p.reason,
         ...(p.condition !== undefined ? { condition: p.condition } : {}),
         message: p.message,
-        logTime: p.time.toISOString(),
+        logTime: isoString(p.time.getTime()),
       },
       'problem',
     );
@@ -53,7 +54,7 @@ export class LogSink implements Sink {
         reason: cond.reason,
         message: cond.message,
         previousStatus: c.previous?.status,
-        logTime: cond.lastTransitionTime.toISOString(),
+        logTime: isoString(cond.lastTransitionTime.getTime()),
       },
       'condition changed',
     );
@@ -67,7 +68,7 @@ export class LogSink implements Sink {
         object: `${e.involved.namespace}/${e.involved.name}`,
         reason: e.reason,
         message: e.message,
-        logTime: e.time.toISOString(),
+        logTime: isoString(e.time.getTime()),
       },
       'pod event',
     );
@@ -87,7 +88,7 @@ export class LogSink implements Sink {
         ...(d.policy !== undefined ? { policy: d.policy } : {}),
         in: d.inIf,
         out: d.outIf,
-        logTime: d.time.toISOString(),
+        logTime: isoString(d.time.getTime()),
       },
       'packet dropped',
     );

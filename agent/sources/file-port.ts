@@ -1,8 +1,8 @@
 // file-port.ts: the small file-system port the file follower reads through (open, stat, read,
-// close, and a directory listing to find rotated siblings). The default is node:fs/promises,
-// whose FileHandle fits the handle type as it is (no wrapper on the read path); tests pass an
+// close, and a directory listing to find rotated siblings). The default is node:fs's callback API
+// (runtime/fs-async.ts: a descriptor-backed handle, without node:fs/promises); tests pass an
 // in-memory file system (test/helpers/memory-fs.ts) and run the follower on the fake clock.
-import * as fsp from 'node:fs/promises';
+import { openReadOnly, readdir, stat } from '../runtime/fs-async';
 
 /** What the follower needs from a stat (node's BigIntStats has it). */
 export interface FileStat {
@@ -31,7 +31,7 @@ export interface FilePort {
 
 /** The real file system. */
 export const nodeFilePort: FilePort = {
-  open: (path) => fsp.open(path, 'r'),
-  stat: (path) => fsp.stat(path, { bigint: true }),
-  readdir: (dir) => fsp.readdir(dir),
+  open: openReadOnly,
+  stat: (path) => stat(path, { bigint: true }),
+  readdir: (dir) => readdir(dir),
 };

@@ -39,7 +39,7 @@
 //
 // The states (following, orphaned, draining, copy, waiting) and the decisions between them are in
 // file-states.ts, pure; this file is the I/O driver. All file access goes through a FilePort
-// (file-port.ts; default node:fs/promises), so tests run it on an in-memory file system and the
+// (file-port.ts; default node:fs through runtime/fs-async.ts), so tests run it on an in-memory file system and the
 // fake clock.
 import { backoffStep } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
@@ -106,7 +106,7 @@ export interface FileSourceOptions {
   readonly checkpointName?: string;
   /** Abortable sleep; default sleeperFor(clock). */
   readonly sleep?: Sleep;
-  /** The file system; default node:fs/promises. Tests pass an in-memory one. */
+  /** The file system; default the real one (file-port.ts). Tests pass an in-memory one. */
   readonly fs?: FilePort;
   /**
    * Opens the followed path (and its siblings) read-only, in place of fs.open. Tests inject

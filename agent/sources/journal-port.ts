@@ -6,7 +6,7 @@
 // longer line is discarded and the line reported as `tooLong`, never buffered); at most
 // QUEUE_HIGH lines wait to be read, then stdout is paused (backpressure reaches journalctl
 // through the pipe); stderr keeps only its last STDERR_KEEP bytes, for the error message.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from '../runtime/fs-async';
 import { join } from 'node:path';
 
 /** A line of the child's stdout, or one that was longer than the cap (its text dropped). */

@@ -5,26 +5,23 @@
 // backlog and resume arithmetic is the pure KmsgCursor (kmsg-cursor.ts).
 //
 // Reading. open(O_RDONLY|O_NONBLOCK) and read(2) through fs.readSync on the main thread: each
-// read returns exactly one record, or EAGAIN when there is none (then we sleep, abortable).
+// read returns exactly one record, or EAGAIN when there is none (then we sleep or wait, abortable).
 // fs.createReadStream is not used: it parks a libuv pool thread in a blocking read() and
 // process.exit() then hangs until the next kernel message.
 //
-// Polling. There is no readiness notification for this fd in Node's public API: libuv takes a
-// character device for a regular file (uv_guess_handle: UV_FILE), so net.Socket refuses the fd
-// (ERR_INVALID_FD_TYPE) and tty.ReadStream fails (not a tty). epoll works on /dev/kmsg, but
-// reaching it needs the deprecated internal process.binding('pipe_wrap') or a native addon.
-// So the source polls, adaptively: pollIntervalMs (100 ms) after a record, then each empty
-// poll doubles the sleep up to idlePollIntervalMs (500 ms), back to pollIntervalMs on the next
-// record (backoff.ts's step). A flood never sleeps (it reads until EAGAIN). Each wake-up costs
-// ~0.2-0.4 ms of CPU here; 10 a second was 0.3-0.5% of a core of idle CPU on its own. The idle
-// cap is not longer because the ring is small: this machine's held 130 KB of text (a 128-256 KiB
-// log_buf_len is the common default), about 1 s of flood-bench's 2,000 records/s. With a 1 s cap,
-// a burst that began while the source slept overran it in 5 of 20 flood-bench runs (10-60
-// records counted lost). 500 ms leaves that burst a 2x margin at one wake-up a second more than
-// 1 s; 250 ms (four more) put idle CPU over 0.2% of a core. The buffer is 16 KiB;
-// the kernel caps a formatted record well below that (CONSOLE_EXT_LOG_MAX, 8 KiB). A buffer too
-// small for a record gives EINVAL *and consumes the record* (measured on 6.18), so it is counted
-// as malformed and remembered for the gap arithmetic.
+// Polling and waiting. After a record, an empty read sleeps pollIntervalMs (100 ms): a flood is
+// read in batches, never woken record by record (waking per record doubled W2's CPU). When the
+// next poll is empty too, a device with readiness (the real /dev/kmsg: kmsg-device.ts, epoll
+// through Node's pipe handle) waits for the kernel's next record, at most readyWaitMs (5 s, for
+// the idle housekeeping: poll time for /healthz, boot time, position). Without readiness (a
+// fake device, a path that is not 1:11, a Node without the pipe handle) the sleep doubles with
+// each empty poll up to idlePollIntervalMs (500 ms), back to pollIntervalMs on the next record
+// (backoff.ts's step). The ring is small: this machine's holds about 724 records of flood-bench's
+// text, 360 ms of its 2,000 records/s, so a burst that began during a 500 ms sleep overran it
+// (200-315 records lost in 5 of 13 runs); waiting on the kernel, it is read at once. The buffer
+// is 16 KiB; the kernel caps a formatted record well below that (CONSOLE_EXT_LOG_MAX, 8 KiB). A
+// buffer too small for a record gives EINVAL *and consumes the record* (measured on 6.18), so it
+// is counted as malformed and remembered for the gap arithmetic.
 //
 // Opening. A failed open (ENOENT before /dev/kmsg is mounted, EPERM, EMFILE) is retried with
 // backoff, 1 s doubling to 30 s, abortable; meanwhile health() is alive=false with the error.
@@ -79,6 +76,7 @@ import type { Clock, LineHandler, LogLine, Logger, Sleep, Source, SourceHealth, 
 import { newSourceStats } from '../types';
 import { checkpointName, type CheckpointStore } from './checkpoint';
 import { KmsgCursor, kmsgResumeSeq, validKmsgCheckpoint, type KmsgGap } from './kmsg-cursor';
+import { openKmsgDevice, type KmsgDevice, type KmsgDeviceOpener } from './kmsg-device';
 import { decodeMessage, newKmsgHeader, parseKmsgHeader, type KmsgHeader } from './kmsg-record';
 import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
 
@@ -86,8 +84,10 @@ export const DEFAULT_KMSG_PATH = '/dev/kmsg';
 const READ_BUFFER_BYTES = 16 * 1024;
 /** The longest sleep between two polls of an idle file or journal (agent.ts). */
 export const DEFAULT_IDLE_POLL_MS = 1_000;
-/** The longest sleep between two polls of an idle ring (see "Polling" above). */
+/** The longest sleep between two polls of an idle ring, without readiness (see "Polling" above). */
 export const KMSG_IDLE_POLL_MS = 500;
+/** With readiness, the longest wait for a record before the idle housekeeping (see "Polling"). */
+export const KMSG_READY_WAIT_MS = 5_000;
 /** Give timers and I/O a turn after this many records, even under a flood. */
 const YIELD_EVERY = 64;
 /** Consecutive unexpected read errors after which health reports the source dead. */
@@ -101,21 +101,7 @@ const LOG_EVERY_MS = 10_000;
 /** Ring scan bound: a writer faster than this reader must not keep the start scan going. */
 const SCAN_MAX_RECORDS = 1_000_000;
 
-/** The device, abstracted so tests can drive EPIPE/EINVAL sequences deterministically. */
-export interface KmsgDevice {
-  /** Reads one record into buf and returns its length; throws errno errors (EAGAIN, EPIPE, ...). */
-  read(buf: Buffer): number;
-  close(): void;
-}
-export type KmsgDeviceOpener = (path: string) => KmsgDevice;
-
-export const openKmsgDevice: KmsgDeviceOpener = (path) => {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  return {
-    read: (buf) => fs.readSync(fd, buf, 0, buf.length, null),
-    close: () => fs.closeSync(fd),
-  };
-};
+export { openKmsgDevice, type KmsgDevice, type KmsgDeviceOpener };
 
 /**
  * The seq of the newest record in the ring now (-1 when it is empty), read through its own fd
@@ -173,6 +159,11 @@ export interface KmsgSourceOptions {
    * pollIntervalMs up to this. At least pollIntervalMs. Default 1000.
    */
   readonly idlePollIntervalMs?: number;
+  /**
+   * On a device with readiness notification (the real /dev/kmsg): the longest wait for a record
+   * before the idle housekeeping (poll time for /healthz, boot time, checkpoint). Default 5000.
+   */
+  readonly readyWaitMs?: number;
   /** Message cap (bytes, after unescaping). Default 16 KiB. */
   readonly maxLineBytes?: number;
   /** Wall-clock ms of boot; fixed when given, otherwise clock.now() - CLOCK_MONOTONIC. */
@@ -236,6 +227,7 @@ export class KmsgSource implements Source {
   private readonly pollIntervalMs: number;
   /** The idle sleep: pollIntervalMs doubling with each empty poll up to idlePollIntervalMs. */
   private readonly idlePace: { readonly baseMs: number; readonly capMs: number };
+  private readonly readyWaitMs: number;
   private readonly maxLineBytes: number;
   private readonly ckptName: string;
   private readonly log: Logger;
@@ -252,6 +244,7 @@ export class KmsgSource implements Source {
       baseMs: this.pollIntervalMs,
       capMs: Math.max(this.pollIntervalMs, opts.idlePollIntervalMs ?? KMSG_IDLE_POLL_MS),
     };
+    this.readyWaitMs = Math.max(1, opts.readyWaitMs ?? KMSG_READY_WAIT_MS);
     this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.ckptName = opts.checkpointName ?? checkpointName({ kind: 'kmsg' });
     opts.checkpoints.markBootScoped(this.ckptName);
@@ -368,7 +361,11 @@ export class KmsgSource implements Source {
       if (this.opts.bootTimeMs === undefined) r.bootTimeMs = monotonicBootTime(clock);
       this.tellPosition(r, this.lastPollAt);
       r.sinceYield = 0;
-      await r.sleep(backoffStep(++r.emptyPolls, this.idlePace), r.signal);
+      // With readiness, the first empty poll after a record still sleeps pollIntervalMs: a flood
+      // is read in batches, not woken for record by record. Only a ring that stays quiet waits.
+      const empty = ++r.emptyPolls;
+      if (r.dev.wait !== undefined && empty > 1) await r.dev.wait(this.readyWaitMs, r.signal);
+      else await r.sleep(backoffStep(empty, this.idlePace), r.signal);
       return;
     }
     r.emptyPolls = 0; // anything but EAGAIN: there is (or was) something to read
@@ -532,7 +529,7 @@ export class KmsgSource implements Source {
    * reports alive=false with the error. Returns undefined only on abort.
    */
   private async openWithRetry(signal: AbortSignal): Promise<KmsgDevice | undefined> {
-    const open = this.opts.openDevice ?? openKmsgDevice;
+    const open = this.opts.openDevice ?? ((path: string): KmsgDevice => openKmsgDevice(path, this.opts.clock));
     const sleep = sleeperFor(this.opts.clock);
     let delayMs = OPEN_RETRY_FIRST_MS;
     let failures = 0;

@@ -1,9 +1,9 @@
 // http-server.test.ts: /metrics, /healthz (503 on a dead or stalled source, grace for a first poll) and /conditions over
 // real HTTP on loopback.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpServer } from '../../agent/sinks/http-server';
+import { listenOn, startHttpServer } from '../../agent/sinks/http-server';
 import { Metrics } from '../../agent/sinks/metrics';
 import type { Condition, Logger, Source, SourceHealth } from '../../agent/types';
 import { newSourceStats } from '../../agent/types';
@@ -207,5 +207,59 @@ describe('http server', () => {
     const { base } = await serve([]);
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
+
+describe('listenOn', () => {
+  /** A server whose listen() is counted; 'listening' or the error settles the promise. */
+  function counted(): { srv: Server; listenCalls: () => number; ready: Promise<void> } {
+    const srv = createServer((_req, res) => res.end('ok'));
+    let calls = 0;
+    const listen = srv.listen.bind(srv);
+    srv.listen = ((...args: Parameters<Server['listen']>) => {
+      calls++;
+      return listen(...args);
+    }) as Server['listen'];
+    const ready = new Promise<void>((resolve, reject) => {
+      srv.once('listening', resolve);
+      srv.once('error', reject);
+    });
+    return { srv, listenCalls: () => calls, ready };
+  }
+
+  it('binds an IP address without listen() (which loads node:cluster) and serves on it', async () => {
+    const { srv, listenCalls, ready } = counted();
+    server = srv;
+    listenOn(srv, '127.0.0.1', 0);
+    await ready;
+    expect(listenCalls()).toBe(0);
+    const addr = srv.address() as AddressInfo;
+    expect(addr.address).toBe('127.0.0.1');
+    expect(await (await fetch(`http://127.0.0.1:${addr.port}/`)).text()).toBe('ok');
+  });
+
+  it('takes listen() for a host name, which needs a lookup', async () => {
+    const { srv, listenCalls, ready } = counted();
+    server = srv;
+    listenOn(srv, 'localhost', 0);
+    await ready;
+    expect(listenCalls()).toBe(1);
+  });
+
+  it('reports a port in use as an error, as listen() does', async () => {
+    const { base } = await serve([]);
+    const port = Number(new URL(base).port);
+    const metrics = new Metrics({ processMetrics: false });
+    const second = startHttpServer({
+      host: '127.0.0.1',
+      port,
+      metrics,
+      sources: () => [],
+      conditions: () => [],
+      clock: new FakeClock(),
+      stallTimeoutMs: 60_000,
+      logger: quiet,
+    });
+    await expect(second).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 });

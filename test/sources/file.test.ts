@@ -4,8 +4,8 @@
 // startAtEnd (also on a file created after start), unreadable paths (EISDIR, injected EACCES)
 // and prompt shutdown.
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { openReadOnly } from '../../agent/runtime/fs-async';
+import type { FileHandlePort } from '../../agent/sources/file-port';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -370,11 +370,11 @@ describe('FileSource errors and shutdown', () => {
     /** Health as each open attempt begins (attempt 1 runs inside run(), before `src` is set). */
     const seen = new Map<number, { alive: boolean; state: string; lastError?: string; degraded?: string }>();
     let src: FileSource | undefined;
-    const open = async (p: string): Promise<FileHandle> => {
+    const open = async (p: string): Promise<FileHandlePort> => {
       calls++;
       if (src) seen.set(calls, src.health());
       if (calls <= 6) throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
-      return fsp.open(p, 'r');
+      return openReadOnly(p);
     };
     const f = follow(log, state, { open });
     src = f.source;
