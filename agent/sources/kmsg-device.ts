@@ -63,6 +63,7 @@ function isKmsg(fd: number): boolean {
 
 interface PipeHandle {
   open(fd: number): number;
+  close(): void;
 }
 type PipeBinding = { Pipe: new (type: number) => PipeHandle; constants: { SOCKET: number } };
 
@@ -76,7 +77,9 @@ function pipeFor(fd: number): PipeHandle | undefined {
   }
   if (typeof binding?.Pipe !== 'function') return undefined;
   const pipe = new binding.Pipe(binding.constants.SOCKET);
-  return pipe.open(fd) === 0 ? pipe : undefined;
+  if (pipe.open(fd) === 0) return pipe;
+  pipe.close();
+  return undefined;
 }
 
 /** Reads the fd directly; EAGAIN when the ring has nothing new. */
