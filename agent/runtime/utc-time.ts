@@ -47,7 +47,7 @@ function clock(msOfDay: number): string {
 
 /** Date.prototype.toISOString of epoch ms: `2026-12-06T05:52:22.123Z`. */
 export function isoString(ms: number): string {
-  if (!(ms >= MIN_MS && ms < END_MS)) return new Date(ms).toISOString();
+  if (!(ms >= MIN_MS && ms < END_MS)) return new Date(ms).toISOString(); // eslint-disable-line no-restricted-syntax -- the out-of-range case
   const t = Math.trunc(ms);
   const c = civil(t);
   return `${pad4(c.year)}-${pad2(c.month)}-${pad2(c.day)}T${clock(c.msOfDay)}.${pad3(c.msOfDay % 1000)}Z`;
@@ -55,14 +55,14 @@ export function isoString(ms: number): string {
 
 /** RFC 3339 with whole seconds (metav1.Time on the wire): `2026-12-06T05:52:22Z`. */
 export function isoSeconds(ms: number): string {
-  if (!(ms >= MIN_MS && ms < END_MS)) return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  if (!(ms >= MIN_MS && ms < END_MS)) return isoString(Math.floor(ms / 1000) * 1000).replace('.000Z', 'Z');
   const c = civil(Math.floor(ms / 1000) * 1000);
   return `${pad4(c.year)}-${pad2(c.month)}-${pad2(c.day)}T${clock(c.msOfDay)}Z`;
 }
 
 /** The HTTP Date header (IMF-fixdate, as Date.prototype.toUTCString): `Sun, 06 Dec 2026 05:52:22 GMT`. */
 export function httpDate(ms: number): string {
-  if (!(ms >= MIN_MS && ms < END_MS)) return new Date(ms).toUTCString();
+  if (!(ms >= MIN_MS && ms < END_MS)) return new Date(ms).toUTCString(); // eslint-disable-line no-restricted-syntax -- out of range
   const c = civil(Math.trunc(ms));
   const wd = WEEKDAYS[((c.days % 7) + 7) % 7] as string;
   return `${wd}, ${pad2(c.day)} ${MONTHS[c.month - 1] as string} ${pad4(c.year)} ${clock(c.msOfDay)} GMT`;

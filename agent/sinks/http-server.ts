@@ -3,7 +3,7 @@
 // body is ever read.
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
-import { httpDate } from '../runtime/utc-time';
+import { httpDate, isoString } from '../runtime/utc-time';
 import type { Clock, Condition, Logger, Source } from '../types';
 import type { Metrics } from './metrics';
 
@@ -65,6 +65,11 @@ export interface HttpServerOptions {
   readonly startedAt?: number;
 }
 
+/** Conditions with lastTransitionTime as ISO text, as JSON.stringify would write it. */
+function conditionsJson(conds: readonly Condition[]): unknown[] {
+  return conds.map((c) => ({ ...c, lastTransitionTime: isoString(c.lastTransitionTime.getTime()) }));
+}
+
 /** net.Server's bind-and-listen step, which listen() ends in when the process is not a cluster worker. */
 type Listen2 = (address: string, port: number, family: number) => void;
 
@@ -107,7 +112,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<Server> 
         return send(h.ok ? 200 : 503, 'application/json', JSON.stringify(h) + '\n');
       }
       case '/conditions':
-        return send(200, 'application/json', JSON.stringify(opts.conditions(), null, 2) + '\n');
+        // Times as text here: JSON.stringify would call Date's toJSON, which loads ICU (utc-time.ts).
+        return send(200, 'application/json', JSON.stringify(conditionsJson(opts.conditions()), null, 2) + '\n');
       case '/':
         return send(200, 'text/plain', 'nodewarden: /metrics /healthz /conditions\n');
       default:
