@@ -100,6 +100,10 @@ export async function metricsText(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
 
+/** The kmsg source's counters in the agent's /metrics: records read, and records it knows it missed. */
+export const KMSG_RECEIVED = /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/;
+export const KMSG_LOST = /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/;
+
 export async function metric(port: number, re: RegExp): Promise<number> {
   const m = re.exec(await metricsText(port));
   return m ? Number(m[1]) : 0;

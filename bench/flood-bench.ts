@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
-import { metric, procCpuSeconds, procStatus, sleep, spawnAgent } from './agent-proc';
+import { KMSG_LOST, KMSG_RECEIVED, metric, procCpuSeconds, procStatus, sleep, spawnAgent } from './agent-proc';
 import { generateCorpus } from './corpus';
 
 export interface FloodResult {
@@ -29,9 +29,6 @@ export interface FloodResult {
 }
 
 const HERE = fileURLToPath(import.meta.url);
-/** The kmsg source's counters in the agent's /metrics: records read, and records it knows it missed. */
-const KMSG_RECEIVED = /nodewarden_component_received_total\{component_kind="source",component_id="kmsg"\} (\d+)/;
-const KMSG_LOST = /nodewarden_component_lost_total\{component_kind="source",component_id="kmsg"\} (\d+)/;
 
 export async function runFloodBench(
   mode: 'standalone' | 'connected',

@@ -36,7 +36,17 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
 import { FakePods } from '../test/helpers/fake-apiserver-pods';
-import { metricsText, procCpuSeconds, procStatus, ROOT, sleep, spawnAgent, type AgentChild } from './agent-proc';
+import {
+  KMSG_RECEIVED,
+  metric,
+  metricsText,
+  procCpuSeconds,
+  procStatus,
+  ROOT,
+  sleep,
+  spawnAgent,
+  type AgentChild,
+} from './agent-proc';
 import { generateCorpus } from './corpus';
 
 export interface ProcessResult {
@@ -380,13 +390,6 @@ export interface IdleResult {
   readonly cpuMsPerSecond?: readonly number[];
 }
 
-/** nodewarden_component_received_total of the kmsg source. */
-const kmsgReceived = async (port: number): Promise<number> =>
-  Number(
-    /^nodewarden_component_received_total\{[^}]*component_id="kmsg"[^}]*\} (\d+)/m.exec(await metricsText(port))?.[1] ??
-      0,
-  );
-
 /**
  * Idle: the agent as the DaemonSet runs it (the shipped rules/, /dev/kmsg when this process may
  * read it, drops from the kernel log), connected to the fake API server with the W3 pods, and
@@ -429,7 +432,7 @@ export async function runIdleWorkload(o: {
     });
     await sleep(o.settleSeconds !== undefined ? o.settleSeconds * 1000 : SETTLE_MS);
     const { pid, port } = agent;
-    const records0 = kmsg ? await kmsgReceived(port) : 0;
+    const records0 = kmsg ? await metric(port, KMSG_RECEIVED) : 0;
     const cpu0 = procCpuSeconds(pid);
     const cs0 = procContextSwitches(pid);
     const ns0 = procSchedNs(pid);
@@ -451,7 +454,7 @@ export async function runIdleWorkload(o: {
     const cs1 = procContextSwitches(pid);
     const ns1 = procSchedNs(pid);
     const endRssMiB = procStatus(pid, 'VmRSS');
-    const records1 = kmsg ? await kmsgReceived(port) : 0;
+    const records1 = kmsg ? await metric(port, KMSG_RECEIVED) : 0;
     return {
       workload: `idle, connected, ${kmsg ? '/dev/kmsg' : 'no /dev/kmsg'}${o.dropLog === true ? ', a drop log' : ''}`,
       idleSeconds: o.idleSeconds,

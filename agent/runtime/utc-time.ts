@@ -45,19 +45,20 @@ function clock(msOfDay: number): string {
   return `${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}`;
 }
 
+/** `YYYY-MM-DDTHH:MM:SS`, the part ISO 8601 texts share. */
+const dateTime = (c: Civil): string => `${pad4(c.year)}-${pad2(c.month)}-${pad2(c.day)}T${clock(c.msOfDay)}`;
+
 /** Date.prototype.toISOString of epoch ms: `2026-12-06T05:52:22.123Z`. */
 export function isoString(ms: number): string {
   if (!(ms >= MIN_MS && ms < END_MS)) return new Date(ms).toISOString(); // eslint-disable-line no-restricted-syntax -- the out-of-range case
-  const t = Math.trunc(ms);
-  const c = civil(t);
-  return `${pad4(c.year)}-${pad2(c.month)}-${pad2(c.day)}T${clock(c.msOfDay)}.${pad3(c.msOfDay % 1000)}Z`;
+  const c = civil(Math.trunc(ms));
+  return `${dateTime(c)}.${pad3(c.msOfDay % 1000)}Z`;
 }
 
 /** RFC 3339 with whole seconds (metav1.Time on the wire): `2026-12-06T05:52:22Z`. */
 export function isoSeconds(ms: number): string {
   if (!(ms >= MIN_MS && ms < END_MS)) return isoString(Math.floor(ms / 1000) * 1000).replace('.000Z', 'Z');
-  const c = civil(Math.floor(ms / 1000) * 1000);
-  return `${pad4(c.year)}-${pad2(c.month)}-${pad2(c.day)}T${clock(c.msOfDay)}Z`;
+  return `${dateTime(civil(Math.floor(ms / 1000) * 1000))}Z`;
 }
 
 /** The HTTP Date header (IMF-fixdate, as Date.prototype.toUTCString): `Sun, 06 Dec 2026 05:52:22 GMT`. */

@@ -37,8 +37,8 @@ export interface KmsgDevice {
 }
 export type KmsgDeviceOpener = (path: string) => KmsgDevice;
 
-/** libuv's read buffer: larger than any record (the kernel caps one at 8 KiB). */
-const READ_BUFFER_BYTES = 16 * 1024;
+/** A read buffer larger than any record (the kernel caps one at 8 KiB; see kmsg.ts on EINVAL). */
+export const KMSG_READ_BUFFER_BYTES = 16 * 1024;
 /** /dev/kmsg's device number: major 1 (mem), minor 11. */
 const KMSG_MAJOR = 1;
 const KMSG_MINOR = 11;
@@ -46,9 +46,12 @@ const KMSG_MINOR = 11;
 const errnoError = (code: string, message: string): NodeJS.ErrnoException =>
   Object.assign(new Error(`${code}: ${message}`), { code });
 
-/** Opens path read-only and non-blocking: the epoll device for /dev/kmsg, else the polling one. */
+/** Opens path read-only and non-blocking, as every reader of the ring does; throws open's errors. */
+export const openKmsgFd = (path: string): number => fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+
+/** Opens path: the epoll device for /dev/kmsg, else the polling one. */
 export function openKmsgDevice(path: string, clock: Clock): KmsgDevice {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const fd = openKmsgFd(path);
   const pipe = isKmsg(fd) ? pipeFor(fd) : undefined;
   return pipe === undefined ? new PolledKmsgDevice(fd) : new ReadyKmsgDevice(path, clock, fd, pipe);
 }
@@ -105,7 +108,7 @@ class ReadyKmsgDevice implements KmsgDevice {
   private socket: Socket | undefined;
   private closed = false;
   private waiter: (() => void) | undefined;
-  private readonly readBuf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private readonly readBuf = Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES);
 
   constructor(
     private readonly path: string,
@@ -185,7 +188,7 @@ class ReadyKmsgDevice implements KmsgDevice {
   }
 
   private reopen(): void {
-    const fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const fd = openKmsgFd(this.path);
     const pipe = pipeFor(fd);
     if (pipe === undefined) {
       fs.closeSync(fd);

@@ -76,12 +76,17 @@ import type { Clock, LineHandler, LogLine, Logger, Sleep, Source, SourceHealth, 
 import { newSourceStats } from '../types';
 import { checkpointName, type CheckpointStore } from './checkpoint';
 import { KmsgCursor, kmsgResumeSeq, validKmsgCheckpoint, type KmsgGap } from './kmsg-cursor';
-import { openKmsgDevice, type KmsgDevice, type KmsgDeviceOpener } from './kmsg-device';
+import {
+  KMSG_READ_BUFFER_BYTES,
+  openKmsgDevice,
+  openKmsgFd,
+  type KmsgDevice,
+  type KmsgDeviceOpener,
+} from './kmsg-device';
 import { decodeMessage, newKmsgHeader, parseKmsgHeader, type KmsgHeader } from './kmsg-record';
 import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
 
 export const DEFAULT_KMSG_PATH = '/dev/kmsg';
-const READ_BUFFER_BYTES = 16 * 1024;
 /** The longest sleep between two polls of an idle file or journal (agent.ts). */
 export const DEFAULT_IDLE_POLL_MS = 1_000;
 /** The longest sleep between two polls of an idle ring, without readiness (see "Polling" above). */
@@ -109,8 +114,8 @@ export { openKmsgDevice, type KmsgDevice, type KmsgDeviceOpener };
  * the ring, once per start without a checkpoint.
  */
 export function newestKmsgSeq(path: string): number {
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const buf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  const fd = openKmsgFd(path);
+  const buf = Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES);
   let newest = -1;
   try {
     for (let i = 0; i < SCAN_MAX_RECORDS; i++) {
@@ -155,8 +160,8 @@ export interface KmsgSourceOptions {
   /** Sleep after an empty poll that follows a record; at most 100 ms. Default 100. */
   readonly pollIntervalMs?: number;
   /**
-   * Longest sleep between polls: each empty poll in a row doubles the sleep from
-   * pollIntervalMs up to this. At least pollIntervalMs. Default 1000.
+   * Longest sleep between polls of a device without readiness: each empty poll in a row doubles
+   * the sleep from pollIntervalMs up to this. At least pollIntervalMs. Default KMSG_IDLE_POLL_MS.
    */
   readonly idlePollIntervalMs?: number;
   /**
@@ -274,8 +279,8 @@ export class KmsgSource implements Source {
       onLine,
       signal,
       sleep: sleeperFor(clock),
-      buf: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-      scratch: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      buf: Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES),
+      scratch: Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES),
       hdr: newKmsgHeader(),
       bootTimeMs: this.opts.bootTimeMs ?? monotonicBootTime(clock),
       consecutiveErrors: 0,

@@ -118,7 +118,7 @@ describe('Dockerfile', () => {
       '--no-concurrent-recompilation',
       '--max-opt=2',
       '--invocation-count-for-maglev=5000',
-          '/app/dist/nodewarden.cjs',
+      '/app/dist/nodewarden.cjs',
     ]);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     // `npm start` runs the same heap and compiler flags, but keeps TurboFan as its top tier: it runs

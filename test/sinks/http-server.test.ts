@@ -211,39 +211,34 @@ describe('http server', () => {
 });
 
 describe('listenOn', () => {
-  /** A server whose listen() is counted; 'listening' or the error settles the promise. */
-  function counted(): { srv: Server; listenCalls: () => number; ready: Promise<void> } {
+  /** A server whose listen() calls are counted, bound through listenOn(host) and listening. */
+  async function listenCounted(host: string): Promise<{ srv: Server; listenCalls: number }> {
     const srv = createServer((_req, res) => res.end('ok'));
-    let calls = 0;
+    server = srv;
+    const counter = { srv, listenCalls: 0 };
     const listen = srv.listen.bind(srv);
     srv.listen = ((...args: Parameters<Server['listen']>) => {
-      calls++;
+      counter.listenCalls++;
       return listen(...args);
     }) as Server['listen'];
-    const ready = new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       srv.once('listening', resolve);
       srv.once('error', reject);
+      listenOn(srv, host, 0);
     });
-    return { srv, listenCalls: () => calls, ready };
+    return counter;
   }
 
   it('binds an IP address without listen() (which loads node:cluster) and serves on it', async () => {
-    const { srv, listenCalls, ready } = counted();
-    server = srv;
-    listenOn(srv, '127.0.0.1', 0);
-    await ready;
-    expect(listenCalls()).toBe(0);
+    const { srv, listenCalls } = await listenCounted('127.0.0.1');
+    expect(listenCalls).toBe(0);
     const addr = srv.address() as AddressInfo;
     expect(addr.address).toBe('127.0.0.1');
     expect(await (await fetch(`http://127.0.0.1:${addr.port}/`)).text()).toBe('ok');
   });
 
   it('takes listen() for a host name, which needs a lookup', async () => {
-    const { srv, listenCalls, ready } = counted();
-    server = srv;
-    listenOn(srv, 'localhost', 0);
-    await ready;
-    expect(listenCalls()).toBe(1);
+    expect((await listenCounted('localhost')).listenCalls).toBe(1);
   });
 
   it('reports a port in use as an error, as listen() does', async () => {

@@ -96,6 +96,19 @@ async function runUntilDrained(
   return { src, lines, store };
 }
 
+/** A source on the fake clock reading `dev`, boot at 0, no checkpoint, options as given. */
+function sourceOn(clock: FakeClock, dev: KmsgDevice, extra: Partial<KmsgSourceOptions> = {}): KmsgSource {
+  return new KmsgSource({
+    checkpoints: new CheckpointStore(dir, quiet),
+    clock,
+    logger: quiet,
+    bootTimeMs: 0,
+    bootId: 'b',
+    openDevice: () => dev,
+    ...extra,
+  });
+}
+
 describe('KmsgSource with a fake device', () => {
   it('counts exactly the records lost in an EPIPE overrun gap', async () => {
     const dev = new FakeDevice([...seqs(10, 12), 'EPIPE', ...seqs(20, 22), 'EPIPE', ...seqs(100, 100)]);
@@ -289,14 +302,7 @@ describe('KmsgSource with a fake device', () => {
       },
       close: () => dev.close(),
     };
-    const src = new KmsgSource({
-      checkpoints: new CheckpointStore(dir, quiet),
-      clock,
-      logger: quiet,
-      bootTimeMs: 0,
-      bootId: 'b',
-      openDevice: () => timed,
-    });
+    const src = sourceOn(clock, timed);
     const lines: LogLine[] = [];
     const ac = new AbortController();
     const done = src.run((l) => void lines.push(l), ac.signal);
@@ -332,15 +338,7 @@ describe('KmsgSource with a fake device', () => {
   it('marks itself dead after repeated read errors and alive again when reads work', async () => {
     const dev = new FakeDevice([...Array<Step>(25).fill('EIO')]);
     const clock = new FakeClock();
-    const src = new KmsgSource({
-      checkpoints: new CheckpointStore(dir, quiet),
-      clock,
-      logger: quiet,
-      pollIntervalMs: 1,
-      bootTimeMs: 0,
-      bootId: 'b',
-      openDevice: () => dev,
-    });
+    const src = sourceOn(clock, dev, { pollIntervalMs: 1 });
     const ac = new AbortController();
     const done = src.run(() => {}, ac.signal);
     // Each failed read sleeps pollIntervalMs (1 ms) before the next.
@@ -369,19 +367,12 @@ describe('KmsgSource with a fake device', () => {
   it('takes a path that reads 0 bytes (a regular file, /dev/null) for an error, paced, not records', async () => {
     const clock = new FakeClock();
     let reads = 0;
-    const src = new KmsgSource({
-      checkpoints: new CheckpointStore(dir, quiet),
-      clock,
-      logger: quiet,
-      bootTimeMs: 0,
-      bootId: 'b',
-      openDevice: () => ({
-        read: () => {
-          reads++;
-          return 0; // what read(2) returns at end of file
-        },
-        close: () => {},
-      }),
+    const src = sourceOn(clock, {
+      read: () => {
+        reads++;
+        return 0; // what read(2) returns at end of file
+      },
+      close: () => {},
     });
     const lines: LogLine[] = [];
     const ac = new AbortController();
