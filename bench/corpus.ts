@@ -13,6 +13,11 @@ export interface CorpusOptions {
   readonly iptablesRate?: number;
   /** 'syslog': epoch ms of the first line's timestamp (default 2025-01-31T00:16:40Z). */
   readonly startMs?: number;
+  /**
+   * 'syslog': wall-clock ms the syslog timestamps advance per ms of kernel uptime (default 1;
+   * lines are ~5 ms of uptime apart). Below 1 the lines fit a shorter span, e.g. after a recent boot.
+   */
+  readonly timeScale?: number;
 }
 
 /** mulberry32: small, fast, deterministic. */
@@ -96,6 +101,7 @@ export function generateCorpus(o: CorpusOptions): string[] {
   const out = new Array<string>(o.lines);
   let uptime = 1000;
   const startMs = o.startMs ?? Date.UTC(2025, 0, 1) + (1000 + 86400 * 30) * 1000;
+  const timeScale = o.timeScale ?? 1;
   for (let i = 0; i < o.lines; i++) {
     const x = r();
     const msg = x < matchRate ? pick(MATCHING, r)(r) : x < matchRate + ipRate ? iptables(r) : pick(CHATTER, r)(r);
@@ -104,7 +110,7 @@ export function generateCorpus(o: CorpusOptions): string[] {
       continue;
     }
     uptime += rt() * 0.01;
-    const d = new Date(startMs + (Math.floor(uptime) - 1000) * 1000);
+    const d = new Date(startMs + Math.floor((uptime - 1000) * timeScale) * 1000);
     const ts = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
     out[i] = `${ts} node-1 kernel: [${uptime.toFixed(6).padStart(12, ' ')}] ${msg}`;
   }
