@@ -255,6 +255,23 @@ class LocalTimeMemo {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * The fields of the last text a compiled layout parsed. They depend on the text alone; what
+ * depends on the clock (the year of a layout without one) is applied on every call.
+ */
+class LastFields {
+  text: string | undefined = undefined;
+  year = 0;
+  month = -1;
+  day = -1;
+  yday = -1;
+  hour = 0;
+  min = 0;
+  sec = 0;
+  ms = 0;
+  zoneMs: number | undefined = undefined;
+}
+
 function buildTime(
   memo: LocalTimeMemo,
   y: number,
@@ -395,7 +412,23 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
 
   const cur = new Cursor();
   const memo = new LocalTimeMemo();
+  const last = new LastFields();
+  /** Epoch ms of parsed fields: the year (or now's, as NPD does), zone and calendar checks. */
+  const finish = (f: LastFields): number | undefined => {
+    if (hasYear) return buildTime(memo, f.year, f.month, f.day, f.yday, f.hour, f.min, f.sec, f.ms, f.zoneMs, true);
+    // No year: Go gives year 0 (a leap year, so Feb 29 parses) and NPD adds the current year.
+    const now = opts.now();
+    const y = memo.yearOf(now);
+    const t = buildTime(memo, y, f.month, f.day, f.yday, f.hour, f.min, f.sec, f.ms, f.zoneMs, false);
+    if (t === undefined) return undefined;
+    if (t > now + DAY_MS)
+      return buildTime(memo, y - 1, f.month, f.day, f.yday, f.hour, f.min, f.sec, f.ms, f.zoneMs, false);
+    return t;
+  };
   return (s, start = 0, end = s.length) => {
+    // The same text as the last one that parsed (a busy log's lines share their second): its fields.
+    const lt = last.text;
+    if (lt !== undefined && end - start === lt.length && s.startsWith(lt, start)) return finish(last);
     cur.s = s;
     cur.p = start;
     cur.end = end;
@@ -596,13 +629,16 @@ export function compileGoLayout(layout: string, opts: GoTimeOptions): GoTimePars
     if (pmSet && hour < 12) hour += 12;
     else if (amSet && hour === 12) hour = 0;
 
-    if (hasYear) return buildTime(memo, year, month, day, yday, hour, min, sec, ms, zoneMs, true);
-    // No year: Go gives year 0 (a leap year, so Feb 29 parses) and NPD adds the current year.
-    const now = opts.now();
-    const y = memo.yearOf(now);
-    const t = buildTime(memo, y, month, day, yday, hour, min, sec, ms, zoneMs, false);
-    if (t === undefined) return undefined;
-    if (t > now + DAY_MS) return buildTime(memo, y - 1, month, day, yday, hour, min, sec, ms, zoneMs, false);
-    return t;
+    last.text = s.slice(start, end);
+    last.year = year;
+    last.month = month;
+    last.day = day;
+    last.yday = yday;
+    last.hour = hour;
+    last.min = min;
+    last.sec = sec;
+    last.ms = ms;
+    last.zoneMs = zoneMs;
+    return finish(last);
   };
 }

@@ -111,8 +111,13 @@ function literalShapeEnd(raw: string, head: string, tail: string | undefined): n
   const i = raw.indexOf(head);
   if (i < 0) return -1;
   if (tail === undefined) return i + head.length;
-  const j = raw.lastIndexOf(tail);
-  return j < i + head.length ? -1 : j + tail.length;
+  if (tail === '') return raw.length; // `A.*`: the greedy `.*` takes the rest
+  // The last `tail` at or after the head's end, by forward searches: V8's indexOf is a fast
+  // builtin, lastIndexOf a runtime call (5% of W1's CPU when it was used here).
+  let j = raw.indexOf(tail, i + head.length);
+  if (j < 0) return -1;
+  for (let k = raw.indexOf(tail, j + 1); k >= 0; k = raw.indexOf(tail, k + 1)) j = k;
+  return j + tail.length;
 }
 
 /** String.prototype.isWellFormed (Node 20; not in the ES2023 lib typings): no lone surrogate. */

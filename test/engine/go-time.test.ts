@@ -61,6 +61,51 @@ describe('go-time', () => {
     expect(parse('Feb 29 10:00:00')).toBe(new Date(2027, 2, 1, 10, 0, 0).getTime()); // Go: year 0 is leap, AddDate normalises
   });
 
+  it('repeats of the last text reuse its fields, but the year and the day-ahead check follow the clock', () => {
+    let t = new Date(2026, 5, 15, 12, 0, 0).getTime();
+    const parse = compileGoLayout('Jan _2 15:04:05', { now: () => t });
+    expect(parse('Jun 16 11:00:00')).toBe(new Date(2026, 5, 16, 11, 0, 0).getTime()); // within a day ahead
+    t = new Date(2026, 5, 15, 10, 0, 0).getTime();
+    expect(parse('Jun 16 11:00:00')).toBe(new Date(2025, 5, 16, 11, 0, 0).getTime()); // now more than a day ahead
+    t = new Date(2028, 0, 1, 0, 0, 30).getTime();
+    expect(parse('Jun 16 11:00:00')).toBe(new Date(2027, 5, 16, 11, 0, 0).getTime());
+    expect(parse('Dec 31 23:59:59')).toBe(new Date(2027, 11, 31, 23, 59, 59).getTime());
+    t = new Date(2029, 0, 1, 0, 0, 30).getTime();
+    expect(parse('Dec 31 23:59:59')).toBe(new Date(2028, 11, 31, 23, 59, 59).getTime());
+    // A sub-range equal to the last text, inside a longer string; a failed parse keeps the memo.
+    expect(parse('Dec 31 23:59:59 host x', 0, 15)).toBe(new Date(2028, 11, 31, 23, 59, 59).getTime());
+    expect(parse('Dec 32 23:59:59')).toBeUndefined();
+    expect(parse('xDec 31 23:59:59', 1)).toBe(new Date(2028, 11, 31, 23, 59, 59).getTime());
+  });
+
+  it('a parser that sees runs of repeated texts answers as a fresh parser would', () => {
+    const layouts = ['Jan _2 15:04:05', '2006-01-02T15:04:05.999999999Z07:00', 'Jan _2 15:04:05.000'];
+    const values = [
+      [
+        'Jun 12 03:42:14',
+        'Jun 12 03:42:15',
+        'Jun 12 03:42:1x',
+        'Feb 29 10:00:00',
+        'Jun  2 03:42:14',
+        'Jun 16 11:00:00',
+      ],
+      ['2024-03-01T10:20:30Z', '2024-03-01T10:20:30+01:00', '2024-03-01T10:20:31Z', '2024-02-30T10:20:30Z'],
+      ['Jun 12 03:42:14.250', 'Jun 12 03:42:14.251', 'Jun 12 03:42:14.25'],
+    ];
+    let seed = 11;
+    const rnd = (n: number): number => {
+      seed = (seed * 48271) % 2147483647;
+      return Math.floor((seed / 2147483647) * n);
+    };
+    layouts.forEach((layout, k) => {
+      const memoised = p(layout);
+      for (let i = 0; i < 2000; i++) {
+        const v = values[k]![rnd(values[k]!.length)]!;
+        for (let r = rnd(3); r >= 0; r--) expect(memoised(v), `${layout} ${v}`).toBe(p(layout)(v));
+      }
+    });
+  });
+
   describe('local-time memo (per minute, per second for the year) is exact', () => {
     const saved = process.env.TZ;
     afterAll(() => {
