@@ -21,14 +21,20 @@ function waitingSource(id: string): Source & { signal?: AbortSignal } {
   return s as unknown as Source & { signal?: AbortSignal };
 }
 
+/** A runner under a fresh agent signal, running two waiting sources, a and b. */
+function twoSources() {
+  const agent = new AbortController();
+  const runner = new SourceRunner(agent.signal, log);
+  const a = waitingSource('a');
+  const b = waitingSource('b');
+  runner.add(a, () => undefined);
+  runner.add(b, () => undefined);
+  return { agent, runner, a, b };
+}
+
 describe('SourceRunner', () => {
   it("stops every source when the agent's signal aborts, with its reason", async () => {
-    const agent = new AbortController();
-    const runner = new SourceRunner(agent.signal, log);
-    const a = waitingSource('a');
-    const b = waitingSource('b');
-    runner.add(a, () => undefined);
-    runner.add(b, () => undefined);
+    const { agent, runner, a, b } = twoSources();
     expect(a.signal!.aborted).toBe(false);
     agent.abort(new Error('shutdown'));
     expect(a.signal!.aborted && b.signal!.aborted).toBe(true);
@@ -37,12 +43,7 @@ describe('SourceRunner', () => {
   });
 
   it('remove stops that source only, and no listener is left on the agent signal', async () => {
-    const agent = new AbortController();
-    const runner = new SourceRunner(agent.signal, log);
-    const a = waitingSource('a');
-    const b = waitingSource('b');
-    runner.add(a, () => undefined);
-    runner.add(b, () => undefined);
+    const { agent, runner, a, b } = twoSources();
     expect(getEventListeners(agent.signal, 'abort')).toHaveLength(2);
     await runner.remove('a');
     expect(a.signal!.aborted).toBe(true);
