@@ -3,7 +3,12 @@
 // late a sample ran (a fake histogram, so no wall time is involved).
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { delayFigures, registerProcessMetrics, type DelayHistogram } from '../../agent/sinks/process-metrics';
+import {
+  IntervalSampler,
+  delayFigures,
+  registerProcessMetrics,
+  type DelayHistogram,
+} from '../../agent/sinks/process-metrics';
 
 const MS = 1e6; // ns
 
@@ -79,6 +84,36 @@ describe('process metrics', () => {
     expect(value(t, 'nodejs_eventloop_lag_max_seconds')).toBeCloseTo(0.001, 9);
     expect(value(t, 'nodejs_eventloop_lag_min_seconds')).toBe(0); // early (999 ms) is not negative
     expect(h.resets).toBe(2);
+  });
+
+  it('IntervalSampler reads as a histogram of every sample would, percentiles over the last cap', () => {
+    let seed = 5;
+    const rnd = (): number => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    const sampler = new IntervalSampler(50);
+    expect(sampler.count).toBe(0);
+    expect(delayFigures(sampler, 1000)).toBeUndefined();
+    const all: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 120; i++) {
+        const ns = (1000 + (rnd() < 0.1 ? rnd() * 500 : rnd() * 3)) * MS;
+        sampler.record(ns);
+        all.push(ns);
+        const every = new FakeHistogram(all);
+        const last = new FakeHistogram(all.slice(-50));
+        expect(sampler.count).toBe(every.count);
+        expect(sampler.min).toBe(every.min);
+        expect(sampler.max).toBe(every.max);
+        expect(sampler.mean).toBeCloseTo(every.mean, 3);
+        expect(sampler.stddev).toBeCloseTo(every.stddev, 3);
+        for (const p of [50, 90, 99, 100]) expect(sampler.percentile(p)).toBe(last.percentile(p));
+      }
+      sampler.reset();
+      all.length = 0;
+      expect(sampler.count).toBe(0);
+    }
   });
 
   it('has no figures for an empty histogram', () => {
