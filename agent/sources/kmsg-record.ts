@@ -183,7 +183,8 @@ export function parseKmsgRecord(
 
 /**
  * Unescapes and guards the message bytes src[start, end) (scratch needs end - start bytes).
- * Returns the text and whether it was cut, or a negative JunkCode.
+ * Returns the text and whether it was cut, or a negative JunkCode. `words`: wordsOf(src) and
+ * wordsOf(scratch), for the guard's 4-byte steps (a reader makes them once for its buffers).
  */
 export function decodeMessage(
   src: Buffer,
@@ -191,17 +192,20 @@ export function decodeMessage(
   end: number,
   scratch: Buffer,
   maxLineBytes: number,
+  words?: { readonly src: Uint32Array | undefined; readonly scratch: Uint32Array | undefined },
 ): { text: string; truncated: boolean } | JunkCode {
   let b = src;
   let s = start;
   let e = end;
+  let w = words?.src;
   const n = unescapeKmsg(src, start, end, scratch);
   if (n >= 0) {
     b = scratch;
     s = 0;
     e = n;
+    w = words?.scratch;
   }
-  const keep = guardLine(b, s, e, maxLineBytes);
+  const keep = guardLine(b, s, e, maxLineBytes, w);
   if (keep < 0) return keep as JunkCode;
   return { text: b.toString('utf8', s, keep), truncated: keep < e };
 }

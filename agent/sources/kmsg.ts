@@ -84,7 +84,7 @@ import {
   type KmsgDeviceOpener,
 } from './kmsg-device';
 import { decodeMessage, newKmsgHeader, parseKmsgHeader, type KmsgHeader } from './kmsg-record';
-import { DEFAULT_MAX_LINE_BYTES, junkReason } from './text-guard';
+import { DEFAULT_MAX_LINE_BYTES, junkReason, wordsOf } from './text-guard';
 
 export const DEFAULT_KMSG_PATH = '/dev/kmsg';
 /** The longest sleep between two polls of an idle file or journal (agent.ts). */
@@ -204,6 +204,8 @@ interface Reader {
   readonly sleep: Sleep;
   readonly buf: Buffer;
   readonly scratch: Buffer;
+  /** Uint32 views of buf and scratch, for the line guard's 4-byte steps. */
+  readonly words: { readonly src: Uint32Array | undefined; readonly scratch: Uint32Array | undefined };
   readonly hdr: KmsgHeader;
   /** Wall-clock ms at boot; recomputed on idle polls unless fixed by the options. */
   bootTimeMs: number;
@@ -273,14 +275,17 @@ export class KmsgSource implements Source {
     const dev = await this.openWithRetry(signal);
     if (dev === undefined) return; // aborted before the device could be opened
 
+    const buf = Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES);
+    const scratch = Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES);
     const reader: Reader = {
       dev,
       cursor,
       onLine,
       signal,
       sleep: sleeperFor(clock),
-      buf: Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES),
-      scratch: Buffer.allocUnsafe(KMSG_READ_BUFFER_BYTES),
+      buf,
+      scratch,
+      words: { src: wordsOf(buf), scratch: wordsOf(scratch) },
       hdr: newKmsgHeader(),
       bootTimeMs: this.opts.bootTimeMs ?? monotonicBootTime(clock),
       consecutiveErrors: 0,
@@ -452,7 +457,7 @@ export class KmsgSource implements Source {
    */
   private deliver(r: Reader, seq: number, timeMs: number, backlog: boolean): true | Promise<boolean> {
     const stats = this.stats;
-    const msg = decodeMessage(r.buf, r.hdr.msgStart, r.hdr.msgEnd, r.scratch, this.maxLineBytes);
+    const msg = decodeMessage(r.buf, r.hdr.msgStart, r.hdr.msgEnd, r.scratch, this.maxLineBytes, r.words);
     if (typeof msg === 'number') {
       stats.malformed++;
       this.rateLimitedWarn('junk', { seq, reason: junkReason(msg) }, 'undecodable kernel log record skipped');

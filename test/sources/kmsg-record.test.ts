@@ -4,7 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { wordsOf } from '../../agent/sources/text-guard';
 import {
+  decodeMessage,
   newKmsgHeader,
   parseKmsgHeader,
   parseKmsgRecord,
@@ -124,6 +126,31 @@ describe('buffer layer', () => {
     expect(h).toEqual({ pri: 12, seq: 340, usec: 555008463, flags: '-', msgStart: 19, msgEnd: 24 });
     // only the first len bytes count
     expect(parseKmsgHeader(buf, 10, h)).toMatch(/not followed|truncated/);
+  });
+
+  it("decodeMessage with the buffers' word views answers as without them", () => {
+    const src = Buffer.alloc(16 * 1024);
+    const scratch = Buffer.alloc(16 * 1024);
+    const words = { src: wordsOf(src), scratch: wordsOf(scratch) };
+    expect(words.src && words.scratch).toBeDefined();
+    const pieces = ['abc ', '\\x41', '\\x0a', '\\x07', '\\x', '\\', 'é', '\u0001', '\t', '    ', '😀', 'x'];
+    let seed = 3;
+    const rnd = (n: number): number => {
+      seed = (seed * 48271) % 2147483647;
+      return Math.floor((seed / 2147483647) * n);
+    };
+    let junk = 0;
+    for (let k = 0; k < 3000; k++) {
+      let text = '';
+      for (let n = rnd(12); n > 0; n--) text += pieces[rnd(pieces.length)];
+      const start = rnd(7); // every alignment of the message within the buffer
+      const end = start + src.write(text, start, 'utf8');
+      const maxLineBytes = rnd(4) === 0 ? 1 + rnd(12) : 4096;
+      const got = decodeMessage(src, start, end, scratch, maxLineBytes, words);
+      expect(got, JSON.stringify(text)).toEqual(decodeMessage(src, start, end, scratch, maxLineBytes));
+      if (typeof got === 'number') junk++;
+    }
+    expect(junk).toBeGreaterThan(100);
   });
 
   it('unescapeKmsg returns -1 when there is nothing to do', () => {
