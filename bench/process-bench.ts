@@ -34,6 +34,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { systemClock } from '../agent/runtime/clock';
+import { monotonicBootTime } from '../agent/sources/kmsg';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
 import { FakePods } from '../test/helpers/fake-apiserver-pods';
 import {
@@ -75,13 +77,10 @@ const DONE_LIMIT_MS = 300_000; // hang guard only: W1 takes ~10 s, W3 ~15 s here
 const mib = (n: number): number => Math.round(n * 10) / 10;
 const cpu = (n: number): number => Math.round(n * 100) / 100;
 
-async function until(pred: () => Promise<boolean>, what: string | (() => string)): Promise<void> {
+async function until(pred: () => Promise<boolean>, what: () => string): Promise<void> {
   const end = Date.now() + DONE_LIMIT_MS;
   while (!(await pred())) {
-    if (Date.now() > end)
-      throw new Error(
-        `process-bench: ${typeof what === 'string' ? what : what()} not reached within ${DONE_LIMIT_MS / 1000} s`,
-      );
+    if (Date.now() > end) throw new Error(`process-bench: ${what()} not reached within ${DONE_LIMIT_MS / 1000} s`);
     await sleep(100);
   }
 }
@@ -107,7 +106,7 @@ async function drain(
   w: { workload: string; lines: number; idleRssMiB: number; startCpuSeconds: number },
   feed: () => void,
   done: () => Promise<boolean>,
-  what: string | (() => string),
+  what: () => string,
 ): Promise<Drained> {
   const before = procCpuSeconds(pid);
   const t0 = Date.now();
@@ -134,13 +133,6 @@ function matchesByReason(text: string): Record<string, number> {
     out[reason] = (out[reason] ?? 0) + Number(m[2]);
   }
   return out;
-}
-
-/** Epoch ms of this machine's boot (/proc/stat btime). */
-function bootTimeMs(): number {
-  const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-  if (m === null) throw new Error('process-bench: no btime in /proc/stat');
-  return Number(m[1]) * 1000;
 }
 
 const sameCounts = (a: Record<string, number>, b: Record<string, number>): boolean =>
@@ -175,7 +167,7 @@ export async function runFileLogWorkload(o: {
   // corpus's span ago (~5 ms a line), the timestamps are compressed to fit.
   const endMs = Date.now() - 120_000;
   const spanMs = o.lines * 5; // corpus.ts advances ~5 ms of uptime per line
-  const room = endMs - bootTimeMs() - 60_000;
+  const room = endMs - monotonicBootTime(systemClock) - 60_000; // the agent's own boot time
   if (room < 60_000)
     throw new Error('process-bench: W1 needs the machine up for 4 minutes (its lines must be after boot)');
   const timeScale = Math.min(1, room / (spanMs * 1.1));
@@ -320,7 +312,7 @@ export async function runDropLogWorkload(o: {
       { workload: 'W3 drop log, fake API server', lines: o.lines, idleRssMiB, startCpuSeconds },
       () => appendFileSync(log, dropLines(o.lines, Date.now())),
       async () => dropCount() >= o.lines,
-      'PacketDrop Event counts summing to the lines',
+      () => 'PacketDrop Event counts summing to the lines',
     );
     await metricsText(port); // still answering
     return {
