@@ -16,7 +16,7 @@ import { raceDeadline, valueBy } from './runtime/deadline';
 import { Fanout } from './sinks/fanout';
 import { errText } from './runtime/err-text';
 import { DueTimer } from './runtime/timer';
-import { parseSyslogHead, type DropTimeOptions } from './engine/drop-time';
+import { parseSyslogHead, UtcDays, type DropTimeOptions } from './engine/drop-time';
 import { parsePacketLog } from './engine/packet-log';
 import { PrefixMatcher, type DropPrefix } from './engine/drop-prefixes';
 import { DropAggregator, type BucketSpec, type PendingDrop } from './state/drop-aggregator';
@@ -166,7 +166,11 @@ export class DropPipeline {
   private readonly timeOpts: DropTimeOptions;
 
   constructor(private readonly opts: DropPipelineOptions) {
-    this.timeOpts = { now: () => opts.clock.now(), ...(opts.fileZone ? { zone: opts.fileZone } : {}) };
+    this.timeOpts = {
+      now: () => opts.clock.now(),
+      days: new UtcDays(),
+      ...(opts.fileZone ? { zone: opts.fileZone } : {}),
+    };
     this.matcher = new PrefixMatcher(opts.prefixes);
     this.maxAgeMs = opts.maxAgeMs ?? 600_000;
     this.naming = opts.peerNaming ?? 'namespace';

@@ -65,6 +65,8 @@ export interface ProcessResult {
   readonly expected: Record<string, number>;
   readonly counted: Record<string, number>;
   readonly apiWrites?: number;
+  /** W3: TCP connections the agent opened to the API server during the drain (each a TLS handshake). */
+  readonly apiConnections?: number;
   /** W3: CPU over an idle period before the burst, as % of one core. */
   readonly idleCpuPercent?: number;
   readonly idleSeconds?: number;
@@ -307,6 +309,7 @@ export async function runDropLogWorkload(o: {
     await sleep(o.idleSeconds * 1000);
     const idleCpu = procCpuSeconds(pid) - startCpuSeconds;
     const writesBefore = writes();
+    const connectionsBefore = api.connections;
     const d = await drain(
       pid,
       { workload: 'W3 drop log, fake API server', lines: o.lines, idleRssMiB, startCpuSeconds },
@@ -320,6 +323,7 @@ export async function runDropLogWorkload(o: {
       expected: { PacketDrop: o.lines },
       counted: { PacketDrop: dropCount() },
       apiWrites: writes() - writesBefore,
+      apiConnections: api.connections - connectionsBefore,
       idleCpuPercent: Math.round((idleCpu / o.idleSeconds) * 10000) / 100,
       idleSeconds: o.idleSeconds,
     };

@@ -80,6 +80,8 @@ async function main(): Promise<void> {
         '',
       );
       if (r.apiWrites !== undefined) note(`agent ${tag}: API writes`, `${r.apiWrites}`, '');
+      if (r.apiConnections !== undefined)
+        note(`agent ${tag}: API connections opened (TLS handshakes)`, `${r.apiConnections}`, '');
       if (r.idleCpuPercent !== undefined)
         note(
           `agent ${tag}: idle CPU over ${r.idleSeconds} s, connected`,

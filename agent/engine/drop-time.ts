@@ -21,6 +21,31 @@ export interface DropTimeOptions {
   readonly now: () => number;
   /** Zone of timestamps without an offset: the process's local zone (default) or UTC. */
   readonly zone?: 'local' | 'utc';
+  /** The last UTC day computed, kept by the caller across lines (a burst's lines share one). */
+  readonly days?: UtcDays;
+}
+
+/**
+ * Memo of Date.UTC(y, mo, d) for the last (y, mo, d) asked: the lines of a burst share their day,
+ * so the per-line time is plain arithmetic on it instead of a Date.UTC call. Exact: Date.UTC's
+ * MakeDate(MakeDay(y, mo, d), MakeTime(h, mi, s, ms)) is that sum for the ranges parseIso allows.
+ */
+export class UtcDays {
+  private y = Number.NaN;
+  private mo = Number.NaN;
+  private d = Number.NaN;
+  private dayMs = Number.NaN;
+
+  /** Epoch ms of y-mo-d (mo from 0) 00:00 UTC, as Date.UTC(y, mo, d). */
+  at(y: number, mo: number, d: number): number {
+    if (y !== this.y || mo !== this.mo || d !== this.d) {
+      this.dayMs = Date.UTC(y, mo, d);
+      this.y = y;
+      this.mo = mo;
+      this.d = d;
+    }
+    return this.dayMs;
+  }
 }
 
 const MONTHS: Record<string, number> = {
@@ -79,7 +104,7 @@ function afterHostAndTag(line: string, pos: number): number {
 }
 
 /** RFC3339 / ISO 8601 at the start of `line`; returns [epoch ms, index after] or null. */
-function parseIso(line: string, zone: 'local' | 'utc'): [number, number] | null {
+function parseIso(line: string, zone: 'local' | 'utc', days: UtcDays | undefined): [number, number] | null {
   const y = digits(line, 0, 4);
   const mo = digits(line, 5, 2);
   const d = digits(line, 8, 2);
@@ -122,9 +147,10 @@ function parseIso(line: string, zone: 'local' | 'utc'): [number, number] | null 
   }
   if (p < line.length && line.charCodeAt(p) !== 32) return null;
   let t: number;
-  if (offsetMin !== null) t = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offsetMin * 60_000;
-  else if (zone === 'utc') t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  else t = new Date(y, mo - 1, d, h, mi, s, ms).getTime();
+  if (offsetMin !== null || zone === 'utc') {
+    const day = days !== undefined ? days.at(y, mo - 1, d) : Date.UTC(y, mo - 1, d);
+    t = day + h * 3_600_000 + mi * 60_000 + s * 1000 + ms - (offsetMin ?? 0) * 60_000;
+  } else t = new Date(y, mo - 1, d, h, mi, s, ms).getTime();
   return Number.isFinite(t) ? [t, p] : null;
 }
 
@@ -181,7 +207,7 @@ export function parseSyslogHead(line: string, opts: DropTimeOptions): SyslogHead
   const zone = opts.zone ?? 'local';
   const c = line.charCodeAt(0);
   let r: [number, number] | null = null;
-  if (isDigit(c)) r = parseIso(line, zone);
+  if (isDigit(c)) r = parseIso(line, zone, opts.days);
   else if (c >= 65 && c <= 90) r = parseTraditional(line, opts.now(), zone);
   if (r === null) return null;
   const at = afterHostAndTag(line, r[1]);

@@ -185,27 +185,39 @@ export function normaliseIP(s: string): string | null {
   return s.indexOf(':') >= 0 ? normaliseIPv6(s) : normaliseIPv4(s);
 }
 
-const PROTO_NAMES: Record<string, string> = {
-  TCP: 'tcp',
-  UDP: 'udp',
-  UDPLITE: 'udplite',
-  SCTP: 'sctp',
-  ICMP: 'icmp',
-  ICMPv6: 'icmpv6',
-  ICMPV6: 'icmpv6',
-  AH: 'ah',
-  ESP: 'esp',
-  DCCP: 'dccp',
-  GRE: 'gre',
-};
-
-/** The lower-case protocol name of PROTO=<raw>, or null when raw is empty or too long. */
+/**
+ * The lower-case protocol name of PROTO=<raw>, or null when raw is empty or too long. A switch,
+ * not an object keyed by raw: raw is a fresh slice of the line, and using it as a property key
+ * looks it up in V8's string table on every line.
+ */
 export function protoName(raw: string): string | null {
-  const named = PROTO_NAMES[raw];
-  if (named !== undefined) return named;
-  // Numeric protocol (the kernel's default case) stays a number; anything else is lower-cased.
-  if (raw.length === 0 || raw.length > 16) return null;
-  return raw.toLowerCase();
+  switch (raw) {
+    case 'TCP':
+      return 'tcp';
+    case 'UDP':
+      return 'udp';
+    case 'UDPLITE':
+      return 'udplite';
+    case 'SCTP':
+      return 'sctp';
+    case 'ICMP':
+      return 'icmp';
+    case 'ICMPv6':
+    case 'ICMPV6':
+      return 'icmpv6';
+    case 'AH':
+      return 'ah';
+    case 'ESP':
+      return 'esp';
+    case 'DCCP':
+      return 'dccp';
+    case 'GRE':
+      return 'gre';
+    default:
+      // Numeric protocol (the kernel's default case) stays a number; anything else is lower-cased.
+      if (raw.length === 0 || raw.length > 16) return null;
+      return raw.toLowerCase();
+  }
 }
 
 /** Whether text[t, end) starts with `key` (a field name with its "="), wholly inside the token. */

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSyslogLine } from '../../agent/engine/drop-time';
+import { parseSyslogHead, parseSyslogLine, UtcDays } from '../../agent/engine/drop-time';
 
 const NOW = Date.parse('2022-01-02T12:00:00Z');
 const utc = { now: () => NOW, zone: 'utc' as const };
@@ -74,5 +74,62 @@ describe('parseSyslogLine', () => {
         expect(r?.time.getUTCFullYear()).toBe(2026);
       }
     }
+  });
+});
+
+describe('UtcDays: the day memo gives the time Date.UTC gives', () => {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  it('on 5,000 random stamps with offsets, in runs sharing a day and across days, months and years', () => {
+    let seed = 7;
+    const rnd = (m: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % m;
+    const days = new UtcDays();
+    const opts = { now: () => NOW, zone: 'utc' as const, days };
+    let y = 2024;
+    let mo = 2;
+    let d = 28;
+    for (let i = 0; i < 5000; i++) {
+      // Mostly the same day (as a burst), sometimes a jump: day 29-31 of a short month rolls over
+      // as Date.UTC rolls it, years below 100 map to 19xx as Date.UTC maps them.
+      if (rnd(8) === 0) {
+        y = [1970, 1999, 2000, 2024, 2026, 2100, 9999, 50][rnd(8)]!;
+        mo = 1 + rnd(12);
+        d = 1 + rnd(31);
+      }
+      const h = rnd(24);
+      const mi = rnd(60);
+      const sec = rnd(61); // 60: a leap second, as Date.UTC takes it
+      const ms = rnd(1000);
+      const off = [
+        ['Z', 0],
+        ['+00:00', 0],
+        ['+05:30', 330],
+        ['-0800', -480],
+        ['+1400', 840],
+      ][rnd(5)] as [string, number];
+      const stamp = `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(sec)}.${String(ms).padStart(3, '0')}${off[0]}`;
+      const want = Date.UTC(y, mo - 1, d, h, mi, sec, ms) - off[1] * 60_000;
+      const line = `${stamp} node kernel: msg`;
+      expect(parseSyslogHead(line, opts)?.time, stamp).toBe(want);
+      expect(parseSyslogHead(line, { now: () => NOW, zone: 'utc' })?.time, stamp).toBe(want);
+    }
+  });
+
+  it('asks Date.UTC once per day, not once per line', () => {
+    const days = new UtcDays();
+    const utcSpy = Date.UTC;
+    let calls = 0;
+    Date.UTC = ((...a: Parameters<typeof Date.UTC>) => {
+      calls++;
+      return utcSpy(...a);
+    }) as typeof Date.UTC;
+    try {
+      for (let s = 0; s < 60; s++) days.at(2026, 11, 6);
+      days.at(2026, 11, 7);
+      days.at(2026, 11, 7);
+    } finally {
+      Date.UTC = utcSpy;
+    }
+    expect(calls).toBe(2);
+    expect(days.at(2026, 11, 7)).toBe(Date.parse('2026-12-07T00:00:00Z'));
   });
 });

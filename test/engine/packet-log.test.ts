@@ -13,6 +13,7 @@ import {
   normaliseIPv6,
   parsePacketFields,
   parsePacketLog,
+  protoName,
   type PacketFields,
 } from '../../agent/engine/packet-log';
 import { referencePacketFields } from './packet-log-reference';
@@ -429,5 +430,35 @@ describe('parsePacketFields against the reference parser (test/engine/packet-log
       if (rnd(50) === 0) line = line + ' LEN=1'.repeat(Math.ceil(MAX_PACKET_LINE / 6)) + ' SRC=1.2.3.4 DST=5.6.7.8';
       check(line);
     }
+  });
+});
+
+describe('protoName', () => {
+  it("names the kernel's protocols, keeps numbers, lower-cases the rest", () => {
+    const named: [string, string][] = [
+      ['TCP', 'tcp'],
+      ['UDP', 'udp'],
+      ['UDPLITE', 'udplite'],
+      ['SCTP', 'sctp'],
+      ['ICMP', 'icmp'],
+      ['ICMPv6', 'icmpv6'],
+      ['ICMPV6', 'icmpv6'],
+      ['AH', 'ah'],
+      ['ESP', 'esp'],
+      ['DCCP', 'dccp'],
+      ['GRE', 'gre'],
+      ['132', '132'],
+      ['Foo', 'foo'],
+    ];
+    for (const [raw, want] of named) expect(protoName(raw), raw).toBe(want);
+    expect(protoName('')).toBeNull();
+    expect(protoName('X'.repeat(17))).toBeNull();
+  });
+
+  it("takes names of Object.prototype's properties for plain text (a lookup table keyed by the raw text did not)", () => {
+    for (const raw of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])
+      expect(protoName(raw), raw).toBe(raw.toLowerCase());
+    const f = parsePacketFields('IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 PROTO=constructor ', 0);
+    expect(f?.proto).toBe('constructor');
   });
 });

@@ -5,7 +5,9 @@
 // namespace validation), records every request, and injects faults: refused connections,
 // hangs, and status codes with Retry-After. More endpoints plug in through `route()`.
 // `start({ tls: true })` serves HTTPS with test/fixtures/tls's self-signed certificate, as a
-// real API server does, and the kubeconfig then names that certificate as the CA.
+// real API server does, and the kubeconfig then names that certificate as the CA. An idle
+// kept-alive connection is closed after 90 s, as kube-apiserver's (its http.Server IdleTimeout),
+// not after Node's default 5 s.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -15,6 +17,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TLS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'tls');
+
+/** kube-apiserver closes a kept-alive connection idle this long (secure_serving.go, IdleTimeout). */
+const IDLE_TIMEOUT_MS = 90_000;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -295,6 +300,7 @@ export class FakeApiServer {
   private newServer(): http.Server {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => this.handle(req, res);
     const server = this.tls ? https.createServer(this.tls, handler) : http.createServer(handler);
+    server.keepAliveTimeout = IDLE_TIMEOUT_MS;
     server.on('connection', (s: Socket) => {
       this.connections++;
       this.sockets.add(s);

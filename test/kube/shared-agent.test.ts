@@ -53,6 +53,19 @@ describe('kept-alive API connections', () => {
     });
   }
 
+  it('keeps the connections of an 8-request burst open, so the next burst makes no TLS handshake', async () => {
+    api = await FakeApiServer.start({ tls: true });
+    api.addNode('n1');
+    kube = createKubeClient({ kubeconfig: api.writeKubeconfig() })!;
+    const burst = (from: number): Promise<boolean[]> =>
+      Promise.all(Array.from({ length: 8 }, (_, k) => kube!.events.createEvent(ev(from + k)).then((r) => r.ok)));
+    expect(await burst(0)).toEqual(new Array(8).fill(true));
+    const opened = api.connections;
+    expect(opened).toBeGreaterThan(2); // the burst did run concurrently
+    expect(await burst(100)).toEqual(new Array(8).fill(true));
+    expect(api.connections).toBe(opened);
+  });
+
   it('still verifies the server certificate: a kubeconfig naming another CA fails, retryable', async () => {
     api = await FakeApiServer.start({ tls: true });
     api.addNode('n1');
