@@ -79,7 +79,9 @@ export class Monitor {
     if (spec.patternGeneratedMessageSuffix) message = `${message}; ${spec.patternGeneratedMessageSuffix}`;
     // NPD stamps the status with the first (oldest) matched line.
     const time = lines[0]!.time;
-    const base = { kind: spec.type, component: this.file.component, reason: spec.reason, message, time };
-    return spec.type === 'permanent' && spec.condition !== undefined ? { ...base, condition: spec.condition } : base;
+    // One shape for both kinds (condition undefined on temporary ones): the detector's optimized
+    // code stays valid when the first problem of the other kind comes.
+    const condition = spec.type === 'permanent' ? spec.condition : undefined;
+    return { kind: spec.type, component: this.file.component, reason: spec.reason, condition, message, time };
   }
 }

@@ -222,12 +222,25 @@ export function protoName(raw: string): string | null {
 
 /** Whether text[t, end) starts with `key` (a field name with its "="), wholly inside the token. */
 function keyAt(text: string, t: number, end: number, key: string): boolean {
-  return t + key.length <= end && text.startsWith(key, t);
+  const n = key.length;
+  if (t + n > end) return false;
+  for (let k = 1; k < n; k++) if (text.charCodeAt(t + k) !== key.charCodeAt(k)) return false;
+  return text.charCodeAt(t) === key.charCodeAt(0);
 }
 
-function isIcmp(proto: string): boolean {
-  const p = protoName(proto);
-  return p === 'icmp' || p === 'icmpv6';
+/** protoName(raw) is 'icmp' or 'icmpv6': raw is ICMP or ICMPv6 in any case (ASCII letters only). */
+function isIcmp(raw: string): boolean {
+  const n = raw.length;
+  if (n !== 4 && n !== 6) return false;
+  // | 0x20 lower-cases an ASCII letter; only 'I'/'i' give 0x69 and so on for these letters.
+  if (
+    (raw.charCodeAt(0) | 0x20) !== 0x69 ||
+    (raw.charCodeAt(1) | 0x20) !== 0x63 ||
+    (raw.charCodeAt(2) | 0x20) !== 0x6d ||
+    (raw.charCodeAt(3) | 0x20) !== 0x70
+  )
+    return false;
+  return n === 4 || ((raw.charCodeAt(4) | 0x20) === 0x76 && raw.charCodeAt(5) === 0x36);
 }
 
 /**

@@ -44,8 +44,8 @@
 import { backoffStep } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
 import { errText } from '../runtime/err-text';
-import type { Clock, LineHandler, LogLine, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
-import { newSourceStats } from '../types';
+import type { Clock, LineHandler, Logger, Source, SourceHealth, SourceStats, Sleep } from '../types';
+import { lineOf, newSourceStats } from '../types';
 import { checkpointName, type CheckpointStore } from './checkpoint';
 import { LineAssembler, type RawLine } from './file-lines';
 import { nodeFilePort, type FileHandlePort, type FilePort } from './file-port';
@@ -615,9 +615,7 @@ export class FileSource implements Source {
       this.committed = seq;
       return;
     }
-    const line: { -readonly [K in keyof LogLine]: LogLine[K] } = { origin: this.path, seq, time, text: g.text };
-    if (g.truncated) line.truncated = true;
-    if (seq <= this.backlogEnd) line.backlog = true;
+    const line = lineOf(this.path, seq, time, g.text, g.truncated, seq <= this.backlogEnd);
     let r: void | Promise<void>;
     try {
       r = onLine(line);

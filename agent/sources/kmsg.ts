@@ -72,8 +72,8 @@ import { backoffStep } from '../runtime/backoff';
 import { sleeperFor } from '../runtime/clock';
 import { errTextWithCode } from '../runtime/err-text';
 import { LogThrottle } from '../runtime/log-throttle';
-import type { Clock, LineHandler, LogLine, Logger, Sleep, Source, SourceHealth, SourceStats } from '../types';
-import { newSourceStats } from '../types';
+import type { Clock, LineHandler, Logger, Sleep, Source, SourceHealth, SourceStats } from '../types';
+import { lineOf, newSourceStats } from '../types';
 import { checkpointName, type CheckpointStore } from './checkpoint';
 import { KmsgCursor, kmsgResumeSeq, validKmsgCheckpoint, type KmsgGap } from './kmsg-cursor';
 import {
@@ -465,14 +465,8 @@ export class KmsgSource implements Source {
       return true;
     }
     if (msg.truncated) stats.truncated++;
-    const line: { -readonly [K in keyof LogLine]: LogLine[K] } = {
-      origin: this.id,
-      seq,
-      time: new Date(timeMs),
-      text: msg.text,
-    };
-    if (msg.truncated) line.truncated = true;
-    if (backlog) line.backlog = true;
+    // Every line has the same fields in the same order (lineOf): one hidden class for the handlers.
+    const line = lineOf(this.id, seq, new Date(timeMs), msg.text, msg.truncated, backlog);
     let p: Promise<void> | void;
     try {
       p = r.onLine(line);

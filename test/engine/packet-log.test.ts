@@ -462,3 +462,35 @@ describe('protoName', () => {
     expect(f?.proto).toBe('constructor');
   });
 });
+
+describe('forDrop stops after the ports only when the protocol is not ICMP, in any case', () => {
+  it('reads TYPE and CODE after DPT= for every spelling protoName takes for icmp/icmpv6', () => {
+    const raws = [
+      'ICMP',
+      'icmp',
+      'IcMp',
+      'ICMPv6',
+      'ICMPV6',
+      'icmpv6',
+      'iCmPv6',
+      'ICMPv7',
+      'ICMPX6',
+      'ICMP6',
+      'İCMP',
+      'TCP',
+      'ICM',
+    ];
+    for (const raw of raws) {
+      const line = `IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 PROTO=${raw} SPT=1 DPT=2 TYPE=3 CODE=4 UID=7 `;
+      const full = parsePacketFields(line, 0, false);
+      const drop = parsePacketFields(line, 0, true);
+      const icmp = protoName(raw) === 'icmp' || protoName(raw) === 'icmpv6';
+      expect(drop?.icmpType, raw).toBe(icmp ? 3 : undefined);
+      // Every field a drop carries is the same as without the early stop.
+      for (const k of ['inIf', 'outIf', 'src', 'dst', 'proto', 'srcPort', 'dstPort', 'icmpType', 'icmpCode'] as const)
+        expect(drop?.[k], `${raw} ${k}`).toEqual(full?.[k]);
+      // The early stop is taken for the others: UID= (not a drop field) is left unread.
+      expect(drop?.uid, raw).toBe(icmp ? 7 : undefined);
+    }
+  });
+});

@@ -216,7 +216,7 @@ describeWithParts(['kmsg'], 'KmsgSource on the real /dev/kmsg', () => {
     await delay(150);
     await r.stop();
     expect(r.lines.map((l) => l.text)).toEqual([`${m} after`]);
-    expect(r.lines[0]!.backlog).toBeUndefined();
+    expect(r.lines[0]!.backlog).toBe(false);
     expect(r.lines[0]!.time.getTime()).toBeLessThan(now - 1000);
     // "before" was in the ring at start: backlog, and older than startAfterMs, so skipped.
     expect(r.src.stats.skipped).toBeGreaterThan(0);
