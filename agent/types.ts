@@ -73,10 +73,10 @@ export interface LogLine {
 }
 
 /**
- * A kmsg or file line with all of its fields, always in this order. Handlers then see one object
- * shape from both sources: a `backlog` set only on the backlog's lines gave the lines after it
- * another shape, and V8 dropped and recompiled the detector's and drop pipeline's optimized code
- * there (W2 on Node 20: a TurboFan recompile of about 12 ms, then slower property loads).
+ * A kmsg or file line with all of its fields, always in this order, so that the handlers see one
+ * object shape from both sources, backlog or not, cut or not. (Fields added only to some lines
+ * give those lines other hidden classes, and the handlers' optimized code then has to tell them
+ * apart. The deoptimization W2 showed came from the same pattern in Problem: monitor.ts.)
  */
 export function lineOf(
   origin: string,

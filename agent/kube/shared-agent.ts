@@ -15,7 +15,7 @@ import type { TlsSettings } from './kubeconfig';
 /** An idle kept-alive connection is closed after this long. */
 export const IDLE_CLOSE_MS = 30_000;
 /** Idle connections kept per server (W3 in `npm run bench`: 13 TLS handshakes with 2, 5 with 8). */
-export const MAX_IDLE = 8;
+const MAX_IDLE = 8;
 
 /** The TLS settings an agent is kept for. */
 const TLS_KEYS = ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername'] as const;
