@@ -124,7 +124,9 @@ export class Detector {
         return;
       }
       const t = line.time.getTime();
-      for (const r of routes) {
+      // Indexed loops on the per-line path: Maglev (Node 24) runs for-of through the array iterator.
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i]!;
         if (r.monitor.skips(text)) {
           c.skipped++;
           continue;
@@ -136,7 +138,8 @@ export class Detector {
         found += this.deliver(r.monitor.matchText(text, line.time));
       }
     } else {
-      for (const r of routes) {
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i]!;
         // NPD's filelog watcher: skipList on the raw line, then translate, then the start window.
         if (r.monitor.skips(line.text)) {
           c.skipped++;

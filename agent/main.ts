@@ -114,6 +114,7 @@ async function run(settings: Settings): Promise<number> {
     kube = createKubeClient({
       ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}),
       userAgent: `nodewarden/${VERSION}`,
+      clock: systemClock,
     });
   } catch (e) {
     process.stderr.write(`nodewarden: ${errText(e)}\n`);

@@ -124,10 +124,14 @@ export interface SpawnAgentOptions {
   readonly node?: string | undefined;
   /** Extra node flags before the V8 flags (e.g. --heapsnapshot-signal). */
   readonly nodeFlags?: readonly string[];
+  /** V8 flags after the DaemonSet's, so that they win over them (ab.ts's experiments). */
+  readonly v8FlagsAfter?: readonly string[];
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   /** stdio for stdout (default: ignored; stderr is inherited). */
   readonly stdout?: 'ignore' | 'inherit';
+  /** The bundle to run (default AGENT). */
+  readonly agent?: string;
 }
 
 /** Starts the agent on a random loopback port and waits until /healthz answers 200. */
@@ -136,7 +140,8 @@ export async function spawnAgent(o: SpawnAgentOptions): Promise<AgentChild> {
   const args = [
     ...(o.nodeFlags ?? []),
     ...daemonsetV8Flags(nodeMajor(o.node)),
-    AGENT,
+    ...(o.v8FlagsAfter ?? []),
+    o.agent ?? AGENT,
     'run',
     '--metrics-address',
     `127.0.0.1:${port}`,

@@ -1,6 +1,6 @@
 // flood-bench.ts: the bundled agent (dist/nodewarden.cjs, with the DaemonSet's V8 flags) under a
 // real /dev/kmsg flood — 2,000 records/s for 20 s of the benchmark corpus — standalone and
-// connected to an API server (the in-process fake, over HTTP). Reports peak RSS (VmHWM), CPU
+// connected to an API server (the in-process fake over HTTPS: the node, an empty pod list). Reports peak RSS (VmHWM), CPU
 // seconds, records per CPU-second, records the agent saw vs wrote, and API writes. The agent runs
 // as the DaemonSet runs it: the same V8 flags and malloc environment (agent-proc.ts).
 // Run alone: `npx tsx bench/flood-bench.ts [seconds] [rate]` (root: it writes /dev/kmsg).
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../test/helpers/fake-apiserver';
+import { FakePods } from '../test/helpers/fake-apiserver-pods';
 import { KMSG_LOST, KMSG_RECEIVED, metric, procCpuSeconds, procStatus, sleep, spawnAgent } from './agent-proc';
 import { generateCorpus } from './corpus';
 
@@ -42,6 +43,7 @@ export async function runFloodBench(
   if (mode === 'connected') {
     api = await FakeApiServer.start({ tls: true }); // HTTPS, as a real API server
     api.addNode('flood-node');
+    new FakePods(api); // the pod list and watch succeed, empty, as on a real API server
     args.push('--kubeconfig', api.writeKubeconfig(dir));
   }
   const agent = await spawnAgent({ args, node }).catch(async (e: unknown) => {

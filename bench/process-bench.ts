@@ -231,7 +231,7 @@ const PAIRS = 20;
 const NODE = 'bench-node';
 
 /** `lines` calico-drop lines, round-robin over the pairs (remote → local, TCP SYN to a fixed port). */
-function dropLines(lines: number, nowMs: number): string {
+export function dropLines(lines: number, nowMs: number): string {
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
     const k = i % PAIRS;
@@ -245,7 +245,7 @@ function dropLines(lines: number, nowMs: number): string {
 }
 
 /** The fake API server with this node, another, and the PAIRS local/remote pods on them. */
-async function apiWithPods(): Promise<FakeApiServer> {
+export async function apiWithPods(): Promise<FakeApiServer> {
   const api = await FakeApiServer.start({ tls: true }); // HTTPS, as a real API server
   api.addNode(NODE);
   api.addNode('other-node');

@@ -10,6 +10,7 @@ import { connection, inClusterConfig, loadKubeconfig, type KubeConnection } from
 import { createNodeStatusApi } from './nodes';
 import { RestClient, type RestStats } from './rest';
 import { sharedAgent } from './shared-agent';
+import type { Clock } from '../types';
 import type { EventApi, NodeStatusApi } from './types';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -25,6 +26,8 @@ export interface KubeClientOptions {
   readonly userAgent?: string;
   /** Where the in-cluster token is looked for (tests override it). */
   readonly tokenPath?: string;
+  /** The clock request timeouts run on (default: the real one). */
+  readonly clock?: Clock;
 }
 
 export interface KubeClient {
@@ -77,6 +80,7 @@ export function createKubeClient(opts: KubeClientOptions = {}): KubeClient | und
     timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     userAgent: opts.userAgent ?? 'nodewarden',
     agent,
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
   });
   const core = new CoreApi(rest);
   return {

@@ -9,6 +9,8 @@
 // (an Event created twice gets 409 AlreadyExists).
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { systemClock } from '../runtime/clock';
+import type { Clock } from '../types';
 import type { KubeConnection } from './kubeconfig';
 import type { SharedAgent } from './shared-agent';
 
@@ -41,6 +43,8 @@ export interface RestOptions {
   readonly timeoutMs: number;
   readonly userAgent: string;
   readonly agent: SharedAgent;
+  /** Where each request's timeout timer is set (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 export interface RestStats {
@@ -55,6 +59,11 @@ export interface RestStats {
 interface Prepared {
   readonly url: URL;
   readonly options: http.RequestOptions;
+}
+
+/** The reason a call's timeout aborts it with: a TimeoutError, as AbortSignal.timeout's. */
+function timedOut(ms: number): DOMException {
+  return new DOMException(`no answer within ${ms} ms`, 'TimeoutError');
 }
 
 /** The errors of a connection the peer closed before answering. */
@@ -120,20 +129,32 @@ export class RestClient {
   async request<T>(method: string, path: string, query?: Query, body?: unknown, type?: string): Promise<T> {
     this.stats.requests++;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const signal = AbortSignal.timeout(this.o.timeoutMs);
-    for (let attempt = 0; ; attempt++) {
-      const p = await this.prepare(method, path, query, payload ? (type ?? 'application/json') : undefined);
-      if (payload) (p.options.headers as Record<string, string>)['Content-Length'] = String(payload.length);
-      try {
-        const res = await this.send(p, payload, signal);
-        if (res.status >= 200 && res.status < 300) {
-          return (res.body.length === 0 ? undefined : JSON.parse(res.body.toString('utf8'))) as T;
+    // One timer per call, cancelled when the call settles. (AbortSignal.timeout left a timer behind
+    // every call that fired timeoutMs later, building a DOMException and an abort event for a
+    // request long finished.)
+    const timeout = new AbortController();
+    const signal = timeout.signal;
+    const cancel = (this.o.clock ?? systemClock).setTimer(
+      () => timeout.abort(timedOut(this.o.timeoutMs)),
+      this.o.timeoutMs,
+    );
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const p = await this.prepare(method, path, query, payload ? (type ?? 'application/json') : undefined);
+        if (payload) (p.options.headers as Record<string, string>)['Content-Length'] = String(payload.length);
+        try {
+          const res = await this.send(p, payload, signal);
+          if (res.status >= 200 && res.status < 300) {
+            return (res.body.length === 0 ? undefined : JSON.parse(res.body.toString('utf8'))) as T;
+          }
+          throw new ApiError(res.status, res.body.toString('utf8'), res.headers);
+        } catch (err) {
+          if (attempt > 0 || !staleConnection(err) || signal.aborted) throw err;
+          this.stats.retries++;
         }
-        throw new ApiError(res.status, res.body.toString('utf8'), res.headers);
-      } catch (err) {
-        if (attempt > 0 || !staleConnection(err) || signal.aborted) throw err;
-        this.stats.retries++;
       }
+    } finally {
+      cancel();
     }
   }
 

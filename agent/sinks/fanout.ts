@@ -41,7 +41,10 @@ export class Fanout implements Sink {
   }
 
   private each(call: string, fn: (s: Sink) => void): void {
-    for (const s of this.sinks) {
+    // Indexed, not for-of: Maglev (Node 24) calls the array iterator's next() for each sink, per line.
+    const sinks = this.sinks;
+    for (let i = 0; i < sinks.length; i++) {
+      const s = sinks[i]!;
       try {
         fn(s);
       } catch (err) {

@@ -156,7 +156,9 @@ export class DropAggregator {
   private find(pk: string, parts: DropKeyParts): PendingDrop | undefined {
     const list = this.byPeer.get(pk)?.get(parts.peerIp);
     if (list === undefined) return undefined;
-    for (const e of list) {
+    // Indexed loops on the per-line path: Maglev (Node 24) runs for-of through the array iterator.
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
       if (
         e.direction === parts.direction &&
         e.port === parts.port &&

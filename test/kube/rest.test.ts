@@ -10,6 +10,8 @@ import { classifyApiError } from '../../agent/kube/errors';
 import { MAX_RESPONSE_BYTES, MAX_WATCH_LINE_BYTES } from '../../agent/kube/rest';
 import type { Pod } from '../../agent/kube/wire';
 import { FakeApiServer, type Reply } from '../helpers/fake-apiserver';
+import { until } from '../helpers/eventually';
+import { FakeClock } from '../helpers/fake-clock';
 
 let api: FakeApiServer | undefined;
 let kube: KubeClient | undefined;
@@ -106,6 +108,26 @@ describe('requests', () => {
     expect(err).toBeInstanceOf(Error);
     expect(classifyApiError(err)).toMatchObject({ retryable: true });
     expect(String((err as Error).message)).toMatch(/response larger than/);
+  });
+
+  it('times a call out on the injected clock, and leaves no timer behind a call that finished', async () => {
+    api = await FakeApiServer.start();
+    api.addNode('n1');
+    const clock = new FakeClock();
+    kube = createKubeClient({ kubeconfig: api.writeKubeconfig(), timeoutMs: 5000, clock })!;
+    expect((await kube.nodes.getNode('n1')).ok).toBe(true);
+    expect(clock.pending()).toBe(0);
+    api.setHang(true);
+    const hung = kube.nodes.getNode('n1');
+    await until('the request reaches the server', () => api!.hungRequests() === 1);
+    expect(clock.pending()).toBe(1);
+    clock.advance(4999);
+    expect(api.hungRequests()).toBe(1);
+    clock.advance(1);
+    const r = await hung;
+    expect(r).toMatchObject({ ok: false, retryable: true });
+    expect(r.ok === false && r.error).toMatch(/timed out/);
+    expect(clock.pending()).toBe(0);
   });
 
   it('reads a list whose items is null as empty', async () => {
