@@ -167,6 +167,8 @@ async function round(sides: readonly Side[], corpus: readonly string[]): Promise
         if (Number.isNaN(cpu[i]!) && dropCount(r.api) >= W3_LINES) cpu[i] = procCpuSeconds(r.agent.pid) - cpu0[i]!;
       });
     }
+    const stuck = sides.filter((_, i) => Number.isNaN(cpu[i]!)).map((s) => s.name);
+    if (stuck.length > 0) throw new Error(`ab: ${stuck.join(' and ')} did not count every line within 120 s`);
     return { cpu, seen: running.map((r) => `${dropCount(r.api)}/${W3_LINES}`), idleRss, peakRss: peak() };
   } finally {
     for (const r of running) await stop(r);
