@@ -130,7 +130,7 @@ async function flood(corpus: readonly string[]): Promise<number> {
   return written;
 }
 
-/** One round: both agents fed at once; CPU-seconds per side, and what each saw. */
+/** Per side, in the order the round started them. */
 interface RoundResult {
   readonly cpu: number[];
   readonly seen: string[];
@@ -139,6 +139,7 @@ interface RoundResult {
   readonly peakRss: number[];
 }
 
+/** One round: both agents fed at once; CPU-seconds per side, what each saw, and its memory. */
 async function round(sides: readonly Side[], corpus: readonly string[]): Promise<RoundResult> {
   const running: Running[] = [];
   try {
