@@ -14,16 +14,13 @@
 // W2 within 1%, W3 within 4-6% (W3's drain takes half a second; W2 is spread over 20 s).
 // Run: npm run build && npx tsx bench/ab.ts [--workload w2|w3] [--rounds N] [--connected] [--node PATH]
 //        [--a BUNDLE] [--b BUNDLE] [--flags-a "..."] [--flags-b "..."] [--env-a "..."] [--env-b "..."]
-import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeApiServer } from '../test/helpers/fake-apiserver';
-import { FakePods } from '../test/helpers/fake-apiserver-pods';
+import type { FakeApiServer } from '../test/helpers/fake-apiserver';
 import {
   AGENT,
   KMSG_RECEIVED,
-  ROOT,
   metric,
   procCpuSeconds,
   procStatus,
@@ -32,7 +29,8 @@ import {
   type AgentChild,
 } from './agent-proc';
 import { generateCorpus } from './corpus';
-import { apiWithPods, argValue, dropLines } from './process-bench';
+import { FLOOD_NODE, floodApi, floodKmsg } from './flood-bench';
+import { apiWithPods, argValue, dropLines, dropLogSetup, packetDropCount } from './process-bench';
 
 interface Side {
   readonly name: 'A' | 'B';
@@ -76,25 +74,17 @@ function side(name: 'A' | 'B'): Side {
 
 async function start(s: Side): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), `nodewarden-ab-${s.name}-`));
-  const log = join(dir, 'iptables.log');
   const args = ['--state-dir', join(dir, 'state'), '--log-level', 'error'];
   let api: FakeApiServer | undefined;
+  let log = '';
   if (workload === 'w3') {
-    writeFileSync(log, '');
-    mkdirSync(join(dir, 'rules'));
-    writeFileSync(
-      join(dir, 'rules/kernel-monitor.json'),
-      readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')),
-    );
+    const w3 = dropLogSetup(dir);
+    log = w3.log;
+    args.push(...w3.args);
     api = await apiWithPods();
-    args.push('--rules', join(dir, 'rules'), '--kmsg-path', '', '--drop-log', log, '--node-name', 'bench-node');
   } else {
-    if (connected) {
-      api = await FakeApiServer.start({ tls: true });
-      api.addNode('flood-node');
-      new FakePods(api); // the pod list and watch succeed, empty, as on a real API server
-    }
-    args.push('--node-name', 'flood-node');
+    args.push('--node-name', FLOOD_NODE);
+    if (connected) api = await floodApi();
   }
   if (api) args.push('--kubeconfig', api.writeKubeconfig(dir));
   const agent = await spawnAgent({ node, agent: s.bundle, v8FlagsAfter: s.flags, env: s.env, args });
@@ -105,29 +95,6 @@ async function stop(r: Running): Promise<void> {
   await r.agent.stop();
   await r.api?.close();
   rmSync(r.dir, { recursive: true, force: true });
-}
-
-const dropCount = (api: FakeApiServer | undefined): number =>
-  (api?.listEvents() ?? []).filter((e) => e.reason === 'PacketDrop').reduce((n, e) => n + Number(e.count ?? 1), 0);
-
-/** Floods /dev/kmsg for W2_SECONDS as flood-bench.ts does; returns the records written. */
-async function flood(corpus: readonly string[]): Promise<number> {
-  const prev = readFileSync('/proc/sys/kernel/printk_devkmsg', 'utf8').trim();
-  writeFileSync('/proc/sys/kernel/printk_devkmsg', 'on\n');
-  const fd = openSync('/dev/kmsg', 'w');
-  let written = 0;
-  try {
-    const t0 = Date.now();
-    while (Date.now() - t0 < W2_SECONDS * 1000) {
-      const due = Math.floor(((Date.now() - t0) / 1000) * W2_RATE);
-      for (; written < due; written++) writeSync(fd, `<4>${corpus[written % corpus.length]!.replace(/\n/g, ' ')}\n`);
-      await sleep(10);
-    }
-  } finally {
-    closeSync(fd);
-    writeFileSync('/proc/sys/kernel/printk_devkmsg', `${prev}\n`);
-  }
-  return written;
 }
 
 /** Per side, in the order the round started them. */
@@ -150,7 +117,7 @@ async function round(sides: readonly Side[], corpus: readonly string[]): Promise
     const peak = (): number[] => running.map((r) => procStatus(r.agent.pid, 'VmHWM'));
     if (workload === 'w2') {
       const seen0 = await Promise.all(running.map((r) => metric(r.agent.port, KMSG_RECEIVED)));
-      const written = await flood(corpus);
+      const written = await floodKmsg(corpus, W2_SECONDS, W2_RATE);
       await sleep(1500);
       const cpu = running.map((r, i) => procCpuSeconds(r.agent.pid) - cpu0[i]!);
       const seen = await Promise.all(
@@ -165,12 +132,13 @@ async function round(sides: readonly Side[], corpus: readonly string[]): Promise
     while (cpu.some(Number.isNaN) && Date.now() < end) {
       await sleep(100);
       running.forEach((r, i) => {
-        if (Number.isNaN(cpu[i]!) && dropCount(r.api) >= W3_LINES) cpu[i] = procCpuSeconds(r.agent.pid) - cpu0[i]!;
+        if (Number.isNaN(cpu[i]!) && packetDropCount(r.api!) >= W3_LINES)
+          cpu[i] = procCpuSeconds(r.agent.pid) - cpu0[i]!;
       });
     }
     const stuck = sides.filter((_, i) => Number.isNaN(cpu[i]!)).map((s) => s.name);
     if (stuck.length > 0) throw new Error(`ab: ${stuck.join(' and ')} did not count every line within 120 s`);
-    return { cpu, seen: running.map((r) => `${dropCount(r.api)}/${W3_LINES}`), idleRss, peakRss: peak() };
+    return { cpu, seen: running.map((r) => `${packetDropCount(r.api!)}/${W3_LINES}`), idleRss, peakRss: peak() };
   } finally {
     for (const r of running) await stop(r);
   }

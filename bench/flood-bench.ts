@@ -30,6 +30,38 @@ export interface FloodResult {
 }
 
 const HERE = fileURLToPath(import.meta.url);
+export const FLOOD_NODE = 'flood-node';
+
+/** The fake API server of the connected flood (HTTPS, as a real API server): the node, and no pods. */
+export async function floodApi(): Promise<FakeApiServer> {
+  const api = await FakeApiServer.start({ tls: true });
+  api.addNode(FLOOD_NODE);
+  new FakePods(api); // the pod list and watch succeed, empty, as on a real API server
+  return api;
+}
+
+/**
+ * Writes `rate` records a second of the corpus to /dev/kmsg for `seconds` (root); returns how many.
+ * A single fd would be rate-limited by printk_devkmsg=ratelimit, so that is lifted meanwhile.
+ */
+export async function floodKmsg(corpus: readonly string[], seconds: number, rate: number): Promise<number> {
+  const prev = readFileSync('/proc/sys/kernel/printk_devkmsg', 'utf8').trim();
+  writeFileSync('/proc/sys/kernel/printk_devkmsg', 'on\n');
+  const fd = openSync('/dev/kmsg', 'w');
+  let written = 0;
+  try {
+    const start = Date.now();
+    while (Date.now() - start < seconds * 1000) {
+      const due = Math.floor(((Date.now() - start) / 1000) * rate);
+      for (; written < due; written++) writeSync(fd, `<4>${corpus[written % corpus.length]!.replace(/\n/g, ' ')}\n`);
+      await sleep(10);
+    }
+  } finally {
+    closeSync(fd);
+    writeFileSync('/proc/sys/kernel/printk_devkmsg', `${prev}\n`);
+  }
+  return written;
+}
 
 export async function runFloodBench(
   mode: 'standalone' | 'connected',
@@ -39,11 +71,9 @@ export async function runFloodBench(
 ): Promise<FloodResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-flood-'));
   let api: FakeApiServer | undefined;
-  const args = ['--state-dir', join(dir, 'state'), '--node-name', 'flood-node', '--log-level', 'error'];
+  const args = ['--state-dir', join(dir, 'state'), '--node-name', FLOOD_NODE, '--log-level', 'error'];
   if (mode === 'connected') {
-    api = await FakeApiServer.start({ tls: true }); // HTTPS, as a real API server
-    api.addNode('flood-node');
-    new FakePods(api); // the pod list and watch succeed, empty, as on a real API server
+    api = await floodApi();
     args.push('--kubeconfig', api.writeKubeconfig(dir));
   }
   const agent = await spawnAgent({ args, node }).catch(async (e: unknown) => {
@@ -53,8 +83,6 @@ export async function runFloodBench(
   });
   const { pid, port } = agent;
   const corpus = generateCorpus({ lines: Math.min(rate * seconds, 200_000), form: 'kmsg', seed: 7 });
-  const prevDevkmsg = readFileSync('/proc/sys/kernel/printk_devkmsg', 'utf8').trim();
-  let written = 0;
   try {
     await sleep(2000); // settle: catch up with the ring's backlog
     const idleRssMiB = procStatus(pid, 'VmRSS');
@@ -62,25 +90,7 @@ export async function runFloodBench(
     const lostBefore = await metric(port, KMSG_LOST);
     const cpuBefore = procCpuSeconds(pid);
 
-    // A single fd would be rate-limited by printk_devkmsg=ratelimit; lift it for the flood.
-    writeFileSync('/proc/sys/kernel/printk_devkmsg', 'on\n');
-    const fd = openSync('/dev/kmsg', 'w');
-    const tickMs = 10;
-    const start = Date.now();
-    try {
-      while (Date.now() - start < seconds * 1000) {
-        const due = Math.floor(((Date.now() - start) / 1000) * rate);
-        while (written < due) {
-          const text = corpus[written % corpus.length]!.replace(/[\n]/g, ' ');
-          writeSync(fd, `<4>${text}\n`);
-          written++;
-        }
-        await sleep(tickMs);
-      }
-    } finally {
-      closeSync(fd);
-      writeFileSync('/proc/sys/kernel/printk_devkmsg', `${prevDevkmsg}\n`);
-    }
+    const written = await floodKmsg(corpus, seconds, rate);
     await sleep(1500);
     const cpuSeconds = procCpuSeconds(pid) - cpuBefore;
     const received = (await metric(port, KMSG_RECEIVED)) - receivedBefore;

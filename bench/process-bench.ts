@@ -257,6 +257,29 @@ export async function apiWithPods(): Promise<FakeApiServer> {
   return api;
 }
 
+/** The sum of the PacketDrop Events' counts on the fake API server. */
+export function packetDropCount(api: FakeApiServer): number {
+  return api
+    .listEvents()
+    .filter((e) => e.reason === 'PacketDrop')
+    .reduce((n, e) => n + Number(e.count ?? 1), 0);
+}
+
+/**
+ * W3's files in `dir`: an empty drop log and NPD's kernel rules; returns the log's path and the
+ * agent's `run` flags for them (no /dev/kmsg, this node).
+ */
+export function dropLogSetup(dir: string): { log: string; args: string[] } {
+  const log = join(dir, 'iptables.log');
+  writeFileSync(log, '');
+  mkdirSync(join(dir, 'rules'));
+  writeFileSync(
+    join(dir, 'rules/kernel-monitor.json'),
+    readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')),
+  );
+  return { log, args: ['--rules', join(dir, 'rules'), '--kmsg-path', '', '--drop-log', log, '--node-name', NODE] };
+}
+
 /** W3: a drop log resolved against the fake API server, until the Events count every line. */
 export async function runDropLogWorkload(o: {
   lines: number;
@@ -266,39 +289,16 @@ export async function runDropLogWorkload(o: {
   onAgent?: (agent: AgentChild) => void;
 }): Promise<ProcessResult> {
   const dir = mkdtempSync(join(tmpdir(), 'nodewarden-w3-'));
-  const log = join(dir, 'iptables.log');
-  writeFileSync(log, '');
-  mkdirSync(join(dir, 'rules'));
-  writeFileSync(
-    join(dir, 'rules/kernel-monitor.json'),
-    readFileSync(join(ROOT, 'test/fixtures/npd/kernel-monitor.json')),
-  );
+  const { log, args } = dropLogSetup(dir);
   const api = await apiWithPods();
-  const dropCount = (): number =>
-    api
-      .listEvents()
-      .filter((e) => e.reason === 'PacketDrop')
-      .reduce((n, e) => n + Number(e.count ?? 1), 0);
+  const dropCount = (): number => packetDropCount(api);
   const writes = (): number => api.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH').length;
 
   let agent: AgentChild | undefined;
   try {
     agent = await spawnAgent({
       node: o.node,
-      args: [
-        '--rules',
-        join(dir, 'rules'),
-        '--state-dir',
-        join(dir, 'state'),
-        '--kmsg-path',
-        '',
-        '--drop-log',
-        log,
-        '--node-name',
-        NODE,
-        '--kubeconfig',
-        api.writeKubeconfig(dir),
-      ],
+      args: [...args, '--state-dir', join(dir, 'state'), '--kubeconfig', api.writeKubeconfig(dir)],
     });
     o.onAgent?.(agent);
     await sleep(SETTLE_MS);
