@@ -164,6 +164,9 @@ export class DropPipeline {
   private flushing: Promise<void> | undefined;
   private stopped = false;
   private readonly timeOpts: DropTimeOptions;
+  /** dateOf's last answer and its epoch ms. */
+  private lastTime: Date | undefined;
+  private lastTimeMs = Number.NaN;
 
   constructor(private readonly opts: DropPipelineOptions) {
     this.timeOpts = {
@@ -202,7 +205,7 @@ export class DropPipeline {
         return;
       }
       from = st.messageAt;
-      time = new Date(st.time);
+      time = this.dateOf(st.time);
     }
     const r = parsePacketLog(text, this.matcher, time, from);
     if (r.kind === 'other') {
@@ -219,6 +222,18 @@ export class DropPipeline {
     }
     this.stats.parsed++;
     this.record(r.drop);
+  }
+
+  /**
+   * The Date of a file line's time: the last line's when it is the same millisecond, as the
+   * lines of a burst mostly are (consumers never modify a drop's time).
+   */
+  private dateOf(ms: number): Date {
+    if (ms !== this.lastTimeMs || this.lastTime === undefined) {
+      this.lastTime = new Date(ms);
+      this.lastTimeMs = ms;
+    }
+    return this.lastTime;
   }
 
   /** Counts, forwards and aggregates one parsed drop (also the entry point for other parsers). */

@@ -14,6 +14,7 @@
 // W2 within 1%, W3 within 4-6% (W3's drain takes half a second; W2 is spread over 20 s).
 // Run: npm run build && npx tsx bench/ab.ts [--workload w2|w3] [--rounds N] [--connected] [--node PATH]
 //        [--a BUNDLE] [--b BUNDLE] [--flags-a "..."] [--flags-b "..."] [--env-a "..."] [--env-b "..."]
+//        [--lines N (w3's lines a round, default 100,000)]
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +55,7 @@ const connected = argv.includes('--connected') || workload === 'w3';
 const node = argValue(argv, '--node');
 const W2_SECONDS = 20;
 const W2_RATE = 2000;
-const W3_LINES = 100_000;
+const W3_LINES = Number(argValue(argv, '--lines') ?? 100_000);
 
 function side(name: 'A' | 'B'): Side {
   const k = name.toLowerCase();

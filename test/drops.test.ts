@@ -229,6 +229,26 @@ describe('DropPipeline', () => {
     expect(events[0]?.time.toISOString()).toBe(new Date(clock.now() - 5000).toISOString());
   });
 
+  it("file lines of the same millisecond share one Date; every drop has its own line's time", () => {
+    const { p, drops, clock } = setup({ fileZone: 'utc' });
+    const body = v4('calico-drop:', '10.244.1.5', '10.244.2.9');
+    const at = (ms: number, us: string): string =>
+      `${new Date(ms).toISOString().replace('Z', '')}${us}+00:00 node-a kernel: ${body}`;
+    const t0 = clock.now() - 5000;
+    for (const [ms, us] of [
+      [t0, '101'],
+      [t0, '999'],
+      [t0 + 1, '000'],
+      [t0, '500'],
+      [t0, '501'],
+    ] as const)
+      p.handle({ origin: '/var/log/iptables.log', time: new Date(0), text: at(ms, us) });
+    expect(drops.map((d) => d.time.getTime() - t0)).toEqual([0, 0, 1, 0, 0]);
+    expect(drops[1]?.time).toBe(drops[0]?.time);
+    expect(drops[4]?.time).toBe(drops[3]?.time);
+    expect(drops[3]?.time).not.toBe(drops[0]?.time);
+  });
+
   it('kmsg lines older than maxAge expire (a restart does not re-post)', () => {
     const { p, kmsg } = setup();
     kmsg(v4('calico-drop:', '10.244.1.5', '10.244.2.9'), 11 * 60_000);

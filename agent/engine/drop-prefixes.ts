@@ -188,6 +188,9 @@ export class PrefixMatcher {
   private readonly templates: CompiledTemplate[] = [];
   /** The literal text each prefix starts with (before any placeholder), for carries(). */
   private readonly heads: string[] = [];
+  /** The plain prefix matchAt found last, and its match. */
+  private lastLiteral: string | undefined;
+  private lastHit: PrefixMatch | undefined;
 
   constructor(prefixes: readonly DropPrefix[]) {
     for (const p of prefixes) {
@@ -218,11 +221,33 @@ export class PrefixMatcher {
     return false;
   }
 
+  /**
+   * match(text.slice(from, to)), without the slice when the line carries the same plain prefix
+   * as the last line that carried one (a burst of drops mostly does): compared in place.
+   */
+  matchAt(text: string, from: number, to: number): PrefixMatch | undefined {
+    let end = to;
+    while (end > from && text.charCodeAt(end - 1) === 32) end--;
+    const last = this.lastLiteral;
+    if (last !== undefined && end - from === last.length && text.startsWith(last, from)) return this.lastHit;
+    const key = text.slice(from, end);
+    const hit = this.literal.get(key);
+    if (hit === undefined) return this.matchTemplates(key, to - from);
+    this.lastLiteral = key;
+    this.lastHit = hit;
+    return hit;
+  }
+
   match(raw: string): PrefixMatch | undefined {
     const text = trimEndSpaces(raw);
     const hit = this.literal.get(text);
     if (hit !== undefined) return hit;
-    const cut = CUT_LENGTHS.has(raw.length);
+    return this.matchTemplates(text, raw.length);
+  }
+
+  /** The templated prefixes, in order, on text (trimmed); rawLength: before trimming (the kernel's cut). */
+  private matchTemplates(text: string, rawLength: number): PrefixMatch | undefined {
+    const cut = CUT_LENGTHS.has(rawLength);
     for (const t of this.templates) {
       const m = matchTemplate(t, text, cut);
       if (m !== undefined) return m;

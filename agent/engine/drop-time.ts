@@ -64,15 +64,24 @@ const MONTHS: Record<string, number> = {
 };
 
 const DAY_MS = 86_400_000;
+const C_MINUS = 45;
+const C_COLON = 58;
 
-function digits(s: string, start: number, n: number): number {
-  let v = 0;
-  for (let k = start; k < start + n; k++) {
-    const d = s.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
+// Fixed-width fields without loops: the parse is then a short straight line, which the
+// optimizing compiler (TurboFan on Node 20) compiles in a fraction of the time a loop per
+// field took (each loop inlined and peeled), and runs faster.
+
+/** The digit at s[k], or -1 (also past the end). */
+function digitAt(s: string, k: number): number {
+  const d = s.charCodeAt(k) - 48;
+  return d >= 0 && d <= 9 ? d : -1;
+}
+
+/** The two digits at s[k, k+2) as a number, or -1. */
+function two(s: string, k: number): number {
+  const a = digitAt(s, k);
+  const b = digitAt(s, k + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
 }
 
 function isDigit(c: number): boolean {
@@ -105,44 +114,57 @@ function afterHostAndTag(line: string, pos: number): number {
 
 /** RFC3339 / ISO 8601 at the start of `line`; returns [epoch ms, index after] or null. */
 function parseIso(line: string, zone: 'local' | 'utc', days: UtcDays | undefined): [number, number] | null {
-  const y = digits(line, 0, 4);
-  const mo = digits(line, 5, 2);
-  const d = digits(line, 8, 2);
-  const h = digits(line, 11, 2);
-  const mi = digits(line, 14, 2);
-  const s = digits(line, 17, 2);
+  const yh = two(line, 0);
+  const yl = two(line, 2);
+  const y = yh < 0 || yl < 0 ? -1 : yh * 100 + yl;
+  const mo = two(line, 5);
+  const d = two(line, 8);
+  const h = two(line, 11);
+  const mi = two(line, 14);
+  const s = two(line, 17);
   if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
     return null;
-  if (line[4] !== '-' || line[7] !== '-' || line[13] !== ':' || line[16] !== ':') return null;
-  const sep = line[10];
-  if (sep !== 'T' && sep !== ' ' && sep !== 't') return null;
+  // Character codes, not line[k]: indexing a string makes a one-character string.
+  if (
+    line.charCodeAt(4) !== C_MINUS ||
+    line.charCodeAt(7) !== C_MINUS ||
+    line.charCodeAt(13) !== C_COLON ||
+    line.charCodeAt(16) !== C_COLON
+  )
+    return null;
+  const sep = line.charCodeAt(10);
+  if (sep !== 84 && sep !== 32 && sep !== 116) return null; // T, space, t
   let p = 19;
   let ms = 0;
-  if (line[p] === '.' || line[p] === ',') {
+  const f = line.charCodeAt(p);
+  if (f === 46 || f === 44) {
+    // . or ,
     p++;
     const f0 = p;
     while (isDigit(line.charCodeAt(p)) && p - f0 < 12) p++;
     if (p === f0) return null;
     ms = fracMs(line, f0, p);
   }
-  const c = line[p];
+  const c = line.charCodeAt(p);
   let offsetMin: number | null = null;
-  if (c === 'Z' || c === 'z') {
+  if (c === 90 || c === 122) {
+    // Z or z
     offsetMin = 0;
     p++;
-  } else if (c === '+' || c === '-') {
-    const oh = digits(line, p + 1, 2);
+  } else if (c === 43 || c === C_MINUS) {
+    // + or -
+    const oh = two(line, p + 1);
     let om: number;
     let end: number;
-    if (line[p + 3] === ':') {
-      om = digits(line, p + 4, 2);
+    if (line.charCodeAt(p + 3) === C_COLON) {
+      om = two(line, p + 4);
       end = p + 6;
     } else {
-      om = digits(line, p + 3, 2);
+      om = two(line, p + 3);
       end = p + 5;
     }
     if (oh < 0 || oh > 23 || om < 0 || om > 59) return null;
-    offsetMin = (c === '-' ? -1 : 1) * (oh * 60 + om);
+    offsetMin = (c === C_MINUS ? -1 : 1) * (oh * 60 + om);
     p = end;
   }
   if (p < line.length && line.charCodeAt(p) !== 32) return null;
@@ -157,27 +179,36 @@ function parseIso(line: string, zone: 'local' | 'utc', days: UtcDays | undefined
 /** "May 18 18:42:44" or "May  8 18:42:44" (optionally with a fraction). */
 function parseTraditional(line: string, now: number, zone: 'local' | 'utc'): [number, number] | null {
   const mon = MONTHS[line.slice(0, 3)];
-  if (mon === undefined || line[3] !== ' ') return null;
+  if (mon === undefined || line.charCodeAt(3) !== 32) return null;
   let p = 4;
-  if (line[p] === ' ') p++;
+  if (line.charCodeAt(p) === 32) p++;
   let d: number;
   if (isDigit(line.charCodeAt(p + 1))) {
-    d = digits(line, p, 2);
+    d = two(line, p);
     p += 2;
   } else {
-    d = digits(line, p, 1);
+    d = digitAt(line, p);
     p += 1;
   }
-  if (d < 1 || d > 31 || line[p] !== ' ') return null;
+  if (d < 1 || d > 31 || line.charCodeAt(p) !== 32) return null;
   p++;
-  const h = digits(line, p, 2);
-  const mi = digits(line, p + 3, 2);
-  const s = digits(line, p + 6, 2);
-  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 || line[p + 2] !== ':' || line[p + 5] !== ':')
+  const h = two(line, p);
+  const mi = two(line, p + 3);
+  const s = two(line, p + 6);
+  if (
+    h < 0 ||
+    h > 23 ||
+    mi < 0 ||
+    mi > 59 ||
+    s < 0 ||
+    s > 60 ||
+    line.charCodeAt(p + 2) !== C_COLON ||
+    line.charCodeAt(p + 5) !== C_COLON
+  )
     return null;
   p += 8;
   let ms = 0;
-  if (line[p] === '.') {
+  if (line.charCodeAt(p) === 46) {
     const f0 = ++p;
     while (isDigit(line.charCodeAt(p)) && p - f0 < 12) p++;
     ms = fracMs(line, f0, p);

@@ -244,16 +244,162 @@ function isIcmp(raw: string): boolean {
 }
 
 /**
+ * The fields a drop carries, normalised, from their raw text and numbers (-1: none or malformed).
+ * Null when an address or the protocol is malformed. `v4`: src and dst are dotted quads already
+ * in canonical form (read in place by the search), so they are not normalised again.
+ */
+function dropFields(
+  inIf: string,
+  outIf: string,
+  src: string,
+  dst: string,
+  proto: string,
+  spt: number,
+  dpt: number,
+  type: number,
+  code: number,
+  v4 = false,
+): PacketFields | null {
+  const v6 = !v4 && src.indexOf(':') >= 0;
+  const nsrc = v4 ? src : v6 ? normaliseIPv6(src) : normaliseIPv4(src);
+  const ndst = v4 ? dst : v6 ? normaliseIPv6(dst) : normaliseIPv4(dst);
+  const p = protoName(proto);
+  if (nsrc === null || ndst === null || p === null) return null;
+  const out: PacketFields = { inIf, outIf, family: v6 ? 6 : 4, src: nsrc, dst: ndst, proto: p };
+  if (spt >= 0 && spt <= 65535) out.srcPort = spt;
+  if (dpt >= 0 && dpt <= 65535) out.dstPort = dpt;
+  if (p === 'icmp' || p === 'icmpv6') {
+    if (type >= 0 && type <= 255) out.icmpType = type;
+    if (code >= 0 && code <= 255) out.icmpCode = code;
+  }
+  return out;
+}
+
+/**
+ * Where the first token after `start` (and before `len`) that begins with `key` starts, or -1.
+ * A token starts after a space; its key must end before len, as the token scan's keyAt asks.
+ */
+function tokenAt(text: string, key: string, start: number, len: number): number {
+  const last = len - key.length;
+  let p = text.indexOf(key, start + 1);
+  while (p >= 0 && p <= last) {
+    if (text.charCodeAt(p - 1) === C_SPACE) return p;
+    p = text.indexOf(key, p + 1);
+  }
+  return -1;
+}
+
+/** End of the token starting at t: the next space, or len. */
+function tokenEnd(text: string, t: number, len: number): number {
+  const e = text.indexOf(' ', t);
+  return e < 0 || e > len ? len : e;
+}
+
+/**
+ * parseUint of the token value starting at v (which ends at the next space or at len), read in
+ * place: its digits up to the first other character, -1 unless that is the token's end.
+ */
+function uintAt(text: string, v: number, len: number): number {
+  let n = 0;
+  let k = v;
+  for (; k < len; k++) {
+    const d = text.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  if (k === v || k - v > 10) return -1;
+  return k === len || text.charCodeAt(k) === C_SPACE ? n : -1;
+}
+
+/**
+ * End of the token value starting at v when it is a dotted quad normaliseIPv4 would keep as it
+ * is (no leading zeros), read in place; -1 otherwise (the caller then slices and normalises).
+ */
+function ipv4End(text: string, v: number, len: number): number {
+  let parts = 0;
+  let n = 0;
+  let digits = 0;
+  for (let k = v; ; k++) {
+    const c = k < len ? text.charCodeAt(k) : C_SPACE;
+    if (c === 46 || c === C_SPACE) {
+      if (digits === 0) return -1;
+      parts++;
+      if (c === C_SPACE) return parts === 4 ? k : -1;
+      if (parts === 4) return -1;
+      n = 0;
+      digits = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits === 1 && n === 0)) return -1;
+    n = n * 10 + d;
+    digits++;
+    if (n > 255) return -1;
+  }
+}
+
+/** The first well-formed number among the `key` tokens (the token scan's "if (n < 0) n = …"), or -1. */
+function numberAt(text: string, key: string, start: number, len: number): number {
+  for (let p = tokenAt(text, key, start, len); p >= 0; p = tokenAt(text, key, p, len)) {
+    const n = uintAt(text, p + key.length, len);
+    if (n >= 0) return n;
+  }
+  return -1;
+}
+
+/**
+ * The drop's fields found by searching for each field's token, instead of looking at every token:
+ * in a LOG line most tokens are fields a drop does not carry (MAC, LEN, TTL, flags...). The same
+ * result as the token scan: every field is the first token with its key (for numbers, the first
+ * well-formed one). Undefined, and the token scan decides, when the first token is not "IN=" or
+ * when a "[" is in the line, as an ICMP error's embedded header is (its fields are not the packet's).
+ */
+function dropFieldsByJump(text: string, start: number, len: number): PacketFields | null | undefined {
+  if (start >= len) return undefined;
+  const inEnd = tokenEnd(text, start, len);
+  if (!keyAt(text, start, inEnd, 'IN=')) return undefined;
+  const bracket = text.indexOf('[', start);
+  if (bracket >= 0 && bracket < len) return undefined;
+  const o = tokenAt(text, 'OUT=', start, len);
+  const s = tokenAt(text, 'SRC=', start, len);
+  const d = tokenAt(text, 'DST=', start, len);
+  const p = tokenAt(text, 'PROTO=', start, len);
+  if (o < 0 || s < 0 || d < 0 || p < 0) return null;
+  const inIf = text.slice(start + 3, inEnd);
+  const outIf = text.slice(o + 4, tokenEnd(text, o, len));
+  const proto = text.slice(p + 6, tokenEnd(text, p, len));
+  const icmp = isIcmp(proto);
+  const spt = numberAt(text, 'SPT=', start, len);
+  const dpt = numberAt(text, 'DPT=', start, len);
+  const type = icmp ? numberAt(text, 'TYPE=', start, len) : -1;
+  const code = icmp ? numberAt(text, 'CODE=', start, len) : -1;
+  // IPv4 addresses as the kernel prints them are taken as they are, without a copy to normalise.
+  const se = ipv4End(text, s + 4, len);
+  const de = se < 0 ? -1 : ipv4End(text, d + 4, len);
+  if (de >= 0)
+    return dropFields(inIf, outIf, text.slice(s + 4, se), text.slice(d + 4, de), proto, spt, dpt, type, code, true);
+  const src = text.slice(s + 4, tokenEnd(text, s, len));
+  const dst = text.slice(d + 4, tokenEnd(text, d, len));
+  return dropFields(inIf, outIf, src, dst, proto, spt, dpt, type, code);
+}
+
+/**
  * Parses the packet part of a LOG line, starting at `start` (from findPacketStart).
  * Returns null when a required field (SRC, DST, PROTO) is missing or malformed.
  * Each token is told by its first character and the "KEY=" it starts with; a token that is no
  * field we read (LEN=, TTL=, DF, SYN...) costs a character test or two.
- * `forDrop`: stop as soon as every field a PacketDrop carries is known and no later token could
- * change it (for TCP, UDP...: after both ports). The fields a drop does not carry (physIn,
- * physOut, uid, gid, mark) are then missing when they come later.
+ * `forDrop`: only the fields a PacketDrop carries are wanted. They are searched for
+ * (dropFieldsByJump), and only a line that search leaves to the token scan is scanned; the scan
+ * then stops as soon as every one is known and no later token could change it (for TCP, UDP...:
+ * after both ports). The fields a drop does not carry (physIn, physOut, uid, gid, mark) may be
+ * missing.
  */
 export function parsePacketFields(text: string, start: number, forDrop = false, messageAt = 0): PacketFields | null {
   const len = Math.min(text.length, messageAt + MAX_PACKET_LINE);
+  if (forDrop) {
+    const f = dropFieldsByJump(text, start, len);
+    if (f !== undefined) return f;
+  }
   let inIf: string | undefined;
   let outIf: string | undefined;
   let src: string | undefined;
@@ -358,18 +504,8 @@ export function parsePacketFields(text: string, start: number, forDrop = false, 
   if (inIf === undefined || outIf === undefined || src === undefined || dst === undefined || proto === undefined) {
     return null;
   }
-  const v6 = src.indexOf(':') >= 0;
-  const nsrc = v6 ? normaliseIPv6(src) : normaliseIPv4(src);
-  const ndst = v6 ? normaliseIPv6(dst) : normaliseIPv4(dst);
-  const p = protoName(proto);
-  if (nsrc === null || ndst === null || p === null) return null;
-  const out: PacketFields = { inIf, outIf, family: v6 ? 6 : 4, src: nsrc, dst: ndst, proto: p };
-  if (spt >= 0 && spt <= 65535) out.srcPort = spt;
-  if (dpt >= 0 && dpt <= 65535) out.dstPort = dpt;
-  if (p === 'icmp' || p === 'icmpv6') {
-    if (type >= 0 && type <= 255) out.icmpType = type;
-    if (code >= 0 && code <= 255) out.icmpCode = code;
-  }
+  const out = dropFields(inIf, outIf, src, dst, proto, spt, dpt, type, code);
+  if (out === null) return null;
   if (physIn !== undefined) out.physIn = physIn;
   if (physOut !== undefined) out.physOut = physOut;
   if (uid >= 0) out.uid = uid;
@@ -408,7 +544,7 @@ export function parsePacketLog(text: string, matcher: PrefixMatcher, time: Date,
   const msgAt = skipKernelTime(text, from);
   const at = findPacketStart(text, msgAt);
   if (at < 0) return OTHER;
-  const m = matcher.match(text.slice(msgAt, at));
+  const m = matcher.matchAt(text, msgAt, at);
   if (m === undefined) return OTHER;
   const f = parsePacketFields(text, at, true, msgAt);
   if (f === null) return { kind: 'unparsed', reason: 'fields' };

@@ -89,6 +89,36 @@ describe('PrefixMatcher', () => {
   it('size counts both kinds', () => {
     expect(m.size).toBe(6);
   });
+  it('matchAt(text, from, to) gives match(text.slice(from, to)), line after line, hits and misses mixed', () => {
+    const fresh = new PrefixMatcher(DEFAULT_DROP_PREFIXES);
+    const raws = [
+      'calico-drop: ',
+      'calico-drop:',
+      'calico-drop:  ',
+      'calico-drop',
+      'calico-drop:x',
+      'calico-packet: ',
+      'calico-drop: ',
+      'calico-drop LOG-and-ACCEPT: ',
+      'calico-drop: ',
+      'xcalico-drop: ',
+      'calico-drop: ',
+      '',
+      ' ',
+      'calico-packet default gnp ns1/a-very-long-policy: '.slice(0, 29),
+      'calico-packet default gnp deny-all: ',
+      'calico-drop: ',
+      'np team-a/deny-db: ',
+      'calico-packet: ',
+    ];
+    for (const matcher of [fresh, m])
+      for (const raw of [...raws, ...[...raws].reverse()]) {
+        const line = `<4>[ 1.000000] ${raw}IN=eth0 OUT=`;
+        const from = line.indexOf('] ') + 2;
+        const to = from + raw.length;
+        expect(matcher.matchAt(line, from, to), JSON.stringify(raw)).toEqual(matcher.match(line.slice(from, to)));
+      }
+  });
   it('carries: a message that starts like a configured prefix (the literal before any placeholder), or contains one', () => {
     const c = new PrefixMatcher(
       parseDropPrefixes(['calico-drop:=drop', 'cali-drop <tier> <kind> <policy>:=drop', '<tier> x:=drop']).prefixes,

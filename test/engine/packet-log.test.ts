@@ -387,6 +387,15 @@ describe('parsePacketFields against the reference parser (test/engine/packet-log
       'SRC=10.0.0.3',
       'DST=10.0.0.4',
       'SRC=10.0.0.999',
+      // Leading zeros (normalised away), too many parts, too many digits: the in-place readers
+      // of the search must leave these to the normalising path or reject them as the scan does.
+      'SRC=010.000.0.1',
+      'DST=10.0.0.02',
+      'DST=1.2.3.4.5',
+      'SRC=1.2.3',
+      'SPT=12345678901',
+      'DPT=0099',
+      'DPT=8a',
       'PROTO=TCP',
       'PROTO=ICMP',
       'PROTO=icmpv6',
@@ -463,7 +472,7 @@ describe('protoName', () => {
   });
 });
 
-describe('forDrop stops after the ports only when the protocol is not ICMP, in any case', () => {
+describe('forDrop: the search, and the scan that stops after the ports only when the protocol is not ICMP, in any case', () => {
   it('reads TYPE and CODE after DPT= for every spelling protoName takes for icmp/icmpv6', () => {
     const raws = [
       'ICMP',
@@ -480,17 +489,21 @@ describe('forDrop stops after the ports only when the protocol is not ICMP, in a
       'TCP',
       'ICM',
     ];
-    for (const raw of raws) {
-      const line = `IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 PROTO=${raw} SPT=1 DPT=2 TYPE=3 CODE=4 UID=7 `;
-      const full = parsePacketFields(line, 0, false);
-      const drop = parsePacketFields(line, 0, true);
-      const icmp = protoName(raw) === 'icmp' || protoName(raw) === 'icmpv6';
-      expect(drop?.icmpType, raw).toBe(icmp ? 3 : undefined);
-      // Every field a drop carries is the same as without the early stop.
-      for (const k of ['inIf', 'outIf', 'src', 'dst', 'proto', 'srcPort', 'dstPort', 'icmpType', 'icmpCode'] as const)
-        expect(drop?.[k], `${raw} ${k}`).toEqual(full?.[k]);
-      // The early stop is taken for the others: UID= (not a drop field) is left unread.
-      expect(drop?.uid, raw).toBe(icmp ? 7 : undefined);
-    }
+    // Without "[" the drop's fields are searched for; an ICMP error's embedded header ("[…]")
+    // leaves the line to the token scan and its early stop.
+    for (const embedded of ['', '[SRC=10.9.9.9 DST=10.9.9.8 LEN=28 PROTO=UDP SPT=5 DPT=6 ] '])
+      for (const raw of raws) {
+        const line = `IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 PROTO=${raw} SPT=1 DPT=2 TYPE=3 CODE=4 UID=7 ${embedded}`;
+        const full = parsePacketFields(line, 0, false);
+        const drop = parsePacketFields(line, 0, true);
+        const icmp = protoName(raw) === 'icmp' || protoName(raw) === 'icmpv6';
+        expect(drop?.icmpType, raw).toBe(icmp ? 3 : undefined);
+        // Every field a drop carries is the same as without the early stop.
+        for (const k of ['inIf', 'outIf', 'src', 'dst', 'proto', 'srcPort', 'dstPort', 'icmpType', 'icmpCode'] as const)
+          expect(drop?.[k], `${raw} ${k}`).toEqual(full?.[k]);
+        // UID= (not a drop field) is left unread: by the search always, by the scan's early stop
+        // unless the protocol is ICMP.
+        expect(drop?.uid, raw).toBe(embedded !== '' && icmp ? 7 : undefined);
+      }
   });
 });
