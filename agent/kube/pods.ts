@@ -99,7 +99,8 @@ export class LocalPodIndex {
   readonly stats: PodIndexStats = { lists: 0, watches: 0, watchEvents: 0, gone: 0, errors: 0, pods: 0, ips: 0 };
   /** uid (or ns/name) → indexed pod. */
   private readonly pods = new Map<string, Indexed>();
-  private readonly byIp = new Map<string, string>();
+  /** IP → its pod's entry in `pods` (one lookup per drop address). */
+  private readonly byIp = new Map<string, Indexed>();
   /** hostNetwork pods: key → their IPs (this node's). */
   private readonly hostPods = new Map<string, readonly string[]>();
   /** IPs of this node, learned from hostNetwork pods: IP → how many such pods report it. */
@@ -117,8 +118,7 @@ export class LocalPodIndex {
   }
 
   localPod(ip: string): PodInfo | undefined {
-    const k = this.byIp.get(ip);
-    return k === undefined ? undefined : this.pods.get(k)?.info;
+    return this.byIp.get(ip)?.info;
   }
 
   /** True if `ip` is one of this node's (a hostNetwork pod's) addresses. */
@@ -138,8 +138,9 @@ export class LocalPodIndex {
       return;
     }
     if (TERMINAL.has(pod.status?.phase ?? '') || ips.length === 0) return;
-    this.pods.set(key, { info: podInfo(pod), ips });
-    for (const ip of ips) this.byIp.set(ip, key);
+    const entry: Indexed = { info: podInfo(pod), ips };
+    this.pods.set(key, entry);
+    for (const ip of ips) this.byIp.set(ip, entry);
     this.updateCounts();
   }
 
@@ -161,7 +162,7 @@ export class LocalPodIndex {
     if (old === undefined) return;
     this.pods.delete(key);
     // Only drop an IP that still points at this pod (a new pod may already own it).
-    for (const ip of old.ips) if (this.byIp.get(ip) === key) this.byIp.delete(ip);
+    for (const ip of old.ips) if (this.byIp.get(ip) === old) this.byIp.delete(ip);
     this.updateCounts();
   }
 

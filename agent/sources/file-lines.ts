@@ -8,6 +8,8 @@ export interface RawLine {
   buf: Buffer;
   start: number;
   end: number;
+  /** buf holds the line's parts joined (a copy), not the chunk finish() was given. */
+  joined: boolean;
 }
 
 export class LineAssembler {
@@ -16,7 +18,7 @@ export class LineAssembler {
   private kept = 0;
   /** Bytes of the unfinished line seen so far, held or discarded. */
   private seen = 0;
-  private readonly out: RawLine = { buf: Buffer.alloc(0), start: 0, end: 0 };
+  private readonly out: RawLine = { buf: Buffer.alloc(0), start: 0, end: 0, joined: false };
 
   /** keepBytes: the most bytes of one line worth keeping (the length cap plus a few). */
   constructor(private readonly keepBytes: number) {}
@@ -51,6 +53,7 @@ export class LineAssembler {
     if (this.seen === 0) {
       const whole = end - start;
       out.buf = chunk;
+      out.joined = false;
       out.start = start;
       out.end = whole > this.keepBytes ? start + this.keepBytes : stripCR(chunk, start, end);
       return out;
@@ -79,6 +82,7 @@ export class LineAssembler {
     const buf = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.kept);
     const whole = this.seen <= this.keepBytes;
     out.buf = buf;
+    out.joined = true;
     out.start = 0;
     out.end = whole ? stripCR(buf, 0, buf.length) : buf.length;
     this.parts = [];

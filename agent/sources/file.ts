@@ -608,8 +608,8 @@ export class FileSource implements Source {
     const stats = this.stats;
     stats.received++;
     // A line straight from the read buffer (not one joined from held parts) has its word view.
-    const words =
-      raw.buf.buffer === this.chunk.buffer && raw.buf.byteOffset === this.chunk.byteOffset ? this.words : undefined;
+    // (A flag, not a look at raw.buf.buffer: reading a Buffer's .buffer is a call into V8's runtime.)
+    const words = raw.joined ? undefined : this.words;
     const g = guardText(raw.buf, raw.start, raw.end, this.maxLineBytes, stats, words);
     if (!g) {
       this.committed = seq;

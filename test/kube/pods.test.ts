@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKubeClient, type KubeClient } from '../../agent/kube/client';
 import { LocalPodIndex } from '../../agent/kube/pods';
+import type { Pod } from '../../agent/kube/wire';
 import { systemClock } from '../../agent/runtime/clock';
 import type { Logger } from '../../agent/types';
 import { FakeApiServer } from '../helpers/fake-apiserver';
@@ -104,6 +105,27 @@ describe('LocalPodIndex', () => {
     pods.remove('db', 'pg-0');
     await until(`idx.localPod('10.244.1.7') === undefined`, () => idx.localPod('10.244.1.7') === undefined);
     expect(idx.stats.pods).toBe(1);
+  });
+
+  it('an IP taken over by a new pod stays with it when the old pod goes', () => {
+    const idx = newIndex();
+    const pod = (name: string, uid: string, ip: string): Pod => ({
+      metadata: { namespace: 'ns', name, uid },
+      spec: { nodeName: 'n1' },
+      status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] },
+    });
+    idx.upsert(pod('old', 'u1', '10.244.1.9'));
+    idx.upsert(pod('new', 'u2', '10.244.1.9'));
+    expect(idx.localPod('10.244.1.9')?.name).toBe('new');
+    idx.delete(pod('old', 'u1', '10.244.1.9'));
+    expect(idx.localPod('10.244.1.9')?.name).toBe('new');
+    // A modified pod (same uid) moves its entry: the old IP goes, the new one names it.
+    idx.upsert(pod('new', 'u2', '10.244.1.10'));
+    expect(idx.localPod('10.244.1.9')).toBeUndefined();
+    expect(idx.localPod('10.244.1.10')?.name).toBe('new');
+    idx.delete(pod('new', 'u2', '10.244.1.10'));
+    expect(idx.localPod('10.244.1.10')).toBeUndefined();
+    expect(idx.stats).toMatchObject({ pods: 0, ips: 0 });
   });
 
   it('re-watches from the last resourceVersion when the server ends the watch', async () => {

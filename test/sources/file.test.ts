@@ -180,7 +180,10 @@ describe('FileSource lines', () => {
     const tail = Buffer.from('zz\n');
     const line = a.finish(tail, 0, 2);
     expect(line.end - line.start).toBe(16 * 1024 + 4);
+    expect(line.joined).toBe(true); // a copy: the follower's word view of its chunk does not apply
     expect(a.pendingBytes).toBe(0);
+    const whole = a.finish(tail, 0, 2);
+    expect(whole).toMatchObject({ buf: tail, start: 0, end: 2, joined: false });
   });
 
   it('counts and skips 100k junk lines (empty, binary, invalid UTF-8) without stalling', async () => {
