@@ -327,7 +327,7 @@ export interface PacketDrop {
   readonly prefix: string;
   readonly verdict: Verdict;
   /** Policy named by the prefix (Calico `<tier> <kind> <namespace/name>`), if any. */
-  readonly policy?: string;
+  readonly policy?: string | undefined;
   readonly inIf: string;
   readonly outIf: string;
   readonly family: 4 | 6;
@@ -335,10 +335,11 @@ export interface PacketDrop {
   readonly dst: string;
   /** Lower-case protocol name ("tcp", "udp", "icmp", "icmpv6", "sctp", ...) or the number. */
   readonly proto: string;
-  readonly srcPort?: number;
-  readonly dstPort?: number;
-  readonly icmpType?: number;
-  readonly icmpCode?: number;
+  // The optional fields may be present as undefined (packet-log.ts makes every drop one shape).
+  readonly srcPort?: number | undefined;
+  readonly dstPort?: number | undefined;
+  readonly icmpType?: number | undefined;
+  readonly icmpCode?: number | undefined;
 }
 
 /** A pod as the drop pipeline knows it. */

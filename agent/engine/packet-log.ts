@@ -14,7 +14,13 @@
 import type { PacketDrop } from '../types';
 import type { PrefixMatcher } from './drop-prefixes';
 
-/** The fields of one logged packet. Addresses are canonical (IPv4 dotted quad, IPv6 RFC 5952). */
+/**
+ * The fields of one logged packet. Addresses are canonical (IPv4 dotted quad, IPv6 RFC 5952).
+ * A field the line does not carry is undefined, and present: every PacketFields (and every
+ * PacketDrop made from one) has one object shape. Shapes grown by adding fields die with their
+ * last object, and the optimized code that embeds them is thrown away with them ("weak objects"
+ * in --trace-deopt), so each burst of drops after a quiet spell compiled the parser again.
+ */
 export interface PacketFields {
   inIf: string;
   outIf: string;
@@ -23,15 +29,15 @@ export interface PacketFields {
   dst: string;
   /** Lower-case protocol name ("tcp", "udp", "icmp", "icmpv6", "sctp", ...) or the number. */
   proto: string;
-  srcPort?: number;
-  dstPort?: number;
-  icmpType?: number;
-  icmpCode?: number;
-  physIn?: string;
-  physOut?: string;
-  uid?: number;
-  gid?: number;
-  mark?: string;
+  srcPort?: number | undefined;
+  dstPort?: number | undefined;
+  icmpType?: number | undefined;
+  icmpCode?: number | undefined;
+  physIn?: string | undefined;
+  physOut?: string | undefined;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  mark?: string | undefined;
 }
 
 /** Longest line we look at; a LOG line with every option is well under 1 KiB. */
@@ -265,14 +271,24 @@ function dropFields(
   const ndst = v4 ? dst : v6 ? normaliseIPv6(dst) : normaliseIPv4(dst);
   const p = protoName(proto);
   if (nsrc === null || ndst === null || p === null) return null;
-  const out: PacketFields = { inIf, outIf, family: v6 ? 6 : 4, src: nsrc, dst: ndst, proto: p };
-  if (spt >= 0 && spt <= 65535) out.srcPort = spt;
-  if (dpt >= 0 && dpt <= 65535) out.dstPort = dpt;
-  if (p === 'icmp' || p === 'icmpv6') {
-    if (type >= 0 && type <= 255) out.icmpType = type;
-    if (code >= 0 && code <= 255) out.icmpCode = code;
-  }
-  return out;
+  const icmp = p === 'icmp' || p === 'icmpv6';
+  return {
+    inIf,
+    outIf,
+    family: v6 ? 6 : 4,
+    src: nsrc,
+    dst: ndst,
+    proto: p,
+    srcPort: spt >= 0 && spt <= 65535 ? spt : undefined,
+    dstPort: dpt >= 0 && dpt <= 65535 ? dpt : undefined,
+    icmpType: icmp && type >= 0 && type <= 255 ? type : undefined,
+    icmpCode: icmp && code >= 0 && code <= 255 ? code : undefined,
+    physIn: undefined,
+    physOut: undefined,
+    uid: undefined,
+    gid: undefined,
+    mark: undefined,
+  };
 }
 
 /**
@@ -548,23 +564,22 @@ export function parsePacketLog(text: string, matcher: PrefixMatcher, time: Date,
   if (m === undefined) return OTHER;
   const f = parsePacketFields(text, at, true, msgAt);
   if (f === null) return { kind: 'unparsed', reason: 'fields' };
-  const drop: {
-    -readonly [K in keyof PacketDrop]: PacketDrop[K];
-  } = {
+  // Every field present, undefined or not: one object shape (see PacketFields).
+  const drop: PacketDrop = {
     time,
     prefix: m.prefix.template,
     verdict: m.verdict,
+    policy: m.policy,
     inIf: f.inIf,
     outIf: f.outIf,
     family: f.family,
     src: f.src,
     dst: f.dst,
     proto: f.proto,
+    srcPort: f.srcPort,
+    dstPort: f.dstPort,
+    icmpType: f.icmpType,
+    icmpCode: f.icmpCode,
   };
-  if (m.policy !== undefined) drop.policy = m.policy;
-  if (f.srcPort !== undefined) drop.srcPort = f.srcPort;
-  if (f.dstPort !== undefined) drop.dstPort = f.dstPort;
-  if (f.icmpType !== undefined) drop.icmpType = f.icmpType;
-  if (f.icmpCode !== undefined) drop.icmpCode = f.icmpCode;
   return { kind: 'drop', drop };
 }
