@@ -1,5 +1,7 @@
 // packet-log.ts: parses the kernel's nf_log_syslog LOG line (iptables/ip6tables/nftables `log`,
-// net/netfilter/nf_log_syslog.c) into packet fields, in one left-to-right scan with no regex.
+// net/netfilter/nf_log_syslog.c) into packet fields, with no regex: a drop's fields by searching
+// for their tokens (dropFieldsByJump), every field by one left-to-right token scan (also what a
+// line with an embedded header gets); both give the same drop fields.
 //
 // Layout the kernel prints (every field is followed by one space, so lines end in a space):
 //   <prefix>IN=<if> OUT=<if> [PHYSIN=<if> PHYSOUT=<if>] [MAC=<hex:..>|MACSRC= MACDST= MACPROTO=]
