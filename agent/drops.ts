@@ -164,9 +164,8 @@ export class DropPipeline {
   private flushing: Promise<void> | undefined;
   private stopped = false;
   private readonly timeOpts: DropTimeOptions;
-  /** dateOf's last answer and its epoch ms. */
-  private lastTime: Date | undefined;
-  private lastTimeMs = Number.NaN;
+  /** dateOf's last answer (an invalid Date, equal to no time, before the first). */
+  private lastTime = new Date(Number.NaN);
 
   constructor(private readonly opts: DropPipelineOptions) {
     this.timeOpts = {
@@ -229,10 +228,7 @@ export class DropPipeline {
    * lines of a burst mostly are (consumers never modify a drop's time).
    */
   private dateOf(ms: number): Date {
-    if (ms !== this.lastTimeMs || this.lastTime === undefined) {
-      this.lastTime = new Date(ms);
-      this.lastTimeMs = ms;
-    }
+    if (ms !== this.lastTime.getTime()) this.lastTime = new Date(ms);
     return this.lastTime;
   }
 

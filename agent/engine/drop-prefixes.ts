@@ -168,9 +168,15 @@ interface CompiledTemplate {
   readonly segments: readonly Segment[];
 }
 
+/** Where s[from, to) ends once its trailing spaces are left out. */
+function endBeforeSpaces(s: string, from: number, to: number): number {
+  let e = to;
+  while (e > from && s.charCodeAt(e - 1) === 32) e--;
+  return e;
+}
+
 function trimEndSpaces(s: string): string {
-  let e = s.length;
-  while (e > 0 && s.charCodeAt(e - 1) === 32) e--;
+  const e = endBeforeSpaces(s, 0, s.length);
   return e === s.length ? s : s.slice(0, e);
 }
 
@@ -226,8 +232,7 @@ export class PrefixMatcher {
    * as the last line that carried one (a burst of drops mostly does): compared in place.
    */
   matchAt(text: string, from: number, to: number): PrefixMatch | undefined {
-    let end = to;
-    while (end > from && text.charCodeAt(end - 1) === 32) end--;
+    const end = endBeforeSpaces(text, from, to);
     const last = this.lastLiteral;
     if (last !== undefined && end - from === last.length && text.startsWith(last, from)) return this.lastHit;
     const key = text.slice(from, end);

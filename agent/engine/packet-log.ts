@@ -253,8 +253,7 @@ function isIcmp(raw: string): boolean {
 
 /**
  * The fields a drop carries, normalised, from their raw text and numbers (-1: none or malformed).
- * Null when an address or the protocol is malformed. `v4`: src and dst are dotted quads already
- * in canonical form (read in place by the search), so they are not normalised again.
+ * Null when an address or the protocol is malformed.
  */
 function dropFields(
   inIf: string,
@@ -266,11 +265,10 @@ function dropFields(
   dpt: number,
   type: number,
   code: number,
-  v4 = false,
 ): PacketFields | null {
-  const v6 = !v4 && src.indexOf(':') >= 0;
-  const nsrc = v4 ? src : v6 ? normaliseIPv6(src) : normaliseIPv4(src);
-  const ndst = v4 ? dst : v6 ? normaliseIPv6(dst) : normaliseIPv4(dst);
+  const v6 = src.indexOf(':') >= 0;
+  const nsrc = v6 ? normaliseIPv6(src) : normaliseIPv4(src);
+  const ndst = v6 ? normaliseIPv6(dst) : normaliseIPv4(dst);
   const p = protoName(proto);
   if (nsrc === null || ndst === null || p === null) return null;
   const icmp = p === 'icmp' || p === 'icmpv6';
@@ -313,53 +311,10 @@ function tokenEnd(text: string, t: number, len: number): number {
   return e < 0 || e > len ? len : e;
 }
 
-/**
- * parseUint of the token value starting at v (which ends at the next space or at len), read in
- * place: its digits up to the first other character, -1 unless that is the token's end.
- */
-function uintAt(text: string, v: number, len: number): number {
-  let n = 0;
-  let k = v;
-  for (; k < len; k++) {
-    const d = text.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) break;
-    n = n * 10 + d;
-  }
-  if (k === v || k - v > 10) return -1;
-  return k === len || text.charCodeAt(k) === C_SPACE ? n : -1;
-}
-
-/**
- * End of the token value starting at v when it is a dotted quad normaliseIPv4 would keep as it
- * is (no leading zeros), read in place; -1 otherwise (the caller then slices and normalises).
- */
-function ipv4End(text: string, v: number, len: number): number {
-  let parts = 0;
-  let n = 0;
-  let digits = 0;
-  for (let k = v; ; k++) {
-    const c = k < len ? text.charCodeAt(k) : C_SPACE;
-    if (c === 46 || c === C_SPACE) {
-      if (digits === 0) return -1;
-      parts++;
-      if (c === C_SPACE) return parts === 4 ? k : -1;
-      if (parts === 4) return -1;
-      n = 0;
-      digits = 0;
-      continue;
-    }
-    const d = c - 48;
-    if (d < 0 || d > 9 || (digits === 1 && n === 0)) return -1;
-    n = n * 10 + d;
-    digits++;
-    if (n > 255) return -1;
-  }
-}
-
 /** The first well-formed number among the `key` tokens (the token scan's "if (n < 0) n = …"), or -1. */
 function numberAt(text: string, key: string, start: number, len: number): number {
   for (let p = tokenAt(text, key, start, len); p >= 0; p = tokenAt(text, key, p, len)) {
-    const n = uintAt(text, p + key.length, len);
+    const n = parseUint(text, p + key.length, tokenEnd(text, p, len));
     if (n >= 0) return n;
   }
   return -1;
@@ -391,11 +346,6 @@ function dropFieldsByJump(text: string, start: number, len: number): PacketField
   const dpt = numberAt(text, 'DPT=', start, len);
   const type = icmp ? numberAt(text, 'TYPE=', start, len) : -1;
   const code = icmp ? numberAt(text, 'CODE=', start, len) : -1;
-  // IPv4 addresses as the kernel prints them are taken as they are, without a copy to normalise.
-  const se = ipv4End(text, s + 4, len);
-  const de = se < 0 ? -1 : ipv4End(text, d + 4, len);
-  if (de >= 0)
-    return dropFields(inIf, outIf, text.slice(s + 4, se), text.slice(d + 4, de), proto, spt, dpt, type, code, true);
   const src = text.slice(s + 4, tokenEnd(text, s, len));
   const dst = text.slice(d + 4, tokenEnd(text, d, len));
   return dropFields(inIf, outIf, src, dst, proto, spt, dpt, type, code);

@@ -411,8 +411,8 @@ describe('parsePacketFields against the reference parser (test/engine/packet-log
       'SRC=10.0.0.3',
       'DST=10.0.0.4',
       'SRC=10.0.0.999',
-      // Leading zeros (normalised away), too many parts, too many digits: the in-place readers
-      // of the search must leave these to the normalising path or reject them as the scan does.
+      // Leading zeros (normalised away), too many parts, too many digits: the search must
+      // normalise or reject these as the scan does.
       'SRC=010.000.0.1',
       'DST=10.0.0.02',
       'DST=1.2.3.4.5',
