@@ -59,18 +59,19 @@ export class Monitor {
    * `bytes`, when given, must be the UTF-8 encoding of `text` (saves re-encoding).
    */
   matchText(text: string, time: Date, bytes?: Buffer): readonly Problem[] {
-    const line: RingLine = { text, time };
-    if (this.hasSlow) this.ring.push(line);
+    // The ring's line exists only for multi-line rules; a single-line hit makes its own.
+    const line: RingLine | undefined = this.hasSlow ? { text, time } : undefined;
+    if (line !== undefined) this.ring.push(line);
     const b = bytes ?? this.scratch.encode(text);
     const hit = this.prefilter.test(b);
-    if (!hit && !this.hasSlow) return NO_PROBLEMS;
+    if (!hit && line === undefined) return NO_PROBLEMS;
     let out: Problem[] | undefined;
     const rules = this.rules; // indexed: see skips()
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
       let lines: RingLine[] | undefined;
       if (r.slow) lines = this.ring.match(r.re);
-      else if (hit && r.re.test(b)) lines = [line];
+      else if (hit && r.re.test(b)) lines = [line ?? { text, time }];
       if (lines === undefined) continue;
       (out ??= []).push(this.problem(r.spec, lines));
     }

@@ -61,6 +61,10 @@ export interface KmsgAheadCheckpoint {
 }
 
 const SKIP: KmsgDecision = { action: 'skip' };
+/** The decisions without a gap, shared: record() allocates nothing for a record in sequence. */
+const SKIP_OLD: KmsgDecision = { action: 'skip-old', gap: undefined };
+const DELIVER_NEW: KmsgDecision = { action: 'deliver', backlog: false, gap: undefined };
+const DELIVER_BACKLOG: KmsgDecision = { action: 'deliver', backlog: true, gap: undefined };
 
 export class KmsgCursor {
   private readonly resume: boolean;
@@ -132,8 +136,9 @@ export class KmsgCursor {
     const backlog = this.backlogUpToSeq !== undefined ? seq <= this.backlogUpToSeq : timeMs < this.backlogBeforeMs;
     if (this.startAfterMs !== undefined && backlog && timeMs < this.startAfterMs) {
       this.handledSeq = seq;
-      return { action: 'skip-old', gap };
+      return gap === undefined ? SKIP_OLD : { action: 'skip-old', gap };
     }
+    if (gap === undefined) return backlog ? DELIVER_BACKLOG : DELIVER_NEW;
     return { action: 'deliver', backlog, gap };
   }
 
