@@ -11,7 +11,7 @@
 // credential is kept until its expirationTimestamp (or for the process's life without one).
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { load as parseYaml } from 'js-yaml';
+import type * as JsYaml from 'js-yaml';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Credential files are read again after this long. */
@@ -77,6 +77,19 @@ export interface ConnectionPorts {
 }
 
 type Obj = Record<string, unknown>;
+
+let yaml: typeof JsYaml | undefined;
+
+/**
+ * js-yaml's load, the module required on first use: the DaemonSet's in-cluster config never
+ * parses YAML, and a loaded js-yaml costs its RSS on every node (README, Performance).
+ */
+function parseYaml(text: string): unknown {
+  // esbuild bundles this require and runs the module only when it is first called.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  yaml ??= require('js-yaml') as typeof JsYaml;
+  return yaml.load(text);
+}
 
 function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
