@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../agent/sources/checkpoint';
-import { KmsgSource, type KmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
+import { KMSG_YIELD_EVERY, KmsgSource, type KmsgDevice, type KmsgSourceOptions } from '../../agent/sources/kmsg';
 import type { Logger, LogLine } from '../../agent/types';
 import { FakeClock } from '../helpers/fake-clock';
 
@@ -397,7 +397,8 @@ describe('KmsgSource with a fake device', () => {
   });
 
   it('saves its position while running: at the end of a drain, at most once a second, and without fsync', async () => {
-    const dev = new FakeDevice(seqs(1, 200));
+    const drain = 3 * KMSG_YIELD_EVERY + 8;
+    const dev = new FakeDevice(seqs(1, drain));
     const store = new CheckpointStore(dir, quiet);
     const clock = new FakeClock();
     const src = new KmsgSource({
@@ -413,19 +414,19 @@ describe('KmsgSource with a fake device', () => {
     const ac = new AbortController();
     const done = src.run(() => undefined, ac.signal);
     const onDisk = (): unknown => new CheckpointStore(dir, quiet).load('kmsg');
-    // 200 records in one drain: the store is told every 64 records and at EAGAIN; the first
-    // telling is written, the rest wait for the throttle (one write a second at most).
+    // One drain of several yields' worth: the store is told at each yield and at EAGAIN; the
+    // first telling is written, the rest wait for the throttle (one write a second at most).
     await flush();
-    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: 64 });
+    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: KMSG_YIELD_EVERY });
     expect(store.stats.saves).toBe(1);
-    dev.push(...seqs(201, 210));
+    dev.push(...seqs(drain + 1, drain + 10));
     clock.advance(5);
     await flush(); // 5 ms later: still held back by the throttle, not lost
-    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: 64 });
+    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: KMSG_YIELD_EVERY });
     expect(store.isDirty('kmsg')).toBe(true);
     clock.advance(1000);
     await flush(); // an empty poll a second later writes the pending position
-    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: 210 });
+    expect(onDisk()).toEqual({ bootId: 'boot-a', seq: drain + 10 });
     clock.advance(5000);
     await flush(); // idle polls with nothing new write nothing
     expect(store.stats.saves).toBe(2);
@@ -503,7 +504,7 @@ describe('KmsgSource with a fake device', () => {
     expect(lines).toHaveLength(per * 2);
     expect(lines.filter((l) => l.truncated && l.text.length === 1024)).toHaveLength(per);
     // the loop kept turning (timers and I/O ran) while the source worked through the flood: it
-    // yields every 64 records
-    expect(turns).toBeGreaterThanOrEqual(Math.floor(120_000 / 64) - 1);
+    // yields every KMSG_YIELD_EVERY records
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(120_000 / KMSG_YIELD_EVERY) - 1);
   });
 });
