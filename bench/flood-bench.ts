@@ -1,7 +1,8 @@
 // flood-bench.ts: the bundled agent (dist/nodewarden.cjs, with the DaemonSet's V8 flags) under a
 // real /dev/kmsg flood — 2,000 records/s for 20 s of the benchmark corpus — standalone and
 // connected to an API server (the in-process fake over HTTPS: the node, an empty pod list). Reports peak RSS (VmHWM), CPU
-// seconds, records per CPU-second, records the agent saw vs wrote, and API writes. The agent runs
+// seconds, records per CPU-second, records the agent saw vs wrote, and API writes; and idle RSS
+// before the flood, 2 s after start (the ring's backlog just read) and 10 s after (settled). The agent runs
 // as the DaemonSet runs it: the same V8 flags and malloc environment (agent-proc.ts).
 // Run alone: `npx tsx bench/flood-bench.ts [seconds] [rate]` (root: it writes /dev/kmsg).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync, openSync, closeSync } from 'node:fs';
@@ -20,6 +21,9 @@ export interface FloodResult {
   written: number;
   received: number;
   peakRssMiB: number;
+  /** VmRSS 2 s after /healthz: the ring's backlog just read, V8 not yet settled. */
+  earlyRssMiB: number;
+  /** VmRSS IDLE_RSS_AT_MS after /healthz, before the flood: the idle figure. */
   idleRssMiB: number;
   cpuSeconds: number;
   cpuPercent: number;
@@ -31,6 +35,8 @@ export interface FloodResult {
 
 const HERE = fileURLToPath(import.meta.url);
 export const FLOOD_NODE = 'flood-node';
+/** When the idle RSS is read, after /healthz answered (as `bench/memory-breakdown.ts --idle 10` reads it). */
+export const IDLE_RSS_AT_MS = 10_000;
 
 /** The fake API server of the connected flood (HTTPS, as a real API server): the node, and no pods. */
 export async function floodApi(): Promise<FakeApiServer> {
@@ -85,6 +91,10 @@ export async function runFloodBench(
   const corpus = generateCorpus({ lines: Math.min(rate * seconds, 200_000), form: 'kmsg', seed: 7 });
   try {
     await sleep(2000); // settle: catch up with the ring's backlog
+    const earlyRssMiB = procStatus(pid, 'VmRSS');
+    // Idle: on Node 20, V8's memory reducer runs its first mark-compact about 8 s after start and
+    // gives back 2-3 MiB of start-up garbage; Node 24 stays where it is (README, Performance).
+    await sleep(IDLE_RSS_AT_MS - 2000);
     const idleRssMiB = procStatus(pid, 'VmRSS');
     const receivedBefore = await metric(port, KMSG_RECEIVED);
     const lostBefore = await metric(port, KMSG_LOST);
@@ -104,6 +114,7 @@ export async function runFloodBench(
       written,
       received,
       peakRssMiB: Math.round(peakRssMiB * 10) / 10,
+      earlyRssMiB: Math.round(earlyRssMiB * 10) / 10,
       idleRssMiB: Math.round(idleRssMiB * 10) / 10,
       cpuSeconds: Math.round(cpuSeconds * 100) / 100,
       cpuPercent: Math.round((cpuSeconds / (seconds + 1.5)) * 1000) / 10,

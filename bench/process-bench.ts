@@ -10,7 +10,7 @@
 //   W3: RFC 3339 drop lines for 20 local/remote pod pairs appended to a --drop-log file, the
 //       agent connected to the in-process fake API server (pods listed and watched there); done
 //       when the PacketDrop Events' counts sum to the number of lines. Also idle CPU over a
-//       period before the burst.
+//       period before the burst, and the RSS at its end.
 //   (W2, the /dev/kmsg flood, is flood-bench.ts.)
 //   idle: the agent as the DaemonSet runs it (shipped rules, /dev/kmsg), connected, nothing to
 //       read: CPU and wake-ups (voluntary context switches) over 60 s (10 s with --quick,
@@ -58,7 +58,10 @@ export interface ProcessResult {
   readonly linesPerCpuSecond: number;
   /** Wall time from the append to done (includes the drop flush interval for W3). */
   readonly wallSeconds: number;
+  /** VmRSS when settled, 3 s after /healthz answered. */
   readonly idleRssMiB: number;
+  /** W3: VmRSS at the end of its idle period, just before the burst. */
+  readonly idleEndRssMiB?: number;
   readonly peakRssMiB: number;
   /** CPU seconds from spawn to settled (module load, first list/watch...). */
   readonly startCpuSeconds: number;
@@ -308,6 +311,7 @@ export async function runDropLogWorkload(o: {
     // Idle: no input; what is left is timers, the pod watch and the heartbeat.
     await sleep(o.idleSeconds * 1000);
     const idleCpu = procCpuSeconds(pid) - startCpuSeconds;
+    const idleEndRssMiB = procStatus(pid, 'VmRSS');
     const writesBefore = writes();
     const connectionsBefore = api.connections;
     const d = await drain(
@@ -326,6 +330,7 @@ export async function runDropLogWorkload(o: {
       apiConnections: api.connections - connectionsBefore,
       idleCpuPercent: Math.round((idleCpu / o.idleSeconds) * 10000) / 100,
       idleSeconds: o.idleSeconds,
+      idleEndRssMiB: mib(idleEndRssMiB),
     };
   } finally {
     await agent?.stop();
