@@ -58,7 +58,7 @@ export interface ProcessResult {
   readonly linesPerCpuSecond: number;
   /** Wall time from the append to done (includes the drop flush interval for W3). */
   readonly wallSeconds: number;
-  /** VmRSS when settled, 3 s after /healthz answered. */
+  /** VmRSS soon after start: SETTLE_MS (3 s) after /healthz answered. */
   readonly idleRssMiB: number;
   /** W3: VmRSS at the end of its idle period, just before the burst. */
   readonly idleEndRssMiB?: number;

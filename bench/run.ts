@@ -29,9 +29,11 @@ const memoryTargets = agentNode.startsWith('v24.')
   : agentNode.startsWith('v20.')
     ? { node: 'Node 20', idle: 56, peak: 64 }
     : undefined;
-const memoryTarget = memoryTargets
-  ? `${memoryTargets.node} target ≤ ${memoryTargets.idle} / ${memoryTargets.peak}`
-  : '';
+/** The target line for idle RSS, peak RSS or both ("idle / peak"); empty on other Nodes. */
+const memoryTarget = (what: 'idle' | 'peak' | 'both' = 'both'): string =>
+  memoryTargets === undefined
+    ? ''
+    : `${memoryTargets.node} target ≤ ${what === 'both' ? `${memoryTargets.idle} / ${memoryTargets.peak}` : memoryTargets[what]}`;
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -77,12 +79,12 @@ async function main(): Promise<void> {
       );
       note(`agent ${tag}: CPU-s to drain / wall s`, `${r.cpuSeconds} / ${r.wallSeconds}`, '');
       if (r.idleEndRssMiB === undefined)
-        note(`agent ${tag}: idle RSS / peak RSS (VmHWM)`, `${r.idleRssMiB} / ${r.peakRssMiB} MiB`, memoryTarget);
+        note(`agent ${tag}: idle RSS / peak RSS (VmHWM)`, `${r.idleRssMiB} / ${r.peakRssMiB} MiB`, memoryTarget());
       else
         note(
           `agent ${tag}: idle RSS (3 s; after ${r.idleSeconds} s idle) / peak RSS`,
           `${r.idleRssMiB}; ${r.idleEndRssMiB} / ${r.peakRssMiB} MiB`,
-          memoryTarget,
+          memoryTarget(),
         );
       note(
         `agent ${tag}: counted = expected`,
@@ -112,14 +114,12 @@ async function main(): Promise<void> {
       note(
         `agent W2 ${mode}: kmsg flood ${f.rate}/s for ${f.seconds} s, peak RSS`,
         `${f.peakRssMiB} MiB`,
-        mode === 'connected' && memoryTargets
-          ? `${memoryTargets.node} target ≤ ${memoryTargets.peak}`
-          : 'limit 100 MiB',
+        mode === 'connected' && memoryTargets ? memoryTarget('peak') : 'limit 100 MiB',
       );
       note(
         `agent ${mode}: idle RSS before the flood (2 s; ${IDLE_RSS_AT_MS / 1000} s after start)`,
         `${f.earlyRssMiB}; ${f.idleRssMiB} MiB`,
-        mode === 'connected' && memoryTargets ? `${memoryTargets.node} target ≤ ${memoryTargets.idle}` : '',
+        mode === 'connected' ? memoryTarget('idle') : '',
       );
       note(`agent ${mode}: CPU during the flood`, `${f.cpuPercent}% of a core`, 'limit 200m');
       note(`agent ${mode}: records seen / written`, `${fmt(f.received)} / ${fmt(f.written)}`, '');
